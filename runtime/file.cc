@@ -1,0 +1,137 @@
+#include "runtime/file.h"
+
+#include <unistd.h>
+
+#include "runtime/reactor.h"
+
+namespace ringmail {
+namespace {
+
+// One awaitable for every file operation: the preparation is a small lambda.
+template <typename Prep, bool ResultIsFd = false>
+class file_op : public op_awaiter<file_op<Prep, ResultIsFd>> {
+ public:
+  static constexpr bool kResultIsFd = ResultIsFd;
+  explicit file_op(Prep prep) : op_awaiter<file_op<Prep, ResultIsFd>>(no_deadline, nullptr), prep_(std::move(prep)) {}
+  void prepare(io_uring_sqe* s) { prep_(s); }
+  int32_t await_resume() { return this->take_result(); }
+
+ private:
+  Prep prep_;
+};
+
+template <bool ResultIsFd = false, typename Prep>
+file_op<Prep, ResultIsFd> run_op(Prep prep) {
+  return file_op<Prep, ResultIsFd>(std::move(prep));
+}
+
+io_status status_of(int32_t res) { return res < 0 ? io_status::from_errno(res) : io_status::success(); }
+
+}  // namespace
+
+file& file::operator=(file&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+file::~file() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+task<io_result<file>> file::open(std::string path, int flags, mode_t mode, int dir_fd) {
+  const char* p = path.c_str();
+  int32_t res = co_await run_op<true>(
+      [=](io_uring_sqe* s) { io_uring_prep_openat(s, dir_fd, p, flags | O_CLOEXEC, mode); });
+  if (res < 0) co_return io_status::from_errno(res);
+  co_return file(res);
+}
+
+task<io_result<size_t>> file::read_at(std::span<char> out, uint64_t offset) {
+  int fd = fd_;
+  int32_t res = co_await run_op(
+      [=](io_uring_sqe* s) { io_uring_prep_read(s, fd, out.data(), static_cast<unsigned>(out.size()), offset); });
+  if (res < 0) co_return io_status::from_errno(res);
+  co_return static_cast<size_t>(res);
+}
+
+task<io_status> file::write_at(std::span<const char> in, uint64_t offset) {
+  int fd = fd_;
+  while (!in.empty()) {
+    const char* data = in.data();
+    unsigned len = static_cast<unsigned>(std::min<size_t>(in.size(), 1u << 30));
+    int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_write(s, fd, data, len, offset); });
+    if (res < 0) co_return io_status::from_errno(res);
+    if (res == 0) co_return io_status::from_errno(EIO);
+    in = in.subspan(static_cast<size_t>(res));
+    offset += static_cast<uint64_t>(res);
+  }
+  co_return io_status::success();
+}
+
+task<io_status> file::sync() {
+  int fd = fd_;
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, 0); }));
+}
+
+task<io_status> file::data_sync() {
+  int fd = fd_;
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC); }));
+}
+
+task<io_result<struct statx>> file::stat() {
+  struct statx st {};
+  int fd = fd_;
+  struct statx* out = &st;
+  int32_t res = co_await run_op(
+      [=](io_uring_sqe* s) { io_uring_prep_statx(s, fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, out); });
+  if (res < 0) co_return io_status::from_errno(res);
+  co_return st;
+}
+
+task<io_status> file::close() {
+  if (fd_ < 0) co_return io_status::success();
+  int fd = std::exchange(fd_, -1);
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_close(s, fd); }));
+}
+
+task<io_status> rename_path(std::string from, std::string to) {
+  const char* a = from.c_str();
+  const char* b = to.c_str();
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_renameat(s, AT_FDCWD, a, AT_FDCWD, b, 0); }));
+}
+
+task<io_status> link_path(std::string existing, std::string new_path) {
+  const char* a = existing.c_str();
+  const char* b = new_path.c_str();
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_linkat(s, AT_FDCWD, a, AT_FDCWD, b, 0); }));
+}
+
+task<io_status> unlink_path(std::string path) {
+  const char* p = path.c_str();
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, 0); }));
+}
+
+task<io_status> remove_directory(std::string path) {
+  const char* p = path.c_str();
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, AT_REMOVEDIR); }));
+}
+
+task<io_status> make_directory(std::string path, mode_t mode) {
+  const char* p = path.c_str();
+  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_mkdirat(s, AT_FDCWD, p, mode); }));
+}
+
+task<io_result<struct statx>> stat_path(std::string path) {
+  struct statx st {};
+  const char* p = path.c_str();
+  struct statx* out = &st;
+  int32_t res = co_await run_op(
+      [=](io_uring_sqe* s) { io_uring_prep_statx(s, AT_FDCWD, p, 0, STATX_BASIC_STATS, out); });
+  if (res < 0) co_return io_status::from_errno(res);
+  co_return st;
+}
+
+}  // namespace ringmail

@@ -1,0 +1,203 @@
+#include "runtime/stream.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "runtime/log.h"
+
+namespace ringmail {
+namespace {
+constexpr size_t kTlsReadChunk = 16384;  // one TLS record's worth of plaintext
+}
+
+stream::stream(connection conn, stream_options options, cancel_source* cancel)
+    : conn_(std::move(conn)), options_(options), cancel_(cancel) {}
+
+stream::~stream() = default;
+
+std::string_view stream::buffered() const {
+  if (lease_.size() > 0) return lease_.bytes();
+  return std::string_view(in_).substr(in_pos_);
+}
+
+size_t stream::discard_buffered() {
+  size_t dropped = buffered().size();
+  lease_.release();
+  in_.clear();
+  in_pos_ = 0;
+  skipping_long_line_ = false;
+  return dropped;
+}
+
+void stream::compact() {
+  if (in_pos_ > 0) {
+    in_.erase(0, in_pos_);
+    in_pos_ = 0;
+  }
+}
+
+task<io_status> stream::receive_ciphertext() {
+  auto got = co_await conn_.receive(options_.read_timeout, cancel_);
+  if (!got.ok()) co_return got.status();
+  tls_->feed_ciphertext(std::span<const char>(got->data(), got->size()));
+  co_return io_status::success();
+}
+
+task<io_status> stream::flush_tls() {
+  if (!tls_->has_output()) co_return io_status::success();
+  tls_out_.clear();
+  tls_->take_output(tls_out_);
+  co_return co_await conn_.send_all(tls_out_, options_.write_timeout, cancel_);
+}
+
+task<io_status> stream::fill() {
+  if (tls_ == nullptr) {
+    if (lease_.size() == 0 && in_pos_ == in_.size()) {
+      // Nothing buffered: take the next buffer as is (the zero-copy path).
+      lease_.release();
+      in_.clear();
+      in_pos_ = 0;
+      auto got = co_await conn_.receive(options_.read_timeout, cancel_);
+      if (!got.ok()) co_return got.status();
+      lease_ = std::move(*got);
+      co_return io_status::success();
+    }
+    // A partial line is buffered: it must become contiguous with what comes next.
+    if (lease_.size() > 0) {
+      compact();
+      in_.append(lease_.data(), lease_.size());
+    }
+    lease_.release();
+    compact();
+    auto got = co_await conn_.receive(options_.read_timeout, cancel_);
+    if (!got.ok()) co_return got.status();
+    in_.append(got->data(), got->size());
+    co_return io_status::success();
+  }
+  compact();
+  for (;;) {
+    size_t old = in_.size();
+    in_.resize(old + kTlsReadChunk);
+    tls::io_result r = tls_->read(std::span<char>(in_.data() + old, kTlsReadChunk));
+    in_.resize(old + (r.st == tls::status::ok ? r.bytes : 0));
+    // Reading may produce output (TLS 1.3 key updates, alerts): send it.
+    io_status flushed = co_await flush_tls();
+    if (!flushed.ok()) co_return flushed;
+    if (r.st == tls::status::ok && r.bytes > 0) co_return io_status::success();
+    if (r.st == tls::status::closed) co_return io_status::from(io_kind::closed);
+    if (r.st == tls::status::error) {
+      log::debug("tls_read_failed", {{"peer", conn_.peer().to_string()}, {"reason", tls_->last_error()}});
+      co_return io_status::from(io_kind::tls_error);
+    }
+    io_status s = co_await receive_ciphertext();
+    if (!s.ok()) co_return s;
+  }
+}
+
+task<io_result<std::string_view>> stream::read_line(size_t max_length) {
+  size_t scanned = 0;  // bytes of the current candidate already searched for '\n'
+  for (;;) {
+    std::string_view data = buffered();
+    size_t nl = data.find('\n', scanned);
+    if (skipping_long_line_) {
+      if (nl == std::string_view::npos) {
+        discard_buffered();
+        skipping_long_line_ = true;
+      } else {
+        if (lease_.size() > 0) {
+          lease_.consume(nl + 1);
+        } else {
+          in_pos_ += nl + 1;
+        }
+        skipping_long_line_ = false;
+      }
+      scanned = 0;
+      if (buffered().empty() || skipping_long_line_) {
+        io_status s = co_await fill();
+        if (!s.ok()) co_return s;
+      }
+      continue;
+    }
+    if (nl != std::string_view::npos && nl + 1 <= max_length) {
+      std::string_view line = data.substr(0, nl + 1);
+      if (lease_.size() > 0) {
+        lease_.consume(nl + 1);
+      } else {
+        in_pos_ += nl + 1;
+      }
+      co_return line;
+    }
+    if (nl != std::string_view::npos || data.size() >= max_length) {
+      // Too long: report once, then skip up to the end of this line.
+      skipping_long_line_ = true;
+      co_return io_status::from(io_kind::too_long);
+    }
+    scanned = data.size();
+    io_status s = co_await fill();
+    if (!s.ok()) co_return s;
+  }
+}
+
+task<io_result<std::string_view>> stream::read_some() {
+  if (buffered().empty()) {
+    io_status s = co_await fill();
+    if (!s.ok()) co_return s;
+  }
+  std::string_view data = buffered();
+  if (lease_.size() > 0) {
+    lease_.consume(data.size());
+  } else {
+    in_pos_ = in_.size();
+  }
+  co_return data;
+}
+
+task<io_status> stream::write(std::string_view bytes) {
+  if (tls_ == nullptr) co_return co_await conn_.send_all(bytes, options_.write_timeout, cancel_);
+  tls::io_result r = tls_->write(std::span<const char>(bytes.data(), bytes.size()));
+  if (r.st != tls::status::ok) co_return io_status::from(io_kind::tls_error);
+  co_return co_await flush_tls();
+}
+
+task<io_status> stream::start_tls(std::shared_ptr<tls::context> context, tls::role role, std::string_view sni) {
+  size_t dropped = discard_buffered();
+  if (dropped > 0) {
+    log::info("starttls_discarded_plaintext", {{"peer", conn_.peer().to_string()}, {"bytes", dropped}});
+  }
+  tls_ = std::make_unique<tls::engine>(std::move(context), role, sni);
+  for (;;) {
+    tls::status st = tls_->handshake();
+    io_status flushed = co_await flush_tls();
+    if (st == tls::status::ok) {
+      if (!flushed.ok()) co_return flushed;
+      co_return io_status::success();
+    }
+    if (st != tls::status::want_read) {
+      log::info("tls_handshake_failed", {{"peer", conn_.peer().to_string()}, {"reason", tls_->last_error()}});
+      co_return io_status::from(io_kind::tls_error);
+    }
+    if (!flushed.ok()) co_return flushed;
+    io_status s = co_await receive_ciphertext();
+    if (!s.ok()) co_return s;
+  }
+}
+
+std::string stream::tls_version() const { return tls_ ? std::string(tls_->version()) : std::string(); }
+std::string stream::tls_cipher() const { return tls_ ? std::string(tls_->cipher()) : std::string(); }
+std::string stream::tls_server_name() const { return tls_ ? std::string(tls_->server_name()) : std::string(); }
+
+task<void> stream::close() {
+  if (tls_ != nullptr && conn_.is_open()) {
+    tls_->shutdown();
+    if (tls_->has_output()) {
+      tls_out_.clear();
+      tls_->take_output(tls_out_);
+      // Best effort: a peer that stopped reading must not hold the session open.
+      co_await conn_.send_all(tls_out_, std::chrono::seconds(1), nullptr);
+    }
+  }
+  lease_.release();
+  co_await conn_.close();
+}
+
+}  // namespace ringmail

@@ -1,0 +1,83 @@
+// stream: what a protocol session reads and writes: a connection, optionally under TLS,
+// with a read buffer for line-oriented protocols.
+//
+// Reads hand out views that stay valid until the next read, discard or start_tls call.
+// In the plain case a line that fits in one received buffer is returned straight from the
+// shard's provided buffer, without a copy.
+//
+// STARTTLS (RFC 3207 section 4, RFC 2595 section 3.1): start_tls() throws away every
+// plaintext byte received before the handshake, so commands a client (or an attacker in
+// the path) pipelined after STARTTLS are never executed inside the TLS session.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "runtime/buffer_ring.h"
+#include "runtime/io_status.h"
+#include "runtime/net.h"
+#include "runtime/task.h"
+#include "runtime/tls_context.h"
+#include "runtime/tls_engine.h"
+
+namespace ringmail {
+
+struct stream_options {
+  duration read_timeout{std::chrono::minutes(5)};  // RFC 5321 4.5.3.2 suggests 5 minutes for commands
+  duration write_timeout{std::chrono::minutes(5)};
+};
+
+class stream {
+ public:
+  stream(connection conn, stream_options options = {}, cancel_source* cancel = nullptr);
+  ~stream();
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+
+  connection& conn() { return conn_; }
+  cancel_source* canceller() const { return cancel_; }
+  void set_read_timeout(duration d) { options_.read_timeout = d; }
+
+  // The next line, up to and including its "\n". A line longer than max_length yields
+  // too_long once; the rest of that line is then skipped by the following read_line.
+  // If the stream ends inside a line, the partial line is dropped and `closed` returned.
+  task<io_result<std::string_view>> read_line(size_t max_length);
+  // Whatever plaintext is buffered, or else the next chunk that arrives. Consumes it.
+  task<io_result<std::string_view>> read_some();
+  // Plaintext received but not yet consumed.
+  std::string_view buffered() const;
+  // Drops all buffered plaintext, returning how many bytes were dropped.
+  size_t discard_buffered();
+
+  task<io_status> write(std::string_view bytes);
+
+  // Upgrades in place (STARTTLS, or implicit TLS right after accept/connect).
+  task<io_status> start_tls(std::shared_ptr<tls::context> context, tls::role role, std::string_view sni = {});
+  bool tls_active() const { return tls_ != nullptr; }
+  std::string tls_version() const;
+  std::string tls_cipher() const;
+  std::string tls_server_name() const;
+
+  // Sends close_notify under TLS (best effort) and closes the socket.
+  task<void> close();
+
+ private:
+  task<io_status> fill();          // appends at least one more byte of plaintext
+  task<io_status> flush_tls();     // sends pending TLS output
+  task<io_status> receive_ciphertext();
+  void compact();
+
+  connection conn_;
+  stream_options options_;
+  cancel_source* cancel_;
+  std::unique_ptr<tls::engine> tls_;
+  // Unconsumed plaintext lives in exactly one of: lease_ (zero-copy, plain mode) or in_.
+  recv_lease lease_;
+  std::string in_;
+  size_t in_pos_ = 0;
+  std::string tls_out_;
+  bool skipping_long_line_ = false;
+};
+
+}  // namespace ringmail

@@ -1,0 +1,58 @@
+// Helpers for runtime tests: a reactor on the test thread, and running a task on a shard
+// of a shard_set while the test thread waits.
+#pragma once
+
+#include <future>
+#include <memory>
+
+#include "gtest/gtest.h"
+#include "runtime/reactor.h"
+#include "runtime/shard_set.h"
+#include "runtime/task_scope.h"
+
+namespace ringmail::testing {
+
+inline std::unique_ptr<reactor> make_reactor(unsigned buffers = 256, unsigned buffer_size = 4096) {
+  reactor_options o;
+  o.recv_buffer_count = buffers;
+  o.recv_buffer_size = buffer_size;
+  auto r = reactor::create(o);
+  // Where io_uring is denied (seccomp) the runtime cannot work at all: fail loudly.
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+inline std::unique_ptr<shard_set> make_shards(unsigned n, unsigned buffers = 1024, unsigned buffer_size = 4096) {
+  shard_options o;
+  o.shards = n;
+  o.reactor.recv_buffer_count = buffers;
+  o.reactor.recv_buffer_size = buffer_size;
+  auto s = shard_set::start(o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+// Runs make_task() on `shard` and blocks the test thread until it finishes.
+template <typename F>
+auto run_on(shard_set& set, unsigned shard, F make_task) {
+  using T = typename decltype(make_task())::value_type;
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  set.run_on(shard, [make_task, promise] {
+    [](F f, std::shared_ptr<std::promise<T>> p) -> detail::fire_and_forget {
+      try {
+        if constexpr (std::is_void_v<T>) {
+          co_await f();
+          p->set_value();
+        } else {
+          p->set_value(co_await f());
+        }
+      } catch (...) {
+        p->set_exception(std::current_exception());
+      }
+    }(make_task, promise);
+  });
+  return future.get();
+}
+
+}  // namespace ringmail::testing
