@@ -43,17 +43,20 @@ absl::StatusOr<std::unique_ptr<shard_set>> shard_set::start(const shard_options&
   unsigned started = 0;
   absl::Status first_error;
   for (unsigned i = 0; i < count; ++i) {
-    set->threads_.emplace_back([&, i, raw = set.get()] {
+    // Only `mutex`, `cv`, `started` and `first_error` are shared with start(), and only
+    // until this thread reports in (under the lock); everything used later is copied.
+    const int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
+    set->threads_.emplace_back([&mutex, &cv, &started, &first_error, i, cpu, pin = options.pin,
+                                ro = options.reactor, raw = set.get()]() mutable {
       pthread_setname_np(pthread_self(), absl::StrCat("shard-", i).c_str());
       bool pinned = false;
-      if (options.pin && !cpus.empty()) {
+      if (pin && cpu >= 0) {
         cpu_set_t one;
         CPU_ZERO(&one);
-        CPU_SET(cpus[i % cpus.size()], &one);
+        CPU_SET(cpu, &one);
         pinned = pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
       }
       // The ring is created on the thread that will use it: SINGLE_ISSUER binds it there.
-      reactor_options ro = options.reactor;
       ro.shard_id = i;
       auto r = reactor::create(ro);
       reactor* mine = nullptr;
@@ -67,12 +70,11 @@ absl::StatusOr<std::unique_ptr<shard_set>> shard_set::start(const shard_options&
           first_error = r.status();
         }
         ++started;
+        cv.notify_all();  // under the lock: start() may return (and free cv) right after
       }
-      cv.notify_all();
       if (mine == nullptr) return;
       log::set_thread_shard(static_cast<int>(i));
-      log::info("shard_started", {{"cpu", pinned ? absl::StrCat(cpus[i % cpus.size()]) : "any"},
-                                  {"ring", mine->describe()}});
+      log::info("shard_started", {{"cpu", pinned ? absl::StrCat(cpu) : std::string("any")}, {"ring", mine->describe()}});
       mine->run();
     });
   }

@@ -69,6 +69,7 @@ clk_tck=$(getconf CLK_TCK)
 logdir=$(mktemp -d "${TMPDIR:-/tmp}/ringmail-echo.XXXXXX")
 
 server_pid=""
+client_pid=""
 
 stop_server() {
   [[ -n $server_pid ]] || return 0
@@ -83,7 +84,18 @@ stop_server() {
   wait "$pid" 2>/dev/null || true
 }
 
-trap stop_server EXIT
+keep_logs=0
+
+# shellcheck disable=SC2317  # reached through the trap below
+cleanup() {
+  if [[ -n $client_pid ]]; then
+    kill -TERM "$client_pid" 2>/dev/null || true
+    wait "$client_pid" 2>/dev/null || true
+  fi
+  stop_server
+  ((keep_logs)) || rm -rf "$logdir"
+}
+trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A port nobody listens on, below the default ephemeral range (32768-60999) so
@@ -155,9 +167,13 @@ run_one() {
   (pinned "$server_cpus" -- "${cmd[@]}") 2>"$log" &
   server_pid=$!
   if ! wait_ready "$port" "$log"; then
-    echo "$server n=$n size=$size: server not ready within 10 s; log $log:" >&2
+    if kill -0 "$server_pid" 2>/dev/null; then
+      note[$key]="not ready in 10 s"
+    else
+      note[$key]="exited before ready"
+    fi
+    echo "$server n=$n size=$size: ${note[$key]}; log $log:" >&2
     tail -n 5 "$log" >&2 || true
-    note[$key]="not ready"
     failed=1
     stop_server
     return
@@ -166,8 +182,15 @@ run_one() {
   local ticks0 ticks1 t0 t1
   ticks0=$(cpu_ticks "$server_pid") || ticks0=0
   t0=$(date +%s%N)
-  out=$(pinned "$client_cpus" -- "$client_bin" "--host=$host" "--port=$port" \
-        "--conns=$conns" "--size=$size" "--seconds=$seconds" "--warmup=$warmup") || rc=$?
+  # In the background so that a signal to this script is handled at once
+  # (bash runs traps only between foreground commands, but does interrupt wait).
+  (pinned "$client_cpus" -- "$client_bin" "--host=$host" "--port=$port" \
+    "--conns=$conns" "--size=$size" "--seconds=$seconds" "--warmup=$warmup") \
+    >"$logdir/client.out" &
+  client_pid=$!
+  wait "$client_pid" || rc=$?
+  client_pid=""
+  out=$(<"$logdir/client.out")
   t1=$(date +%s%N)
   ticks1=$(cpu_ticks "$server_pid") || ticks1=$ticks0
   stop_server
@@ -265,8 +288,7 @@ if [[ -n $ringmail_bin ]]; then
        "measured $(ratio "ringmail:1:64" "epoll:1:64")"
 fi
 if ((failed)); then
+  keep_logs=1
   echo "some runs failed; server logs kept in $logdir" >&2
-else
-  rm -rf "$logdir"
 fi
 exit "$failed"

@@ -28,10 +28,12 @@ task<void> throws() {
 TEST(Task, IsLazyAndReturnsValue) {
   auto r = testing::make_reactor();
   bool ran = false;
-  auto t = [&]() -> task<int> {
+  // The lambda must outlive its lazy coroutine, which reads `ran` through its captures.
+  auto body = [&]() -> task<int> {
     ran = true;
     co_return 7;
-  }();
+  };
+  auto t = body();
   EXPECT_FALSE(ran) << "a task must not start before it is awaited";
   EXPECT_EQ(r->block_on(std::move(t)), 7);
   EXPECT_TRUE(ran);

@@ -188,7 +188,7 @@ TEST_F(TlsStream, OpensslSClientRoundTrip) {
   start(/*implicit=*/true);
   // The real command-line client: send a line, keep stdin open a moment, print the echo.
   std::string cmd = absl::StrCat("(printf 'from s_client\\r\\n'; sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:",
-                                 port_, " -servername mail.example.test -quiet 2>/dev/null");
+                                 port_, " -servername mail.example.test -quiet -no_ign_eof 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   ASSERT_NE(p, nullptr);
   std::string out;

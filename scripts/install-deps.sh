@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what ringmail needs to build, run and test, from Debian 12's packages.
+# Idempotent: does nothing (and needs no network) when everything is already there.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config ccache clang
+  # runtime and later layers (DESIGN.md: Debian packages only)
+  liburing-dev libssl-dev libabsl-dev libhyperscan-dev libmariadb-dev libsqlite3-dev
+  libc-ares-dev libcrypt-dev libargon2-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev openssl python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

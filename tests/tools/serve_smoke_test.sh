@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# `ringmail serve` end to end: starts on an empty data dir, makes its self-signed
+# certificate, logs ready with the requested shards, exits 0 on SIGTERM and on SIGINT;
+# and where io_uring is denied it exits non-zero with one line naming the cause.
+set -uo pipefail
+ringmail="$1"
+deny="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; echo "--- log:"; cat "$work/log" 2>/dev/null; exit 1; }
+
+start_and_stop() {  # $1 = signal
+  rm -f "$work/log"
+  "$ringmail" serve --data_dir="$work/data" --shards=2 --shutdown_grace=1s 2>"$work/log" &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    grep -q "event=ready" "$work/log" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -q "event=ready" "$work/log" || fail "no ready line"
+  grep -q "event=ready.*shards=2" "$work/log" || fail "ready line lacks shards=2"
+  [ "$(grep -c 'event=shard_started' "$work/log")" -eq 2 ] || fail "expected 2 shard_started lines"
+  grep -q "setup=SINGLE_ISSUER|DEFER_TASKRUN\|setup=COOP_TASKRUN\|setup=plain" "$work/log" || fail "no ring setup logged"
+  kill -"$1" "$pid"
+  local rc=0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  wait "$pid"; rc=$?
+  [ "$rc" -eq 0 ] || fail "exit code $rc after SIG$1"
+  grep -q "event=shutdown_requested" "$work/log" || fail "no shutdown_requested"
+  grep -q "event=stopped" "$work/log" || fail "no stopped"
+}
+
+start_and_stop TERM
+[ -s "$work/data/tls/cert.pem" ] || fail "no self-signed certificate"
+[ "$(stat -c %a "$work/data/tls/key.pem")" = "600" ] || fail "key.pem is not mode 600"
+openssl x509 -in "$work/data/tls/cert.pem" -noout -subject >/dev/null || fail "certificate does not parse"
+cert_before="$(sha256sum < "$work/data/tls/cert.pem")"
+start_and_stop INT
+[ "$cert_before" = "$(sha256sum < "$work/data/tls/cert.pem")" ] || fail "certificate regenerated on second start"
+
+# io_uring denied by seccomp: one clear line, non-zero exit, no hang.
+rm -f "$work/log"
+timeout 10 "$deny" "$ringmail" serve --data_dir="$work/data" 2>"$work/log"
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "expected a quick non-zero exit, got $rc"
+grep -q "event=startup_failed.*io_uring.*denied" "$work/log" || fail "no clear io_uring failure line"
+[ "$(grep -c 'level=error' "$work/log")" -eq 1 ] || fail "expected exactly one error line"
+echo "serve smoke test passed"
