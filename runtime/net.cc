@@ -20,6 +20,9 @@ class recv_op : public op_awaiter<recv_op> {
   recv_op(int fd, uint16_t group, duration d, cancel_source* c) : op_awaiter(d, c), fd_(fd), group_(group) {}
   void prepare(io_uring_sqe* s) {
     io_uring_prep_recv(s, fd_, nullptr, 0, 0);
+    // A session reads after it has answered, when the next request has rarely arrived
+    // yet: arm the poll straight away instead of first trying a recv that would fail.
+    s->ioprio |= IORING_RECVSEND_POLL_FIRST;
     s->flags |= IOSQE_BUFFER_SELECT;
     s->buf_group = group_;
   }
