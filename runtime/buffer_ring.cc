@@ -44,7 +44,9 @@ absl::StatusOr<std::unique_ptr<buffer_ring>> buffer_ring::create(io_uring* ring,
   void* mem = mmap(nullptr, b->br_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (mem == MAP_FAILED) return absl::ResourceExhaustedError("mmap of the provided-buffer ring failed");
   b->br_ = static_cast<io_uring_buf_ring*>(mem);
-  b->storage_ = static_cast<char*>(std::aligned_alloc(4096, size_t{count} * buffer_size));
+  // aligned_alloc wants a size that is a multiple of the alignment.
+  const size_t storage_bytes = (size_t{count} * buffer_size + 4095) / 4096 * 4096;
+  b->storage_ = static_cast<char*>(std::aligned_alloc(4096, storage_bytes));
   if (b->storage_ == nullptr) return absl::ResourceExhaustedError("cannot allocate receive buffers");
 
   io_uring_buf_reg reg{};

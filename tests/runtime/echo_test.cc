@@ -40,12 +40,13 @@ task<void> line_echo(session& s) {
 // One echo service per shard, all on the same port, sharing one conn_limits.
 class echo_server {
  public:
-  echo_server(shard_set& set, std::shared_ptr<conn_limits> limits) : set_(set), services_(set.size()) {
+  echo_server(shard_set& set, std::shared_ptr<conn_limits> limits, std::string host = "127.0.0.1")
+      : set_(set), services_(set.size()) {
     for (unsigned i = 0; i < set.size(); ++i) {
-      testing::run_on(set, i, [&, i, limits]() -> task<void> {
+      testing::run_on(set, i, [&, i, limits, host]() -> task<void> {
         service_options o;
         o.name = "echo";
-        o.address = *socket_address::parse("127.0.0.1", port_);
+        o.address = *socket_address::parse(host, port_);
         o.refusal_message = "421 4.7.0 too many connections\r\n";
         auto svc = tcp_service::start(o, line_echo, limits);
         EXPECT_TRUE(svc.ok()) << svc.status();
@@ -164,6 +165,24 @@ TEST(Echo, ThousandConcurrentClientsAcrossTwoShards) {
   }
   for (auto& t : waiters) t.join();
   EXPECT_EQ(ok_count.load(), kClients) << "every client must get every byte back, in order";
+}
+
+TEST(Echo, Ipv6Loopback) {
+  auto server_shards = testing::make_shards(2);
+  auto client_shards = testing::make_shards(1);
+  echo_server server(*server_shards, std::make_shared<conn_limits>(0, 0), "::1");
+  const uint16_t port = server.port();
+  auto result = testing::run_on(*client_shards, 0, [port]() -> task<std::string> {
+    auto c = co_await connect_to(*socket_address::parse("::1", port), 5s);
+    if (!c.ok()) co_return "connect failed: " + c.status().to_string();
+    std::string peer = c->peer().to_string();
+    stream io(std::move(c).value(), {5s, 5s});
+    co_await io.write("over ipv6\r\n");
+    auto line = co_await io.read_line(100);
+    co_await io.close();
+    co_return peer + " " + (line.ok() ? std::string(*line) : line.status().to_string());
+  });
+  EXPECT_EQ(result, absl::StrCat("[::1]:", port, " over ipv6\r\n"));
 }
 
 TEST(Echo, BothShardsServeConnections) {

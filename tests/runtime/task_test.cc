@@ -49,8 +49,17 @@ TEST(Task, PropagatesExceptions) {
   EXPECT_THROW(r->block_on(throws()), std::runtime_error);
 }
 
+// Symmetric transfer relies on the compiler turning `resume` into a tail call. g++ does
+// that in optimised builds; AddressSanitizer's instrumentation can prevent it, so the
+// sanitizer build checks a shallower chain (correctness) and the release build the depth.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepChain = 2000;
+#else
+constexpr int kDeepChain = 100000;
+#endif
+
 TEST(Task, DeepChainDoesNotOverflowTheStack) {
-  // Symmetric transfer: 100,000 nested synchronous completions must not grow the stack.
+  // 100,000 nested synchronous completions must not grow the stack.
   auto r = testing::make_reactor();
   struct deep {
     static task<int> go(int n) {
@@ -58,7 +67,7 @@ TEST(Task, DeepChainDoesNotOverflowTheStack) {
       co_return 1 + co_await go(n - 1);
     }
   };
-  EXPECT_EQ(r->block_on(deep::go(100000)), 100000);
+  EXPECT_EQ(r->block_on(deep::go(kDeepChain)), kDeepChain);
 }
 
 TEST(Task, MoveOnlyResults) {
