@@ -8,7 +8,9 @@ packages=(
   g++ cmake ninja-build pkg-config ccache clang
   # runtime and later layers (DESIGN.md: Debian packages only)
   liburing-dev libssl-dev libabsl-dev libhyperscan-dev libmariadb-dev libsqlite3-dev
-  libc-ares-dev libcrypt-dev libargon2-dev
+  libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev
+  # the MariaDB tests start their own server; Dovecot checks password compatibility
+  mariadb-server mariadb-client dovecot-core
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3
 )

@@ -1,0 +1,284 @@
+// The same directory suite against both backends: SQLite (through the offload pool) and a
+// real MariaDB server that this test binary starts and stops itself
+// (tests/support/mariadb.sh). Lookups go through the asynchronous sources a shard uses,
+// resolution through the resolver, logins through the authenticator.
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "delivery/auth/authenticator.h"
+#include "delivery/auth/password.h"
+#include "delivery/directory/mariadb_source.h"
+#include "delivery/directory/mariadb_store.h"
+#include "delivery/directory/offload_source.h"
+#include "delivery/directory/resolver.h"
+#include "delivery/directory/sqlite_store.h"
+#include "gtest/gtest.h"
+#include "runtime/offload_pool.h"
+#include "runtime/reactor.h"
+
+namespace ringmail::directory {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string run_script(const std::string& args) {
+  std::string cmd = absl::StrCat(RINGMAIL_SOURCE_DIR, "/tests/support/mariadb.sh ", args, " 2>&1");
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p)) out += buf;
+  int rc = p ? pclose(p) : -1;
+  return rc == 0 ? "" : (out.empty() ? "failed" : out);
+}
+
+uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// One private MariaDB server for the whole test binary.
+class mariadb_server : public ::testing::Environment {
+ public:
+  static mariadb_server* instance;
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/ringmail-mariadb-XXXXXX";
+    dir_ = mkdtemp(tmpl.data());
+    port_ = free_port();
+    start_error_ = start();
+  }
+  void TearDown() override {
+    stop();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string start() { return run_script(absl::StrCat("start ", dir_, " ", port_)); }
+  void stop() { run_script(absl::StrCat("stop ", dir_)); }
+  const std::string& start_error() const { return start_error_; }
+  std::string url() const { return absl::StrCat("mariadb://ringmail:ringmail-test-pw@127.0.0.1:", port_, "/ringmail"); }
+
+ private:
+  std::string dir_;
+  uint16_t port_ = 0;
+  std::string start_error_;
+};
+mariadb_server* mariadb_server::instance = nullptr;
+
+class DirectoryBackend : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    auto r = reactor::create({});
+    ASSERT_TRUE(r.ok()) << r.status();
+    reactor_ = std::move(*r);
+    if (GetParam() == "sqlite") {
+      std::string tmpl = ::testing::TempDir() + "/ringmail-sqlite-XXXXXX";
+      dir_ = mkdtemp(tmpl.data());
+      auto s = sqlite_store::open(dir_ + "/directory.sqlite");
+      ASSERT_TRUE(s.ok()) << s.status();
+      store_ = std::move(*s);
+      ASSERT_TRUE(store_->ensure_schema().ok());
+      source_ = std::make_unique<offload_source>(*store_, pool_);
+    } else {
+      ASSERT_EQ(mariadb_server::instance->start_error(), "") << "could not start MariaDB";
+      auto config = parse_mariadb_url(mariadb_server::instance->url());
+      ASSERT_TRUE(config.ok());
+      auto s = mariadb_store::open(*config);
+      ASSERT_TRUE(s.ok()) << s.status();
+      store_ = std::move(*s);
+      // Each test starts from empty ISPmail tables.
+      ASSERT_TRUE(reset_mariadb().ok());
+      ASSERT_TRUE(store_->ensure_schema().ok());
+      source_ = std::make_unique<mariadb_source>(*config, lookup_queries{},
+                                                 mariadb_source_options{2, 2s, 1s, std::chrono::milliseconds(100)});
+    }
+    populate();
+  }
+  void TearDown() override {
+    source_.reset();
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  absl::Status reset_mariadb() {
+    // Deleting domains cascades to users and aliases.
+    auto domains = store_->list_domains();
+    if (!domains.ok()) return absl::OkStatus();  // tables not there yet
+    for (const auto& d : *domains) {
+      absl::Status st = store_->delete_domain(d.name);
+      if (!st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
+
+  void populate() {
+    auto hash = auth::hash_password("correct horse", auth::scheme::blf_crypt, 4);
+    ASSERT_TRUE(hash.ok());
+    ASSERT_TRUE(store_->add_domain("example.org").ok());
+    ASSERT_TRUE(store_->add_domain("Example.NET").ok());
+    ASSERT_TRUE(store_->add_user("john@example.org", *hash, 0).ok());
+    ASSERT_TRUE(store_->add_user("jane@example.org", *hash, 1000000).ok());
+    ASSERT_TRUE(store_->add_alias("info@example.org", "john@example.org").ok());
+    ASSERT_TRUE(store_->add_alias("info@example.org", "jane@example.org").ok());
+    ASSERT_TRUE(store_->add_alias("@example.net", "john@example.org").ok());
+    ASSERT_TRUE(store_->add_alias("sales@example.org", "partner@remote.test").ok());
+    ASSERT_TRUE(store_->add_alias("loop1@example.org", "loop2@example.org").ok());
+    ASSERT_TRUE(store_->add_alias("loop2@example.org", "loop1@example.org").ok());
+    // ISPmail's self-mapping: catch-all for example.org, and john maps to himself.
+    ASSERT_TRUE(store_->add_alias("@example.org", "jane@example.org").ok());
+    ASSERT_TRUE(store_->add_alias("john@example.org", "john@example.org").ok());
+  }
+
+  template <typename T>
+  T run(task<T> t) {
+    return reactor_->block_on(std::move(t));
+  }
+
+  resolution resolve(const std::string& rcpt) {
+    resolver r(*source_);
+    return run([](resolver& r, std::string rcpt) -> task<resolution> { co_return co_await r.resolve(rcpt); }(r, rcpt));
+  }
+
+  static std::vector<std::string> addresses(const resolution& res) {
+    std::vector<std::string> out;
+    for (const auto& d : res.destinations) out.push_back(d.address + (d.local ? "" : " (remote)"));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  offload_pool pool_{2};
+  std::unique_ptr<reactor> reactor_;
+  std::string dir_;
+  std::unique_ptr<store> store_;
+  std::unique_ptr<source> source_;
+};
+
+TEST_P(DirectoryBackend, RawLookups) {
+  EXPECT_TRUE(*run(source_->has_domain("example.org")));
+  EXPECT_TRUE(*run(source_->has_domain("example.net"))) << "domains are stored lower-case";
+  EXPECT_FALSE(*run(source_->has_domain("example.com")));
+  auto john = run(source_->find_user("john@example.org"));
+  ASSERT_TRUE(john.ok() && john->has_value());
+  EXPECT_EQ((*john)->email, "john@example.org");
+  EXPECT_EQ(run(source_->find_user("jane@example.org"))->value().quota_bytes, 1000000);
+  EXPECT_FALSE(run(source_->find_user("nobody@example.org"))->has_value());
+  auto info = *run(source_->alias_destinations("info@example.org"));
+  std::sort(info.begin(), info.end());
+  EXPECT_EQ(info, (std::vector<std::string>{"jane@example.org", "john@example.org"}));
+}
+
+TEST_P(DirectoryBackend, SqlMetacharactersAreDataNotSql) {
+  for (const char* key : {"o'brien@example.org", "x' OR '1'='1", "a\"; DROP TABLE virtual_users; --", "\\'",
+                          "%@example.org", "_@example.org"}) {
+    auto user = run(source_->find_user(key));
+    ASSERT_TRUE(user.ok()) << key << ": " << user.status();
+    EXPECT_FALSE(user->has_value()) << key;
+    EXPECT_FALSE(*run(source_->has_domain(key))) << key;
+  }
+  EXPECT_TRUE(run(source_->find_user("john@example.org"))->has_value()) << "the table is still there";
+}
+
+TEST_P(DirectoryBackend, ResolvesMailboxesAliasesCatchAllsAndDetails) {
+  auto john = resolve("John+Lists@EXAMPLE.org");
+  ASSERT_EQ(john.result, outcome::ok) << john.reason;
+  ASSERT_EQ(john.destinations.size(), 1u);
+  EXPECT_EQ(john.destinations[0].address, "john@example.org");
+  EXPECT_TRUE(john.destinations[0].local);
+  EXPECT_EQ(john.destinations[0].detail, "lists");
+
+  EXPECT_EQ(addresses(resolve("info@example.org")), (std::vector<std::string>{"jane@example.org", "john@example.org"}));
+  EXPECT_EQ(addresses(resolve("anything@example.net")), (std::vector<std::string>{"john@example.org"}));
+  EXPECT_EQ(addresses(resolve("sales@example.org")), (std::vector<std::string>{"partner@remote.test (remote)"}));
+  // The real user wins over the catch-all (john is self-mapped; jane has no alias row).
+  EXPECT_EQ(addresses(resolve("jane@example.org")), (std::vector<std::string>{"jane@example.org"}));
+  EXPECT_EQ(addresses(resolve("john@example.org")), (std::vector<std::string>{"john@example.org"}));
+  // Unknown local part in a domain with a catch-all goes to the catch-all.
+  EXPECT_EQ(addresses(resolve("whoever@example.org")), (std::vector<std::string>{"jane@example.org"}));
+  EXPECT_EQ(resolve("someone@example.com").result, outcome::not_our_domain);
+  EXPECT_NE(resolve("loop1@example.org").result, outcome::ok);
+}
+
+TEST_P(DirectoryBackend, SenderCheck) {
+  resolver r(*source_);
+  auto may = [&](const char* login, const char* from) {
+    return run([](resolver& r, std::string l, std::string f) -> task<bool> {
+      auto v = co_await r.may_send_as(l, f);
+      co_return v.ok() && *v;
+    }(r, login, from));
+  };
+  EXPECT_TRUE(may("john@example.org", "john@example.org"));
+  EXPECT_TRUE(may("john@example.org", "info@example.org")) << "an alias that points to john";
+  EXPECT_FALSE(may("jane@example.org", "sales@example.org"));
+  EXPECT_FALSE(may("jane@example.org", "john@example.org"));
+}
+
+TEST_P(DirectoryBackend, LoginsVerifyOnTheOffloadPoolAndCache) {
+  auth::authenticator_options options;
+  options.throttle.base_delay = std::chrono::milliseconds(1);
+  options.throttle.max_delay = std::chrono::milliseconds(5);
+  auth::authenticator a(*source_, pool_, options);
+  auto login = [&](const char* user, const char* password) {
+    return run(a.login(user, password, "192.0.2.1"));
+  };
+  auto ok = login("john@example.org", "correct horse");
+  EXPECT_EQ(ok.outcome, auth::login_outcome::ok);
+  EXPECT_EQ(ok.user, "john@example.org");
+  EXPECT_EQ(a.verifications(), 1u);
+  EXPECT_EQ(login("John@Example.org", "correct horse").outcome, auth::login_outcome::ok);
+  EXPECT_EQ(a.cache_hits(), 1u) << "the second login is a cache hit";
+  EXPECT_EQ(login("john@example.org", "wrong").outcome, auth::login_outcome::bad_credentials);
+  EXPECT_EQ(login("nobody@example.org", "correct horse").outcome, auth::login_outcome::bad_credentials);
+  EXPECT_EQ(login("not an address", "x").outcome, auth::login_outcome::bad_credentials);
+}
+
+TEST_P(DirectoryBackend, AdminErrorsAreClear) {
+  EXPECT_EQ(store_->add_domain("example.org").code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->add_user("x@unknown.test", "{PLAIN}x", 0).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->add_user("john@example.org", "{PLAIN}x", 0).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->add_user("bad\r\naddress@example.org", "{PLAIN}x", 0).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->add_user("../../etc@example.org", "{PLAIN}x", 0).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->delete_user("ghost@example.org").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->delete_domain("example.net").ok());
+  EXPECT_EQ(resolve("anything@example.net").result, outcome::not_our_domain) << "catch-all went with its domain";
+}
+
+TEST_P(DirectoryBackend, DatabaseDownIsATemporaryFailureAndRecovers) {
+  if (GetParam() != "mariadb") GTEST_SKIP() << "SQLite is a local file: it cannot go down";
+  ASSERT_EQ(resolve("john@example.org").result, outcome::ok);
+  mariadb_server::instance->stop();
+  auto down = resolve("john@example.org");
+  EXPECT_EQ(down.result, outcome::temporary_failure) << "never 'no such user' while the directory is down";
+  EXPECT_EQ(resolve("nobody@example.org").result, outcome::temporary_failure);
+  auth::authenticator a(*source_, pool_);
+  EXPECT_EQ(run(a.login("john@example.org", "correct horse", "192.0.2.1")).outcome,
+            auth::login_outcome::temporary_failure);
+  ASSERT_EQ(mariadb_server::instance->start(), "");
+  outcome after = outcome::temporary_failure;
+  for (int i = 0; i < 50 && after != outcome::ok; ++i) {
+    after = resolve("john@example.org").result;
+    if (after != outcome::ok) usleep(100000);
+  }
+  EXPECT_EQ(after, outcome::ok) << "lookups recover by themselves";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DirectoryBackend, ::testing::Values("sqlite", "mariadb"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace ringmail::directory
+
+// Registered before main() runs: gtest then calls SetUp/TearDown around all tests.
+static ::testing::Environment* const g_mariadb = [] {
+  auto* env = new ringmail::directory::mariadb_server();
+  ringmail::directory::mariadb_server::instance = env;
+  return ::testing::AddGlobalTestEnvironment(env);
+}();
