@@ -17,3 +17,6 @@ cmake --preset asan >/dev/null
 cmake --build --preset asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset asan -j "$jobs"
+
+echo "== fuzz targets (short run; longer: FUZZ_SECONDS=600 scripts/fuzz.sh)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh

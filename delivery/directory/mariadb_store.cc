@@ -159,7 +159,7 @@ absl::StatusOr<std::vector<domain_record>> mariadb_store::list_domains() {
 absl::StatusOr<int64_t> mariadb_store::domain_id(std::string_view domain) {
   auto r = run(absl::StrCat("SELECT id FROM virtual_domains WHERE name = ", quote(domain)));
   if (!r.ok()) return r.status();
-  if (r->empty()) return absl::NotFoundError(absl::StrCat("domain ", std::string(domain), " does not exist"));
+  if (r->empty()) return absl::NotFoundError(absl::StrCat("domain ", std::string(domain), " not found"));
   return to_int(r->front()[0]);
 }
 
@@ -179,7 +179,7 @@ absl::Status mariadb_store::delete_domain(std::string_view name) {
   if (mysql_ == nullptr && !connect().ok()) return absl::UnavailableError("directory database unavailable");
   auto r = run_update(absl::StrCat("DELETE FROM virtual_domains WHERE name = ", quote(domain)));
   if (!r.ok()) return r.status();
-  if (*r == 0) return absl::NotFoundError(absl::StrCat("domain ", domain, " does not exist"));
+  if (*r == 0) return absl::NotFoundError(absl::StrCat("domain ", domain, " not found"));
   return absl::OkStatus();
 }
 
@@ -220,7 +220,7 @@ absl::Status mariadb_store::delete_user(std::string_view email) {
   if (mysql_ == nullptr && !connect().ok()) return absl::UnavailableError("directory database unavailable");
   auto r = run_update(absl::StrCat("DELETE FROM virtual_users WHERE email = ", quote(a->full())));
   if (!r.ok()) return r.status();
-  if (*r == 0) return absl::NotFoundError(absl::StrCat("user ", a->full(), " does not exist"));
+  if (*r == 0) return absl::NotFoundError(absl::StrCat("user ", a->full(), " not found"));
   return absl::OkStatus();
 }
 
@@ -230,7 +230,7 @@ absl::Status mariadb_store::set_password(std::string_view email, std::string_vie
   if (mysql_ == nullptr && !connect().ok()) return absl::UnavailableError("directory database unavailable");
   auto exists = find_user(a->full());
   if (!exists.ok()) return exists.status();
-  if (!exists->has_value()) return absl::NotFoundError(absl::StrCat("user ", a->full(), " does not exist"));
+  if (!exists->has_value()) return absl::NotFoundError(absl::StrCat("user ", a->full(), " not found"));
   return run_update(absl::StrCat("UPDATE virtual_users SET password = ", quote(password_hash),
                                  " WHERE email = ", quote(a->full())))
       .status();
@@ -243,7 +243,7 @@ absl::Status mariadb_store::set_quota(std::string_view email, int64_t quota_byte
   if (mysql_ == nullptr && !connect().ok()) return absl::UnavailableError("directory database unavailable");
   auto exists = find_user(a->full());
   if (!exists.ok()) return exists.status();
-  if (!exists->has_value()) return absl::NotFoundError(absl::StrCat("user ", a->full(), " does not exist"));
+  if (!exists->has_value()) return absl::NotFoundError(absl::StrCat("user ", a->full(), " not found"));
   return run_update(absl::StrCat("UPDATE virtual_users SET quota = ", quota_bytes, " WHERE email = ", quote(a->full())))
       .status();
 }
@@ -291,7 +291,7 @@ absl::Status mariadb_store::delete_alias(std::string_view source, std::string_vi
   auto r = run_update(absl::StrCat("DELETE FROM virtual_aliases WHERE source = ", quote(src->first),
                                    " AND destination = ", quote(dest)));
   if (!r.ok()) return r.status();
-  if (*r == 0) return absl::NotFoundError(absl::StrCat("alias ", src->first, " -> ", dest, " does not exist"));
+  if (*r == 0) return absl::NotFoundError(absl::StrCat("alias ", src->first, " -> ", dest, " not found"));
   return absl::OkStatus();
 }
 

@@ -17,6 +17,12 @@ absl::StatusOr<std::unique_ptr<store>> open_store(const directory_location& wher
     if (!config.ok()) return config.status();
     auto s = mariadb_store::open(*config, where.queries);
     if (!s.ok()) return s.status();
+    // An existing ISPmail database is used as it is (its user may lack CREATE rights);
+    // only when the tables cannot be read are they created.
+    if (!(*s)->list_domains().ok()) {
+      absl::Status schema = (*s)->ensure_schema();
+      if (!schema.ok()) return schema;
+    }
     return std::unique_ptr<store>(std::move(*s));
   }
   std::error_code ec;

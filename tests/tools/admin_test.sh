@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# ringmail-admin end to end, on both backends: SQLite under --data_dir, and a MariaDB
+# server this script starts and stops itself. Checks output, exit codes and messages,
+# and that Dovecot's doveadm accepts the hashes `ringmail-admin pw` prints.
+set -uo pipefail
+admin="$1"
+src="$2"
+work="$(mktemp -d)"
+db_dir="$work/mariadb"
+cleanup() { "$src/tests/support/mariadb.sh" stop "$db_dir" >/dev/null 2>&1; rm -rf "$work"; }
+trap cleanup EXIT
+failures=0
+fail() { echo "FAIL [$backend]: $*"; failures=$((failures + 1)); }
+
+expect_ok() {  # expect_ok "description" command...
+  local what=$1; shift
+  out=$("$@" 2>&1); local rc=$?
+  [ "$rc" -eq 0 ] || fail "$what: exit $rc ($out)"
+}
+expect_fail() {  # expect_fail "description" "message fragment" command...
+  local what=$1 fragment=$2; shift 2
+  out=$("$@" 2>&1); rc=$?
+  [ "$rc" -eq 1 ] || fail "$what: expected exit 1, got $rc ($out)"
+  grep -qi -- "$fragment" <<<"$out" || fail "$what: message lacks '$fragment': $out"
+}
+
+run_suite() {
+  local -a A=("$admin" "$@")
+  expect_ok "domain add" "${A[@]}" domain add example.org
+  expect_ok "domain add 2" "${A[@]}" domain add Example.NET
+  [ "$("${A[@]}" domain list)" = $'example.net\nexample.org' ] || fail "domain list: $("${A[@]}" domain list)"
+  expect_fail "duplicate domain" "already exists" "${A[@]}" domain add example.org
+  expect_fail "invalid domain" "domain" "${A[@]}" domain add "bad domain"
+  echo "s3cret-pw" | expect_ok "user add" "${A[@]}" user add john@example.org --quota=1000
+  echo "s3cret-pw" | expect_fail "user in unknown domain" "not found" "${A[@]}" user add x@unknown.test
+  echo "s3cret-pw" | expect_fail "duplicate user" "already exists" "${A[@]}" user add JOHN@example.org
+  echo "s3cret-pw" | expect_fail "path in address" "" "${A[@]}" user add "../x@example.org"
+  "${A[@]}" user list | grep -q $'^john@example.org\tquota=1000$' || fail "user list: $("${A[@]}" user list)"
+  expect_ok "quota" "${A[@]}" user quota john@example.org 5000
+  "${A[@]}" user list example.org | grep -q "quota=5000" || fail "quota not changed"
+  echo "new-pw" | expect_ok "passwd" "${A[@]}" user passwd john@example.org
+  expect_fail "passwd unknown" "not found" bash -c "echo pw | $(printf '%q ' "${A[@]}") user passwd ghost@example.org"
+  expect_ok "alias add" "${A[@]}" alias add info@example.org john@example.org
+  expect_ok "catch-all add" "${A[@]}" alias add @example.net john@example.org
+  [ "$("${A[@]}" alias list | wc -l)" -eq 2 ] || fail "alias list: $("${A[@]}" alias list)"
+  expect_fail "duplicate alias" "already exists" "${A[@]}" alias add info@example.org john@example.org
+  expect_ok "alias del" "${A[@]}" alias del info@example.org john@example.org
+  expect_fail "alias del missing" "not found" "${A[@]}" alias del info@example.org john@example.org
+  expect_ok "domain del" "${A[@]}" domain del example.net
+  [ "$("${A[@]}" alias list | wc -l)" -eq 0 ] || fail "aliases not cascaded: $("${A[@]}" alias list)"
+  expect_ok "user del" "${A[@]}" user del john@example.org
+  expect_fail "user del again" "not found" "${A[@]}" user del john@example.org
+  out=$("${A[@]}" frobnicate 2>&1); [ $? -eq 2 ] || fail "unknown command must exit 2"
+}
+
+backend=sqlite
+run_suite --data_dir="$work/data"
+[ -f "$work/data/directory.sqlite" ] || fail "no SQLite file"
+
+backend=mariadb
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+if "$src/tests/support/mariadb.sh" start "$db_dir" "$port"; then
+  url="mariadb://ringmail:ringmail-test-pw@127.0.0.1:$port/ringmail"
+  run_suite --directory="$url"
+  backend=mariadb-down
+  "$src/tests/support/mariadb.sh" stop "$db_dir"
+  expect_fail "database down" "cannot connect" "$admin" --directory="$url" domain list
+else
+  fail "could not start MariaDB"
+fi
+
+backend=pw
+for scheme in BLF-CRYPT SHA512-CRYPT SHA256-CRYPT ARGON2ID SSHA512 PLAIN; do
+  hash=$(echo "pw-$scheme" | "$admin" pw -s "$scheme") || { fail "pw -s $scheme"; continue; }
+  [[ $hash == "{$scheme}"* ]] || fail "pw -s $scheme printed $hash"
+  doveadm pw -t "$hash" -p "pw-$scheme" >/dev/null 2>&1 || fail "doveadm rejects our $scheme hash $hash"
+done
+hash=$(echo "x" | "$admin" pw) && [[ $hash == '{BLF-CRYPT}$2y$10$'* ]] || fail "default scheme is not BLF-CRYPT cost 10: $hash"
+expect_fail "unknown scheme" "scheme" bash -c "echo x | '$admin' pw -s NOPE"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "admin test passed"
