@@ -44,15 +44,17 @@ task<absl::StatusOr<bool>> resolver::is_our_domain(expansion& ex, const std::str
 }
 
 task<absl::Status> resolver::expand(expansion& ex, std::string addr, std::string detail, int depth) {
-  if (depth > options_.max_depth) {
-    co_return too_much(absl::StrCat("alias nesting deeper than ", options_.max_depth, " levels at ", addr));
-  }
+  // A loop is found before the depth bound is: it is a configuration error to ignore,
+  // not a reason to defer the mail.
   if (ex.in_progress.contains(addr)) {
     ex.loop = true;
     log::warn("directory_alias_loop", {{"address", addr}});
     co_return absl::OkStatus();
   }
   if (ex.done.contains(addr)) co_return absl::OkStatus();  // reached twice (a diamond), not a loop
+  if (depth > options_.max_depth) {
+    co_return too_much(absl::StrCat("alias nesting deeper than ", options_.max_depth, " levels at ", addr));
+  }
   if (++ex.examined > 10 * options_.max_destinations) {
     co_return too_much(absl::StrCat("alias expansion looked at more than ", 10 * options_.max_destinations,
                                     " addresses"));

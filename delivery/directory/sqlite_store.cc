@@ -78,8 +78,9 @@ bool means_unavailable(int rc) {
 }
 
 absl::Status sqlite_status(sqlite3* db, int rc, const char* what) {
-  std::string message = absl::StrCat("sqlite: ", what, ": ", db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
-                                     " (", sqlite3_errstr(rc), ")");
+  std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  std::string kind = sqlite3_errstr(rc);
+  std::string message = absl::StrCat("sqlite: ", what, ": ", detail, detail == kind ? "" : absl::StrCat(" (", kind, ")"));
   if (means_unavailable(rc)) return absl::UnavailableError(message);
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return absl::AlreadyExistsError(message);
   return absl::InternalError(message);

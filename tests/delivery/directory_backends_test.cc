@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "runtime/offload_pool.h"
 #include "runtime/reactor.h"
+#include "tests/delivery/store_suite.h"
 
 namespace ringmail::directory {
 namespace {
@@ -74,6 +75,34 @@ class mariadb_server : public ::testing::Environment {
 };
 mariadb_server* mariadb_server::instance = nullptr;
 
+// The store contract suite (tests/delivery/store_suite.h), run here against MariaDB as
+// sqlite_store_test.cc runs it against SQLite.
+absl::Status clear_store(store& s) {
+  if (!s.list_domains().ok()) {
+    absl::Status schema = s.ensure_schema();
+    if (!schema.ok()) return schema;
+  }
+  auto domains = s.list_domains();
+  if (!domains.ok()) return domains.status();
+  for (const auto& d : *domains) {
+    absl::Status st = s.delete_domain(d.name);
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<store> make_empty_mariadb_store() {
+  if (mariadb_server::instance == nullptr || !mariadb_server::instance->start_error().empty()) return nullptr;
+  auto config = parse_mariadb_url(mariadb_server::instance->url());
+  if (!config.ok()) return nullptr;
+  auto s = mariadb_store::open(*config);
+  if (!s.ok() || !clear_store(**s).ok()) return nullptr;
+  return std::move(*s);
+}
+
+const bool mariadb_suite_registered =
+    testing::register_store_suite("mariadb_store_suite", &make_empty_mariadb_store, __FILE__, __LINE__);
+
 class DirectoryBackend : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -96,8 +125,7 @@ class DirectoryBackend : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(s.ok()) << s.status();
       store_ = std::move(*s);
       // Each test starts from empty ISPmail tables.
-      ASSERT_TRUE(reset_mariadb().ok());
-      ASSERT_TRUE(store_->ensure_schema().ok());
+      ASSERT_TRUE(clear_store(*store_).ok());
       source_ = std::make_unique<mariadb_source>(*config, lookup_queries{},
                                                  mariadb_source_options{2, 2s, 1s, std::chrono::milliseconds(100)});
     }
@@ -107,17 +135,6 @@ class DirectoryBackend : public ::testing::TestWithParam<std::string> {
     source_.reset();
     store_.reset();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  absl::Status reset_mariadb() {
-    // Deleting domains cascades to users and aliases.
-    auto domains = store_->list_domains();
-    if (!domains.ok()) return absl::OkStatus();  // tables not there yet
-    for (const auto& d : *domains) {
-      absl::Status st = store_->delete_domain(d.name);
-      if (!st.ok()) return st;
-    }
-    return absl::OkStatus();
   }
 
   void populate() {
