@@ -1,5 +1,6 @@
 #include "delivery/directory/cache.h"
 
+#include <functional>
 #include <utility>
 
 namespace ringmail::directory {
@@ -43,7 +44,7 @@ task<absl::StatusOr<T>> cached_source::lookup(table<T>& t, kind which, std::stri
   }
   ++misses_;
   uint64_t generation = generation_;
-  absl::StatusOr<T> answer = co_await (inner_.*fetch)(key);
+  absl::StatusOr<T> answer = co_await std::invoke(fetch, inner_, key);
   // No iterator is held across the co_await: other coroutines of this shard may have
   // changed the tables meanwhile.
   if (answer.ok() && generation == generation_) insert(t, which, std::move(key), *answer, is_positive(*answer));

@@ -15,14 +15,15 @@ admin() { mariadb-admin --no-defaults --socket="$sock" -uroot "$@"; }
 case "$cmd" in
 start)
   port=$3
-  mkdir -p "$dir"
+  # Its own tmpdir: two instances bootstrapping at once must not share /tmp temp tables.
+  mkdir -p "$dir/tmp"
   if [ ! -d "$dir/data/mysql" ]; then
-    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
+    mariadb-install-db --no-defaults --datadir="$dir/data" --user=root --tmpdir="$dir/tmp" \
       --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 ||
       { cat "$dir/install.log" >&2; exit 1; }
   fi
   # setsid: the server must not share the test's process group (ctest's timeout kill).
-  setsid mariadbd --no-defaults --datadir="$dir/data" --socket="$sock" --port="$port" \
+  setsid mariadbd --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --socket="$sock" --port="$port" \
     --bind-address=127.0.0.1 --user=root --pid-file="$dir/mysqld.pid" --skip-log-bin \
     --innodb-buffer-pool-size=32M --innodb-log-file-size=8M --log-error="$dir/error.log" \
     </dev/null >/dev/null 2>&1 &

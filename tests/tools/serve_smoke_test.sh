@@ -35,6 +35,8 @@ start_and_stop() {  # $1 = signal
 
 start_and_stop TERM
 [ -s "$work/data/tls/cert.pem" ] || fail "no self-signed certificate"
+[ -s "$work/data/directory.sqlite" ] || fail "no SQLite directory created on first start"
+grep -q "event=ready.*directory=sqlite:" "$work/log" || fail "ready line lacks the directory"
 [ "$(stat -c %a "$work/data/tls/key.pem")" = "600" ] || fail "key.pem is not mode 600"
 openssl x509 -in "$work/data/tls/cert.pem" -noout -subject >/dev/null || fail "certificate does not parse"
 cert_before="$(sha256sum < "$work/data/tls/cert.pem")"

@@ -21,9 +21,9 @@
 #include "absl/strings/str_cat.h"
 #include "delivery/auth/password.h"
 #include "delivery/directory/open_store.h"
+#include "tools/common/directory_flags.h"
 
 ABSL_FLAG(std::string, data_dir, "./data", "ringmail's data directory (the SQLite directory lives here)");
-ABSL_FLAG(std::string, directory, "", "mariadb://user:pass@host:port/db to use MariaDB instead of SQLite");
 ABSL_FLAG(std::string, scheme, "BLF-CRYPT", "Password scheme for new hashes (BLF-CRYPT, ARGON2ID, SHA512-CRYPT, …)");
 ABSL_FLAG(int, cost, 0, "bcrypt cost / hash rounds for new hashes; 0 = the scheme's default (bcrypt 10)");
 ABSL_FLAG(int64_t, quota, 0, "Quota in bytes for `user add`; 0 = unlimited");
@@ -181,9 +181,7 @@ int main(int argc, char** argv) {
   if (command != "domain" && command != "user" && command != "alias") return usage();
   if (args.empty()) return usage();
 
-  ringmail::directory::directory_location where;
-  where.data_dir = absl::GetFlag(FLAGS_data_dir);
-  where.directory = absl::GetFlag(FLAGS_directory);
+  auto where = ringmail::tools::directory_from_flags(absl::GetFlag(FLAGS_data_dir));
   auto opened = ringmail::directory::open_store(where);
   if (!opened.ok()) return fail(opened.status());
   store& s = **opened;

@@ -10,7 +10,10 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "delivery/directory/mariadb_url.h"
+#include "delivery/directory/open_store.h"
 #include "runtime/log.h"
+#include "tools/common/directory_flags.h"
 #include "runtime/net.h"
 #include "runtime/shard_set.h"
 #include "runtime/signals.h"
@@ -108,6 +111,20 @@ int serve() {
     return 1;
   }
 
+  // The directory: SQLite under --data_dir (created with the ISPmail schema on first
+  // start) or MariaDB. Opened here, before the shards exist, so a wrong URL or an
+  // unreachable database is one clear line at start-up rather than a failure per lookup.
+  const directory::directory_location where = directory_from_flags(data_dir);
+  {
+    auto store = directory::open_store(where);
+    if (!store.ok()) {
+      log::error("startup_failed", {{"reason", store.status().message()}});
+      return 1;
+    }
+  }
+  std::string directory_name = where.directory.empty() ? "sqlite:" + directory::sqlite_path(data_dir)
+                                                       : directory::describe(*directory::parse_mariadb_url(where.directory));
+
   shard_options options;
   options.shards = absl::GetFlag(FLAGS_shards);
   options.offload_threads = absl::GetFlag(FLAGS_offload_threads);
@@ -130,6 +147,7 @@ int serve() {
                       {"shards", set.size()},
                       {"data_dir", data_dir},
                       {"tls_cert", cert},
+                      {"directory", directory_name},
                       {"listeners", 0}});
 
   // Shard 0 waits for SIGTERM/SIGINT, then every shard drains its services and stops.
