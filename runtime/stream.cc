@@ -20,6 +20,14 @@ std::string_view stream::buffered() const {
   return std::string_view(in_).substr(in_pos_);
 }
 
+void stream::consume(size_t n) {
+  if (lease_.size() > 0) {
+    lease_.consume(std::min(n, lease_.size()));
+  } else {
+    in_pos_ = std::min(in_.size(), in_pos_ + n);
+  }
+}
+
 size_t stream::discard_buffered() {
   size_t dropped = buffered().size();
   lease_.release();

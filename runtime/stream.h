@@ -47,6 +47,12 @@ class stream {
   task<io_result<std::string_view>> read_some();
   // Plaintext received but not yet consumed.
   std::string_view buffered() const;
+  // Marks the first n bytes of buffered() as consumed (n <= buffered().size()). For
+  // protocol readers that parse buffered() in place and report how much they used, so
+  // bytes pipelined after a command stay buffered for the next one.
+  void consume(size_t n);
+  // Receives more plaintext and appends it to buffered() (which stays contiguous).
+  task<io_status> read_more() { return fill(); }
   // Drops all buffered plaintext, returning how many bytes were dropped.
   size_t discard_buffered();
 
