@@ -145,7 +145,13 @@ std::string socket_address::host() const {
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
   } else if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf, sizeof buf);
+    const in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+    // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; name them as IPv4.
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+      inet_ntop(AF_INET, &a6.s6_addr[12], buf, sizeof buf);
+    } else {
+      inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+    }
   } else {
     return "unknown";
   }

@@ -14,6 +14,7 @@
 #include "delivery/directory/open_store.h"
 #include "runtime/log.h"
 #include "tools/common/directory_flags.h"
+#include "tools/ringmail/mail_services.h"
 #include "runtime/net.h"
 #include "runtime/shard_set.h"
 #include "runtime/signals.h"
@@ -138,17 +139,23 @@ int serve() {
   }
   shard_set& set = **shards;
 
-  // The protocol listeners (SMTP, LMTP, IMAP, POP3, HTTP) register here as they arrive;
-  // each runs one tcp_service per shard, created on that shard. None exists yet at this
-  // stage of the project, so the list is empty.
+  // The protocol listeners: one tcp_service per shard and port, created on that shard.
+  // SMTP and LMTP now; IMAP, POP3 and HTTP join the same list as they arrive.
   std::vector<std::vector<std::unique_ptr<tcp_service>>> services(set.size());
+  mail_services mail({hostname, data_dir, where, *tls_server});
+  absl::Status listening = mail.start(set, services);
+  if (!listening.ok()) {
+    log::error("startup_failed", {{"reason", listening.message()}});
+    // Services already open belong to their shards' threads; leave without unwinding them.
+    std::_Exit(1);
+  }
 
   log::info("ready", {{"hostname", hostname},
                       {"shards", set.size()},
                       {"data_dir", data_dir},
                       {"tls_cert", cert},
                       {"directory", directory_name},
-                      {"listeners", 0}});
+                      {"listeners", mail.describe()}});
 
   // Shard 0 waits for SIGTERM/SIGINT, then every shard drains its services and stops.
   std::atomic<int> received{0};

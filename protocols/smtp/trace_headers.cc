@@ -1,0 +1,35 @@
+#include "protocols/smtp/trace_headers.h"
+
+#include <cstdio>
+
+namespace ringmail::smtp {
+
+std::string rfc5322_date(std::time_t when) {
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  return buf;
+}
+
+std::string received_header(const received_info& info) {
+  std::string h = "Received: from " + info.helo + " ([" + info.peer_ip + "])\r\n\tby " + info.by +
+                  " (ringmail) with " + info.protocol + " id " + info.id;
+  if (!info.tls_version.empty()) {
+    h += "\r\n\t(using " + info.tls_version + " with cipher " + info.tls_cipher + ")";
+  }
+  if (!info.for_recipient.empty()) h += "\r\n\tfor <" + info.for_recipient + ">";
+  h += "; " + rfc5322_date(info.when) + "\r\n";
+  return h;
+}
+
+std::string delivery_headers(std::string_view reverse_path, std::string_view recipient) {
+  std::string h = "Return-Path: <";
+  h.append(reverse_path);
+  h += ">\r\nDelivered-To: ";
+  h.append(recipient);
+  h += "\r\n";
+  return h;
+}
+
+}  // namespace ringmail::smtp

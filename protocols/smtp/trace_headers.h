@@ -1,0 +1,32 @@
+// The trace headers a receiving MTA adds (RFC 5321 section 4.4) and the ones delivery
+// adds (Return-Path, Delivered-To).
+#pragma once
+
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace ringmail::smtp {
+
+struct received_info {
+  std::string helo;          // what the client said in HELO/EHLO/LHLO
+  std::string peer_ip;       // "192.0.2.1" or "2001:db8::1"
+  std::string by;            // our hostname
+  std::string protocol;      // "ESMTP", "ESMTPS", "ESMTPA", "LMTP", … (RFC 3848)
+  std::string id;            // our queue/session id
+  std::string tls_version;   // "TLSv1.3" when TLS was used, else empty
+  std::string tls_cipher;
+  std::string for_recipient; // only when the message has exactly one recipient
+  std::time_t when = 0;
+};
+
+// "Received: from … by … with … id …; <RFC 5322 date>\r\n", folded at 78 columns.
+std::string received_header(const received_info& info);
+
+// RFC 5322 date-time in UTC: "Sat, 28 Nov 2026 17:43:16 +0000".
+std::string rfc5322_date(std::time_t when);
+
+// "Return-Path: <sender>\r\nDelivered-To: rcpt\r\n".
+std::string delivery_headers(std::string_view reverse_path, std::string_view recipient);
+
+}  // namespace ringmail::smtp

@@ -1,0 +1,145 @@
+#include "tools/ringmail/mail_services.h"
+
+#include <sys/stat.h>
+
+#include <future>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "delivery/directory/cache.h"
+#include "delivery/directory/mariadb_source.h"
+#include "delivery/directory/offload_source.h"
+#include "delivery/directory/resolver.h"
+#include "delivery/mailstore/maildir_writer.h"
+#include "protocols/smtp/session.h"
+#include "runtime/conn_limits.h"
+#include "runtime/log.h"
+
+ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
+ABSL_FLAG(uint16_t, lmtp_port, 2424, "LMTP port (RFC 2033), for an MTA in front of ringmail; 0 = off");
+ABSL_FLAG(std::string, listen_address, "::", "Address the listeners bind ('::' = all, IPv4 and IPv6)");
+ABSL_FLAG(std::string, mail_root, "", "Root of the Maildirs: <mail_root>/<domain>/<user>/Maildir; default <data_dir>/vmail");
+ABSL_FLAG(uint64_t, max_message_size, 50ull << 20, "Largest message accepted, in bytes (SIZE)");
+ABSL_FLAG(uint32_t, max_recipients, 1000, "Recipients per message");
+ABSL_FLAG(uint32_t, max_errors, 20, "Bad commands before a session is closed with 421");
+ABSL_FLAG(absl::Duration, smtp_command_timeout, absl::Minutes(5), "Idle time allowed between SMTP commands");
+ABSL_FLAG(absl::Duration, smtp_data_timeout, absl::Minutes(3), "Idle time allowed while message data streams in");
+ABSL_FLAG(bool, smtp_allow_bare_lf, false,
+          "Normalize bare LF in commands and data instead of refusing them (weakens SMTP smuggling defence)");
+ABSL_FLAG(uint32_t, max_connections, 10000, "Connections per listener across all shards; 0 = unlimited");
+ABSL_FLAG(uint32_t, max_connections_per_ip, 50, "Connections per client IPv4 address or IPv6 /64; 0 = unlimited");
+ABSL_FLAG(bool, maildir_fsync, true, "fsync every message and its directory entry before answering 250");
+ABSL_FLAG(uint32_t, directory_cache_ttl_s, 60, "Seconds a positive directory answer is cached per shard");
+ABSL_FLAG(uint32_t, directory_negative_ttl_s, 10, "Seconds a negative directory answer is cached per shard");
+ABSL_FLAG(uint32_t, directory_pool, 2, "MariaDB connections per shard");
+
+namespace ringmail::tools {
+
+struct mail_services::shard_state {
+  std::unique_ptr<directory::source> source;
+  std::unique_ptr<directory::cached_source> cache;
+  std::unique_ptr<directory::resolver> resolver;
+  std::unique_ptr<mailstore::maildir_writer> writer;
+  smtp::shard_context context;
+};
+
+mail_services::mail_services(mail_settings settings) : settings_(std::move(settings)) {}
+mail_services::~mail_services() = default;
+
+std::string mail_services::describe() const { return description_; }
+
+absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services) {
+  std::string mail_root = absl::GetFlag(FLAGS_mail_root);
+  if (mail_root.empty()) mail_root = settings_.data_dir + "/vmail";
+  ::mkdir(mail_root.c_str(), 0700);
+
+  if (settings_.directory.directory.empty()) {
+    auto s = directory::open_store(settings_.directory);
+    if (!s.ok()) return s.status();
+    shared_store_ = std::move(*s);
+  }
+  auto base = std::make_shared<smtp::server_config>();
+  base->hostname = settings_.hostname;
+  base->max_message_size = absl::GetFlag(FLAGS_max_message_size);
+  base->max_recipients = absl::GetFlag(FLAGS_max_recipients);
+  base->max_errors = absl::GetFlag(FLAGS_max_errors);
+  base->command_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_smtp_command_timeout));
+  base->data_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_smtp_data_timeout));
+  base->allow_bare_lf = absl::GetFlag(FLAGS_smtp_allow_bare_lf);
+  base->tls = settings_.tls;
+  base->mail_root = mail_root;
+  auto lmtp = std::make_shared<smtp::server_config>(*base);
+  lmtp->lmtp = true;
+
+  const uint16_t smtp_port = absl::GetFlag(FLAGS_smtp_port);
+  const uint16_t lmtp_port = absl::GetFlag(FLAGS_lmtp_port);
+  auto address = [&](uint16_t port) { return socket_address::parse(absl::GetFlag(FLAGS_listen_address), port); };
+  auto smtp_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
+                                                   absl::GetFlag(FLAGS_max_connections_per_ip));
+  auto lmtp_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections), 0);
+
+  shards_.resize(set.size());
+  for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
+  std::vector<std::promise<absl::Status>> started(set.size());
+  for (unsigned i = 0; i < set.size(); ++i) {
+    set.run_on(i, [&, i] {
+      shard_state& st = *shards_[i];
+      if (shared_store_) {
+        st.source = std::make_unique<directory::offload_source>(*shared_store_, set.offload());
+      } else {
+        auto config = directory::parse_mariadb_url(settings_.directory.directory);
+        directory::mariadb_source_options o;
+        o.pool_size = absl::GetFlag(FLAGS_directory_pool);
+        st.source = std::make_unique<directory::mariadb_source>(*config, settings_.directory.queries, o);
+      }
+      directory::cache_options co;
+      co.positive_ttl = std::chrono::seconds(absl::GetFlag(FLAGS_directory_cache_ttl_s));
+      co.negative_ttl = std::chrono::seconds(absl::GetFlag(FLAGS_directory_negative_ttl_s));
+      st.cache = std::make_unique<directory::cached_source>(*st.source, co);
+      st.resolver = std::make_unique<directory::resolver>(*st.cache);
+      mailstore::writer_options wo;
+      wo.hostname = settings_.hostname;
+      wo.fsync = absl::GetFlag(FLAGS_maildir_fsync);
+      wo.shard_id = i;
+      st.writer = std::make_unique<mailstore::maildir_writer>(wo);
+      st.context.resolver = st.resolver.get();
+      st.context.writer = st.writer.get();
+
+      absl::Status status;
+      auto open = [&](const char* name, uint16_t port, std::shared_ptr<smtp::server_config> config,
+                      std::shared_ptr<conn_limits> limits, const char* refusal) {
+        if (port == 0 || !status.ok()) return;
+        auto addr = address(port);
+        if (!addr.ok()) {
+          status = addr.status();
+          return;
+        }
+        service_options so;
+        so.name = name;
+        so.address = *addr;
+        so.refusal_message = refusal;
+        shard_state* state = &st;
+        auto svc = tcp_service::start(
+            so, [config, state](session& s) { return smtp::run_session(s, *config, state->context); }, limits);
+        if (!svc.ok()) {
+          status = svc.status();
+          return;
+        }
+        services[i].push_back(std::move(*svc));
+      };
+      open("smtp", smtp_port, base, smtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
+      open("lmtp", lmtp_port, lmtp, lmtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
+      started[i].set_value(status);
+    });
+  }
+  for (auto& p : started) {
+    absl::Status st = p.get_future().get();
+    if (!st.ok()) return st;
+  }
+  listeners_ = services.empty() ? 0 : services[0].size();
+  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " mail_root=", mail_root);
+  return absl::OkStatus();
+}
+
+}  // namespace ringmail::tools

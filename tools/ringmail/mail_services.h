@@ -1,0 +1,46 @@
+// The mail listeners of `ringmail serve` (SMTP on --smtp_port, LMTP on --lmtp_port) and
+// the per-shard state they share: directory source and cache,
+// resolver, Maildir writer. Each shard builds its own copy on its own thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "delivery/directory/open_store.h"
+#include "runtime/shard_set.h"
+#include "runtime/tcp_service.h"
+#include "runtime/tls_context.h"
+
+namespace ringmail::tools {
+
+struct mail_settings {
+  std::string hostname;
+  std::string data_dir;
+  directory::directory_location directory;
+  std::shared_ptr<tls::context> tls;
+};
+
+class mail_services {
+ public:
+  explicit mail_services(mail_settings settings);
+  ~mail_services();
+
+  // Opens the listeners on every shard (blocking the caller until all are up).
+  // `services[shard]` receives each shard's tcp_services, for the graceful shutdown.
+  absl::Status start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services);
+  // "smtp=2525 lmtp=2424" for the ready line.
+  std::string describe() const;
+  size_t listener_count() const { return listeners_; }
+
+ private:
+  struct shard_state;
+  mail_settings settings_;
+  std::unique_ptr<directory::store> shared_store_;  // SQLite: one store, a connection per thread
+  std::vector<std::unique_ptr<shard_state>> shards_;
+  std::string description_;
+  size_t listeners_ = 0;
+};
+
+}  // namespace ringmail::tools
