@@ -11,6 +11,8 @@ packages=(
   libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev
   # the MariaDB tests start their own server; Dovecot checks password compatibility
   mariadb-server mariadb-client dovecot-core
+  # real SMTP clients for the end-to-end tests
+  swaks postfix
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3
 )

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -512,10 +513,14 @@ task<void> smtp_session::finish_message(std::string message) {
 
   // Every copy is written and fsynced (with the shard's group commit) before any reply:
   // "250 means on disk" (DESIGN.md).
+  // A mailbox reached twice in one transaction (directly and through an alias) gets one
+  // copy, as Postfix's duplicate filter does.
   std::vector<task<copy_outcome>> copies;
   std::vector<size_t> owner;  // recipient index of each copy
+  std::set<std::string> seen;
   for (size_t i = 0; i < tx_.recipients.size(); ++i) {
     for (const auto& d : tx_.recipients[i].destinations) {
+      if (!seen.insert(d.address + '\0' + d.detail).second) continue;
       copies.push_back(deliver_copy(d, tx_.recipients[i].address, received, message));
       owner.push_back(i);
     }
