@@ -11,9 +11,13 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 # target name -> the sources it needs besides itself, and libraries
 declare -A sources=(
   [sasl_fuzz]="protocols/sasl/sasl_server.cc"
+  [smtp_command_fuzz]="protocols/smtp/command_reader.cc protocols/smtp/command.cc"
+  [smtp_data_fuzz]="protocols/smtp/data_reader.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
+  [smtp_command_fuzz]=""
+  [smtp_data_fuzz]=""
 )
 
 for target in "${!sources[@]}"; do

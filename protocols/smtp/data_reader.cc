@@ -39,24 +39,22 @@ data_reader::result make_result(size_t consumed, bool finished,
 
 }  // namespace
 
+void detail::content_meter::emit(std::string_view bytes, std::string& out) {
+  if (!failed) {
+    uint64_t room = size >= max_size ? 0 : max_size - size;
+    out.append(bytes.substr(0, size_t(std::min<uint64_t>(bytes.size(), room))));
+  }
+  size += bytes.size();
+  if (size > max_size) fail(too_big);
+}
+
 // ---- DATA ------------------------------------------------------------------------
 
-data_reader::data_reader(limits l) : limits_(l) {}
-
-void data_reader::fail(const content_error& e) {
-  if (!failed_) failed_ = &e;
-}
-
-// Counts every octet of the message; appends only while the message is acceptable, so
-// a refused message costs no memory however long it runs.
-void data_reader::emit(std::string_view bytes, std::string& out) {
-  size_ += bytes.size();
-  if (size_ > limits_.max_size) fail(too_big);
-  if (!failed_) out.append(bytes);
-}
+data_reader::data_reader(limits l)
+    : allow_bare_lf_(l.allow_bare_lf), meter_{.max_size = l.max_size} {}
 
 data_reader::result data_reader::verdict(size_t consumed) const {
-  return make_result(consumed, state_ == state::done, failed_);
+  return make_result(consumed, state_ == state::done, meter_.failed);
 }
 
 // One octet of the automaton. The pending states (cr, dot, dot_cr) hold back octets
@@ -81,15 +79,15 @@ void data_reader::step(char c, std::string& out) {
         state_ = state::done;
         return;
       }
-      fail(bare_cr);  // ".\r" then not LF: not an end, and the CR was bare
+      meter_.fail(bare_cr);  // ".\r" then not LF: not an end, and the CR was bare
       break;
     case state::cr:
       if (c == '\n') {
-        emit("\r\n", out);
+        meter_.emit("\r\n", out);
         state_ = state::line_start;
         return;
       }
-      fail(bare_cr);
+      meter_.fail(bare_cr);
       break;
     case state::text:
       break;
@@ -104,17 +102,17 @@ void data_reader::step(char c, std::string& out) {
       state_ = state::cr;
       break;
     case '\n':
-      if (limits_.allow_bare_lf) {
-        emit("\r\n", out);
+      if (allow_bare_lf_) {
+        meter_.emit("\r\n", out);
       } else {
-        fail(bare_lf);
+        meter_.fail(bare_lf);
       }
       break;
     case '\0':
-      fail(nul);
+      meter_.fail(nul);
       break;
     default:
-      emit(std::string_view(&c, 1), out);
+      meter_.emit(std::string_view(&c, 1), out);
   }
 }
 
@@ -123,7 +121,7 @@ data_reader::result data_reader::feed(std::string_view input, std::string& out) 
   while (i < input.size() && state_ != state::done) {
     if (state_ == state::text) {  // fast path: copy the rest of the line in one go
       size_t n = plain_run(input.substr(i));
-      emit(input.substr(i, n), out);
+      meter_.emit(input.substr(i, n), out);
       i += n;
       if (i == input.size()) break;
     }
@@ -134,7 +132,7 @@ data_reader::result data_reader::feed(std::string_view input, std::string& out) 
 
 // ---- BDAT ------------------------------------------------------------------------
 
-bdat_reader::bdat_reader(limits l) : limits_(l) {}
+bdat_reader::bdat_reader(limits l) : limits_(l), meter_{.max_size = l.max_size} {}
 
 void bdat_reader::begin_chunk(uint64_t size, bool last) {
   remaining_ = size;
@@ -142,25 +140,16 @@ void bdat_reader::begin_chunk(uint64_t size, bool last) {
   in_chunk_ = true;
 }
 
-void bdat_reader::fail(const content_error& e) {
-  if (!failed_) failed_ = &e;
-}
-
-void bdat_reader::emit(std::string_view bytes, std::string& out) {
-  size_ += bytes.size();
-  if (size_ > limits_.max_size) fail(too_big);
-  if (!failed_) out.append(bytes);
-}
-
 bdat_reader::result bdat_reader::verdict(size_t consumed) const {
-  return make_result(consumed, !in_chunk_, failed_);
+  return make_result(consumed, !in_chunk_, meter_.failed);
 }
 
 bdat_reader::result bdat_reader::feed(std::string_view input, std::string& out) {
   if (!in_chunk_) return verdict(0);
-  std::string_view chunk = input.substr(0, size_t(std::min<uint64_t>(remaining_, input.size())));
+  std::string_view chunk =
+      input.substr(0, size_t(std::min<uint64_t>(remaining_, input.size())));
   if (limits_.binary) {
-    emit(chunk, out);
+    meter_.emit(chunk, out);
   } else {
     // The DATA rules on raw octets: CR only before LF, LF only after CR (or rewritten
     // to CRLF in normalize mode), no NUL - also across chunk boundaries, so splitting
@@ -168,28 +157,28 @@ bdat_reader::result bdat_reader::feed(std::string_view input, std::string& out) 
     for (size_t i = 0; i < chunk.size();) {
       if (!prev_cr_) {
         size_t n = plain_run(chunk.substr(i));
-        emit(chunk.substr(i, n), out);
+        meter_.emit(chunk.substr(i, n), out);
         i += n;
         if (i == chunk.size()) break;
       }
       char c = chunk[i++];
-      if (prev_cr_ && c != '\n') fail(bare_cr);
+      if (prev_cr_ && c != '\n') meter_.fail(bare_cr);
       if (c == '\n' && !prev_cr_) {
         if (limits_.allow_bare_lf) {
-          emit("\r", out);
+          meter_.emit("\r", out);
         } else {
-          fail(bare_lf);
+          meter_.fail(bare_lf);
         }
       }
-      if (c == '\0') fail(nul);
-      emit(std::string_view(&c, 1), out);
+      if (c == '\0') meter_.fail(nul);
+      meter_.emit(std::string_view(&c, 1), out);
       prev_cr_ = c == '\r';
     }
   }
   remaining_ -= chunk.size();
   if (remaining_ == 0) {
     in_chunk_ = false;
-    if (last_ && prev_cr_) fail(bare_cr);  // the message ends in a bare CR
+    if (last_ && prev_cr_) meter_.fail(bare_cr);  // the message ends in a bare CR
   }
   return verdict(chunk.size());
 }

@@ -12,7 +12,8 @@
 // neither: RFC 5321 section 2.3.8, RFC 6152 section 3, RFC 2045 section 2.8), but the
 // reader still runs on to the real terminator, so no "\n.\n"-style fake end can make the
 // rest of the message look like new commands. The verdict comes at that terminator.
-// After the first error nothing more is appended to `out`: discard what it holds.
+// After the first error nothing more is appended to `out` (what it holds then is a
+// prefix of the content, at most max_size octets): discard it.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,23 @@ struct content_error {
   const char* enhanced;
   const char* text;
 };
+
+namespace detail {
+// What both readers keep about the content: its size and the first error. Appends to
+// `out` only while the message is acceptable (up to max_size octets exactly), so a
+// refused message costs no memory however long it runs, and `out` is the same however
+// the input was split.
+struct content_meter {
+  uint64_t max_size;
+  uint64_t size = 0;
+  const content_error* failed = nullptr;
+
+  void fail(const content_error& e) {
+    if (!failed) failed = &e;
+  }
+  void emit(std::string_view bytes, std::string& out);
+};
+}  // namespace detail
 
 class data_reader {
  public:
@@ -59,9 +77,9 @@ class data_reader {
   result feed(std::string_view input, std::string& out);
 
   // The message will be refused at its end (a caller may stop scanning it early).
-  bool rejected() const noexcept { return failed_ != nullptr; }
+  bool rejected() const noexcept { return meter_.failed != nullptr; }
   // Octets written (or, after an error, that would have been written) so far.
-  uint64_t size() const noexcept { return size_; }
+  uint64_t size() const noexcept { return meter_.size; }
 
  private:
   enum class state : uint8_t {
@@ -73,14 +91,11 @@ class data_reader {
     done,
   };
   void step(char c, std::string& out);
-  void emit(std::string_view bytes, std::string& out);
-  void fail(const content_error& e);
   result verdict(size_t consumed) const;
 
-  limits limits_;
+  bool allow_bare_lf_;
+  detail::content_meter meter_;
   state state_ = state::line_start;
-  uint64_t size_ = 0;
-  const content_error* failed_ = nullptr;  // the first error, if any
 };
 
 // Reads the content of BDAT chunks (RFC 3030 section 2): exactly the announced number
@@ -111,21 +126,18 @@ class bdat_reader {
   // and returns done (or the message's error).
   result feed(std::string_view input, std::string& out);
 
-  bool rejected() const noexcept { return failed_ != nullptr; }
-  uint64_t size() const noexcept { return size_; }
+  bool rejected() const noexcept { return meter_.failed != nullptr; }
+  uint64_t size() const noexcept { return meter_.size; }
 
  private:
-  void emit(std::string_view bytes, std::string& out);
-  void fail(const content_error& e);
   result verdict(size_t consumed) const;
 
   limits limits_;
+  detail::content_meter meter_;
   uint64_t remaining_ = 0;  // octets left in the current chunk
   bool in_chunk_ = false;
   bool last_ = false;
   bool prev_cr_ = false;  // the previous content octet (maybe of the last chunk) was CR
-  uint64_t size_ = 0;
-  const content_error* failed_ = nullptr;
 };
 
 }  // namespace ringmail::smtp

@@ -577,7 +577,8 @@ TEST(SmtpDataReader, Table) {
       {"a\nb\r\n.\r\n", dk::done, "a\r\nb\r\n", 0, "", 1 << 20, true},
       {"a\n.\r\n.\r\n", dk::done, "a\r\n.\r\n", 0, "", 1 << 20, true},
       {"a\n..\r\n.\r\n", dk::done, "a\r\n..\r\n", 0, "", 1 << 20, true},
-      {"\n.\n.\r\n", dk::done, "\r\n.\r\n", 0, "", 1 << 20, true},
+      {"\n.\n.\r\n", dk::need_more, "", 0, "", 1 << 20, true},
+      {"\n.\n.\r\n.\r\n", dk::done, "\r\n.\r\n.\r\n", 0, "", 1 << 20, true},
       {"a\r\n.\nb\r\n.\r\n", dk::done, "a\r\n\r\nb\r\n", 0, "", 1 << 20, true},
       // Size counts unstuffed octets (CRLFs included) and is checked at the end.
       {"abc\r\n.\r\n", dk::done, "abc\r\n", 0, "", 5},
@@ -725,23 +726,23 @@ TEST(SmtpBdatReader, Table) {
       {{{"", false}, {"", false}, {"x", true}}, {"done", "done", "done", "out:x"}},
       // CRLF split across chunks is fine; a CR that ends the message is bare.
       {{{"a\r", false}, {"\nb", true}}, {"done", "done", "out:a\r\nb"}},
-      {{{"a\r", true}}, {"error 550 5.5.2", "out:a"}},
-      {{{"a\r", false}, {"", true}}, {"done", "error 550 5.5.2", "out:a"}},
+      {{{"a\r", true}}, {"error 550 5.5.2", "out:a\r"}},
+      {{{"a\r", false}, {"", true}}, {"done", "error 550 5.5.2", "out:a\r"}},
       {{{"a\r", false}, {"b", false}, {"c", true}},
-       {"done", "error 550 5.5.2", "error 550 5.5.2", "out:a"}},
+       {"done", "error 550 5.5.2", "error 550 5.5.2", "out:a\r"}},
       {{{"a\nb", true}}, {"error 550 5.5.2", "out:a"}},
       {{{"a\nb", true}}, {"done", "out:a\r\nb"}, normalize},
       {{{"a\r", false}, {"\n", true}}, {"done", "done", "out:a\r\n"}, normalize},
-      {{{"a\rb", true}}, {"error 550 5.5.2", "out:a"}, normalize},
+      {{{"a\rb", true}}, {"error 550 5.5.2", "out:a\r"}, normalize},
       {{{"a\0b"s, true}}, {"error 550 5.6.0", "out:a"}},
       // BINARYMIME: every octet is data.
       {{{"a\rb\n\0\r"s, true}}, {"done", "out:a\rb\n\0\r"s}, binary},
       // Size is over all chunks; later chunks repeat the error.
       {{{"abc", false}, {"def", false}, {"g", true}},
-       {"done", "error 552 5.3.4", "error 552 5.3.4", "out:abc"},
+       {"done", "error 552 5.3.4", "error 552 5.3.4", "out:abcde"},
        {.max_size = 5}},
       {{{"abcde", true}}, {"done", "out:abcde"}, {.max_size = 5}},
-      {{{"a\nb", true}}, {"error 552 5.3.4", "out:a"}, {.max_size = 2, .allow_bare_lf = true}},
+      {{{"a\nb", true}}, {"error 552 5.3.4", "out:a\r"}, {.max_size = 2, .allow_bare_lf = true}},
   };
   for (const bdat_case& c : cases) {
     std::string trace;

@@ -22,12 +22,23 @@ constexpr size_t kGeneratedVariants = 8;
 // RFC 5322 section 2.1.1: lines SHOULD be at most 78 characters, excluding the CRLF.
 constexpr size_t kMaxLine = 78;
 
+// ASCII case-insensitive comparison (Debian's abseil takes its own string_view type).
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) != absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // True if `line` is a header field named Message-ID (RFC 5322 section 3.6.4), which
 // field names compare without regard to case; a space before the colon is obsolete
 // syntax (section 4.5) but still seen.
 bool is_message_id_field(std::string_view line) {
   constexpr std::string_view kName = "message-id";
-  if (line.size() < kName.size() || !absl::EqualsIgnoreCase(line.substr(0, kName.size()), kName)) return false;
+  if (line.size() < kName.size() || !equals_ignore_case(line.substr(0, kName.size()), kName)) return false;
   size_t i = kName.size();
   while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
   return i < line.size() && line[i] == ':';

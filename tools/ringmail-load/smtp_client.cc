@@ -14,6 +14,17 @@ constexpr size_t kMaxReplyLine = 4096;
 // A reply with more lines than this is treated as malformed (a runaway server).
 constexpr size_t kMaxReplyLines = 200;
 
+// ASCII case-insensitive comparison (Debian's abseil takes its own string_view type).
+bool equals_ignore_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) != absl::ascii_tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 io_status protocol_error() { return {io_kind::error, EPROTO}; }
 
 failure io_failure(stage at, const io_status& s) { return {outcome::error, at, s.to_string()}; }
@@ -76,10 +87,10 @@ extensions parse_extensions(const smtp_reply& ehlo) {
     size_t nl = ehlo.text.find('\n', pos);
     std::string_view line = std::string_view(ehlo.text).substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
     std::string_view keyword = line.substr(0, line.find(' '));
-    if (absl::EqualsIgnoreCase(keyword, "PIPELINING")) e.pipelining = true;
-    if (absl::EqualsIgnoreCase(keyword, "STARTTLS")) e.starttls = true;
-    if (absl::EqualsIgnoreCase(keyword, "8BITMIME")) e.eight_bit_mime = true;
-    if (absl::EqualsIgnoreCase(keyword, "SIZE")) e.size = true;
+    if (equals_ignore_case(keyword, "PIPELINING")) e.pipelining = true;
+    if (equals_ignore_case(keyword, "STARTTLS")) e.starttls = true;
+    if (equals_ignore_case(keyword, "8BITMIME")) e.eight_bit_mime = true;
+    if (equals_ignore_case(keyword, "SIZE")) e.size = true;
     pos = nl;
   }
   return e;

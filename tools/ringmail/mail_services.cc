@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <future>
 
 #include "absl/flags/flag.h"
@@ -35,6 +36,37 @@ ABSL_FLAG(uint32_t, directory_negative_ttl_s, 10, "Seconds a negative directory 
 ABSL_FLAG(uint32_t, directory_pool, 2, "MariaDB connections per shard");
 
 namespace ringmail::tools {
+namespace {
+
+// A crash between "write into tmp/" and "rename into new/" leaves a file in tmp/ that no
+// client ever got a 250 for (DESIGN.md: 250 only after the rename is durable). Remove
+// such leftovers before accepting mail: <mail_root>/<domain>/<user>/Maildir[/.<folder>]/tmp/*.
+// Runs once at start-up on the main thread, before any shard serves.
+size_t clean_tmp_leftovers(const std::string& mail_root) {
+  namespace fs = std::filesystem;
+  size_t removed = 0;
+  std::error_code ec;
+  auto clean = [&](const fs::path& tmp) {
+    for (const auto& f : fs::directory_iterator(tmp, ec)) {
+      if (f.is_regular_file(ec) && fs::remove(f.path(), ec)) ++removed;
+    }
+  };
+  for (const auto& domain : fs::directory_iterator(mail_root, ec)) {
+    if (!domain.is_directory(ec)) continue;
+    for (const auto& user : fs::directory_iterator(domain.path(), ec)) {
+      fs::path maildir = user.path() / "Maildir";
+      if (!fs::is_directory(maildir, ec)) continue;
+      clean(maildir / "tmp");
+      for (const auto& sub : fs::directory_iterator(maildir, ec)) {
+        std::string name = sub.path().filename().string();
+        if (name.size() > 1 && name[0] == '.' && sub.is_directory(ec)) clean(sub.path() / "tmp");
+      }
+    }
+  }
+  return removed;
+}
+
+}  // namespace
 
 struct mail_services::shard_state {
   std::unique_ptr<directory::source> source;
@@ -53,6 +85,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   std::string mail_root = absl::GetFlag(FLAGS_mail_root);
   if (mail_root.empty()) mail_root = settings_.data_dir + "/vmail";
   ::mkdir(mail_root.c_str(), 0700);
+  size_t leftovers = clean_tmp_leftovers(mail_root);
+  if (leftovers > 0) log::info("maildir_tmp_cleaned", {{"files", leftovers}, {"mail_root", mail_root}});
 
   if (settings_.directory.directory.empty()) {
     auto s = directory::open_store(settings_.directory);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Crash safety (DESIGN.md "250 means on disk"): SIGKILL the server in the middle of a
+# delivery load, restart it, and check the client's ledger: every message that got a 250
+# is in its Maildir, complete, at least once; no partial file is in new/; tmp/ leftovers
+# are cleaned at start-up. The client is Python's smtplib (8 threads), not our code.
+set -uo pipefail
+ringmail="$1"
+admin="$2"
+work="$(mktemp -d /var/tmp/ringmail-crash-XXXXXX)"  # a real disk, not tmpfs
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; tail -20 "$work/server.log" 2>/dev/null; exit 1; }
+
+"$admin" --data_dir="$work/data" domain add crash.test >/dev/null || fail "domain add"
+for i in $(seq 1 20); do echo pw | "$admin" --data_dir="$work/data" --scheme=PLAIN user add "u$i@crash.test" || fail "user add"; done
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+start_server() {
+  "$ringmail" serve --data_dir="$work/data" --shards=2 --smtp_port="$port" --lmtp_port=0 \
+    --listen_address=127.0.0.1 --hostname=crash.test --log_level=info 2>>"$work/server.log" &
+  pid=$!
+  for _ in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  fail "server did not start"
+}
+
+start_server
+# The load: each thread sends messages with a unique Message-ID and a trailer line, and
+# appends the id to the ledger only after the server answered 250 to the DATA.
+python3 - "$port" "$work/ledger" <<'PY' &
+import smtplib, sys, threading, time
+port, ledger_path = int(sys.argv[1]), sys.argv[2]
+lock = threading.Lock()
+ledger = open(ledger_path, "a")
+deadline = time.time() + 8
+def worker(t):
+    n = 0
+    while time.time() < deadline:
+        try:
+            s = smtplib.SMTP("127.0.0.1", port, timeout=5)
+            while time.time() < deadline:
+                n += 1
+                mid = f"crash-{t}-{n}"
+                rcpt = f"u{(t * 7 + n) % 20 + 1}@crash.test"
+                body = ("x" * 70 + "\r\n") * 60
+                msg = f"Message-ID: <{mid}@load>\r\nSubject: {mid}\r\n\r\n{body}END-OF-MESSAGE {mid}\r\n"
+                s.sendmail("load@remote.test", [rcpt], msg)
+                with lock:
+                    ledger.write(f"{mid} {rcpt}\n"); ledger.flush()
+        except Exception:
+            time.sleep(0.05)
+threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+for th in threads: th.start()
+for th in threads: th.join()
+PY
+load=$!
+sleep 3
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=""
+kill "$load" 2>/dev/null; wait "$load" 2>/dev/null
+
+acked=$(wc -l < "$work/ledger")
+[ "$acked" -gt 50 ] || fail "only $acked messages acknowledged before the kill: load too small to test"
+tmp_before=$(find "$work/data/vmail" -path '*/Maildir/tmp/*' -type f | wc -l)
+
+python3 - "$work/ledger" "$work/data/vmail" <<'PY' || fail "ledger check"
+import os, sys, collections
+ledger, root = sys.argv[1], sys.argv[2]
+found = collections.Counter()
+partial = []
+for dirpath, dirs, files in os.walk(root):
+    if os.path.basename(dirpath) != "new":
+        continue
+    for f in files:
+        data = open(os.path.join(dirpath, f), "rb").read()
+        mid = data.split(b"Message-ID: <", 1)[1].split(b"@", 1)[0].decode() if b"Message-ID: <" in data else None
+        if mid is None or not data.endswith(f"END-OF-MESSAGE {mid}\r\n".encode()):
+            partial.append(f)
+        else:
+            found[mid] += 1
+missing = []
+for line in open(ledger):
+    mid, rcpt = line.split()
+    if found[mid] < 1:
+        missing.append(mid)
+print(f"acknowledged={sum(1 for _ in open(ledger))} files_in_new={sum(found.values())} partial={len(partial)} missing={len(missing)}")
+sys.exit(1 if partial or missing else 0)
+PY
+
+# Restart: leftovers in tmp/ are removed before the server accepts mail.
+start_server
+remaining=$(find "$work/data/vmail" -path '*/Maildir/tmp/*' -type f | wc -l)
+[ "$remaining" -eq 0 ] || fail "$remaining files left in tmp/ after restart"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=""
+[ "$rc" -eq 0 ] || fail "exit code $rc after SIGTERM"
+echo "crash safety test passed (acknowledged=$acked, tmp leftovers before restart=$tmp_before)"
