@@ -12,7 +12,7 @@ packages=(
   # the MariaDB tests start their own server; Dovecot checks password compatibility
   mariadb-server mariadb-client dovecot-core
   # real SMTP clients for the end-to-end tests
-  swaks postfix
+  swaks libnet-ssleay-perl postfix
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3
 )

@@ -3,16 +3,22 @@
 // durability": "250 means on disk" — deliver() returns ok only once the message's bytes
 // AND the directory entry in new/ that names them have been fsynced.
 //
-// The Maildir spec (cr.yp.to/proto/maildir.html), as Postfix's local/maildir.c quotes it:
+// The Maildir spec, qmail's maildir(5), which Postfix's local/maildir.c follows:
 //
-//   "How a message is delivered: [...] the delivery agent [...] creates a file in tmp/
-//    [...] writes the message to the file [...] Now the delivery agent calls fsync() on
-//    the file. [...] Now the delivery agent links the file to new/. [...] Now the
-//    delivery agent unlinks the file in tmp/. [...] The delivery agent [...] is now
-//    finished; the message has been delivered."
+//   "A program delivers a mail message in six steps. First, it chdir()s to the maildir
+//    directory. Second, it stat()s the name tmp/time.pid.host [...] Third, if stat()
+//    returned anything other than ENOENT, the program sleeps for two seconds, updates
+//    time, and tries the stat() again, a limited number of times. Fourth, the program
+//    creates tmp/time.pid.host. Fifth, the program NFS-writes the message to the file.
+//    Sixth, the program link()s the file to new/time.pid.host. At that instant the
+//    message has been successfully delivered."
+//
+//   and "NFS-writing" is checking every write(), then fsync(), then close().
 //
 // What we do, in order, and where we depart from the spec:
-//   1. open tmp/<unique> with O_CREAT|O_EXCL|O_WRONLY. On ENOENT the folder is created
+//   1. open tmp/<unique> with O_CREAT|O_EXCL|O_WRONLY — O_EXCL instead of the stat()
+//      and sleep (no race between the check and the create; names are unique per
+//      process by construction, see unique_namer). On ENOENT the folder is created
 //      (cur/new/tmp and missing parents), the new directory entries are fsynced up the
 //      chain, and the open retried once; on EEXIST a fresh name is tried.
 //   2. write the pieces (header prefix lines, then the message) at increasing offsets.

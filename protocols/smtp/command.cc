@@ -36,15 +36,17 @@ constexpr std::array<command_info, 15> table{{
 static_assert(table.size() == size_t(verb::unknown) + 1);
 
 // RFC 5321 section 4.5.3.1.3: a reverse- or forward-path is at most 256 octets,
-// including the angle brackets and any source route. Longer ones may be refused; the
-// bound also caps what a transaction stores per recipient.
+// including the angle brackets and any source route. Longer ones may be refused ("501
+// Path too long", section 4.5.3.1); the bound also caps what a transaction stores per
+// recipient. The 64-octet local-part limit (4.5.3.1.1) is not enforced: SRS and VERP
+// senders exceed it in the wild, and section 4.5.3.1 asks for no limits where possible.
 constexpr size_t max_path_octets = 256;
-// RFC 1870 section 3 (size-value = 1*20DIGIT) and RFC 3030 section 2 (chunk-size):
-// 20 digits hold every uint64_t; more is never a meaningful size.
+// RFC 1870 (size-value = 1*20DIGIT) and, by the same reasoning, RFC 3030 section 2's
+// chunk-size: 20 digits hold every uint64_t; more is never a meaningful size.
 constexpr size_t max_size_digits = 20;
 
 reply_error syntax_error(const char* text) { return {501, "5.5.4", text}; }
-reply_error too_big() {  // RFC 1870 section 6.1 / RFC 3463 X.3.4
+reply_error too_big() {  // RFC 1870's reply / RFC 3463 X.3.4
   return {552, "5.3.4", "message size exceeds fixed maximum message size"};
 }
 
@@ -226,30 +228,37 @@ result<std::string> path(cursor& c, path_kind kind, const path_errors& e) {
     if (!c.eat('>')) return bad();
   }
   if (c.i - start > max_path_octets) {
-    return reply_error{553, e.enhanced, "address too long"};
+    return reply_error{501, e.enhanced, "path too long"};
   }
   return std::string(mbox);
 }
 
+struct esmtp_param {
+  std::string keyword;  // upper-cased
+  bool has_value;
+  std::string_view value;
+};
+
 // One esmtp-param = esmtp-keyword ["=" esmtp-value] (RFC 5321 section 4.1.2):
 // keyword (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"), value 1*(%d33-60 / %d62-126).
-std::optional<std::pair<std::string, std::string_view>> param(std::string_view token,
-                                                              bool& has_value) {
+std::optional<esmtp_param> param(std::string_view token) {
   size_t eq = token.find('=');
   std::string_view key = token.substr(0, eq);
   if (key.empty() || !alnum(key[0])) return std::nullopt;
-  std::string upper_key;
+  esmtp_param p{"", eq != std::string_view::npos, ""};
   for (char ch : key) {
     if (!alnum(ch) && ch != '-') return std::nullopt;
-    upper_key += upper(ch);
+    p.keyword += upper(ch);
   }
-  has_value = eq != std::string_view::npos;
-  std::string_view value = has_value ? token.substr(eq + 1) : std::string_view{};
-  if (has_value && value.empty()) return std::nullopt;
-  for (char ch : value) {
-    if (ch < 33 || ch > 126 || ch == '=') return std::nullopt;  // signed: non-ASCII < 33
+  if (p.has_value) {
+    p.value = token.substr(eq + 1);
+    if (p.value.empty()) return std::nullopt;
   }
-  return std::pair{std::move(upper_key), value};
+  for (char ch : p.value) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u < 33 || u > 126 || ch == '=') return std::nullopt;
+  }
+  return p;
 }
 
 // xtext (RFC 3461 section 4, used by AUTH= per RFC 4954 section 5): "+" must be
@@ -288,14 +297,13 @@ std::optional<reply_error> params(cursor& c, F&& on_param) {
   for (;;) {
     size_t sp = rest.find(' ');
     std::string_view token = rest.substr(0, sp);
-    bool has_value = false;
-    auto p = param(token, has_value);
+    std::optional<esmtp_param> p = param(token);
     if (!p) return syntax_error("bad parameter syntax");
     for (const std::string& s : seen) {
-      if (s == p->first) return syntax_error("duplicate parameter");
+      if (s == p->keyword) return syntax_error("duplicate parameter");
     }
-    if (auto err = on_param(p->first, has_value, p->second)) return err;
-    seen.push_back(std::move(p->first));
+    if (auto err = on_param(p->keyword, p->has_value, p->value)) return err;
+    seen.push_back(std::move(p->keyword));
     if (sp == std::string_view::npos) return std::nullopt;
     rest.remove_prefix(sp + 1);
   }

@@ -7,7 +7,8 @@ namespace ringmail::smtp {
 
 namespace {
 
-// RFC 5321 section 4.2.4: 500 "line too long" / syntax error; RFC 3463 X.5.2.
+// RFC 5321 section 4.5.3.1 ("500 Line too long") and 4.2.2 (500: syntax error,
+// command unrecognized); RFC 3463 X.5.2.
 constexpr int line_error_code = 500;
 constexpr const char* line_error_enhanced = "5.5.2";
 

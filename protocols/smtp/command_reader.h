@@ -48,7 +48,7 @@ class command_reader {
     std::string_view line;  // kind::line: the command without its CRLF
     std::string error;      // kind::error: "line too long", "bare LF", "bare CR",
                             //   "NUL in command" - fixed text, never client bytes
-    int code = 0;           // kind::error: suggested reply, 500 (RFC 5321 4.2.4)
+    int code = 0;           // kind::error: suggested reply, 500 (RFC 5321 4.5.3.1)
     const char* enhanced = "";  // kind::error: "5.5.2" (RFC 3463 syntax error)
     size_t consumed = 0;    // drop this many bytes from the front of the input
   };

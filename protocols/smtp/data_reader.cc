@@ -9,7 +9,7 @@ namespace {
 
 // 550 with X.5.2 for the framing errors, as the SMTP smuggling fixes of 2023-24 settled
 // on (a "syntax error" in the data stream); NUL is a media error (RFC 3463 X.6.0);
-// RFC 1870 section 6.1 gives 552 for an over-size message (RFC 3463 X.3.4).
+// RFC 1870 gives 552 for an over-size message (RFC 3463 X.3.4).
 constexpr content_error bare_lf{550, "5.5.2", "bare LF in message data"};
 constexpr content_error bare_cr{550, "5.5.2", "bare CR in message data"};
 constexpr content_error nul{550, "5.6.0", "NUL in message data"};

@@ -8,10 +8,11 @@
 // between calls.
 //
 // SMTP smuggling defence: the only end of DATA is <CRLF>.<CRLF>. A bare LF, a bare CR
-// or a NUL anywhere in the content rejects the message (7BIT and 8BITMIME content has
-// neither: RFC 5321 section 2.3.8, RFC 6152 section 3, RFC 2045 section 2.8), but the
-// reader still runs on to the real terminator, so no "\n.\n"-style fake end can make the
-// rest of the message look like new commands. The verdict comes at that terminator.
+// or a NUL anywhere in the content rejects the message (a line ends only at CRLF, RFC
+// 5321 section 2.3.8; 7BIT and 8BITMIME content holds no NUL, RFC 2045 section 2.8),
+// but the reader still runs on to the real terminator, so no "\n.\n"-style fake end can
+// make the rest of the message look like new commands. The verdict comes at that
+// terminator.
 // After the first error nothing more is appended to `out` (what it holds then is a
 // prefix of the content, at most max_size octets): discard it.
 #pragma once

@@ -1,0 +1,652 @@
+#!/usr/bin/env bash
+# Side-by-side mail delivery benchmark (issue 4): the classic stack, Postfix delivering
+# over LMTP into Dovecot's Maildir, against ringmail, on the same machine in one run,
+# with the same clients and the same messages.
+#
+#   bench/smtp/run.sh [build_dir]          (default build/release)
+#
+# Environment:
+#   MESSAGES (20000)      messages per run; SMALL=1 makes it 2000 (a quick run)
+#   SESSIONS ("1 20 100") parallel client sessions, one table row each
+#   SIZE (5120)           message body bytes (smtp-source -l)
+#   USERS (50)            mailboxes user1..userN@bench.test the messages are spread over
+#   SHARDS (2)            ringmail --shards
+#   REPEATS (1)           runs per cell; the table shows the median by messages/s
+#   LMTP (1)              also run the LMTP-vs-LMTP rows (Dovecot LMTP vs ringmail LMTP)
+#   REUSE (1)             1: sessions send message after message (smtp-source -d);
+#                         0: one connection per message (smtp-source's default)
+#   BENCH_DIR (/var/tmp)  where the private instances keep their queues and Maildirs;
+#                         must be a real disk (tmpfs is refused: fsync would be free)
+#   LOAD_BIN              ringmail-load to use (default BUILD/tools/ringmail-load/ringmail-load)
+#   KEEP (0)              1 keeps the work directory (configs, logs, Maildirs)
+#
+# What runs, all on loopback, all private (nothing under /etc is read or changed, the
+# system's postfix/dovecot services are neither used nor touched):
+#   peer:     Postfix 3.7 (`postfix -c DIR start`, own queue, no chroot, logging to a file
+#             through postlogd) on an SMTP port, virtual_mailbox_domains=bench.test, the
+#             50 users listed in virtual_mailbox_maps (so it refuses unknown recipients at
+#             RCPT, as ringmail does), virtual_transport=lmtp:inet:127.0.0.1:LMTPPORT into
+#             Dovecot 2.3 (`dovecot -c CONF`, protocols=lmtp, static userdb, Maildir,
+#             mail_fsync=optimized, the default). Postfix's queue fsyncs every message
+#             (the default); everything else is left at Postfix's and Dovecot's defaults
+#             except default_process_limit=150, so 100 sessions get 100 smtpd processes.
+#   ringmail: `ringmail serve --shards=SHARDS` with SMTP and LMTP listeners, SQLite
+#             directory with bench.test and user1..userN, --maildir_fsync=true (the
+#             default: file and new/ directory fsynced before 250),
+#             --max_connections_per_ip=0 (its default of 50 per client address would
+#             refuse the 100-session rows, all from 127.0.0.1; Postfix exempts
+#             $mynetworks from its own per-client limit by default).
+# Clients:
+#   smtp-source (Postfix's test generator; one process per recipient: for S sessions,
+#             min(S, USERS) processes, process i sending to user<i> with S/processes
+#             sessions each, so 1 session means one user, 20 sessions 20 users, 100
+#             sessions all 50 users with 2 sessions each); no PIPELINING (it has none).
+#   ringmail-load (if BUILD/tools/ringmail-load/ringmail-load exists): one process,
+#             --recipients=user1..userN round-robin, no pipelining; it reports p99.
+#   LMTP rows: the same clients with smtp-source -L / ringmail-load --lmtp, straight
+#             to Dovecot's LMTP port and to ringmail's.
+# Measured per run:
+#   msgs/s      messages / wall time from the client's start until the last message is
+#               in a Maildir (for Postfix: until its queue is empty, polled every 50 ms;
+#               ringmail and Dovecot LMTP answer 250 only after delivery, so for them it
+#               is the client's time). Every run checks that exactly MESSAGES new files
+#               landed in the Maildirs, and clears them afterwards.
+#   accepted/s  messages / client wall time (Postfix accepts into its queue faster than
+#               it delivers; equal to msgs/s for the others).
+#   CPU s/1k    utime+stime of every server process per 1,000 messages: for Postfix and
+#               Dovecot the whole process trees under their master processes (live
+#               processes plus the cutime/cstime of children that exited and were
+#               reaped), from /proc before and after the run; for ringmail its process.
+#               Peer rows for SMTP count Postfix AND Dovecot; LMTP rows count Dovecot.
+#   p99 (ms)    as reported by ringmail-load (smtp-source reports no latency).
+# Peer and ringmail alternate within each cell, so drift on the host hits both alike.
+
+set -Eeuo pipefail
+trap 'echo "bench/smtp: line $LINENO failed: $BASH_COMMAND" >&2' ERR
+
+build=${1:-build/release}
+if [[ ${SMALL:-0} == 1 ]]; then
+  messages=${MESSAGES:-2000}
+else
+  messages=${MESSAGES:-20000}
+fi
+sessions_list=${SESSIONS:-"1 20 100"}
+size=${SIZE:-5120}
+nusers=${USERS:-50}
+shards=${SHARDS:-2}
+repeats=${REPEATS:-1}
+do_lmtp=${LMTP:-1}
+reuse=${REUSE:-1}
+bench_base=${BENCH_DIR:-/var/tmp}
+keep=${KEEP:-0}
+host=127.0.0.1
+domain=bench.test
+
+die() {
+  echo "bench/smtp: $*" >&2
+  exit 1
+}
+
+ringmail_bin=$build/tools/ringmail/ringmail
+admin_bin=$build/tools/ringmail-admin/ringmail-admin
+load_bin=${LOAD_BIN:-$build/tools/ringmail-load/ringmail-load}
+[[ -x $ringmail_bin ]] || die "$ringmail_bin not found; build first: cmake --preset release && cmake --build build/release"
+[[ -x $admin_bin ]] || die "$admin_bin not found"
+have_load=0
+[[ -x $load_bin ]] && have_load=1
+ringmail_bin=$(realpath "$ringmail_bin")
+admin_bin=$(realpath "$admin_bin")
+((have_load)) && load_bin=$(realpath "$load_bin")
+
+for tool in postfix postconf postqueue smtp-source dovecot; do
+  command -v "$tool" >/dev/null ||
+    die "$tool not found: DEBIAN_FRONTEND=noninteractive apt-get install -y postfix dovecot-core dovecot-lmtpd"
+done
+[[ -x /usr/lib/dovecot/lmtp ]] || die "Dovecot's LMTP server is missing: apt-get install -y dovecot-lmtpd"
+id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || die "the postfix user or postdrop group is missing"
+id mail >/dev/null 2>&1 || die "the 'mail' user is missing (Dovecot's Maildirs are owned by it)"
+((EUID == 0)) || die "run as root (Postfix and Dovecot start as root and drop privileges)"
+
+mkdir -p "$bench_base"
+fstype=$(stat -f -c %T "$bench_base")
+[[ $fstype != tmpfs && $fstype != ramfs ]] ||
+  die "$bench_base is $fstype: fsync would cost nothing there; set BENCH_DIR to a directory on a real disk"
+work=$(mktemp -d "$bench_base/ringmail-smtp-bench.XXXXXX")
+chmod 755 "$work"  # Dovecot's delivery runs as the 'mail' user and must reach its Maildirs
+
+clk_tck=$(getconf CLK_TCK)
+
+ringmail_pid=""
+client_pids=()
+pf_conf=$work/postfix/conf
+pf_queue=$work/postfix/queue
+dv_conf=$work/dovecot/dovecot.conf
+dv_base=$work/dovecot/run
+pf_started=0
+dv_started=0
+failed=0
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# Kills $1 with TERM, then KILL after 5 s.
+stop_pid() {
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+pid_from() { [[ -s $1 ]] && tr -dc 0-9 <"$1"; }
+
+# Waits (at most 10 s) for the pid file $1 of a daemon that has just started.
+wait_pid_file() {
+  local i pid
+  for ((i = 0; i < 200; i++)); do
+    pid=$(pid_from "$1" || true)
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+      echo "$pid"
+      return 0
+    fi
+    sleep 0.05
+  done
+  return 1
+}
+
+stop_postfix() {
+  ((pf_started)) || return 0
+  pf_started=0
+  local pid
+  pid=$(pid_from "$pf_queue/pid/master.pid" || true)
+  timeout 20 postfix -c "$pf_conf" stop >/dev/null 2>&1 || true
+  [[ -n $pid ]] && stop_pid "$pid"
+  return 0
+}
+
+stop_dovecot() {
+  ((dv_started)) || return 0
+  dv_started=0
+  local pid
+  pid=$(pid_from "$dv_base/master.pid" || true)
+  timeout 20 dovecot -c "$dv_conf" stop >/dev/null 2>&1 || true
+  [[ -n $pid ]] && stop_pid "$pid"
+  return 0
+}
+
+stop_ringmail() {
+  [[ -n $ringmail_pid ]] || return 0
+  stop_pid "$ringmail_pid"
+  wait "$ringmail_pid" 2>/dev/null || true
+  ringmail_pid=""
+}
+
+# shellcheck disable=SC2317  # reached through the trap below
+cleanup() {
+  local pid
+  for pid in "${client_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  stop_ringmail
+  stop_postfix
+  stop_dovecot
+  if ((keep || failed)); then
+    echo "work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nobody listens on, below the ephemeral range.
+used_ports=" "
+free_port() {
+  local port i
+  for ((i = 0; i < 100; i++)); do
+    port=$((20000 + RANDOM % 12000))
+    [[ $used_ports == *" $port "* ]] && continue
+    if [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]] &&
+       ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+      used_ports+="$port "
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Waits (at most $2 s) until something accepts on port $1.
+wait_port() {
+  local port=$1 limit=$2 i
+  for ((i = 0; i < limit * 20; i++)); do
+    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# utime+stime+cutime+cstime, in clock ticks, summed over process $1 and all its
+# descendants. cutime/cstime hold the CPU of children that exited and were reaped, so
+# the difference of two readings covers short-lived children (smtpd, cleanup, lmtp, ...)
+# as long as the root lives through both.
+tree_ticks() {
+  # cat fails for processes that exit between the glob and the read; that is expected.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
+    {
+      pid = $1
+      line = $0
+      sub(/^.*\) /, "", line)
+      split(line, f, " ")
+      ppid[pid] = f[2]
+      ticks[pid] = f[12] + f[13] + f[14] + f[15]
+    }
+    END {
+      total = 0
+      for (p in ticks) {
+        q = p
+        for (depth = 0; depth < 64 && q != "" && q != 0 && q != 1; depth++) {
+          if (q == root) { total += ticks[p]; break }
+          q = ppid[q]
+        }
+      }
+      print total
+    }'
+}
+
+# Files delivered under a Maildir root: <root>/<domain>/<user>/Maildir/{new,cur}/*.
+count_delivered() {
+  local root=$1
+  [[ -d $root ]] || { echo 0; return; }
+  { find "$root" -mindepth 5 -maxdepth 5 -type f \( -path '*/Maildir/new/*' -o -path '*/Maildir/cur/*' \) \
+      2>/dev/null || true; } | wc -l
+}
+
+postfix_queue_empty() {
+  local d
+  for d in maildrop incoming active deferred hold; do
+    [[ -z $(find "$pf_queue/$d" -type f -print -quit 2>/dev/null) ]] || return 1
+  done
+  return 0
+}
+
+pf_smtp_port=$(free_port) || die "no free port"
+dv_lmtp_port=$(free_port) || die "no free port"
+rm_smtp_port=$(free_port) || die "no free port"
+rm_lmtp_port=$(free_port) || die "no free port"
+
+users=()
+for ((i = 1; i <= nusers; i++)); do users+=("user$i@$domain"); done
+
+# ---------------------------------------------------------------- Dovecot (private)
+dv_mail=$work/dovecot/vmail
+mkdir -p "$dv_base" "$work/dovecot/state" "$dv_mail"
+chown mail:mail "$dv_mail"
+cat >"$dv_conf" <<EOF
+# Private Dovecot for bench/smtp: LMTP only, static users, Maildir, defaults otherwise.
+base_dir = $dv_base
+state_dir = $work/dovecot/state
+log_path = $work/dovecot/dovecot.log
+instance_name = ringmail-bench-dovecot
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 8
+mail_location = maildir:~/Maildir
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=mail gid=mail home=$dv_mail/%d/%n
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $dv_lmtp_port
+  }
+}
+EOF
+
+# ---------------------------------------------------------------- Postfix (private)
+mkdir -p "$pf_conf" "$pf_queue" "$work/postfix/data"
+chown postfix:postfix "$work/postfix/data"
+printf '%s OK\n' "${users[@]}" >"$pf_conf/vmailbox"
+cat >"$pf_conf/main.cf" <<EOF
+# Private Postfix for bench/smtp: SMTP on 127.0.0.1:$pf_smtp_port, all of bench.test to
+# Dovecot over LMTP. Defaults otherwise (queue fsync on).
+compatibility_level = 3.6
+queue_directory = $pf_queue
+data_directory = $work/postfix/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.$domain
+mydomain = $domain
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+relayhost =
+relay_domains =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+virtual_mailbox_domains = $domain
+virtual_mailbox_maps = texthash:$pf_conf/vmailbox
+virtual_transport = lmtp:inet:127.0.0.1:$dv_lmtp_port
+default_process_limit = 150
+maillog_file = $work/postfix/maillog
+maillog_file_prefixes = $work
+biff = no
+append_dot_mydomain = no
+readme_directory = no
+smtpd_banner = \$myhostname ESMTP
+EOF
+cat >"$pf_conf/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command
+$host:$pf_smtp_port inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+
+# ---------------------------------------------------------------- ringmail
+rm_data=$work/ringmail
+rm_mail=$rm_data/vmail
+mkdir -p "$rm_data"
+"$admin_bin" --data_dir="$rm_data" domain add "$domain" >/dev/null ||
+  die "ringmail-admin domain add failed"
+for u in "${users[@]}"; do
+  echo pw | "$admin_bin" --data_dir="$rm_data" user add "$u" --scheme=SSHA512 >/dev/null 2>&1 ||
+    echo pw | "$admin_bin" --data_dir="$rm_data" user add "$u" >/dev/null ||
+    die "ringmail-admin user add $u failed"
+done
+
+# ---------------------------------------------------------------- start everything
+log "work directory $work ($fstype): postfix smtp=$pf_smtp_port dovecot lmtp=$dv_lmtp_port" \
+    "ringmail smtp=$rm_smtp_port lmtp=$rm_lmtp_port"
+
+dovecot -c "$dv_conf" >"$work/dovecot/start.out" 2>&1 || {
+  cat "$work/dovecot/start.out" >&2
+  die "dovecot did not start"
+}
+dv_started=1
+wait_port "$dv_lmtp_port" 10 || { tail -n 20 "$work/dovecot/dovecot.log" >&2; die "dovecot LMTP not listening"; }
+dv_pid=$(wait_pid_file "$dv_base/master.pid") || die "no dovecot master.pid"
+
+postfix -c "$pf_conf" check >"$work/postfix/check.out" 2>&1 || {
+  cat "$work/postfix/check.out" >&2
+  die "postfix check failed"
+}
+postfix -c "$pf_conf" start >"$work/postfix/start.out" 2>&1 || {
+  cat "$work/postfix/start.out" >&2
+  die "postfix did not start"
+}
+pf_started=1
+wait_port "$pf_smtp_port" 10 || { tail -n 20 "$work/postfix/maillog" >&2 || true; die "postfix smtpd not listening"; }
+pf_pid=$(wait_pid_file "$pf_queue/pid/master.pid") || die "no postfix master.pid"
+
+"$ringmail_bin" serve --data_dir="$rm_data" --shards="$shards" --smtp_port="$rm_smtp_port" \
+  --lmtp_port="$rm_lmtp_port" --listen_address="$host" --hostname="$domain" --log_level=warn \
+  --max_connections_per_ip=0 >"$work/ringmail.log" 2>&1 &
+ringmail_pid=$!
+wait_port "$rm_smtp_port" 20 && wait_port "$rm_lmtp_port" 5 || {
+  tail -n 20 "$work/ringmail.log" >&2
+  die "ringmail did not open its ports"
+}
+
+# ---------------------------------------------------------------- one run
+# Results by "workload:client:sessions:server:repeat".
+declare -A rate accepted cpu1k p99 secs delivered note
+
+# run_one WORKLOAD(smtp|lmtp) CLIENT(smtp-source|ringmail-load) SESSIONS SERVER(peer|ringmail) REPEAT
+run_one() {
+  local workload=$1 client=$2 s=$3 server=$4 r=$5
+  local key="$workload:$client:$s:$server:$r"
+  local port mailroot
+  local -a roots
+  if [[ $server == peer ]]; then
+    mailroot=$dv_mail
+    if [[ $workload == smtp ]]; then port=$pf_smtp_port; roots=("$pf_pid" "$dv_pid"); else port=$dv_lmtp_port; roots=("$dv_pid"); fi
+  else
+    mailroot=$rm_mail
+    roots=("$ringmail_pid")
+    if [[ $workload == smtp ]]; then port=$rm_smtp_port; else port=$rm_lmtp_port; fi
+  fi
+  local out=$work/client-$workload-$client-$s-$server-$r
+  mkdir -p "$out"
+
+  local before_count
+  before_count=$(count_delivered "$mailroot")
+  local ticks0=0 root
+  for root in "${roots[@]}"; do ticks0=$((ticks0 + $(tree_ticks "$root"))); done
+  local t0 t_acc t_del rc=0
+  t0=$(date +%s%N)
+  client_pids=()
+  if [[ $client == smtp-source ]]; then
+    local procs=$s i per_sess per_msg extra
+    ((procs > nusers)) && procs=$nusers
+    ((procs > messages)) && procs=$messages
+    per_sess=$((s / procs))
+    extra=$((messages % procs))
+    local -a flags=(-l "$size" -f "sender@client.test" -M client.test)
+    ((reuse)) && flags+=(-d)
+    [[ $workload == lmtp ]] && flags+=(-L)
+    for ((i = 0; i < procs; i++)); do
+      per_msg=$((messages / procs + (i < extra ? 1 : 0)))
+      local ss=$per_sess
+      ((i < s % procs)) && ss=$((ss + 1))
+      smtp-source "${flags[@]}" -s "$ss" -m "$per_msg" -t "${users[i]}" "$host:$port" \
+        >"$out/$i.out" 2>&1 &
+      client_pids+=($!)
+    done
+  else
+    local -a flags=(--host="$host" --port="$port" --connections="$s" --messages="$messages"
+                    --size="$size" "--recipients=$(IFS=,; echo "${users[*]}")")
+    [[ $workload == lmtp ]] && flags+=(--lmtp)
+    "$load_bin" "${flags[@]}" >"$out/load.out" 2>"$out/load.err" &
+    client_pids+=($!)
+  fi
+  local pid
+  for pid in "${client_pids[@]}"; do wait "$pid" || rc=$?; done
+  client_pids=()
+  t_acc=$(date +%s%N)
+
+  # Postfix has only queued the messages; wait until its queue is empty.
+  if [[ $server == peer && $workload == smtp ]]; then
+    local deadline=$((SECONDS + 120 + messages / 20))
+    until postfix_queue_empty; do
+      if ((SECONDS > deadline)); then
+        note[$key]="queue not empty after $((120 + messages / 20)) s"
+        break
+      fi
+      sleep 0.05
+    done
+  fi
+  t_del=$(date +%s%N)
+  local ticks1=0
+  for root in "${roots[@]}"; do ticks1=$((ticks1 + $(tree_ticks "$root"))); done
+
+  local after_count got
+  after_count=$(count_delivered "$mailroot")
+  got=$((after_count - before_count))
+  delivered[$key]=$got
+  secs[$key]=$(awk -v ns=$((t_del - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }')
+  rate[$key]=$(awk -v n="$got" -v ns=$((t_del - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
+  accepted[$key]=$(awk -v n="$messages" -v ns=$((t_acc - t0)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }')
+  cpu1k[$key]=$(awk -v d=$((ticks1 - ticks0)) -v hz="$clk_tck" -v n="$got" \
+    'BEGIN { if (n > 0) printf "%.3f", (d / hz) / n * 1000; else print "-" }')
+  if [[ $client == ringmail-load && -s $out/load.out ]]; then
+    local field
+    for field in $(<"$out/load.out"); do
+      [[ $field == p99_ms=* ]] && p99[$key]=${field#*=}
+    done
+  fi
+  if ((rc != 0)); then
+    note[$key]=${note[$key]:-"client exit $rc"}
+    failed=1
+    log "$key: client failed (exit $rc):"
+    tail -q -n 3 "$out"/* 2>/dev/null | sort | uniq -c | head -n 10 >&2 || true
+  fi
+  if ((got != messages)); then
+    note[$key]="${note[$key]:+${note[$key]}; }delivered $got of $messages"
+    failed=1
+  fi
+  log "$key: ${rate[$key]} msgs/s (accepted ${accepted[$key]}/s) delivered=$got" \
+      "seconds=${secs[$key]} cpu_s_per_1k=${cpu1k[$key]} p99_ms=${p99[$key]:--}"
+
+  # Fresh Maildirs for the next run (nothing is delivering now).
+  if [[ $server == peer ]]; then
+    find "$dv_mail" -mindepth 1 -delete
+  else
+    rm -rf "${rm_mail:?}"/*
+  fi
+}
+
+# Copies the median run (by messages/s) of a cell to the cell's key.
+declare -A runs_of
+take_median() {
+  local cell=$1 r
+  local -a runs=()
+  for ((r = 1; r <= repeats; r++)); do
+    [[ -n ${rate[$cell:$r]:-} ]] && runs+=("${rate[$cell:$r]} $r")
+    [[ -n ${note[$cell:$r]:-} ]] && note[$cell]="${note[$cell:$r]}"
+  done
+  ((${#runs[@]} > 0)) || return 0
+  local -a sorted
+  mapfile -t sorted < <(printf '%s\n' "${runs[@]}" | sort -n)
+  local pick=${sorted[$(((${#sorted[@]} - 1) / 2))]#* }
+  local v
+  for v in rate accepted cpu1k p99 secs delivered; do
+    local -n arr=$v
+    arr[$cell]=${arr[$cell:$pick]:-}
+  done
+  local -a all=()
+  for ((r = 1; r <= repeats; r++)); do all+=("${rate[$cell:$r]:--}"); done
+  runs_of[$cell]=$(IFS=/; echo "${all[*]}")
+}
+
+# Warm-up, not measured: both stacks spawn their processes and create the Maildirs.
+warm=$((nusers * 4))
+log "warm-up: $warm messages to each server"
+saved_messages=$messages
+messages=$warm
+run_one smtp smtp-source 20 peer 0 >/dev/null 2>&1 || true
+run_one smtp smtp-source 20 ringmail 0 >/dev/null 2>&1 || true
+messages=$saved_messages
+failed=0
+
+clients=(smtp-source)
+((have_load)) && clients+=(ringmail-load)
+workloads=(smtp)
+((do_lmtp)) && workloads+=(lmtp)
+
+cells=()
+for workload in "${workloads[@]}"; do
+  for client in "${clients[@]}"; do
+    for s in $sessions_list; do
+      for ((r = 1; r <= repeats; r++)); do
+        for server in peer ringmail; do
+          run_one "$workload" "$client" "$s" "$server" "$r"
+        done
+      done
+      for server in peer ringmail; do
+        cells+=("$workload:$client:$s:$server")
+        take_median "$workload:$client:$s:$server"
+      done
+    done
+  done
+done
+
+ratio() {
+  local a=${rate[$1]:-} b=${rate[$2]:-}
+  if [[ -n $a && -n $b && $b != 0 ]]; then
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2fx", a / b }'
+  else
+    echo "-"
+  fi
+}
+
+cpu_ratio() {
+  local a=${cpu1k[$1]:-} b=${cpu1k[$2]:-}
+  if [[ -n $a && -n $b && $a != - && $b != - ]] && awk -v a="$a" 'BEGIN { exit !(a > 0) }'; then
+    awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1fx", b / a }'
+  else
+    echo "-"
+  fi
+}
+
+peer_name() {
+  if [[ $1 == smtp ]]; then echo "Postfix→Dovecot"; else echo "Dovecot LMTP"; fi
+}
+
+echo
+echo "messages=$messages size=$size users=$nusers ringmail_shards=$shards repeats=$repeats" \
+     "reuse_connections=$reuse cpus=$(nproc) kernel=$(uname -r) disk=$fstype($(df --output=source "$work" | tail -n 1))" \
+     "postfix=$(postconf -h mail_version) dovecot=$(dovecot --version | cut -d' ' -f1)"
+echo
+echo "| protocol | client | sessions | server | msgs/s | accepted/s | server CPU s per 1k msgs | p99 (ms) | ringmail/peer msgs/s | peer/ringmail CPU | all runs (msgs/s) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for cell in "${cells[@]}"; do
+  IFS=: read -r workload client s server <<<"$cell"
+  name=ringmail
+  [[ $server == peer ]] && name=$(peer_name "$workload")
+  vs=""
+  cvs=""
+  if [[ $server == ringmail ]]; then
+    vs=$(ratio "$cell" "$workload:$client:$s:peer")
+    cvs=$(cpu_ratio "$cell" "$workload:$client:$s:peer")
+  fi
+  [[ -n ${note[$cell]:-} ]] && vs="$vs (${note[$cell]})"
+  echo "| ${workload^^} | $client | $s | $name | ${rate[$cell]:--} | ${accepted[$cell]:--}" \
+       "| ${cpu1k[$cell]:--} | ${p99[$cell]:--} | $vs | $cvs | ${runs_of[$cell]:--} |"
+done
+echo
+echo "commands:"
+echo "  peer SMTP: smtp-source -l $size -f sender@client.test -M client.test$( ((reuse)) && echo " -d") -s S/P -m N/P -t user<i>@$domain $host:<postfix port>  (P = min(S, $nusers) processes)"
+echo "  peer LMTP: the same with -L against Dovecot's LMTP port"
+echo "  ringmail:  $ringmail_bin serve --data_dir=DIR --shards=$shards --smtp_port=P --lmtp_port=Q --listen_address=$host --hostname=$domain --log_level=warn --max_connections_per_ip=0"
+((have_load)) && echo "  ringmail-load --host=$host --port=PORT --connections=S --messages=$messages --size=$size --recipients=user1..user$nusers@$domain [--lmtp]"
+echo
+for client in "${clients[@]}"; do
+  line="target: ringmail ≥ 10x Postfix→Dovecot msgs/s at 20 and 100 sessions; ringmail LMTP ≥ 5x Dovecot LMTP;"
+  line+=" measured ($client)"
+  for s in $sessions_list; do
+    line+=" SMTP@$s: $(ratio "smtp:$client:$s:ringmail" "smtp:$client:$s:peer")"
+  done
+  if ((do_lmtp)); then
+    for s in $sessions_list; do
+      line+=" LMTP@$s: $(ratio "lmtp:$client:$s:ringmail" "lmtp:$client:$s:peer")"
+    done
+  fi
+  echo "$line"
+done
+if ((failed)); then
+  echo "some runs failed (see the notes in the table); logs kept in $work" >&2
+fi
+exit "$failed"
