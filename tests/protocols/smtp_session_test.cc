@@ -384,6 +384,39 @@ TEST_F(SmtpServer, TooManyRecipientsAndTooManyErrors) {
   close(fd);
 }
 
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+TEST_F(SmtpServer, FiveThousandIdleConnectionsStayCheapAndOthersAreServed) {
+  const long before = rss_kib();
+  std::vector<int> idle;
+  for (int i = 0; i < 5000; ++i) {
+    int fd = connect_client();
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  // Every one of them got its greeting: the sessions exist and wait for a command.
+  for (int fd : idle) ASSERT_EQ(read_reply(fd).substr(0, 4), "220 ");
+  const long grown = rss_kib() - before;
+  int fd = connect_client();
+  read_reply(fd);
+  EXPECT_EQ(converse(fd, {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<john@example.org>\r\n", "DATA\r\n"})[3],
+            "354 End d");
+  send_raw(fd, "Subject: busy\r\n\r\nstill served\r\n.\r\n");
+  EXPECT_EQ(code_of(read_reply(fd)), "250 2.0.0");
+  close(fd);
+  // Server and client share this process: < 16 KiB per idle session all told.
+  EXPECT_LT(grown, 5000 * 16) << "RSS grew by " << grown << " KiB for 5,000 idle sessions";
+  std::printf("rss growth for 5000 idle sessions: %ld KiB (%.1f KiB each)\n", grown, grown / 5000.0);
+  for (int i : idle) close(i);
+}
+
 class SmtpTimeouts : public SmtpServer {
  protected:
   void SetUp() override { start(false, 300ms); }

@@ -164,7 +164,7 @@ task<void> session_loop(shard_state& s) {
     }
     if (!o.new_connection_per_message) start = clock::now();
 
-    envelope env{o.from, recipients, payload.size(), info.eight_bit};
+    envelope env{o.from, recipients, payload.size() - 3, info.eight_bit};  // without the ".\r\n"
     transaction_result r = co_await client->send(env, payload);
     if (r.kind == outcome::ok) {
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start).count();

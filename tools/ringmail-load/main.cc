@@ -3,7 +3,9 @@
 //
 //   ringmail-load --port=2525 --connections=50 --messages=100000 --recipients=a@x,b@y
 //
-// Prints one key=value summary line on stdout; exits 0 only if every message was accepted.
+// Prints one key=value summary line on stdout (msgs_per_sec counts accepted messages;
+// the pNN_ms latencies are of accepted messages only) and, on stderr, the first few
+// distinct failures with their counts. Exits 0 only if every message was accepted.
 // With --ledger, appends "<message-id> recipient" for every acknowledged delivery, so a
 // crash test can check that each acknowledged message landed.
 #include <fcntl.h>
