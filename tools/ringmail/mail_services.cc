@@ -30,6 +30,8 @@ ABSL_FLAG(bool, smtp_allow_bare_lf, false,
           "Normalize bare LF in commands and data instead of refusing them (weakens SMTP smuggling defence)");
 ABSL_FLAG(uint32_t, max_connections, 10000, "Connections per listener across all shards; 0 = unlimited");
 ABSL_FLAG(uint32_t, max_connections_per_ip, 50, "Connections per client IPv4 address or IPv6 /64; 0 = unlimited");
+ABSL_FLAG(std::string, maildir_dir_mode, "0700", "Mode of directories created under --mail_root (octal)");
+ABSL_FLAG(std::string, maildir_file_mode, "0600", "Mode of message files (octal)");
 ABSL_FLAG(bool, maildir_fsync, true, "fsync every message and its directory entry before answering 250");
 ABSL_FLAG(uint32_t, directory_cache_ttl_s, 60, "Seconds a positive directory answer is cached per shard");
 ABSL_FLAG(uint32_t, directory_negative_ttl_s, 10, "Seconds a negative directory answer is cached per shard");
@@ -135,6 +137,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       mailstore::writer_options wo;
       wo.hostname = settings_.hostname;
       wo.fsync = absl::GetFlag(FLAGS_maildir_fsync);
+      wo.dir_mode = static_cast<mode_t>(std::stoul(absl::GetFlag(FLAGS_maildir_dir_mode), nullptr, 8));
+      wo.file_mode = static_cast<mode_t>(std::stoul(absl::GetFlag(FLAGS_maildir_file_mode), nullptr, 8));
       wo.shard_id = i;
       st.writer = std::make_unique<mailstore::maildir_writer>(wo);
       st.context.resolver = st.resolver.get();

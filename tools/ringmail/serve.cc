@@ -1,5 +1,7 @@
 #include "tools/ringmail/serve.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +35,9 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long sessions may run on before they are closed");
 ABSL_FLAG(uint32_t, offload_threads, 2, "Threads for blocking or CPU-heavy work (password hashing, rule compiles)");
 ABSL_FLAG(uint32_t, recv_buffers, 1024, "Provided receive buffers per shard (power of two)");
+ABSL_FLAG(std::string, user, "",
+          "When started as root: the account (e.g. vmail) to switch to after the ports are bound; "
+          "it must own --data_dir and --mail_root");
 ABSL_FLAG(uint32_t, recv_buffer_size, 16384, "Size of one receive buffer in bytes");
 
 namespace ringmail::tools {
@@ -148,6 +153,32 @@ int serve() {
     log::error("startup_failed", {{"reason", listening.message()}});
     // Services already open belong to their shards' threads; leave without unwinding them.
     std::_Exit(1);
+  }
+
+  // Ports below 1024 need root only to bind; everything after runs as --user.
+  const std::string user = absl::GetFlag(FLAGS_user);
+  if (!user.empty() && geteuid() == 0) {
+    const passwd* pw = getpwnam(user.c_str());
+    if (pw != nullptr) {
+      // What this start created as root must stay usable: the directory database (SQLite
+      // writes its -wal/-shm beside it), the TLS files, the top of the mail root.
+      namespace fs = std::filesystem;
+      std::error_code ignored;
+      for (const fs::path& p : {fs::path(data_dir), fs::path(data_dir) / "tls", fs::path(data_dir) / "vmail"}) {
+        if (fs::exists(p, ignored)) (void)chown(p.c_str(), pw->pw_uid, pw->pw_gid);
+      }
+      for (const auto& e : fs::directory_iterator(data_dir, ignored)) {
+        if (e.is_regular_file(ignored)) (void)chown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
+      }
+      for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "tls", ignored)) {
+        (void)chown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
+      }
+    }
+    if (pw == nullptr || setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+      log::error("startup_failed", {{"reason", absl::StrCat("cannot switch to user ", user, ": ", strerror(errno))}});
+      std::_Exit(1);
+    }
+    log::info("privileges_dropped", {{"user", user}, {"uid", pw->pw_uid}, {"gid", pw->pw_gid}});
   }
 
   log::info("ready", {{"hostname", hostname},
