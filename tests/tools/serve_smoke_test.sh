@@ -11,7 +11,11 @@ fail() { echo "FAIL: $*"; echo "--- log:"; cat "$work/log" 2>/dev/null; exit 1; 
 
 start_and_stop() {  # $1 = signal
   rm -f "$work/log"
-  "$ringmail" serve --data_dir="$work/data" --shards=2 --shutdown_grace=1s 2>"$work/log" &
+  local smtp lmtp
+  smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  lmtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$ringmail" serve --data_dir="$work/data" --shards=2 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port="$lmtp" \
+    --listen_address=127.0.0.1 2>"$work/log" &
   local pid=$!
   for _ in $(seq 1 100); do
     grep -q "event=ready" "$work/log" 2>/dev/null && break
@@ -19,6 +23,11 @@ start_and_stop() {  # $1 = signal
   done
   grep -q "event=ready" "$work/log" || fail "no ready line"
   grep -q "event=ready.*shards=2" "$work/log" || fail "ready line lacks shards=2"
+  python3 -c "import smtplib; s=smtplib.SMTP('127.0.0.1', $smtp, timeout=5); assert s.ehlo()[0] == 250; s.quit()" ||
+    fail "SMTP listener does not answer"
+  python3 -c "import smtplib; s=smtplib.LMTP('127.0.0.1', $lmtp, timeout=5); assert s.ehlo()[0] == 250" 2>/dev/null ||
+    python3 -c "import smtplib; s=smtplib.LMTP('127.0.0.1', $lmtp, timeout=5); assert s.lhlo()[0] == 250" ||
+    fail "LMTP listener does not answer"
   [ "$(grep -c 'event=shard_started' "$work/log")" -eq 2 ] || fail "expected 2 shard_started lines"
   grep -q "setup=SINGLE_ISSUER|DEFER_TASKRUN\|setup=COOP_TASKRUN\|setup=plain" "$work/log" || fail "no ring setup logged"
   kill -"$1" "$pid"
