@@ -3,6 +3,10 @@
 //
 //   int r = co_await offload(pool, [&] { return expensive(); });
 //
+// With g++ 12, pass a named lambda (auto f = [x] {...}; co_await offload(pool, std::move(f)))
+// when its captures own memory: a lambda temporary inside the co_await expression is
+// destroyed twice by that compiler. Capture-by-reference temporaries are harmless.
+//
 // The coroutine hops to a pool thread, runs the function there, and hops back to the
 // shard it came from, so everything after the co_await runs on its own shard again.
 // The queue is guarded by a mutex: offloaded jobs cost milliseconds, so a lock costing

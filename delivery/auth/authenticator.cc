@@ -47,7 +47,9 @@ task<login_result> authenticator::login(std::string user, std::string password, 
     ok = true;
   } else {
     ++verifications_;
-    ok = co_await offload(pool_, [&] { return verify_password(password, stored); });
+    // Named, not a temporary inside co_await (see the g++ 12 note in smtp/session.cc).
+    auto verify = [&] { return verify_password(password, stored); };
+    ok = co_await offload(pool_, std::move(verify));
     ok = ok && known;
     if (ok) cache_.remember(account, password, stored, std::chrono::steady_clock::now());
   }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "delivery/directory/address.h"
 #include "delivery/mailstore/maildir.h"
+#include "delivery/mailstore/quota.h"
 #include "protocols/smtp/command.h"
 #include "protocols/smtp/command_reader.h"
 #include "protocols/smtp/data_reader.h"
@@ -105,6 +106,7 @@ class smtp_session {
   task<bool> on_bdat(const command& c);
   task<bool> on_starttls();
   task<void> finish_message(std::string message);
+  task<bool> over_quota(const std::string& mailbox);
   task<copy_outcome> deliver_copy(const directory::destination& d, const std::string& rcpt,
                                   const std::string& received, const std::string& message);
 
@@ -129,7 +131,12 @@ task<void> smtp_session::run() {
   out_ = absl::StrCat("220 ", config_.hostname, config_.lmtp ? " LMTP ringmail\r\n" : " ESMTP ringmail\r\n");
   if (!co_await flush()) co_return;
   enter("greeted");
+  const auto session_deadline = std::chrono::steady_clock::now() + config_.session_timeout;
   for (;;) {
+    if (std::chrono::steady_clock::now() >= session_deadline) {
+      reply(421, "4.4.2", config_.hostname + " session time limit exceeded");
+      break;
+    }
     if (s_.stopping()) {
       reply(421, "4.3.2", config_.hostname + " service shutting down");
       break;
@@ -335,9 +342,31 @@ task<void> smtp_session::on_rcpt(const command& c) {
       co_return;
     }
   }
+  for (const auto& d : res.destinations) {
+    if (co_await over_quota(d.address)) {
+      // 452 4.2.2 (RFC 3463 "mailbox full"): temporary, the sender retries later.
+      reply(452, "4.2.2", "<" + rcpt + ">: Mailbox full, try again later");
+      co_return;
+    }
+  }
   tx_.recipients.push_back(recipient{rcpt, std::move(res.destinations)});
   enter("rcpt");
   reply(250, "2.1.5", "Ok");
+}
+
+task<bool> smtp_session::over_quota(const std::string& mailbox) {
+  if (shard_.directory == nullptr || shard_.offload == nullptr) co_return false;
+  auto user = co_await shard_.directory->find_user(mailbox);
+  if (!user.ok() || !user->has_value() || (*user)->quota_bytes <= 0) co_return false;
+  auto parsed = directory::parse_address(mailbox, '\0');
+  if (!parsed.ok()) co_return false;
+  auto maildir = mailstore::maildir_path(config_.mail_root, parsed->domain, parsed->local);
+  if (!maildir.ok()) co_return false;
+  // A named lambda, not a temporary in the co_await expression: g++ 12 destroys such
+  // temporaries twice when their captures own memory.
+  auto measure = [path = *maildir] { return mailstore::maildir_usage(path); };
+  uint64_t used = co_await offload(*shard_.offload, std::move(measure));
+  co_return used >= static_cast<uint64_t>((*user)->quota_bytes);
 }
 
 task<bool> smtp_session::on_data() {

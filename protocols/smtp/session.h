@@ -14,6 +14,7 @@
 
 #include "delivery/directory/resolver.h"
 #include "delivery/mailstore/maildir_writer.h"
+#include "runtime/offload_pool.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
 
@@ -27,6 +28,7 @@ struct server_config {
   size_t max_errors = 20;                   // bad commands before 421
   duration command_timeout{std::chrono::minutes(5)};  // RFC 5321 4.5.3.2.7: 5 minutes
   duration data_timeout{std::chrono::minutes(3)};     // per block of DATA (4.5.3.2.5)
+  duration session_timeout{std::chrono::hours(1)};    // whole session, checked per command
   bool allow_bare_lf = false;               // "normalize" mode; off: bare LF/CR is refused
   std::shared_ptr<tls::context> tls;        // STARTTLS offered when set
   std::string mail_root;                    // <mail_root>/<domain>/<local>/Maildir
@@ -36,6 +38,8 @@ struct server_config {
 struct shard_context {
   directory::resolver* resolver = nullptr;
   mailstore::maildir_writer* writer = nullptr;
+  directory::source* directory = nullptr;  // for quotas; none: quotas are not checked
+  offload_pool* offload = nullptr;         // where Maildir usage is measured
 };
 
 task<void> run_session(session& s, const server_config& config, shard_context& shard);

@@ -54,6 +54,7 @@ class SmtpServer : public ::testing::Test {
     ASSERT_TRUE(store_->add_user("john@example.org", "{PLAIN}x", 0).ok());
     ASSERT_TRUE(store_->add_user("jane@example.org", "{PLAIN}x", 0).ok());
     ASSERT_TRUE(store_->add_user("jörg@example.org", "{PLAIN}x", 0).ok());
+    ASSERT_TRUE(store_->add_user("small@example.org", "{PLAIN}x", 300).ok());
     ASSERT_TRUE(store_->add_alias("info@example.org", "john@example.org").ok());
     ASSERT_TRUE(store_->add_alias("info@example.org", "jane@example.org").ok());
     ASSERT_TRUE(store_->add_alias("sales@example.org", "partner@remote.test").ok());
@@ -75,7 +76,7 @@ class SmtpServer : public ::testing::Test {
         st.source = std::make_unique<directory::offload_source>(*store_, shards_->offload());
         st.resolver = std::make_unique<directory::resolver>(*st.source);
         st.writer = std::make_unique<mailstore::maildir_writer>(mailstore::writer_options{"mx.example.org"});
-        st.context = {st.resolver.get(), st.writer.get()};
+        st.context = {st.resolver.get(), st.writer.get(), st.source.get(), &shards_->offload()};
         service_options o;
         o.name = "smtp";
         o.address = *socket_address::parse("127.0.0.1", port_);
@@ -415,6 +416,18 @@ TEST_F(SmtpServer, FiveThousandIdleConnectionsStayCheapAndOthersAreServed) {
   EXPECT_LT(grown, 5000 * 16) << "RSS grew by " << grown << " KiB for 5,000 idle sessions";
   std::printf("rss growth for 5000 idle sessions: %ld KiB (%.1f KiB each)\n", grown, grown / 5000.0);
   for (int i : idle) close(i);
+}
+
+TEST_F(SmtpServer, OverQuotaIs452) {
+  int fd = connect_client();
+  read_reply(fd);
+  EXPECT_EQ(converse(fd, {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<small@example.org>\r\n", "DATA\r\n"}),
+            (std::vector<std::string>{"250-mx.ex", "250 2.1.0", "250 2.1.5", "354 End d"}));
+  send_raw(fd, "Subject: fills the 300-byte quota\r\n\r\n" + std::string(400, 'q') + "\r\n.\r\n");
+  EXPECT_EQ(code_of(read_reply(fd)), "250 2.0.0");
+  EXPECT_EQ(converse(fd, {"MAIL FROM:<a@b.test>\r\n", "RCPT TO:<small@example.org>\r\n", "RCPT TO:<john@example.org>\r\n"}),
+            (std::vector<std::string>{"250 2.1.0", "452 4.2.2", "250 2.1.5"}));
+  close(fd);
 }
 
 class SmtpTimeouts : public SmtpServer {

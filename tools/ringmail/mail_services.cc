@@ -26,6 +26,7 @@ ABSL_FLAG(uint32_t, max_recipients, 1000, "Recipients per message");
 ABSL_FLAG(uint32_t, max_errors, 20, "Bad commands before a session is closed with 421");
 ABSL_FLAG(absl::Duration, smtp_command_timeout, absl::Minutes(5), "Idle time allowed between SMTP commands");
 ABSL_FLAG(absl::Duration, smtp_data_timeout, absl::Minutes(3), "Idle time allowed while message data streams in");
+ABSL_FLAG(absl::Duration, smtp_session_timeout, absl::Hours(1), "Longest an SMTP/LMTP session may last");
 ABSL_FLAG(bool, smtp_allow_bare_lf, false,
           "Normalize bare LF in commands and data instead of refusing them (weakens SMTP smuggling defence)");
 ABSL_FLAG(uint32_t, max_connections, 10000, "Connections per listener across all shards; 0 = unlimited");
@@ -103,6 +104,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   base->command_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_smtp_command_timeout));
   base->data_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_smtp_data_timeout));
   base->allow_bare_lf = absl::GetFlag(FLAGS_smtp_allow_bare_lf);
+  base->session_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_smtp_session_timeout));
   base->tls = settings_.tls;
   base->mail_root = mail_root;
   auto lmtp = std::make_shared<smtp::server_config>(*base);
@@ -143,6 +145,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.writer = std::make_unique<mailstore::maildir_writer>(wo);
       st.context.resolver = st.resolver.get();
       st.context.writer = st.writer.get();
+      st.context.directory = st.cache.get();
+      st.context.offload = &set.offload();
 
       absl::Status status;
       auto open = [&](const char* name, uint16_t port, std::shared_ptr<smtp::server_config> config,
