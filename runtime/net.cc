@@ -3,6 +3,9 @@
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/un.h>
+
+#include <cstddef>
 #include <unistd.h>
 
 #include <cstring>
@@ -127,6 +130,19 @@ absl::StatusOr<socket_address> socket_address::parse(std::string_view host, uint
   return absl::InvalidArgumentError(absl::StrCat("not a numeric IPv4 or IPv6 address: '", std::string(host), "'"));
 }
 
+absl::StatusOr<socket_address> socket_address::unix_path(std::string_view path) {
+  socket_address a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.storage_);
+  if (path.empty() || path.size() >= sizeof un->sun_path) {
+    return absl::InvalidArgumentError(absl::StrCat("Unix socket path empty or longer than ",
+                                                   sizeof un->sun_path - 1, " bytes: ", std::string(path)));
+  }
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  a.length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return a;
+}
+
 socket_address socket_address::from(const sockaddr* sa, socklen_t len) {
   socket_address a;
   std::memcpy(&a.storage_, sa, std::min<size_t>(len, sizeof a.storage_));
@@ -152,6 +168,8 @@ std::string socket_address::host() const {
     } else {
       inet_ntop(AF_INET6, &a6, buf, sizeof buf);
     }
+  } else if (family() == AF_UNIX) {
+    return "localhost";
   } else {
     return "unknown";
   }
@@ -159,6 +177,7 @@ std::string socket_address::host() const {
 }
 
 std::string socket_address::to_string() const {
+  if (family() == AF_UNIX) return absl::StrCat("unix:", reinterpret_cast<const sockaddr_un*>(&storage_)->sun_path);
   if (family() == AF_INET6) return absl::StrCat("[", host(), "]:", port());
   return absl::StrCat(host(), ":", port());
 }
@@ -170,8 +189,13 @@ absl::StatusOr<std::unique_ptr<listener>> listener::open(const socket_address& a
   int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (options.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (address.family() == AF_UNIX) {
+    // A stale socket file from an earlier run would make bind fail with EADDRINUSE.
+    ::unlink(reinterpret_cast<const sockaddr_un*>(address.native())->sun_path);
+  } else {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (options.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  }
   if (address.family() == AF_INET6) {
     int v6only = options.v6_only ? 1 : 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);

@@ -25,6 +25,8 @@ class socket_address {
   // "127.0.0.1", "::1", "0.0.0.0", "::" (numeric only; names go through runtime/dns).
   static absl::StatusOr<socket_address> parse(std::string_view host, uint16_t port);
   static socket_address from(const sockaddr* sa, socklen_t len);
+  // A Unix-domain stream socket path (LMTP from a local MTA). Fails if the path is too long.
+  static absl::StatusOr<socket_address> unix_path(std::string_view path);
 
   const sockaddr* native() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   sockaddr* native() { return reinterpret_cast<sockaddr*>(&storage_); }

@@ -14,7 +14,8 @@
 #   REPEATS (1)           runs per cell; the table shows the median by messages/s
 #   LMTP (1)              also run the LMTP-vs-LMTP rows (Dovecot LMTP vs ringmail LMTP)
 #   REUSE (1)             1: sessions send message after message (smtp-source -d);
-#                         0: one connection per message (smtp-source's default)
+#                         0: one connection per message (smtp-source's default;
+#                         ringmail-load --new_connection_per_message)
 #   BENCH_DIR (/var/tmp)  where the private instances keep their queues and Maildirs;
 #                         must be a real disk (tmpfs is refused: fsync would be free)
 #   LOAD_BIN              ringmail-load to use (default BUILD/tools/ringmail-load/ringmail-load)
@@ -61,6 +62,7 @@
 #   p99 (ms)    as reported by ringmail-load (smtp-source reports no latency).
 # Peer and ringmail alternate within each cell, so drift on the host hits both alike.
 
+# shellcheck disable=SC2317  # the stop functions are reached through the EXIT trap
 set -Eeuo pipefail
 trap 'echo "bench/smtp: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 
@@ -103,7 +105,9 @@ for tool in postfix postconf postqueue smtp-source dovecot; do
     die "$tool not found: DEBIAN_FRONTEND=noninteractive apt-get install -y postfix dovecot-core dovecot-lmtpd"
 done
 [[ -x /usr/lib/dovecot/lmtp ]] || die "Dovecot's LMTP server is missing: apt-get install -y dovecot-lmtpd"
-id postfix >/dev/null 2>&1 && getent group postdrop >/dev/null || die "the postfix user or postdrop group is missing"
+if ! id postfix >/dev/null 2>&1 || ! getent group postdrop >/dev/null; then
+  die "the postfix user or postdrop group is missing"
+fi
 id mail >/dev/null 2>&1 || die "the 'mail' user is missing (Dovecot's Maildirs are owned by it)"
 ((EUID == 0)) || die "run as root (Postfix and Dovecot start as root and drop privileges)"
 
@@ -183,7 +187,6 @@ stop_ringmail() {
   ringmail_pid=""
 }
 
-# shellcheck disable=SC2317  # reached through the trap below
 cleanup() {
   local pid
   for pid in "${client_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -415,7 +418,7 @@ pf_pid=$(wait_pid_file "$pf_queue/pid/master.pid") || die "no postfix master.pid
   --lmtp_port="$rm_lmtp_port" --listen_address="$host" --hostname="$domain" --log_level=warn \
   --max_connections_per_ip=0 >"$work/ringmail.log" 2>&1 &
 ringmail_pid=$!
-wait_port "$rm_smtp_port" 20 && wait_port "$rm_lmtp_port" 5 || {
+{ wait_port "$rm_smtp_port" 20 && wait_port "$rm_lmtp_port" 5; } || {
   tail -n 20 "$work/ringmail.log" >&2
   die "ringmail did not open its ports"
 }
@@ -469,6 +472,7 @@ run_one() {
     local -a flags=(--host="$host" --port="$port" --connections="$s" --messages="$messages"
                     --size="$size" "--recipients=$(IFS=,; echo "${users[*]}")")
     [[ $workload == lmtp ]] && flags+=(--lmtp)
+    ((reuse)) || flags+=(--new_connection_per_message)
     "$load_bin" "${flags[@]}" >"$out/load.out" 2>"$out/load.err" &
     client_pids+=($!)
   fi
@@ -544,6 +548,7 @@ take_median() {
   local v
   for v in rate accepted cpu1k p99 secs delivered; do
     local -n arr=$v
+    # shellcheck disable=SC2004  # arr names an associative array
     arr[$cell]=${arr[$cell:$pick]:-}
   done
   local -a all=()
@@ -610,8 +615,8 @@ echo "messages=$messages size=$size users=$nusers ringmail_shards=$shards repeat
      "reuse_connections=$reuse cpus=$(nproc) kernel=$(uname -r) disk=$fstype($(df --output=source "$work" | tail -n 1))" \
      "postfix=$(postconf -h mail_version) dovecot=$(dovecot --version | cut -d' ' -f1)"
 echo
-echo "| protocol | client | sessions | server | msgs/s | accepted/s | server CPU s per 1k msgs | p99 (ms) | ringmail/peer msgs/s | peer/ringmail CPU | all runs (msgs/s) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| protocol | client | sessions | server | delivered | msgs/s | accepted/s | server CPU s per 1k msgs | p99 (ms) | ringmail/peer msgs/s | peer/ringmail CPU | all runs (msgs/s) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for cell in "${cells[@]}"; do
   IFS=: read -r workload client s server <<<"$cell"
   name=ringmail
@@ -623,7 +628,7 @@ for cell in "${cells[@]}"; do
     cvs=$(cpu_ratio "$cell" "$workload:$client:$s:peer")
   fi
   [[ -n ${note[$cell]:-} ]] && vs="$vs (${note[$cell]})"
-  echo "| ${workload^^} | $client | $s | $name | ${rate[$cell]:--} | ${accepted[$cell]:--}" \
+  echo "| ${workload^^} | $client | $s | $name | ${delivered[$cell]:--} | ${rate[$cell]:--} | ${accepted[$cell]:--}" \
        "| ${cpu1k[$cell]:--} | ${p99[$cell]:--} | $vs | $cvs | ${runs_of[$cell]:--} |"
 done
 echo
@@ -631,7 +636,7 @@ echo "commands:"
 echo "  peer SMTP: smtp-source -l $size -f sender@client.test -M client.test$( ((reuse)) && echo " -d") -s S/P -m N/P -t user<i>@$domain $host:<postfix port>  (P = min(S, $nusers) processes)"
 echo "  peer LMTP: the same with -L against Dovecot's LMTP port"
 echo "  ringmail:  $ringmail_bin serve --data_dir=DIR --shards=$shards --smtp_port=P --lmtp_port=Q --listen_address=$host --hostname=$domain --log_level=warn --max_connections_per_ip=0"
-((have_load)) && echo "  ringmail-load --host=$host --port=PORT --connections=S --messages=$messages --size=$size --recipients=user1..user$nusers@$domain [--lmtp]"
+((have_load)) && echo "  ringmail-load --host=$host --port=PORT --connections=S --messages=$messages --size=$size --recipients=user1..user$nusers@$domain [--lmtp]$( ((reuse)) || echo " --new_connection_per_message")"
 echo
 for client in "${clients[@]}"; do
   line="target: ringmail ≥ 10x Postfix→Dovecot msgs/s at 20 and 100 sessions; ringmail LMTP ≥ 5x Dovecot LMTP;"

@@ -15,7 +15,7 @@ start_and_stop() {  # $1 = signal
   smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   lmtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$ringmail" serve --data_dir="$work/data" --shards=2 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port="$lmtp" \
-    --listen_address=127.0.0.1 2>"$work/log" &
+    --listen_address=127.0.0.1 --lmtp_socket="$work/lmtp.sock" 2>"$work/log" &
   local pid=$!
   for _ in $(seq 1 100); do
     grep -q "event=ready" "$work/log" 2>/dev/null && break
@@ -28,6 +28,8 @@ start_and_stop() {  # $1 = signal
   python3 -c "import smtplib; s=smtplib.LMTP('127.0.0.1', $lmtp, timeout=5); assert s.ehlo()[0] == 250" 2>/dev/null ||
     python3 -c "import smtplib; s=smtplib.LMTP('127.0.0.1', $lmtp, timeout=5); assert s.lhlo()[0] == 250" ||
     fail "LMTP listener does not answer"
+  python3 -c "import smtplib; s=smtplib.LMTP('$work/lmtp.sock'); assert s.lhlo()[0] == 250" ||
+    fail "LMTP Unix socket does not answer"
   [ "$(grep -c 'event=shard_started' "$work/log")" -eq 2 ] || fail "expected 2 shard_started lines"
   grep -q "setup=SINGLE_ISSUER|DEFER_TASKRUN\|setup=COOP_TASKRUN\|setup=plain" "$work/log" || fail "no ring setup logged"
   kill -"$1" "$pid"

@@ -19,6 +19,8 @@
 
 ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
 ABSL_FLAG(uint16_t, lmtp_port, 2424, "LMTP port (RFC 2033), for an MTA in front of ringmail; 0 = off");
+ABSL_FLAG(std::string, lmtp_socket, "",
+          "Also serve LMTP on this Unix socket (Postfix: virtual_transport = lmtp:unix:PATH); empty = off");
 ABSL_FLAG(std::string, listen_address, "::", "Address the listeners bind ('::' = all, IPv4 and IPv6)");
 ABSL_FLAG(std::string, mail_root, "", "Root of the Maildirs: <mail_root>/<domain>/<user>/Maildir; default <data_dir>/vmail");
 ABSL_FLAG(uint64_t, max_message_size, 50ull << 20, "Largest message accepted, in bytes (SIZE)");
@@ -172,6 +174,27 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       };
       open("smtp", smtp_port, base, smtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
       open("lmtp", lmtp_port, lmtp, lmtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
+      // A Unix socket cannot be shared with SO_REUSEPORT: shard 0 alone serves it.
+      const std::string lmtp_socket = absl::GetFlag(FLAGS_lmtp_socket);
+      if (i == 0 && !lmtp_socket.empty() && status.ok()) {
+        auto addr = socket_address::unix_path(lmtp_socket);
+        if (!addr.ok()) {
+          status = addr.status();
+        } else {
+          service_options so;
+          so.name = "lmtp-unix";
+          so.address = *addr;
+          shard_state* state = &st;
+          auto svc = tcp_service::start(
+              so, [lmtp, state](session& s) { return smtp::run_session(s, *lmtp, state->context); }, lmtp_limits);
+          if (svc.ok()) {
+            ::chmod(lmtp_socket.c_str(), 0666);  // the MTA runs as another user
+            services[i].push_back(std::move(*svc));
+          } else {
+            status = svc.status();
+          }
+        }
+      }
       started[i].set_value(status);
     });
   }
@@ -181,6 +204,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   }
   listeners_ = services.empty() ? 0 : services[0].size();
   description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " mail_root=", mail_root);
+  if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
   return absl::OkStatus();
 }
 
