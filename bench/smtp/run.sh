@@ -47,6 +47,7 @@
 #   LMTP rows: the same clients with smtp-source -L / ringmail-load --lmtp, straight
 #             to Dovecot's LMTP port and to ringmail's.
 # Measured per run:
+#   delivered   new files in the Maildirs after the run (must equal MESSAGES)
 #   msgs/s      messages / wall time from the client's start until the last message is
 #               in a Maildir (for Postfix: until its queue is empty, polled every 50 ms;
 #               ringmail and Dovecot LMTP answer 250 only after delivery, so for them it

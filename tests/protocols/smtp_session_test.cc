@@ -352,7 +352,8 @@ TEST_F(SmtpServer, HostileCommandsGetErrorsAndTheSessionSurvives) {
   EXPECT_EQ(code_of(read_reply(fd)).substr(0, 1), "5") << "over-long line";
   EXPECT_EQ(code_of(read_reply(fd)), "250 2.0.0") << "and the next command still works";
   EXPECT_EQ(converse(fd, {"MAIL FROM:<;sleep 1;>\r\n"})[0].substr(0, 1), "5");
-  send_raw(fd, std::string("MAIL FROM:<a\0b@example.org>\r\n", 31));
+  static constexpr char kNulInPath[] = "MAIL FROM:<a\0b@example.org>\r\n";
+  send_raw(fd, std::string(kNulInPath, sizeof kNulInPath - 1));
   EXPECT_EQ(code_of(read_reply(fd)).substr(0, 1), "5");
   EXPECT_EQ(converse(fd, {"MAIL FROM:<a@b.test> BODY=8BITMIME X=\x01\r\n"})[0].substr(0, 1), "5");
   EXPECT_EQ(converse(fd, {"MAIL FROM:<a@b.test>\r\n"})[0], "250 2.1.0");
