@@ -1,5 +1,6 @@
 #include "runtime/conn_limits.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -8,8 +9,24 @@
 
 namespace ringmail {
 
-conn_limits::conn_limits(uint32_t max_total, uint32_t max_per_client)
-    : max_total_(max_total), max_per_client_(max_per_client), per_client_(new std::atomic<uint32_t>[kSlots]) {
+namespace {
+bool is_loopback(const socket_address& a) {
+  if (a.family() == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(a.native())->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a.family() == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(a.native())->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+  }
+  return a.family() == AF_UNIX;
+}
+}  // namespace
+
+conn_limits::conn_limits(uint32_t max_total, uint32_t max_per_client, bool exempt_loopback)
+    : max_total_(max_total),
+      max_per_client_(max_per_client),
+      exempt_loopback_(exempt_loopback),
+      per_client_(new std::atomic<uint32_t>[kSlots]) {
   for (uint32_t i = 0; i < kSlots; ++i) per_client_[i].store(0, std::memory_order_relaxed);
 }
 
@@ -39,7 +56,7 @@ std::pair<conn_limits::verdict, conn_limits::permit> conn_limits::admit(const so
   }
   uint32_t slot = slot_for(client);
   uint32_t mine = per_client_[slot].fetch_add(1, std::memory_order_relaxed) + 1;
-  if (max_per_client_ != 0 && mine > max_per_client_) {
+  if (max_per_client_ != 0 && mine > max_per_client_ && !(exempt_loopback_ && is_loopback(client))) {
     per_client_[slot].fetch_sub(1, std::memory_order_relaxed);
     total_.fetch_sub(1, std::memory_order_relaxed);
     return {verdict::refused_client, permit()};

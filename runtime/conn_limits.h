@@ -18,8 +18,10 @@ namespace ringmail {
 
 class conn_limits {
  public:
-  // 0 means unlimited.
-  conn_limits(uint32_t max_total, uint32_t max_per_client);
+  // 0 means unlimited. exempt_loopback: clients on 127.0.0.0/8 and ::1 (a local MTA or
+  // webmail, a load test) are not held to the per-client cap, as Postfix exempts
+  // $mynetworks from its connection-count limit; they still count toward the total.
+  conn_limits(uint32_t max_total, uint32_t max_per_client, bool exempt_loopback = false);
 
   enum class verdict { admitted, refused_total, refused_client };
 
@@ -57,6 +59,7 @@ class conn_limits {
 
   uint32_t max_total_;
   uint32_t max_per_client_;
+  bool exempt_loopback_;
   std::atomic<uint32_t> total_{0};
   std::unique_ptr<std::atomic<uint32_t>[]> per_client_;
 };

@@ -43,7 +43,8 @@ task<void> tcp_service::accept_loop() {
 }
 
 task<void> tcp_service::refuse(connection conn, conn_limits::verdict why) {
-  log::info("connection_refused", {{"service", options_.name},
+  // warn: an operator must see a limit that turns clients away.
+  log::warn("connection_refused", {{"service", options_.name},
                                    {"peer", conn.peer().to_string()},
                                    {"reason", why == conn_limits::verdict::refused_total ? "total" : "per_client"}});
   if (!options_.refusal_message.empty()) {

@@ -54,6 +54,25 @@ TEST(ConnLimits, V4MappedCountsAsTheIpv4Address) {
   EXPECT_EQ(b, conn_limits::verdict::refused_client);
 }
 
+TEST(ConnLimits, LoopbackExemptFromThePerClientCapWhenAsked) {
+  conn_limits strict(0, 1);
+  auto [a, pa] = strict.admit(addr("127.0.0.1"));
+  auto [b, pb] = strict.admit(addr("127.0.0.1"));
+  EXPECT_EQ(b, conn_limits::verdict::refused_client);
+  conn_limits exempt(3, 1, /*exempt_loopback=*/true);
+  std::vector<conn_limits::permit> held;
+  for (const char* h : {"127.0.0.1", "127.0.0.1", "::1"}) {
+    auto [v, p] = exempt.admit(addr(h));
+    EXPECT_EQ(v, conn_limits::verdict::admitted) << h;
+    held.push_back(std::move(p));
+  }
+  EXPECT_EQ(exempt.admit(addr("127.0.0.1")).first, conn_limits::verdict::refused_total) << "the total still applies";
+  held.clear();
+  auto [c, pc] = exempt.admit(addr("192.0.2.9"));
+  auto [d, pd] = exempt.admit(addr("192.0.2.9"));
+  EXPECT_EQ(d, conn_limits::verdict::refused_client) << "other clients keep their cap";
+}
+
 TEST(ConnLimits, PermitMovesKeepOneCount) {
   conn_limits limits(0, 0);
   auto [v, p] = limits.admit(addr("192.0.2.1"));

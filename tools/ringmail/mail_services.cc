@@ -32,7 +32,8 @@ ABSL_FLAG(absl::Duration, smtp_session_timeout, absl::Hours(1), "Longest an SMTP
 ABSL_FLAG(bool, smtp_allow_bare_lf, false,
           "Normalize bare LF in commands and data instead of refusing them (weakens SMTP smuggling defence)");
 ABSL_FLAG(uint32_t, max_connections, 10000, "Connections per listener across all shards; 0 = unlimited");
-ABSL_FLAG(uint32_t, max_connections_per_ip, 50, "Connections per client IPv4 address or IPv6 /64; 0 = unlimited");
+ABSL_FLAG(uint32_t, max_connections_per_ip, 50,
+          "Connections per client IPv4 address or IPv6 /64 (loopback exempt); 0 = unlimited");
 ABSL_FLAG(std::string, maildir_dir_mode, "0700", "Mode of directories created under --mail_root (octal)");
 ABSL_FLAG(std::string, maildir_file_mode, "0600", "Mode of message files (octal)");
 ABSL_FLAG(bool, maildir_fsync, true, "fsync every message and its directory entry before answering 250");
@@ -116,7 +117,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   const uint16_t lmtp_port = absl::GetFlag(FLAGS_lmtp_port);
   auto address = [&](uint16_t port) { return socket_address::parse(absl::GetFlag(FLAGS_listen_address), port); };
   auto smtp_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
-                                                   absl::GetFlag(FLAGS_max_connections_per_ip));
+                                                   absl::GetFlag(FLAGS_max_connections_per_ip),
+                                                   /*exempt_loopback=*/true);
   auto lmtp_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections), 0);
 
   shards_.resize(set.size());
