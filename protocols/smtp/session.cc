@@ -132,6 +132,7 @@ task<void> smtp_session::run() {
   if (!co_await flush()) co_return;
   enter("greeted");
   const auto session_deadline = std::chrono::steady_clock::now() + config_.session_timeout;
+  std::optional<std::chrono::steady_clock::time_point> command_deadline;
   for (;;) {
     if (std::chrono::steady_clock::now() >= session_deadline) {
       reply(421, "4.4.2", config_.hostname + " session time limit exceeded");
@@ -145,7 +146,12 @@ task<void> smtp_session::run() {
     if (r.k == command_reader::result::kind::need_more) {
       io_.consume(r.consumed);
       if (!co_await flush()) co_return;
-      io_.set_read_timeout(config_.command_timeout);
+      // The command timeout bounds the whole command, not each read: a client dripping
+      // one byte at a time must not hold the session open forever.
+      const auto now = std::chrono::steady_clock::now();
+      if (!command_deadline) command_deadline = now + config_.command_timeout;
+      auto left = std::chrono::duration_cast<duration>(*command_deadline - now);
+      io_.set_read_timeout(std::max(left, duration(1)));
       io_status st = co_await io_.read_more();
       if (!st.ok()) {
         if (st.kind == io_kind::timeout) reply(421, "4.4.2", config_.hostname + " timeout exceeded");
@@ -165,6 +171,7 @@ task<void> smtp_session::run() {
     }
     std::string line(r.line);
     io_.consume(r.consumed);
+    command_deadline.reset();
     command c = parse_command(line);
     if (!co_await dispatch(c)) break;
   }
