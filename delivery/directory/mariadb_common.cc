@@ -44,6 +44,20 @@ std::string substitute(MYSQL* mysql, std::string_view query, std::string_view ke
   return out;
 }
 
+std::vector<std::vector<std::string>> take_rows(MYSQL_RES* result) {
+  std::vector<std::vector<std::string>> rows;
+  const unsigned fields = mysql_num_fields(result);
+  while (MYSQL_ROW r = mysql_fetch_row(result)) {
+    unsigned long* lengths = mysql_fetch_lengths(result);
+    std::vector<std::string> out;
+    out.reserve(fields);
+    for (unsigned i = 0; i < fields; ++i) out.emplace_back(r[i] ? std::string(r[i], lengths[i]) : std::string());
+    rows.push_back(std::move(out));
+  }
+  mysql_free_result(result);
+  return rows;
+}
+
 bool is_connection_error(unsigned e) {
   switch (e) {
     case CR_CONNECTION_ERROR:

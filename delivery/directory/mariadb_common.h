@@ -24,6 +24,10 @@ std::string substitute(MYSQL* mysql, std::string_view query, std::string_view ke
 // the caller drops the connection, reconnects later, and reports a temporary failure.
 bool is_connection_error(unsigned error_number);
 
+// Every row of a stored result (NULL as ""), and frees it. A stored result is in client
+// memory, so this does no I/O and is safe on a shard in non-blocking mode.
+std::vector<std::vector<std::string>> take_rows(MYSQL_RES* result);
+
 // The error of the last call on `mysql` as a status: connection problems and lock
 // timeouts are Unavailable (temporary), duplicates AlreadyExists, the rest Internal.
 absl::Status status_of(MYSQL* mysql, std::string_view what);

@@ -214,15 +214,7 @@ task<absl::StatusOr<std::vector<mariadb_source::row>>> mariadb_source::query(con
     release(c, false);
     co_return rows;
   }
-  // A stored result is in memory: fetching rows does no I/O.
-  unsigned fields = mysql_num_fields(res);
-  while (MYSQL_ROW r = mysql_fetch_row(res)) {
-    unsigned long* lengths = mysql_fetch_lengths(res);
-    row out;
-    for (unsigned i = 0; i < fields; ++i) out.emplace_back(r[i] ? std::string(r[i], lengths[i]) : std::string());
-    rows.push_back(std::move(out));
-  }
-  mysql_free_result(res);
+  rows = mariadb::take_rows(res);
   release(c, false);
   co_return rows;
 }

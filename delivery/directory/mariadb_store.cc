@@ -88,15 +88,7 @@ absl::StatusOr<std::vector<mariadb_store::row>> mariadb_store::run(const std::st
     if (mysql_field_count(mysql_) != 0) return mariadb::status_of(mysql_, "reading result failed");
     return rows;
   }
-  unsigned fields = mysql_num_fields(res);
-  while (MYSQL_ROW r = mysql_fetch_row(res)) {
-    unsigned long* lengths = mysql_fetch_lengths(res);
-    row out;
-    for (unsigned i = 0; i < fields; ++i) out.emplace_back(r[i] ? std::string(r[i], lengths[i]) : std::string());
-    rows.push_back(std::move(out));
-  }
-  mysql_free_result(res);
-  return rows;
+  return mariadb::take_rows(res);
 }
 
 absl::StatusOr<uint64_t> mariadb_store::run_update(const std::string& sql) {
