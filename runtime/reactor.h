@@ -55,7 +55,6 @@ class reactor {
   // The reactor running on the calling thread, or nullptr (offload threads, main).
   static reactor* current();
   // block_on starts its task before entering the loop; the task must see this reactor.
-  static reactor* t_current_for_block_on() { return current(); }
   static void set_current_for_block_on(reactor* r);
 
   unsigned shard_id() const { return shard_id_; }
@@ -154,7 +153,7 @@ T reactor::block_on(task<T> t) {
     }
     done = true;
   };
-  reactor* previous = t_current_for_block_on();
+  reactor* previous = current();
   set_current_for_block_on(this);
   runner(std::move(t));
   loop_until(&done);

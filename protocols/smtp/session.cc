@@ -92,7 +92,7 @@ class smtp_session {
     co_return st.ok();
   }
   void reset_transaction() { tx_ = transaction{}; }
-  bool count_error() { return ++errors_ >= config_.max_errors; }
+  void count_error() { ++errors_; }
   void enter(const char* state) {
     log::debug("smtp_state", {{"sid", sid_}, {"from", state_}, {"to", state}});
     state_ = state;
@@ -107,8 +107,8 @@ class smtp_session {
   task<bool> on_starttls();
   task<void> finish_message(std::string message);
   task<bool> over_quota(const std::string& mailbox);
-  task<copy_outcome> deliver_copy(const directory::destination& d, const std::string& rcpt,
-                                  const std::string& received, const std::string& message);
+  task<copy_outcome> deliver_copy(const directory::destination& d, const std::string& received,
+                                  const std::string& message);
 
   session& s_;
   const server_config& config_;
@@ -163,17 +163,17 @@ task<void> smtp_session::run() {
     if (r.k == command_reader::result::kind::error) {
       io_.consume(r.consumed);
       reply(r.code != 0 ? r.code : 500, *r.enhanced ? r.enhanced : "5.5.2", "Syntax error: " + r.error);
-      if (count_error()) {
-        reply(421, "4.7.0", config_.hostname + " too many errors");
-        break;
-      }
-      continue;
+      count_error();
+    } else {
+      std::string line(r.line);
+      io_.consume(r.consumed);
+      command_deadline.reset();
+      if (!co_await dispatch(parse_command(line))) break;
     }
-    std::string line(r.line);
-    io_.consume(r.consumed);
-    command_deadline.reset();
-    command c = parse_command(line);
-    if (!co_await dispatch(c)) break;
+    if (errors_ >= config_.max_errors) {
+      reply(421, "4.7.0", config_.hostname + " too many errors");
+      break;
+    }
   }
   co_await flush();
   co_await io_.close();
@@ -187,13 +187,14 @@ task<bool> smtp_session::dispatch(const command& c) {
     case verb::lhlo:
       if (lmtp != (c.v == verb::lhlo)) {
         reply(500, "5.5.1", lmtp ? "This is LMTP: use LHLO" : "Command unrecognized: LHLO is LMTP");
-        co_return !count_error();
+        count_error();
+        co_return true;
       }
       on_hello(c);
       co_return true;
     case verb::mail:
       on_mail(c);
-      co_return !(errors_ >= config_.max_errors);
+      co_return true;
     case verb::rcpt:
       co_await on_rcpt(c);
       co_return true;
@@ -222,13 +223,11 @@ task<bool> smtp_session::dispatch(const command& c) {
       co_return co_await on_starttls();
     case verb::auth:
       reply(502, "5.5.1", "AUTH is not available on this port");
-      co_return !count_error();
+      count_error();
+      co_return true;
     case verb::unknown:
       reply(500, "5.5.2", "Command unrecognized");
-      if (count_error()) {
-        reply(421, "4.7.0", config_.hostname + " too many errors");
-        co_return false;
-      }
+      count_error();
       co_return true;
   }
   co_return true;
@@ -379,17 +378,20 @@ task<bool> smtp_session::over_quota(const std::string& mailbox) {
 task<bool> smtp_session::on_data() {
   if (!tx_.active) {
     reply(503, "5.5.1", "Error: need MAIL command");
-    co_return !count_error();
+    count_error();
+    co_return true;
   }
   if (tx_.recipients.empty()) {
     reply(554, "5.5.1", "Error: no valid recipients");
-    co_return !count_error();
+    count_error();
+    co_return true;
   }
   if (tx_.used_bdat || tx_.body == body_type::binary_mime) {
     // RFC 3030 sec. 3: DATA after BDAT, or for BINARYMIME, is a sequence error.
     reply(503, "5.5.1", "Error: DATA cannot be used with BDAT or BODY=BINARYMIME");
     reset_transaction();
-    co_return !count_error();
+    count_error();
+    co_return true;
   }
   // 354 has no enhanced code; replies still queued from the pipelined group go first.
   out_ += "354 End data with <CR><LF>.<CR><LF>\r\n";
@@ -461,7 +463,8 @@ task<bool> smtp_session::on_bdat(const command& c) {
   if (!tx_.active || tx_.recipients.empty()) {
     reply(503, "5.5.1", tx_.active ? "Error: no valid recipients" : "Error: need MAIL command");
     reset_transaction();
-    co_return !count_error();
+    count_error();
+    co_return true;
   }
   tx_.used_bdat = true;
   tx_.bdat_message += chunk;
@@ -487,11 +490,13 @@ task<bool> smtp_session::on_bdat(const command& c) {
 task<bool> smtp_session::on_starttls() {
   if (!config_.tls || config_.lmtp) {
     reply(502, "5.5.1", "STARTTLS not available");
-    co_return !count_error();
+    count_error();
+    co_return true;
   }
   if (io_.tls_active()) {
     reply(503, "5.5.1", "Error: TLS already active");
-    co_return !count_error();
+    count_error();
+    co_return true;
   }
   reply(220, "2.0.0", "Ready to start TLS");
   if (!co_await flush()) co_return false;
@@ -506,8 +511,8 @@ task<bool> smtp_session::on_starttls() {
   co_return true;
 }
 
-task<copy_outcome> smtp_session::deliver_copy(const directory::destination& d, const std::string& rcpt,
-                                              const std::string& received, const std::string& message) {
+task<copy_outcome> smtp_session::deliver_copy(const directory::destination& d, const std::string& received,
+                                              const std::string& message) {
   copy_outcome out;
   auto parsed = directory::parse_address(d.address, '\0');
   if (!parsed.ok()) {
@@ -528,7 +533,6 @@ task<copy_outcome> smtp_session::deliver_copy(const directory::destination& d, c
   out.permanent = result.st == mailstore::delivery_result::permanent;
   out.enhanced = result.enhanced;
   out.reason = result.reason;
-  (void)rcpt;
   co_return out;
 }
 
@@ -557,7 +561,7 @@ task<void> smtp_session::finish_message(std::string message) {
   for (size_t i = 0; i < tx_.recipients.size(); ++i) {
     for (const auto& d : tx_.recipients[i].destinations) {
       if (!seen.insert(d.address + '\0' + d.detail).second) continue;
-      copies.push_back(deliver_copy(d, tx_.recipients[i].address, received, message));
+      copies.push_back(deliver_copy(d, received, message));
       owner.push_back(i);
     }
   }

@@ -94,11 +94,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   size_t leftovers = clean_tmp_leftovers(mail_root);
   if (leftovers > 0) log::info("maildir_tmp_cleaned", {{"files", leftovers}, {"mail_root", mail_root}});
 
-  if (settings_.directory.directory.empty()) {
-    auto s = directory::open_store(settings_.directory);
-    if (!s.ok()) return s.status();
-    shared_store_ = std::move(*s);
-  }
+  if (settings_.directory.directory.empty()) shared_store_ = std::move(settings_.store);
+  settings_.store.reset();  // MariaDB: the blocking admin connection is not needed here
   auto base = std::make_shared<smtp::server_config>();
   base->hostname = settings_.hostname;
   base->max_message_size = absl::GetFlag(FLAGS_max_message_size);

@@ -19,6 +19,9 @@ struct mail_settings {
   std::string hostname;
   std::string data_dir;
   directory::directory_location directory;
+  // The directory store serve opened (and validated) at start-up. Kept for SQLite, whose
+  // lookups run on the offload pool; MariaDB shards use their own non-blocking sources.
+  std::unique_ptr<directory::store> store;
   std::shared_ptr<tls::context> tls;
 };
 

@@ -121,12 +121,10 @@ int serve() {
   // start) or MariaDB. Opened here, before the shards exist, so a wrong URL or an
   // unreachable database is one clear line at start-up rather than a failure per lookup.
   const directory::directory_location where = directory_from_flags(data_dir);
-  {
-    auto store = directory::open_store(where);
-    if (!store.ok()) {
-      log::error("startup_failed", {{"reason", store.status().message()}});
-      return 1;
-    }
+  auto store = directory::open_store(where);
+  if (!store.ok()) {
+    log::error("startup_failed", {{"reason", store.status().message()}});
+    return 1;
   }
   std::string directory_name = where.directory.empty() ? "sqlite:" + directory::sqlite_path(data_dir)
                                                        : directory::describe(*directory::parse_mariadb_url(where.directory));
@@ -147,7 +145,7 @@ int serve() {
   // The protocol listeners: one tcp_service per shard and port, created on that shard.
   // SMTP and LMTP now; IMAP, POP3 and HTTP join the same list as they arrive.
   std::vector<std::vector<std::unique_ptr<tcp_service>>> services(set.size());
-  mail_services mail({hostname, data_dir, where, *tls_server});
+  mail_services mail({hostname, data_dir, where, std::move(*store), *tls_server});
   absl::Status listening = mail.start(set, services);
   if (!listening.ok()) {
     log::error("startup_failed", {{"reason", listening.message()}});
