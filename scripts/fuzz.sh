@@ -8,16 +8,22 @@ out=build/fuzz
 mkdir -p "$out"
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
 
+mail_decoders="mail/encoding.cc mail/charset.cc mail/rfc2047.cc mail/content_type.cc mail/html_text.cc mail/uri_extract.cc"
+
 # target name -> the sources it needs besides itself, and libraries
 declare -A sources=(
   [sasl_fuzz]="protocols/sasl/sasl_server.cc"
   [smtp_command_fuzz]="protocols/smtp/command_reader.cc protocols/smtp/command.cc"
   [smtp_data_fuzz]="protocols/smtp/data_reader.cc"
+  [mail_decode_fuzz]="$mail_decoders"
+  [dnsbl_spec_fuzz]="spam/dnsbl_spec.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
   [smtp_command_fuzz]=""
   [smtp_data_fuzz]=""
+  [mail_decode_fuzz]="$(pkg-config --libs absl_hash absl_raw_hash_set)"
+  [dnsbl_spec_fuzz]="$(pkg-config --libs absl_status absl_statusor absl_strings)"
 )
 
 for target in "${!sources[@]}"; do

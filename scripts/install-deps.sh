@@ -8,13 +8,15 @@ packages=(
   g++ cmake ninja-build pkg-config ccache clang
   # runtime and later layers (DESIGN.md: Debian packages only)
   liburing-dev libssl-dev libabsl-dev libhyperscan-dev libmariadb-dev libsqlite3-dev
-  libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev
+  libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev libpcre2-dev
+  # the stock SpamAssassin rules (/usr/share/spamassassin) the spam scanner loads
+  spamassassin
   # the MariaDB tests start their own server; Dovecot checks password compatibility
   mariadb-server mariadb-client dovecot-core
   # real SMTP clients for the end-to-end tests
   swaks libnet-ssleay-perl postfix
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev openssl python3
+  libgtest-dev libgmock-dev libbenchmark-dev openssl python3 curl ca-certificates
 )
 
 missing=()

@@ -54,8 +54,9 @@ std::string_view trim(std::string_view s) {
 }
 
 // Kept out of coroutine bodies: g++ 12 miscompiles some braced lists inside coroutines.
-std::vector<std::string_view> pieces_of(const std::string& a, const std::string& b, const std::string& c) {
-  return std::vector<std::string_view>{a, b, c};
+std::vector<std::string_view> pieces_of(const std::string& a, const std::string& b, const std::string& c,
+                                        const std::string& d) {
+  return std::vector<std::string_view>{a, b, c, d};
 }
 
 bool has_bare_cr_or_lf(std::string_view m) {
@@ -107,7 +108,22 @@ class smtp_session {
   task<bool> on_starttls();
   task<void> finish_message(std::string message);
   task<bool> over_quota(const std::string& mailbox);
+  // Plain members, not coroutines: they build what the spam step needs and log its refusals.
+  filter_input filter_input_for(const std::string& message, const std::string& id) {
+    filter_input in;
+    in.message = message;
+    in.client = io_.conn().peer();
+    in.client_ip = peer_;
+    in.sender = tx_.reverse_path;
+    for (const auto& r : tx_.recipients) in.recipients.push_back(r.address);
+    in.session_id = id;
+    return in;
+  }
+  void log_spam_refusal(const std::string& id, const char* action, double score) const {
+    log::info("smtp_spam_refused", {{"sid", sid_}, {"id", id}, {"action", action}, {"score", absl::StrCat(score)}});
+  }
   task<copy_outcome> deliver_copy(const directory::destination& d, const std::string& received,
+                                  const spam_decision& verdict,
                                   const std::string& message);
 
   session& s_;
@@ -512,7 +528,7 @@ task<bool> smtp_session::on_starttls() {
 }
 
 task<copy_outcome> smtp_session::deliver_copy(const directory::destination& d, const std::string& received,
-                                              const std::string& message) {
+                                              const spam_decision& verdict, const std::string& message) {
   copy_outcome out;
   auto parsed = directory::parse_address(d.address, '\0');
   if (!parsed.ok()) {
@@ -528,7 +544,9 @@ task<copy_outcome> smtp_session::deliver_copy(const directory::destination& d, c
   }
   std::string headers = delivery_headers(tx_.reverse_path, d.address);
   // Hook point: Sieve (later issue) chooses the folder; the spam verdict may choose Junk.
-  auto result = co_await shard_.writer->deliver(*maildir, "", pieces_of(headers, received, message));
+  std::string_view folder = verdict.action == spam::spam_action::junk ? "Junk" : "";
+  auto result = co_await shard_.writer->deliver(*maildir, folder,
+                                                pieces_of(headers, received, verdict.header_lines, message));
   out.ok = result.st == mailstore::delivery_result::ok;
   out.permanent = result.st == mailstore::delivery_result::permanent;
   out.enhanced = result.enhanced;
@@ -551,6 +569,27 @@ task<void> smtp_session::finish_message(std::string message) {
   info.when = std::time(nullptr);
   const std::string received = received_header(info);
 
+  spam_decision verdict;
+  if (shard_.spam != nullptr && config_.spam_scan) {
+    const filter_input input = filter_input_for(message, id);  // named: see pieces_of
+    verdict = co_await filter_message(*shard_.spam, input);
+    if (verdict.action == spam::spam_action::reject) {
+      reply(554, "5.7.1", "Message rejected as spam");
+      log_spam_refusal(id, "reject", verdict.score);
+      reset_transaction();
+      enter("hello");
+      co_return;
+    }
+    if (verdict.action == spam::spam_action::greylist) {
+      // RFC 6647 sec. 2.1: a temporary failure; the sender's retry after the delay passes.
+      reply(451, "4.7.1", "Greylisted, please try again later");
+      log_spam_refusal(id, "greylist", verdict.score);
+      reset_transaction();
+      enter("hello");
+      co_return;
+    }
+  }
+
   // Every copy is written and fsynced (with the shard's group commit) before any reply:
   // "250 means on disk" (DESIGN.md).
   // A mailbox reached twice in one transaction (directly and through an alias) gets one
@@ -561,7 +600,7 @@ task<void> smtp_session::finish_message(std::string message) {
   for (size_t i = 0; i < tx_.recipients.size(); ++i) {
     for (const auto& d : tx_.recipients[i].destinations) {
       if (!seen.insert(d.address + '\0' + d.detail).second) continue;
-      copies.push_back(deliver_copy(d, received, message));
+      copies.push_back(deliver_copy(d, received, verdict, message));
       owner.push_back(i);
     }
   }

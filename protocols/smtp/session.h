@@ -14,6 +14,7 @@
 
 #include "delivery/directory/resolver.h"
 #include "delivery/mailstore/maildir_writer.h"
+#include "protocols/smtp/spam_filter.h"
 #include "runtime/offload_pool.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
@@ -32,6 +33,7 @@ struct server_config {
   bool allow_bare_lf = false;               // "normalize" mode; off: bare LF/CR is refused
   std::shared_ptr<tls::context> tls;        // STARTTLS offered when set
   std::string mail_root;                    // <mail_root>/<domain>/<local>/Maildir
+  bool spam_scan = true;                    // scan when the shard has a spam_shard
 };
 
 // What a session uses on its shard; owned by the shard, shared by its sessions.
@@ -40,6 +42,7 @@ struct shard_context {
   mailstore::maildir_writer* writer = nullptr;
   directory::source* directory = nullptr;  // for quotas; none: quotas are not checked
   offload_pool* offload = nullptr;         // where Maildir usage is measured
+  spam_shard* spam = nullptr;              // none: messages are not scanned
 };
 
 task<void> run_session(session& s, const server_config& config, shard_context& shard);

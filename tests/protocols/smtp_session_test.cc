@@ -35,6 +35,7 @@ struct shard_state {
   std::unique_ptr<directory::offload_source> source;
   std::unique_ptr<directory::resolver> resolver;
   std::unique_ptr<mailstore::maildir_writer> writer;
+  spam_shard spam;
   shard_context context;
   std::unique_ptr<tcp_service> service;
 };
@@ -70,14 +71,23 @@ class SmtpServer : public ::testing::Test {
     config_.mail_root = dir_ + "/vmail";
     shards_ = testing::make_shards(2);
     states_.resize(2);
+    for (unsigned i = 0; i < 2; ++i) states_[i] = std::make_unique<shard_state>();
+    spam_all_.clear();
+    for (unsigned i = 0; i < 2; ++i) spam_all_.push_back(&states_[i]->spam);
     for (unsigned i = 0; i < 2; ++i) {
-      states_[i] = std::make_unique<shard_state>();
       testing::run_on(*shards_, i, [this, i]() -> task<void> {
         shard_state& st = *states_[i];
         st.source = std::make_unique<directory::offload_source>(*store_, shards_->offload());
         st.resolver = std::make_unique<directory::resolver>(*st.source);
         st.writer = std::make_unique<mailstore::maildir_writer>(mailstore::writer_options{"mx.example.org"});
         st.context = {st.resolver.get(), st.writer.get(), st.source.get(), &shards_->offload()};
+        if (spam_engine_) {
+          st.spam.settings = &spam_settings_;
+          st.spam.scanner = std::make_unique<spam::scan_context>(spam_engine_);
+          st.spam.greylist = spam::greylist_table(greylist_options_);
+          st.spam.all = &spam_all_;
+          st.context.spam = &st.spam;
+        }
         service_options o;
         o.name = "smtp";
         o.address = *socket_address::parse("127.0.0.1", port_);
@@ -173,6 +183,11 @@ class SmtpServer : public ::testing::Test {
   std::unique_ptr<shard_set> shards_;
   std::vector<std::unique_ptr<shard_state>> states_;
   uint16_t port_ = 0;
+  // Spam scanning: off unless a test fixture sets the engine before start().
+  std::shared_ptr<const spam::spam_engine> spam_engine_;
+  spam_settings spam_settings_;
+  spam::greylist_options greylist_options_;
+  std::vector<spam_shard*> spam_all_;
 };
 
 TEST_F(SmtpServer, GreetingAndEhloExtensions) {
@@ -483,6 +498,124 @@ TEST_F(LmtpServer, OneReplyPerRecipientAfterData) {
   EXPECT_EQ(delivered("john").size(), 1u) << "one copy although reached twice";
   EXPECT_EQ(delivered("jane").size(), 1u);
   close(fd);
+}
+
+// ---- spam verdicts in the SMTP path ----------------------------------------------
+// A small rule set in SpamAssassin syntax: one word per action, so each test decides
+// the score by what it puts in the body.
+constexpr const char* kSpamRules =
+    "body RM_TEST_REJECT /\\bpurple-monkey-dishwasher\\b/i\n"
+    "score RM_TEST_REJECT 20\n"
+    "body RM_TEST_JUNK /\\blottery winnings\\b/i\n"
+    "score RM_TEST_JUNK 6\n"
+    "header RM_TEST_GREY Subject =~ /greyish/\n"
+    "score RM_TEST_GREY 4.5\n";
+
+class SmtpSpam : public SmtpServer {
+ protected:
+  void SetUp() override {}  // each test configures, then calls begin()
+  void begin(bool greylist = false) {
+    std::string tmpl = ::testing::TempDir() + "/ringmail-rules-XXXXXX";
+    rules_dir_ = mkdtemp(tmpl.data());
+    std::ofstream(rules_dir_ + "/test.cf") << kSpamRules;
+    spam::engine_options o;
+    o.rule_paths.push_back(rules_dir_);
+    auto engine = spam::spam_engine::build(o);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    spam_engine_ = *engine;
+    spam_settings_.policy.greylist = greylist;
+    greylist_options_.delay = std::chrono::seconds(0);  // a retry passes at once
+    start(/*lmtp=*/false);
+  }
+  void TearDown() override {
+    SmtpServer::TearDown();
+    if (!rules_dir_.empty()) fs::remove_all(rules_dir_);
+  }
+  // One message from a fresh connection; returns the end-of-data reply code.
+  std::string send_message(const std::string& subject, const std::string& body,
+                           const std::string& rcpt = "john@example.org") {
+    int fd = connect_client();
+    read_reply(fd);
+    auto codes = converse(fd, {"EHLO client.test\r\n", "MAIL FROM:<sender@remote.test>\r\n",
+                               "RCPT TO:<" + rcpt + ">\r\n", "DATA\r\n"});
+    EXPECT_EQ(codes[3], "354 End d");
+    send_raw(fd, "From: sender@remote.test\r\nSubject: " + subject + "\r\n\r\n" + body + "\r\n.\r\n");
+    std::string reply = read_reply(fd);
+    send_raw(fd, "QUIT\r\n");
+    read_reply(fd);
+    close(fd);
+    return reply;
+  }
+  std::vector<std::string> in_folder(const std::string& user, const std::string& folder) {
+    std::vector<std::string> out;
+    fs::path dir = fs::path(config_.mail_root) / "example.org" / user / "Maildir" / folder / "new";
+    if (!fs::exists(dir)) return out;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      std::ifstream in(e.path(), std::ios::binary);
+      out.emplace_back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    return out;
+  }
+  std::string rules_dir_;
+};
+
+TEST_F(SmtpSpam, HamGoesToInboxWithSpamStatusNo) {
+  begin();
+  EXPECT_EQ(code_of(send_message("lunch", "see you at noon")), "250 2.0.0");
+  auto inbox = delivered("john");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_NE(inbox[0].find("X-Spam-Status: No, score=0.0 required=5.0 tests=none\r\n"), std::string::npos) << inbox[0];
+  EXPECT_NE(inbox[0].find("X-Spam-Score: 0.0\r\n"), std::string::npos);
+  EXPECT_TRUE(in_folder("john", ".Junk").empty());
+}
+
+TEST_F(SmtpSpam, SpamGoesToJunkWithFlag) {
+  begin();
+  EXPECT_EQ(code_of(send_message("hello", "claim your LOTTERY WINNINGS today")), "250 2.0.0");
+  EXPECT_TRUE(delivered("john").empty());
+  auto junk = in_folder("john", ".Junk");
+  ASSERT_EQ(junk.size(), 1u);
+  EXPECT_NE(junk[0].find("X-Spam-Flag: YES\r\n"), std::string::npos);
+  EXPECT_NE(junk[0].find("X-Spam-Status: Yes, score=6.0 required=5.0 tests=RM_TEST_JUNK"), std::string::npos) << junk[0];
+  EXPECT_NE(junk[0].find("claim your LOTTERY WINNINGS today"), std::string::npos) << "the message itself is intact";
+}
+
+TEST_F(SmtpSpam, HeadersOnlyModeKeepsSpamInInbox) {
+  spam_settings_.policy.junk_folder = false;
+  begin();
+  EXPECT_EQ(code_of(send_message("hello", "lottery winnings")), "250 2.0.0");
+  auto inbox = delivered("john");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_NE(inbox[0].find("X-Spam-Flag: YES"), std::string::npos);
+  EXPECT_TRUE(in_folder("john", ".Junk").empty());
+}
+
+TEST_F(SmtpSpam, HighScoreIsRejectedAtEndOfData) {
+  begin();
+  EXPECT_EQ(code_of(send_message("hi", "the purple-monkey-dishwasher says hello")), "554 5.7.1");
+  EXPECT_EQ(total_delivered(), 0u);
+  // The server goes on: the next (clean) message is accepted.
+  EXPECT_EQ(code_of(send_message("hi", "all fine")), "250 2.0.0");
+  EXPECT_EQ(total_delivered(), 1u);
+}
+
+TEST_F(SmtpSpam, GreylistDefersUnknownTripletThenPassesRetry) {
+  begin(/*greylist=*/true);
+  EXPECT_EQ(code_of(send_message("greyish offer", "body")), "451 4.7.1");
+  EXPECT_EQ(total_delivered(), 0u);
+  EXPECT_EQ(code_of(send_message("greyish offer", "body")), "250 2.0.0") << "retry after the (zero) delay";
+  EXPECT_EQ(code_of(send_message("greyish offer", "body", "jane@example.org")), "451 4.7.1") << "new triplet";
+  EXPECT_EQ(code_of(send_message("plain", "body", "jane@example.org")), "250 2.0.0") << "low scores are not greylisted";
+  EXPECT_EQ(total_delivered(), 2u);
+}
+
+TEST_F(SmtpSpam, OversizedMessagesAreDeliveredUnscanned) {
+  spam_settings_.max_scan_size = 100;
+  begin();
+  EXPECT_EQ(code_of(send_message("big", std::string(200, 'x') + " purple-monkey-dishwasher")), "250 2.0.0");
+  auto inbox = delivered("john");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_NE(inbox[0].find("X-Spam-Status: No, skipped=too-large\r\n"), std::string::npos);
 }
 
 }  // namespace

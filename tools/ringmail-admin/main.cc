@@ -1,5 +1,6 @@
 // ringmail-admin: domains, users, aliases and password hashes, for either directory
-// backend (SQLite under --data_dir, or --directory=mariadb://…).
+// backend (SQLite under --data_dir, or --directory=mariadb://…), and the spam filter's
+// Bayes training and offline scanning.
 //
 //   ringmail-admin --data_dir=DIR domain add example.org
 //   ringmail-admin user add john@example.org [--quota=BYTES]     (password: prompt or stdin)
@@ -22,6 +23,7 @@
 #include "delivery/auth/password.h"
 #include "delivery/directory/open_store.h"
 #include "tools/common/directory_flags.h"
+#include "tools/ringmail-admin/spam_command.h"
 
 ABSL_FLAG(std::string, data_dir, "./data", "ringmail's data directory (the SQLite directory lives here)");
 ABSL_FLAG(std::string, scheme, "BLF-CRYPT", "Password scheme for new hashes (BLF-CRYPT, ARGON2ID, SHA512-CRYPT, …)");
@@ -39,6 +41,9 @@ constexpr const char* kUsage =
     "  user passwd EMAIL | user quota EMAIL BYTES\n"
     "  alias add SOURCE DEST | alias del SOURCE DEST | alias list [DOMAIN]   (SOURCE may be @domain)\n"
     "  pw [-s SCHEME]   print {SCHEME}hash of a password read from a prompt or stdin\n"
+    "  spam learn --spam|--ham [--user=EMAIL] PATH...   train Bayes on files, directories, Maildir folders\n"
+    "  spam scan [--spam_threads=N] PATH...   print <score> <Yes|No> <path> per message\n"
+    "  spam rules   load and compile the rules, print what ran and what was skipped\n"
     "Passwords are read from the terminal (asked twice) or one line of stdin, never from argv.";
 
 int usage() {
@@ -177,6 +182,10 @@ int main(int argc, char** argv) {
     if (!hash.ok()) return fail(hash.status());
     std::printf("%s\n", hash->c_str());
     return 0;
+  }
+  if (command == "spam") {
+    int rc = ringmail::tools::spam_command(absl::GetFlag(FLAGS_data_dir), args);
+    return rc == 2 ? usage() : rc;
   }
   if (command != "domain" && command != "user" && command != "alias") return usage();
   if (args.empty()) return usage();

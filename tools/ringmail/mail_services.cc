@@ -16,6 +16,7 @@
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
+#include "tools/common/spam_flags.h"
 
 ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
 ABSL_FLAG(uint16_t, lmtp_port, 2424, "LMTP port (RFC 2033), for an MTA in front of ringmail; 0 = off");
@@ -40,6 +41,13 @@ ABSL_FLAG(bool, maildir_fsync, true, "fsync every message and its directory entr
 ABSL_FLAG(uint32_t, directory_cache_ttl_s, 60, "Seconds a positive directory answer is cached per shard");
 ABSL_FLAG(uint32_t, directory_negative_ttl_s, 10, "Seconds a negative directory answer is cached per shard");
 ABSL_FLAG(uint32_t, directory_pool, 2, "MariaDB connections per shard");
+ABSL_FLAG(bool, lmtp_spam_scan, false,
+          "Scan mail arriving over LMTP too (off: the MTA in front is expected to have scanned it)");
+ABSL_FLAG(std::string, dnsbl, "",
+          "DNS blocklists for the client IP, comma-separated zone[=127.0.0.2;127.0.0.4][:score], "
+          "e.g. zen.spamhaus.org:3.5; empty = off");
+ABSL_FLAG(std::string, dns_servers, "", "DNS servers for DNSBL lookups (ip[:port], comma-separated); empty = /etc/resolv.conf");
+ABSL_FLAG(uint64_t, spam_max_scan_size, 10ull << 20, "Messages larger than this are delivered unscanned (X-Spam-Status: No, skipped)");
 
 namespace ringmail::tools {
 namespace {
@@ -79,6 +87,8 @@ struct mail_services::shard_state {
   std::unique_ptr<directory::cached_source> cache;
   std::unique_ptr<directory::resolver> resolver;
   std::unique_ptr<mailstore::maildir_writer> writer;
+  std::unique_ptr<dns_resolver> dns;
+  smtp::spam_shard spam;
   smtp::shard_context context;
 };
 
@@ -109,6 +119,15 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   base->mail_root = mail_root;
   auto lmtp = std::make_shared<smtp::server_config>(*base);
   lmtp->lmtp = true;
+  lmtp->spam_scan = absl::GetFlag(FLAGS_lmtp_spam_scan);
+
+  spam_settings_.policy = spam_policy_from_flags();
+  spam_settings_.max_scan_size = absl::GetFlag(FLAGS_spam_max_scan_size);
+  auto lists = spam::parse_dnsbl_lists(absl::GetFlag(FLAGS_dnsbl));
+  if (!lists.ok()) return lists.status();
+  spam_settings_.dnsbl = std::move(*lists);
+  dns_options dns;
+  dns.servers = absl::GetFlag(FLAGS_dns_servers);
 
   const uint16_t smtp_port = absl::GetFlag(FLAGS_smtp_port);
   const uint16_t lmtp_port = absl::GetFlag(FLAGS_lmtp_port);
@@ -120,6 +139,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
 
   shards_.resize(set.size());
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
+  for (unsigned i = 0; i < set.size(); ++i) spam_shards_.push_back(&shards_[i]->spam);
   std::vector<std::promise<absl::Status>> started(set.size());
   for (unsigned i = 0; i < set.size(); ++i) {
     set.run_on(i, [&, i] {
@@ -148,6 +168,21 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.context.writer = st.writer.get();
       st.context.directory = st.cache.get();
       st.context.offload = &set.offload();
+      if (settings_.spam_engine) {
+        st.spam.settings = &spam_settings_;
+        st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
+        st.spam.all = &spam_shards_;
+        if (!spam_settings_.dnsbl.empty()) {
+          auto resolver = dns_resolver::create(*reactor::current(), dns);
+          if (!resolver.ok()) {
+            started[i].set_value(resolver.status());
+            return;
+          }
+          st.dns = std::move(*resolver);
+          st.spam.dns = st.dns.get();
+        }
+        st.context.spam = &st.spam;
+      }
 
       absl::Status status;
       auto open = [&](const char* name, uint16_t port, std::shared_ptr<smtp::server_config> config,
@@ -202,9 +237,20 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
     if (!st.ok()) return st;
   }
   listeners_ = services.empty() ? 0 : services[0].size();
-  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " mail_root=", mail_root);
+  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " mail_root=", mail_root,
+                              " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
   return absl::OkStatus();
+}
+
+task<void> mail_services::replace_spam_engine(std::shared_ptr<const spam::spam_engine> engine) {
+  if (!settings_.spam_engine) co_return;  // scanning is off: nothing to swap
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    shard_state* st = shards_[i].get();
+    // A scan never suspends, so no scan is half-way through its context when this runs.
+    auto swap = [st, engine] { st->spam.scanner = std::make_unique<spam::scan_context>(engine); };
+    co_await on_shard(i, swap);
+  }
 }
 
 }  // namespace ringmail::tools

@@ -12,6 +12,8 @@
 #include "runtime/shard_set.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
+#include "protocols/smtp/spam_filter.h"
+#include "spam/scanner.h"
 
 namespace ringmail::tools {
 
@@ -23,6 +25,8 @@ struct mail_settings {
   // lookups run on the offload pool; MariaDB shards use their own non-blocking sources.
   std::unique_ptr<directory::store> store;
   std::shared_ptr<tls::context> tls;
+  // The compiled spam rules (and Bayes model); null: no scanning.
+  std::shared_ptr<const spam::spam_engine> spam_engine;
 };
 
 class mail_services {
@@ -33,6 +37,8 @@ class mail_services {
   // Opens the listeners on every shard (blocking the caller until all are up).
   // `services[shard]` receives each shard's tcp_services, for the graceful shutdown.
   absl::Status start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services);
+  // On a shard. Swaps every shard's scanner to `engine` (a reload), one shard at a time.
+  task<void> replace_spam_engine(std::shared_ptr<const spam::spam_engine> engine);
   // "smtp=2525 lmtp=2424" for the ready line.
   std::string describe() const;
   size_t listener_count() const { return listeners_; }
@@ -42,6 +48,8 @@ class mail_services {
   mail_settings settings_;
   std::unique_ptr<directory::store> shared_store_;  // SQLite: one store, a connection per thread
   std::vector<std::unique_ptr<shard_state>> shards_;
+  std::vector<smtp::spam_shard*> spam_shards_;  // each shard's, for greylist owners
+  smtp::spam_settings spam_settings_;
   std::string description_;
   size_t listeners_ = 0;
 };

@@ -24,6 +24,9 @@
 #include "runtime/tcp_service.h"
 #include "runtime/when_all.h"
 #include "runtime/tls_context.h"
+#include "runtime/offload_pool.h"
+#include "tools/common/spam_flags.h"
+#include <future>
 
 ABSL_FLAG(std::string, data_dir, "./data", "Directory for ringmail's own state (directory database, TLS keys, queue)");
 ABSL_FLAG(uint32_t, shards, 0, "Number of shards (threads, one io_uring each); 0 = one per online core");
@@ -39,6 +42,8 @@ ABSL_FLAG(std::string, user, "",
           "When started as root: the account (e.g. vmail) to switch to after the ports are bound; "
           "it must own --data_dir and --mail_root");
 ABSL_FLAG(uint32_t, recv_buffer_size, 16384, "Size of one receive buffer in bytes");
+ABSL_FLAG(bool, spam_scan, true,
+          "Scan incoming SMTP mail with the spam rules and Bayes (--spam_rules, --bayes_db); SIGHUP reloads them");
 
 namespace ringmail::tools {
 namespace {
@@ -71,6 +76,52 @@ task<void> supervise(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp
   }
   co_await when_all(std::move(drains));
   set.stop();
+}
+
+using engine_result = absl::StatusOr<std::shared_ptr<const spam::spam_engine>>;
+
+void log_spam_engine(const char* event, const spam::engine_stats& s) {
+  log::info(event, {{"rules", s.rules.rules},
+                    {"hyperscan", s.matcher.hyperscan_patterns},
+                    {"pcre", s.matcher.pcre_patterns},
+                    {"rejected", s.matcher.rejected_patterns},
+                    {"skipped_blocks", s.rules.skipped_blocks},
+                    {"unsupported_evals", s.rules.unsupported_evals},
+                    {"unknown_directives", s.rules.unknown_directives},
+                    {"parse_errors", s.rules.parse_errors},
+                    {"metas", s.meta_rules},
+                    {"bayes", s.bayes_ready ? "ready" : "off"},
+                    {"load_ms", static_cast<int64_t>(s.load_seconds * 1000)},
+                    {"compile_ms", static_cast<int64_t>(s.compile_seconds * 1000)}});
+}
+
+void log_spam_failure(const char* event, const absl::Status& st) {
+  log::error(event, {{"reason", st.message()}});
+}
+
+// Rule loading and the Hyperscan compiles take seconds: they run on the offload pool
+// (DESIGN.md: never block a shard), at start-up and on every SIGHUP.
+task<engine_result> build_spam_engine(shard_set& set, spam::engine_options options) {
+  auto build = [options] { return spam::spam_engine::build(options); };
+  co_return co_await offload(set.offload(), std::move(build));
+}
+
+task<void> start_spam_engine(shard_set& set, spam::engine_options options, std::promise<engine_result>& done) {
+  done.set_value(co_await build_spam_engine(set, std::move(options)));
+}
+
+task<void> reload_on_sighup(shard_set& set, mail_services& mail, spam::engine_options options) {
+  for (;;) {
+    int sig = co_await wait_for_signal(std::vector<int>(1, SIGHUP));
+    if (sig < 0) co_return;
+    engine_result engine = co_await build_spam_engine(set, options);
+    if (!engine.ok()) {
+      log_spam_failure("spam_reload_failed", engine.status());  // the old rules stay
+      continue;
+    }
+    co_await mail.replace_spam_engine(*engine);
+    log_spam_engine("spam_rules_reloaded", (*engine)->stats());
+  }
 }
 
 }  // namespace
@@ -145,7 +196,24 @@ int serve() {
   // The protocol listeners: one tcp_service per shard and port, created on that shard.
   // SMTP and LMTP now; IMAP, POP3 and HTTP join the same list as they arrive.
   std::vector<std::vector<std::unique_ptr<tcp_service>>> services(set.size());
-  mail_services mail({hostname, data_dir, where, std::move(*store), *tls_server});
+  task_scope background;  // start-up and reload coroutines on shard 0; outlives set.join()
+  std::shared_ptr<const spam::spam_engine> engine;
+  spam::engine_options spam_options;
+  if (absl::GetFlag(FLAGS_spam_scan)) {
+    std::vector<std::string> missing;
+    spam_options = spam_engine_options_from_flags(data_dir, &missing);
+    for (const auto& m : missing) log::warn("spam_rules_missing", {{"path", m}});
+    std::promise<engine_result> built;
+    set.run_on(0, [&] { background.spawn(start_spam_engine(set, spam_options, built)); });
+    engine_result result = built.get_future().get();
+    if (!result.ok()) {
+      log_spam_failure("startup_failed", result.status());
+      std::_Exit(1);
+    }
+    engine = std::move(*result);
+    log_spam_engine("spam_rules_loaded", engine->stats());
+  }
+  mail_services mail({hostname, data_dir, where, std::move(*store), *tls_server, engine});
   absl::Status listening = mail.start(set, services);
   if (!listening.ok()) {
     log::error("startup_failed", {{"reason", listening.message()}});
@@ -191,6 +259,7 @@ int serve() {
   task_scope supervisor;  // owns the one supervising coroutine; used on shard 0 only
   const auto grace = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace));
   set.run_on(0, [&] { supervisor.spawn(supervise(set, services, grace, received)); });
+  if (engine) set.run_on(0, [&] { background.spawn(reload_on_sighup(set, mail, spam_options)); });
   set.join();
   log::info("stopped", {{"signal", received.load()}});
   return 0;

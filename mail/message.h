@@ -1,0 +1,55 @@
+// The MIME tree of one message (RFC 2045-2049): nested multiparts, message/rfc822, each
+// part a zero-copy view over the message bytes. Pure: no sockets, no runtime; the IMAP
+// server reuses it for BODYSTRUCTURE and partial fetches, the spam scanner for its text.
+// Parsing never fails; limits.h bounds the work and marks the message `truncated`.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mail/charset.h"
+#include "mail/content_type.h"
+#include "mail/header.h"
+
+namespace ringmail::mail {
+
+inline constexpr uint32_t no_part = static_cast<uint32_t>(-1);
+
+struct mime_part {
+  std::string_view bytes;    // the whole part: its header block and its body
+  header_block headers;      // views into `bytes`' buffer
+  std::string_view body;     // encoded body (after the empty line), without the CRLF that
+                             // belongs to the next boundary line
+  content_type type;
+  std::string transfer_encoding;  // lower-cased: "7bit", "base64", "quoted-printable", ...
+  std::string disposition;        // lower-cased "inline"/"attachment"/"" 
+  std::string filename;           // from Content-Disposition filename or Content-Type name
+  uint32_t parent = no_part;
+  std::vector<uint32_t> children;  // multipart children, or the one message/rfc822 root
+  uint32_t depth = 0;              // root is 0
+  bool is_attachment() const { return disposition == "attachment" || !filename.empty(); }
+};
+
+struct message {
+  std::string_view bytes;
+  std::vector<mime_part> parts;  // pre-order; parts[0] is the message itself
+  bool truncated = false;        // a limit of limits.h was hit somewhere
+  size_t missing_boundaries = 0; // multiparts whose closing boundary never came
+  const header_block& headers() const { return parts[0].headers; }
+};
+
+// `bytes` must outlive the result. `charsets` decodes RFC 2231/2047 parameter values.
+message parse_message(std::string_view bytes, charset_converter& charsets);
+
+// The transfer-decoded body of a part (base64/quoted-printable; others as is), at most
+// `max_bytes`. `stats` reports broken encodings.
+struct decode_stats;
+std::string decode_body(const mime_part& part, size_t max_bytes, decode_stats* stats = nullptr);
+
+// A header field's value unfolded and RFC 2047-decoded to UTF-8.
+std::string decoded_value(const header_field& field, charset_converter& charsets);
+
+}  // namespace ringmail::mail

@@ -1,0 +1,61 @@
+// The spam step of an SMTP transaction (DESIGN.md story 1): at the end of DATA/BDAT the
+// message is scanned on the shard (Hyperscan is per-shard scratch, no lock, no blocking
+// call), the client's IP is looked up in the DNSBLs (c-ares on the ring), the greylist
+// owner shard is asked about the triplets, and the verdict picks reject / greylist / Junk
+// / INBOX and the X-Spam-* header lines. A scanner that fails never loses mail: the
+// message is delivered without a verdict and the failure logged.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/dns.h"
+#include "runtime/net.h"
+#include "runtime/task.h"
+#include "spam/dnsbl.h"
+#include "spam/greylist.h"
+#include "spam/scanner.h"
+#include "spam/verdict.h"
+
+namespace ringmail::smtp {
+
+// Shared by every shard, read-only.
+struct spam_settings {
+  spam::verdict_policy policy;
+  std::vector<spam::dnsbl_list> dnsbl;   // empty: no DNSBL lookups
+  uint64_t max_scan_size = 10ull << 20;  // larger messages are delivered unscanned (rspamd:
+                                         // max_message 50 MB; spamc: 500 KB)
+};
+
+// One per shard, used only on its thread.
+struct spam_shard {
+  const spam_settings* settings = nullptr;
+  std::unique_ptr<spam::scan_context> scanner;  // swapped by a reload (SIGHUP)
+  spam::greylist_table greylist;                // the triplets this shard owns
+  dns_resolver* dns = nullptr;                  // for DNSBL; may be null when dnsbl is empty
+  // Every shard's spam_shard, indexed by shard number: the greylist owner is asked there.
+  const std::vector<spam_shard*>* all = nullptr;
+};
+
+struct spam_decision {
+  spam::spam_action action = spam::spam_action::inbox;
+  std::string header_lines;  // X-Spam-* lines to prepend to every copy
+  double score = 0;
+  bool scanned = false;
+};
+
+struct filter_input {
+  std::string_view message;
+  socket_address client;
+  std::string client_ip;  // text form, for greylist keys and logs
+  std::string_view sender;
+  std::vector<std::string> recipients;  // as given in RCPT TO
+  std::string session_id;
+};
+
+task<spam_decision> filter_message(spam_shard& shard, const filter_input& in);
+
+}  // namespace ringmail::smtp

@@ -1,0 +1,92 @@
+// Learning a raw message in one call: what the IMAP server does when a message is moved
+// into or out of Junk, and what ringmail-admin does for a corpus.
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "mail/charset.h"
+#include "mail/message.h"
+#include "mail/message_text.h"
+#include "spam/bayes.h"
+
+namespace ringmail::spam {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// FNV-1a 64, continued from `h`.
+uint64_t fnv1a(uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+}  // namespace
+
+std::string bayes_message_id(const mail::message_text& text, std::string_view body_bytes) {
+  // SA Message.pm generate_msgid(): sha1_hex(To . "\0" . Date . "\0" . body digest).
+  // "See Bug 5185, not using Received headers etc anymore": the same message relayed
+  // twice gets the same id. 64 bits of FNV-1a are plenty to tell one user's messages
+  // apart.
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::string_view name : {"To", "Date"}) {
+    for (const mail::text_header& f : text.headers) {
+      if (iequals(f.name, name)) h = fnv1a(fnv1a(h, f.decoded), "\n");
+    }
+    h = fnv1a(h, std::string_view("\0", 1));
+  }
+  h = fnv1a(h, body_bytes);
+  char id[40];
+  std::snprintf(id, sizeof id, "%016" PRIx64 "@sa_generated", h);
+  return id;
+}
+
+namespace {
+
+struct learnable {
+  std::string msg_id;
+  std::vector<uint64_t> tokens;
+};
+
+learnable prepare(std::string_view message_bytes) {
+  // An mbox "From " separator line is not part of the message (SA strips it too).
+  if (message_bytes.substr(0, 5) == "From ") {
+    size_t nl = message_bytes.find('\n');
+    message_bytes.remove_prefix(nl == std::string_view::npos ? message_bytes.size() : nl + 1);
+  }
+  mail::charset_converter charsets;
+  mail::message msg = mail::parse_message(message_bytes, charsets);
+  mail::message_text text = mail::render_text(msg, charsets);
+  learnable out;
+  out.msg_id = bayes_message_id(text, msg.parts.empty() ? std::string_view() : msg.parts[0].body);
+  out.tokens = bayes_tokens(text);
+  return out;
+}
+
+}  // namespace
+
+absl::Status learn_message(bayes_store& store, std::string_view user, std::string_view message_bytes, bool is_spam) {
+  learnable m = prepare(message_bytes);
+  return store.learn(user, m.msg_id, m.tokens, is_spam);
+}
+
+absl::Status learn_message(bayes_store::batch& batch, std::string_view user, std::string_view message_bytes,
+                           bool is_spam) {
+  learnable m = prepare(message_bytes);
+  return batch.learn(user, m.msg_id, m.tokens, is_spam);
+}
+
+}  // namespace ringmail::spam

@@ -1,0 +1,156 @@
+#include "spam/scanner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "mail/message.h"
+#include "mail/message_text.h"
+#include "spam/rule_loader.h"
+
+namespace ringmail::spam {
+
+const std::vector<std::string>& supported_eval_functions() {
+  static const std::vector<std::string> functions = {"check_bayes"};
+  return functions;
+}
+
+// The plugins whose non-eval rules (regexes, metas, mimeheader) we run. Their eval rules
+// load only for the functions above; the rest are counted as unsupported. Plugins that
+// need the network or other engines (DKIM, SPF, DMARC, URIDNSBL, DNSEval, Razor2, Pyzor,
+// HashBL, ...) are not claimed, so their blocks are skipped and counted.
+const std::vector<std::string>& supported_plugins() {
+  static const std::vector<std::string> plugins = {
+      "Mail::SpamAssassin::Plugin::ReplaceTags", "Mail::SpamAssassin::Plugin::Bayes",
+      "Mail::SpamAssassin::Plugin::Check",       "Mail::SpamAssassin::Plugin::MIMEHeader",
+      "Mail::SpamAssassin::Plugin::BodyEval",    "Mail::SpamAssassin::Plugin::HeaderEval",
+      "Mail::SpamAssassin::Plugin::MIMEEval",    "Mail::SpamAssassin::Plugin::HTMLEval",
+      "Mail::SpamAssassin::Plugin::URIEval",     "Mail::SpamAssassin::Plugin::RelayEval",
+      "Mail::SpamAssassin::Plugin::WLBLEval",    "Mail::SpamAssassin::Plugin::URIDetail",
+  };
+  return plugins;
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// SpamAssassin's Bayes plugin, check_bayes($min, $max): hits when min < P <= max, with
+// min 0 meaning "from 0 inclusive" (BAYES_00 is 0 .. 0.01).
+bool bayes_in_range(double p, const std::vector<std::string>& args) {
+  double lo = 0, hi = 1;
+  if (args.size() != 2 || !absl::SimpleAtod(args[0], &lo) || !absl::SimpleAtod(args[1], &hi)) return false;
+  return (lo == 0 ? p >= 0 : p > lo) && p <= hi;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engine_options& options) {
+  std::shared_ptr<spam_engine> e(new spam_engine());
+  auto start = std::chrono::steady_clock::now();
+
+  // Bayes first: whether it is usable selects the score set, as in SpamAssassin.
+  if (!options.bayes_path.empty() && std::filesystem::exists(options.bayes_path)) {
+    auto store = bayes_store::open(options.bayes_path);
+    if (!store.ok()) return store.status();
+    auto model = (*store)->load("");
+    if (!model.ok()) return model.status();
+    e->bayes_ = std::move(*model);
+  }
+  const bool bayes_ready = e->bayes_ && e->bayes_->ready();
+  e->stats_.bayes_ready = bayes_ready;
+  if (e->bayes_) {
+    e->stats_.bayes_spam = e->bayes_->spam_messages;
+    e->stats_.bayes_ham = e->bayes_->ham_messages;
+  }
+
+  load_options lo;
+  lo.score_set = (bayes_ready ? 2 : 0) + (options.network_tests ? 1 : 0);
+  lo.plugins = supported_plugins();
+  lo.eval_functions = supported_eval_functions();
+  auto rules = load_rules(options.rule_paths, lo);
+  if (!rules.ok()) return rules.status();
+  e->rules_ = std::move(*rules);
+  e->stats_.rules = e->rules_.stats;
+  e->stats_.load_seconds = seconds_since(start);
+
+  start = std::chrono::steady_clock::now();
+  auto matcher = compiled_rules::compile(e->rules_);
+  if (!matcher.ok()) return matcher.status();
+  e->matcher_ = std::move(*matcher);
+  e->stats_.matcher = e->matcher_->stats();
+  e->metas_ = std::make_shared<meta_program>(e->rules_);
+  e->stats_.compile_seconds = seconds_since(start);
+  e->stats_.metas_dropped = e->metas_->dropped();
+  for (uint32_t i = 0; i < e->rules_.rules.size(); ++i) {
+    const rule& r = e->rules_.rules[i];
+    if (r.kind == rule_kind::meta) ++e->stats_.meta_rules;
+    if (r.kind == rule_kind::eval) e->eval_rules_.push_back(i);
+  }
+  e->stats_.eval_rules = e->eval_rules_.size();
+  return std::shared_ptr<const spam_engine>(std::move(e));
+}
+
+std::shared_ptr<const spam_engine> spam_engine::with_bayes(std::shared_ptr<const bayes_model> model) const {
+  std::shared_ptr<spam_engine> e(new spam_engine(*this));
+  e->bayes_ = std::move(model);
+  e->stats_.bayes_ready = e->bayes_ && e->bayes_->ready();
+  return e;
+}
+
+scan_context::scan_context(std::shared_ptr<const spam_engine> engine)
+    : engine_(std::move(engine)), scratch_(engine_->matcher()) {}
+
+scan_context::~scan_context() = default;
+
+scan_result scan_context::scan(std::string_view message,
+                               const std::vector<std::pair<std::string, double>>& extra_hits) {
+  const spam_engine& e = *engine_;
+  const std::vector<rule>& rules = e.rules_.rules;
+  scan_result result;
+  result.required = e.required_score();
+
+  // An mbox "From " separator line (offline scans of mbox-derived files) is not part of
+  // the message, as in SpamAssassin.
+  if (message.substr(0, 5) == "From ") {
+    size_t nl = message.find('\n');
+    message.remove_prefix(nl == std::string_view::npos ? message.size() : nl + 1);
+  }
+  mail::message parsed = mail::parse_message(message, charsets_);
+  mail::message_text text = mail::render_text(parsed, charsets_);
+  result.truncated = text.truncated;
+
+  e.matcher().match(text, scratch_, hits_);
+  hits_.resize(rules.size(), 0);
+
+  if (e.bayes_ && e.bayes_->ready()) result.bayes = e.bayes_->classify(bayes_tokens(text));
+  for (uint32_t i : e.eval_rules_) {
+    const rule& r = rules[i];
+    if (r.eval_function == "check_bayes") {
+      hits_[i] = result.bayes && bayes_in_range(*result.bayes, r.eval_args) ? 1 : 0;
+    }
+  }
+  e.metas().evaluate(hits_);
+
+  // SpamAssassin adds each hit rule's score once; sub-rules (__NAME) only feed metas.
+  double score = 0;
+  for (uint32_t i = 0; i < rules.size(); ++i) {
+    if (hits_[i] == 0 || rules[i].is_subrule() || rules[i].score == 0) continue;
+    score += rules[i].score;
+    result.tests.push_back(rules[i].name);
+  }
+  for (const auto& [name, s] : extra_hits) {
+    score += s;
+    result.tests.push_back(name);
+  }
+  std::sort(result.tests.begin(), result.tests.end());
+  // SpamAssassin rounds the total to 3 decimals before comparing with required_score.
+  result.score = std::round(score * 1000.0) / 1000.0;
+  return result;
+}
+
+}  // namespace ringmail::spam

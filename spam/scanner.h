@@ -1,0 +1,111 @@
+// The spam scanner: a message in, a score and the rules that hit out. It puts together
+// the pieces below it — the message model (mail/), the regex rules compiled for
+// Hyperscan/PCRE2 (matcher.h), the meta rules (meta.h), the Bayes classifier (bayes.h)
+// and the eval functions we implement — the way SpamAssassin's PerMsgStatus does:
+// run the rules, evaluate the metas, add the scores of the rules that hit.
+//
+// Two objects, for the runtime's rules (DESIGN.md):
+//   spam_engine   everything loaded and compiled from the rule files: immutable, built on
+//                 the offload pool (seconds for the stock rules), shared read-only by all
+//                 shards through a shared_ptr; a reload (SIGHUP) builds a new one.
+//   scan_context  per thread (shard): Hyperscan scratch, charset converters, buffers.
+//                 A scan allocates little beyond the message's own text views.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "mail/charset.h"
+#include "spam/bayes.h"
+#include "spam/matcher.h"
+#include "spam/meta.h"
+#include "spam/rule.h"
+
+namespace ringmail::spam {
+
+struct engine_options {
+  // Rule files or directories (SpamAssassin syntax), loaded in order; later wins.
+  std::vector<std::string> rule_paths;
+  // SQLite Bayes store; empty or missing: no Bayes (BAYES_xx rules never hit).
+  std::string bayes_path;
+  // Network rules (DNSBL) are run by the SMTP session; they select score set 3 vs 2.
+  bool network_tests = false;
+};
+
+// The eval: functions scan_context implements, for the loader to keep their rules.
+const std::vector<std::string>& supported_eval_functions();
+// The SpamAssassin plugins whose rules we can run (for ifplugin).
+const std::vector<std::string>& supported_plugins();
+
+struct engine_stats {
+  load_stats rules;
+  matcher_stats matcher;
+  size_t meta_rules = 0;
+  size_t metas_dropped = 0;
+  size_t eval_rules = 0;
+  double load_seconds = 0;
+  double compile_seconds = 0;
+  bool bayes_ready = false;
+  uint32_t bayes_spam = 0, bayes_ham = 0;
+};
+
+class spam_engine {
+ public:
+  // Blocking (file reads, Hyperscan compiles): run on the offload pool or in tools.
+  static absl::StatusOr<std::shared_ptr<const spam_engine>> build(const engine_options& options);
+
+  const rule_set& rules() const { return rules_; }
+  const compiled_rules& matcher() const { return *matcher_; }
+  const meta_program& metas() const { return *metas_; }
+  const bayes_model* bayes() const { return bayes_.get(); }
+  double required_score() const { return rules_.required_score; }
+  const engine_stats& stats() const { return stats_; }
+
+  // A copy of this engine with another Bayes model (after learning), sharing the rules.
+  std::shared_ptr<const spam_engine> with_bayes(std::shared_ptr<const bayes_model> model) const;
+
+ private:
+  spam_engine() = default;
+  rule_set rules_;
+  std::shared_ptr<const compiled_rules> matcher_;
+  std::shared_ptr<const meta_program> metas_;
+  std::shared_ptr<const bayes_model> bayes_;
+  std::vector<uint32_t> eval_rules_;  // indices of rule_kind::eval rules
+  engine_stats stats_;
+  friend class scan_context;
+};
+
+struct scan_result {
+  double score = 0;
+  double required = 5.0;
+  std::vector<std::string> tests;       // rules that hit (not __sub-rules), score order
+  std::optional<double> bayes;          // P(spam) when the classifier answered
+  bool truncated = false;               // a limit cut the message: partial view
+  bool is_spam() const { return score >= required; }
+};
+
+class scan_context {
+ public:
+  explicit scan_context(std::shared_ptr<const spam_engine> engine);
+  ~scan_context();
+
+  // Scans one message. Extra (name, score) hits from outside the message — DNSBL
+  // listings of the client, found by the session — are added to the score and tests.
+  scan_result scan(std::string_view message,
+                   const std::vector<std::pair<std::string, double>>& extra_hits = {});
+
+  const spam_engine& engine() const { return *engine_; }
+
+ private:
+  std::shared_ptr<const spam_engine> engine_;
+  mail::charset_converter charsets_;
+  match_scratch scratch_;
+  std::vector<uint32_t> hits_;
+};
+
+}  // namespace ringmail::spam

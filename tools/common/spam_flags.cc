@@ -1,0 +1,55 @@
+#include "tools/common/spam_flags.h"
+
+#include <filesystem>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
+
+#ifndef RINGMAIL_RULES_DIR
+#define RINGMAIL_RULES_DIR "/usr/share/ringmail/rules"
+#endif
+
+ABSL_FLAG(std::string, spam_rules, "/usr/share/spamassassin," RINGMAIL_RULES_DIR,
+          "Rule files or directories in SpamAssassin syntax, comma-separated, loaded in order "
+          "(Debian's stock rules, then ringmail's own)");
+ABSL_FLAG(std::string, bayes_db, "", "SQLite Bayes token store; default <data_dir>/bayes.sqlite");
+ABSL_FLAG(double, spam_reject_score, 15.0, "Score at or above which a message is refused with 554 5.7.1");
+ABSL_FLAG(double, spam_junk_score, 5.0, "Score at or above which a message is spam: X-Spam-Flag, Junk folder");
+ABSL_FLAG(bool, spam_junk_folder, true,
+          "Deliver spam into the user's Junk folder; false = add headers only, deliver to INBOX");
+ABSL_FLAG(bool, greylist, false, "Greylist (451 4.7.1) unknown client/sender/recipient triplets scoring >= --greylist_score");
+ABSL_FLAG(double, greylist_score, 4.0, "Score at or above which an unknown triplet is greylisted");
+
+namespace ringmail::tools {
+
+std::string bayes_path_from_flags(const std::string& data_dir) {
+  std::string path = absl::GetFlag(FLAGS_bayes_db);
+  return path.empty() ? data_dir + "/bayes.sqlite" : path;
+}
+
+spam::engine_options spam_engine_options_from_flags(const std::string& data_dir, std::vector<std::string>* missing) {
+  spam::engine_options options;
+  for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_spam_rules), ',', absl::SkipWhitespace())) {
+    std::string path(p);
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) {
+      options.rule_paths.push_back(path);
+    } else if (missing != nullptr) {
+      missing->push_back(path);
+    }
+  }
+  options.bayes_path = bayes_path_from_flags(data_dir);
+  return options;
+}
+
+spam::verdict_policy spam_policy_from_flags() {
+  spam::verdict_policy p;
+  p.reject_score = absl::GetFlag(FLAGS_spam_reject_score);
+  p.junk_score = absl::GetFlag(FLAGS_spam_junk_score);
+  p.junk_folder = absl::GetFlag(FLAGS_spam_junk_folder);
+  p.greylist = absl::GetFlag(FLAGS_greylist);
+  p.greylist_score = absl::GetFlag(FLAGS_greylist_score);
+  return p;
+}
+
+}  // namespace ringmail::tools

@@ -1,0 +1,16 @@
+// `ringmail-admin spam ...`: train the Bayes store and scan messages offline.
+//
+//   spam learn --spam|--ham [--user=EMAIL] PATH...   files, directories, Maildir folders
+//   spam scan [--spam_threads=N] PATH...             one line per message:
+//                                                     "<score>\t<Yes|No>\t<path>"
+//   spam rules                                       what loaded: counts, fallbacks, skips
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ringmail::tools {
+
+int spam_command(const std::string& data_dir, const std::vector<std::string>& args);
+
+}  // namespace ringmail::tools
