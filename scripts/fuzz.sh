@@ -9,6 +9,9 @@ mkdir -p "$out"
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.)
 
 mail_decoders="mail/encoding.cc mail/charset.cc mail/rfc2047.cc mail/content_type.cc mail/html_text.cc mail/uri_extract.cc"
+mail_all="$mail_decoders mail/header.cc mail/message.cc mail/message_text.cc"
+rule_loader="spam/rule.cc spam/rule_loader.cc spam/meta.cc spam/rule_syntax.cc spam/rule_conditions.cc spam/replace_tags.cc"
+absl_all="$(pkg-config --libs absl_strings absl_status absl_statusor absl_flat_hash_map absl_hash absl_raw_hash_set)"
 
 # target name -> the sources it needs besides itself, and libraries
 declare -A sources=(
@@ -17,6 +20,10 @@ declare -A sources=(
   [smtp_data_fuzz]="protocols/smtp/data_reader.cc"
   [mail_decode_fuzz]="$mail_decoders"
   [dnsbl_spec_fuzz]="spam/dnsbl_spec.cc"
+  [mail_message_fuzz]="$mail_all"
+  [rule_loader_fuzz]="$rule_loader"
+  [perl_regex_fuzz]="spam/perl_regex.cc"
+  [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
@@ -24,6 +31,10 @@ declare -A libs=(
   [smtp_data_fuzz]=""
   [mail_decode_fuzz]="$(pkg-config --libs absl_hash absl_raw_hash_set)"
   [dnsbl_spec_fuzz]="$(pkg-config --libs absl_status absl_statusor absl_strings)"
+  [mail_message_fuzz]="$absl_all"
+  [rule_loader_fuzz]="$absl_all"
+  [perl_regex_fuzz]="-lpcre2-8 $absl_all"
+  [bayes_tokens_fuzz]="$absl_all"
 )
 
 for target in "${!sources[@]}"; do

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <limits>
+#include <vector>
 
 namespace ringmail::spam {
 namespace {
@@ -34,12 +35,7 @@ class walker {
     size_t largest = sequence(0);
     if (!ok_ || pos_ != in_.size()) return false;
     largest_ = std::max(largest_, largest);
-    if (out_.size() > max_length_) {
-      // A prefix of a concatenation matches wherever the whole does: keep the top-level
-      // atoms that fit. Not possible across a top-level '|' (each branch would need it).
-      if (top_level_alternation_ || top_level_cut_ == 0) return false;
-      out_.resize(top_level_cut_);
-    }
+    if (out_.size() > max_length_) return shorten();
     return true;
   }
   std::string& output() { return out_; }
@@ -62,10 +58,18 @@ class walker {
         continue;
       }
       atom_kind kind = atom_kind::normal;
+      size_t start = out_.size();
       size_t inner = atom(depth, kind);
       if (!ok_) break;
+      last_min_ = 1;
       largest = std::max(largest, quantifier(kind, inner));
-      if (depth == 0 && out_.size() <= max_length_) top_level_cut_ = out_.size();
+      if (depth == 0 && kind != atom_kind::removed) {
+        std::string_view text = std::string_view(out_).substr(start);
+        bool zero_width = text == "^" || text == "$" || text == "\\b" || text == "\\B" || text == "\\A" ||
+                          text == "\\z" || text == "\\Z";
+        top_level_.push_back({start, out_.size(), kind == atom_kind::setting,
+                              kind == atom_kind::normal && last_min_ > 0 && !zero_width});
+      }
     }
     return largest;
   }
@@ -105,6 +109,7 @@ class walker {
       lazy = in_[pos_] == '?';
       ++pos_;  // a possessive '+' is dropped: greedy matches a superset
     }
+    last_min_ = min;
     if (kind == atom_kind::removed) return 1;
     size_t product = times(inner, std::max<size_t>(bound, 1));
     if (counted && product > max_repeat_) {
@@ -370,7 +375,46 @@ class walker {
   size_t max_length_;
   size_t pos_ = 0;
   bool top_level_alternation_ = false;
-  size_t top_level_cut_ = 0;  // output length after the last top-level atom within max_length_
+  struct top_level_atom {
+    size_t start, end;  // in out_, with its quantifier
+    bool setting;       // (?i) and the like: applies to what follows
+    bool required;      // probably consumes input in every match (decided by Hyperscan later)
+  };
+  std::vector<top_level_atom> top_level_;
+  size_t last_min_ = 1;  // minimum count of the last quantifier read
+
+  // A contiguous run of a concatenation's atoms matches wherever the whole does, so a
+  // too-long pattern is cut to the run, within max_length_, with the most required
+  // atoms, behind the option settings that precede it. Not possible across a top-level
+  // '|' (each branch would need its own run).
+  bool shorten() {
+    if (top_level_alternation_) return false;
+    size_t best_first = 0, best_last = 0, best_required = 0, best_length = 0;
+    size_t first = 0, required = 0, length = 0;
+    for (size_t last = 0; last < top_level_.size(); ++last) {
+      const auto& a = top_level_[last];
+      length += a.end - a.start;
+      required += a.required;
+      while (length > max_length_ && first <= last) {
+        length -= top_level_[first].end - top_level_[first].start;
+        required -= top_level_[first].required;
+        ++first;
+      }
+      if (first <= last && (required > best_required || (required == best_required && length > best_length))) {
+        best_first = first, best_last = last, best_required = required, best_length = length;
+      }
+    }
+    // A run much shorter than the pattern (a letter or two of a 6 kB "fuzzy word") fires
+    // on nearly every message: then it only costs, and PCRE2 alone is cheaper.
+    if (best_required == 0 || best_length * 2 < out_.size()) return false;
+    std::string cut;
+    for (size_t i = 0; i < best_first; ++i) {
+      if (top_level_[i].setting) cut.append(out_, top_level_[i].start, top_level_[i].end - top_level_[i].start);
+    }
+    cut.append(out_, top_level_[best_first].start, top_level_[best_last].end - top_level_[best_first].start);
+    out_ = std::move(cut);
+    return true;
+  }
   bool ok_ = true;
   size_t largest_ = 1;
   std::string out_;

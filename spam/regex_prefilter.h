@@ -34,10 +34,12 @@ repeat_analysis analyse_repeats(std::string_view pattern);
 //   named groups become plain ones;
 //   counted repeats whose nested product exceeds `max_repeat` become * (or + when the
 //   minimum is at least 1);
-//   a result longer than `max_length` keeps only the top-level atoms that fit (a prefix
-//   of a concatenation is a superset of it; the stock "fuzzy word" patterns run to 6 kB
-//   and take Hyperscan seconds each, their first few letters milliseconds). A pattern
-//   with a top-level '|' cannot be cut: nullopt.
+//   a result longer than `max_length` keeps only a run of its top-level atoms that fits
+//   (any contiguous part of a concatenation is a superset of it; the stock "fuzzy word"
+//   patterns run to 6 kB and take Hyperscan seconds each, a few letters milliseconds),
+//   the run with the most atoms that must consume input, if it keeps at least half of
+//   the pattern (a shorter one fires on nearly every message). A pattern with a
+//   top-level '|' cannot be cut: nullopt.
 std::optional<std::string> relax_pattern(std::string_view pattern, size_t max_repeat,
                                          size_t max_length = static_cast<size_t>(-1));
 
