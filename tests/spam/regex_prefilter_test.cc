@@ -69,6 +69,19 @@ TEST(RegexPrefilter, Rewrites) {
   }
 }
 
+TEST(RegexPrefilter, LongPatternsKeepARunOfAtoms) {
+  // 34 bytes, at most 20 kept: the first 20 letters, behind the (?i) that governs them.
+  EXPECT_EQ(relax_pattern("(?i)abcdefghijklmnopqrstuvwxyz0123", 16, 20), "(?i)abcdefghijklmnopqrst");
+  // Optional atoms are not worth keeping; the run goes where the required ones are.
+  EXPECT_EQ(relax_pattern("(?:aaaaaaa)?(?:bbbbbbb)?xyz", 16, 15), "(?:bbbbbbb)?xyz");
+  // Look-arounds are removed before measuring.
+  EXPECT_EQ(relax_pattern("(?=qqqqqqqqqqqqqqqqqqqqqqqq)abc", 16, 5), "abc");
+  // A top-level alternation cannot be cut, nor a run under half of the pattern.
+  EXPECT_FALSE(relax_pattern("abcdefghij|klmnopqrst", 16, 8).has_value());
+  EXPECT_FALSE(relax_pattern(std::string(100, 'a'), 16, 20).has_value());
+  EXPECT_FALSE(relax_pattern("^$\\b(?:x)?", 16, 3).has_value()) << "nothing required";
+}
+
 bool pcre_matches(const std::string& pattern, const std::string& subject) {
   int error = 0;
   PCRE2_SIZE offset = 0;
