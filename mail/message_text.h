@@ -47,6 +47,10 @@ struct message_text {
   size_t attachments = 0;
   size_t broken_encodings = 0;  // invalid base64/QP characters seen
   bool truncated = false;       // a limit cut the message or the text
+  // The last `synthesized_headers` entries of `headers` are not the message's own but
+  // added by a scanner (SpamAssassin's X-Spam-Relays-* metadata): header rules read
+  // them by name, "ALL" does not include them.
+  size_t synthesized_headers = 0;
 
   // All decoded values of header `name` (ASCII case-insensitive), each followed by '\n',
   // concatenated (SpamAssassin's $pms->get(name)). Empty when absent.

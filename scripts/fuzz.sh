@@ -22,7 +22,7 @@ declare -A sources=(
   [dnsbl_spec_fuzz]="spam/dnsbl_spec.cc"
   [mail_message_fuzz]="$mail_all"
   [rule_loader_fuzz]="$rule_loader"
-  [perl_regex_fuzz]="spam/perl_regex.cc"
+  [perl_regex_fuzz]="spam/perl_regex.cc spam/regex_prefilter.cc"
   [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
 )
 declare -A libs=(

@@ -1,9 +1,11 @@
-// The regex rules of a rule set compiled for scanning: Hyperscan databases, one per scan
+// The regex rules of a rule set compiled for scanning: Hyperscan databases per scan
 // target — one per header name used by header rules (plus ALL, ToCc, ...), body, rawbody,
-// uri, full, mimeheader — with all patterns of a target in one database and each match
-// mapped back to its rule. Perl patterns Hyperscan cannot take (back references,
-// look-arounds, ...) are compiled with PCRE2 (JIT) and run only for those rules; the
-// count is in `stats()` and logged at load.
+// uri, full, mimeheader — with a target's patterns in databases of at most ~100 (compile
+// time grows faster than linearly with size) and each match mapped back to its rule.
+// Perl patterns Hyperscan cannot take exactly (back references, look-arounds, huge
+// counted repeats, tflags multiple counting) are compiled with PCRE2 (JIT) and run only
+// when a Hyperscan prefilter for them fired; the counts are in `stats()` for the caller
+// to log. What each target scans: scan_targets.h. Engine choice: matcher_compile.cc.
 //
 // Threading: a compiled_rules is immutable once built and shared read-only by all shards
 // (std::shared_ptr<const compiled_rules>). Scratch space is per thread: each shard owns a

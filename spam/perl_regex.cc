@@ -190,6 +190,28 @@ class translator {
     if (pos_ < in_.size() && in_[pos_] == ']') {  // "[]" / "[^]": ']' first is literal
       out_ += "\\]";
       ++pos_;
+    } else if (pos_ < in_.size() && in_[pos_] == '-') {  // "[-" / "[^-": literal, also after the "\n"
+      out_ += "\\-";
+      ++pos_;
+    }
+  }
+
+  // Items replacing a class escape (\s, \h, ... in line mode). Perl reads a '-' next to a
+  // class escape as a literal; next to the expanded items it would make a range.
+  void class_items(std::string_view items) {
+    size_t n = out_.size();
+    if (n >= 2 && out_[n - 1] == '-' && out_[n - 2] != '[' && !(out_[n - 2] == '^' && n >= 3 && out_[n - 3] == '[')) {
+      size_t backslashes = 0;
+      while (backslashes + 2 <= n && out_[n - 2 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) {  // an unescaped '-': a range operator
+        out_.back() = '\\';
+        out_ += '-';
+      }
+    }
+    out_ += items;
+    if (pos_ + 1 < in_.size() && in_[pos_] == '-' && in_[pos_ + 1] != ']') {
+      out_ += "\\-";
+      ++pos_;
     }
   }
 
@@ -242,18 +264,18 @@ class translator {
         out_ += "\\c";
         if (pos_ < in_.size()) out_ += in_[pos_++];
         return;
-      case 'h': out_ += horizontal_space; return;
-      case 'H': out_ += line_mode_ ? non_horizontal_space_no_newline : non_horizontal_space; return;
-      case 'v': out_ += line_mode_ ? vertical_space_no_newline : vertical_space; return;
-      case 'V': out_ += non_vertical_space; return;
+      case 'h': class_items(horizontal_space); return;
+      case 'H': class_items(line_mode_ ? non_horizontal_space_no_newline : non_horizontal_space); return;
+      case 'v': class_items(line_mode_ ? vertical_space_no_newline : vertical_space); return;
+      case 'V': class_items(non_vertical_space); return;
       case 's':
-        if (line_mode_) { out_ += space_no_newline; return; }
+        if (line_mode_) { class_items(space_no_newline); return; }
         break;
       case 'W':
-        if (line_mode_) { out_ += non_word_no_newline; return; }
+        if (line_mode_) { class_items(non_word_no_newline); return; }
         break;
       case 'D':
-        if (line_mode_) { out_ += non_digit_no_newline; return; }
+        if (line_mode_) { class_items(non_digit_no_newline); return; }
         break;
       default:
         break;

@@ -76,6 +76,10 @@ struct rule_set {
   std::vector<rule> rules;  // in load order; a later definition of a name replaces the rule
   absl::flat_hash_map<std::string, uint32_t> index;  // name -> position in `rules`
   double required_score = 5.0;  // required_score / required_hits
+  // Plugin settings the loader does not interpret itself (freemail_domains,
+  // util_rb_tld, ...): directive -> each line's value, in load order. The eval functions
+  // read the ones they need (evals.h); the directives are still counted as unknown.
+  absl::flat_hash_map<std::string, std::vector<std::string>> settings;
   load_stats stats;
 
   const rule* find(const std::string& name) const;

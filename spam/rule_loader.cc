@@ -390,6 +390,7 @@ void rule_file_parser::handle_directive(const std::string& key, std::string_view
     return;
   }
   if (replace_tags_loaded_ && key.substr(0, 8) == "replace_" && handle_replace_tags(key, value, f)) return;
+  set_.settings[key].emplace_back(value);
   unknown(key);
 }
 

@@ -92,8 +92,22 @@ void append_value(const mail::text_header& h, header_form form, std::string& out
   switch (form) {
     case header_form::decoded: out += h.decoded; break;
     case header_form::raw: append_raw(h.raw, out); break;
-    case header_form::addr: append_first_address(h.decoded, out); break;
-    case header_form::name: append_display_name(h.decoded, out); break;
+    case header_form::addr:
+    case header_form::name: {
+      // SA 4.0 Check.pm joins get()'s values with "" when they end in "\n" (header
+      // values) and with "\n" otherwise: addresses and names carry no trailing newline,
+      // so /\s/ on From:addr does not see one. A value without an address adds nothing.
+      size_t mark = out.size();
+      if (mark > 0) out += '\n';
+      size_t start = out.size();
+      if (form == header_form::addr) {
+        append_first_address(h.decoded, out);
+      } else {
+        append_display_name(h.decoded, out);
+      }
+      if (out.size() == start) out.resize(mark);
+      return;
+    }
   }
   out += '\n';
 }
@@ -119,7 +133,8 @@ std::string_view capped(std::string_view s, size_t limit) { return s.substr(0, s
 bool build_special(const mail::message_text& text, const target_key& key, std::string& out) {
   switch (key.source) {
     case target_source::all_headers:
-      for (const auto& h : text.headers) {
+      for (size_t i = 0; i + text.synthesized_headers < text.headers.size(); ++i) {
+        const auto& h = text.headers[i];
         if (out.size() >= max_header_target_bytes) break;
         out += h.name;
         out += ": ";

@@ -8,12 +8,19 @@
 #include "absl/strings/numbers.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
+#include "spam/evals.h"
+#include "spam/received.h"
 #include "spam/rule_loader.h"
 
 namespace ringmail::spam {
 
+// check_bayes (ours, it needs the classifier) and every function of the eval registry.
 const std::vector<std::string>& supported_eval_functions() {
-  static const std::vector<std::string> functions = {"check_bayes"};
+  static const std::vector<std::string> functions = [] {
+    std::vector<std::string> f = {"check_bayes"};
+    for (const std::string& name : eval_function_names()) f.push_back(name);
+    return f;
+  }();
   return functions;
 }
 
@@ -29,6 +36,7 @@ const std::vector<std::string>& supported_plugins() {
       "Mail::SpamAssassin::Plugin::MIMEEval",    "Mail::SpamAssassin::Plugin::HTMLEval",
       "Mail::SpamAssassin::Plugin::URIEval",     "Mail::SpamAssassin::Plugin::RelayEval",
       "Mail::SpamAssassin::Plugin::WLBLEval",    "Mail::SpamAssassin::Plugin::URIDetail",
+      "Mail::SpamAssassin::Plugin::FreeMail",
   };
   return plugins;
 }
@@ -89,8 +97,12 @@ absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engi
   for (uint32_t i = 0; i < e->rules_.rules.size(); ++i) {
     const rule& r = e->rules_.rules[i];
     if (r.kind == rule_kind::meta) ++e->stats_.meta_rules;
-    if (r.kind == rule_kind::eval) e->eval_rules_.push_back(i);
+    if (r.kind == rule_kind::eval) {
+      e->eval_rules_.push_back(i);
+      e->eval_functions_.push_back(r.eval_function == "check_bayes" ? nullptr : find_eval(r.eval_function));
+    }
   }
+  e->eval_settings_ = std::make_shared<const eval_settings>(eval_settings::from(e->rules_));
   e->stats_.eval_rules = e->eval_rules_.size();
   return std::shared_ptr<const spam_engine>(std::move(e));
 }
@@ -124,13 +136,24 @@ scan_result scan_context::scan(std::string_view message,
   mail::message_text text = mail::render_text(parsed, charsets_);
   result.truncated = text.truncated;
 
+  // Bayes reads the message's own headers (as it learned them), before the relay
+  // metadata is added.
+  if (e.bayes_ && e.bayes_->ready()) result.bayes = e.bayes_->classify(bayes_tokens(text));
+
+  relay_info relays = parse_relays(text);
+  add_relay_headers(relays, text);
+
   e.matcher().match(text, scratch_, hits_);
   hits_.resize(rules.size(), 0);
 
-  if (e.bayes_ && e.bayes_->ready()) result.bayes = e.bayes_->classify(bayes_tokens(text));
-  for (uint32_t i : e.eval_rules_) {
+  eval_cache cache;
+  const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache};
+  for (size_t k = 0; k < e.eval_rules_.size(); ++k) {
+    uint32_t i = e.eval_rules_[k];
     const rule& r = rules[i];
-    if (r.eval_function == "check_bayes") {
+    if (eval_function f = e.eval_functions_[k]) {
+      hits_[i] = f(input, r.eval_args) ? 1 : 0;
+    } else if (r.eval_function == "check_bayes") {
       hits_[i] = result.bayes && bayes_in_range(*result.bayes, r.eval_args) ? 1 : 0;
     }
   }
@@ -151,6 +174,23 @@ scan_result scan_context::scan(std::string_view message,
   // SpamAssassin rounds the total to 3 decimals before comparing with required_score.
   result.score = std::round(score * 1000.0) / 1000.0;
   return result;
+}
+
+void scan_context::add_relay_headers(const relay_info& relays, mail::message_text& text) {
+  // SA deletes X-Spam-Relays-* headers a message brings and puts its own metadata in
+  // their place (Received.pm parse_received_headers).
+  static constexpr std::string_view prefix = "X-Spam-Relays-";
+  std::erase_if(text.headers, [](const mail::text_header& h) {
+    return h.name.size() >= prefix.size() && mail::equals_ignore_case(h.name.substr(0, prefix.size()), prefix);
+  });
+  relay_values_[0] = relays.trusted_str;
+  relay_values_[1] = relays.untrusted_str;
+  relay_values_[2] = relays.internal_str;
+  relay_values_[3] = relays.external_str;
+  static constexpr std::string_view names[4] = {"X-Spam-Relays-Trusted", "X-Spam-Relays-Untrusted",
+                                                "X-Spam-Relays-Internal", "X-Spam-Relays-External"};
+  for (size_t i = 0; i < 4; ++i) text.headers.push_back({names[i], relay_values_[i], relay_values_[i]});
+  text.synthesized_headers = 4;
 }
 
 }  // namespace ringmail::spam

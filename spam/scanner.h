@@ -12,6 +12,7 @@
 //                 A scan allocates little beyond the message's own text views.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +25,8 @@
 #include "spam/bayes.h"
 #include "spam/matcher.h"
 #include "spam/meta.h"
+#include "spam/evals.h"
+#include "spam/received.h"
 #include "spam/rule.h"
 
 namespace ringmail::spam {
@@ -76,6 +79,8 @@ class spam_engine {
   std::shared_ptr<const meta_program> metas_;
   std::shared_ptr<const bayes_model> bayes_;
   std::vector<uint32_t> eval_rules_;  // indices of rule_kind::eval rules
+  std::vector<eval_function> eval_functions_;  // parallel; nullptr for check_bayes
+  std::shared_ptr<const eval_settings> eval_settings_;
   engine_stats stats_;
   friend class scan_context;
 };
@@ -106,6 +111,10 @@ class scan_context {
   mail::charset_converter charsets_;
   match_scratch scratch_;
   std::vector<uint32_t> hits_;
+  // The X-Spam-Relays-* values of the message being scanned: the synthesized headers'
+  // raw views point here (a fixed array: the strings never move during a scan).
+  std::array<std::string, 4> relay_values_;
+  void add_relay_headers(const relay_info& relays, mail::message_text& text);
 };
 
 }  // namespace ringmail::spam

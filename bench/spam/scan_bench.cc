@@ -3,7 +3,7 @@
 // SpamAssassin public corpus. Parsing and rendering (mail/) happen once, before timing, so
 // the figures are for the matcher only: bytes/s counts each message's full size.
 //
-//   RINGMAIL_CORPUS  corpus root, walked recursively (default /work/corpus/package/data);
+//   RINGMAIL_CORPUS  corpus root, walked recursively (default build/corpus, scripts/fetch-corpus.sh);
 //                    *.txt files and files without an extension are messages
 //   RINGMAIL_RULES   rule directory (default /usr/share/spamassassin)
 //   RINGMAIL_BENCH_MESSAGES  at most this many messages (default 2000)
@@ -54,7 +54,7 @@ struct fixture {
 const fixture& shared_fixture() {
   static const fixture* f = [] {
     auto* f = new fixture();
-    const std::string corpus = env_or("RINGMAIL_CORPUS", "/work/corpus/package/data");
+    const std::string corpus = env_or("RINGMAIL_CORPUS", "build/corpus");
     const std::string rules_dir = env_or("RINGMAIL_RULES", "/usr/share/spamassassin");
     const size_t limit = std::strtoul(env_or("RINGMAIL_BENCH_MESSAGES", "2000").c_str(), nullptr, 10);
     std::error_code ec;

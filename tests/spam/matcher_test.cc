@@ -6,12 +6,39 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "spam/matcher.h"
 #include "spam/scan_targets.h"
+
+// Counts C++ heap allocations, to check that match() makes none once its buffers grew.
+// (Replaces the global operator new of the whole test binary; it only counts.)
+static std::atomic<size_t> allocations{0};
+__attribute__((noinline)) static void* counted_malloc(size_t n) noexcept {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new(size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](size_t n) {
+  if (void* p = counted_malloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+void* operator new[](size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete[](void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete[](void* p, size_t) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace ringmail::spam {
 namespace {
@@ -538,6 +565,31 @@ TEST_F(matcher_fixture, SmallChunksAndOneThreadGiveTheSameHits) {
   (*parallel)->match(text, s2, h2);
   EXPECT_EQ(h1, h2);
   for (int i = 0; i < 250; ++i) EXPECT_EQ(h1[i], i % 3 == 0 ? 1u : 0u) << i;
+}
+
+TEST_F(matcher_fixture, SteadyStateMatchAllocatesNothing) {
+  auto text = sample_message();
+  rule unset = header_rule("UNSET", "X-Nowhere", "x");
+  unset.has_if_unset = true;
+  unset.if_unset = "x";
+  rule many = content_rule("MANY", rule_target::body, "o");
+  many.tflags = {"multiple"};
+  auto hits = run({content_rule("BODY", rule_target::body, "click"), header_rule("FROM", "From", "alice"),
+                   header_rule("FROM_ADDR", "From", "example", "", ":addr"), header_rule("ALL", "ALL", "Subject"),
+                   header_rule("TOCC", "ToCc", "bob"), content_rule("URI", rule_target::uri, "evil"),
+                   content_rule("BACKREF", rule_target::body, "(e)\\1"), unset, many, exists_rule("HAS", "X-Mailer")},
+                  text);
+  hits = again(text);
+  size_t before = allocations.load();
+  compiled_->match(text, *scratch_, hits);
+  EXPECT_EQ(allocations.load(), before);
+  // The counter counts: a fresh scratch has buffers to grow.
+  match_scratch fresh(*compiled_);
+  before = allocations.load();
+  compiled_->match(text, fresh, hits);
+  EXPECT_GT(allocations.load(), before);
+  EXPECT_EQ(hit(hits, "BODY"), 1u);
+  EXPECT_EQ(hit(hits, "TOCC"), 1u);
 }
 
 TEST(ScanTargets, Addresses) {

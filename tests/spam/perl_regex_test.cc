@@ -72,6 +72,13 @@ TEST(PerlRegex, LineModeKeepsNewlineOutOfClasses) {
   EXPECT_EQ(line("\\W\\D").pattern, "[^\\w\\n][^\\d\\n]");
   EXPECT_EQ(line("\\Afoo\\z").pattern, "^foo$");
   EXPECT_EQ(line("\\v").pattern, "[\\x0B\\f\\r\\x85]");
+  // A '-' first in a class, or next to a class escape, stays a literal after expansion.
+  EXPECT_EQ(line("[^-=_]").pattern, "[^\\n\\-=_]");
+  EXPECT_EQ(line("[-a]").pattern, "[\\-a]");
+  EXPECT_EQ(line("[\\s-x]").pattern, "[\\t\\x0B\\f\\r \\-x]");
+  EXPECT_EQ(line("[a-\\s]").pattern, "[a\\-\\t\\x0B\\f\\r ]");
+  EXPECT_EQ(line("[\\\\-\\s]").pattern, "[\\\\\\-\\t\\x0B\\f\\r ]");
+  EXPECT_EQ(line("[\\s-]").pattern, "[\\t\\x0B\\f\\r -]");
 }
 
 // Runs `pattern` (translated with `flags`, `line_mode`) with both engines on `subject`;
@@ -149,6 +156,12 @@ TEST(PerlRegex, LineModeNeverCrossesALine) {
   EXPECT_TRUE(both_match("^second$", "", true, "first\nsecond\nthird"));
   EXPECT_TRUE(both_match("\\Asecond\\z", "", true, "first\nsecond\nthird"));
   EXPECT_FALSE(both_match("foo\\Hbar", "", true, "foo\nbar"));
+  // SpamAssassin's FF_BLANK2 tag starts with [^-=_.,:;*\w]: the '-' is a literal.
+  EXPECT_TRUE(both_match("x[^-=_.,:;*\\w]y", "", true, "x!y"));
+  EXPECT_FALSE(both_match("x[^-=_.,:;*\\w]y", "", true, "x-y"));
+  EXPECT_FALSE(both_match("x[^-=_.,:;*\\w]y", "", true, "x\ny"));
+  EXPECT_TRUE(both_match("x[\\s-]y", "", true, "x-y"));
+  EXPECT_FALSE(both_match("x[\\s-]y", "", true, "x.y"));
 }
 
 }  // namespace

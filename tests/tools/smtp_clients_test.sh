@@ -241,8 +241,8 @@ if found:
     prefix = stored[:idx].decode("utf-8", errors="replace")
     print("prepended headers:\n    " + prefix.rstrip("\r\n").replace("\r\n", "\n    "))
     names = [l.split(":", 1)[0] for l in prefix.split("\r\n") if l and not l[0].isspace()]
-    check("smtplib: prepended headers are Return-Path, Delivered-To, Received",
-          names == ["Return-Path", "Delivered-To", "Received"], repr(names))
+    check("smtplib: prepended headers are Return-Path, Delivered-To, Received, X-Spam-Status, X-Spam-Score",
+          names == ["Return-Path", "Delivered-To", "Received", "X-Spam-Status", "X-Spam-Score"], repr(names))
     check("smtplib: Return-Path: <a@remote.test>", prefix.startswith("Return-Path: <a@remote.test>\r\n"))
     check("smtplib: Delivered-To: john@example.org", "\r\nDelivered-To: john@example.org\r\n" in prefix)
     m = re.search(r"with (\S+)", prefix)

@@ -54,28 +54,11 @@ std::string system_hostname() {
   return buf;
 }
 
-std::vector<int> shutdown_signals() { return {SIGTERM, SIGINT}; }
+std::vector<int> supervised_signals() { return {SIGTERM, SIGINT, SIGHUP}; }
 
 // Kept out of the coroutine: g++ 12 miscompiles some braced lists inside coroutine bodies.
 void log_shutdown(int sig, duration grace) {
   log::info("shutdown_requested", {{"signal", sig > 0 ? strsignal(sig) : "error"}, {"grace_ms", grace.count()}});
-}
-
-task<void> supervise(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services,
-                     duration grace, std::atomic<int>& received) {
-  int sig = co_await wait_for_signal(shutdown_signals());
-  received.store(sig);
-  log_shutdown(sig, grace);
-  std::vector<task<void>> drains;
-  for (unsigned shard = 0; shard < set.size(); ++shard) {
-    drains.push_back(on_shard(shard, [&services, shard, grace]() -> task<void> {
-      for (auto& service : services[shard]) service->stop_accepting();
-      for (auto& service : services[shard]) co_await service->drain(grace);
-      services[shard].clear();
-    }));
-  }
-  co_await when_all(std::move(drains));
-  set.stop();
 }
 
 using engine_result = absl::StatusOr<std::shared_ptr<const spam::spam_engine>>;
@@ -110,18 +93,40 @@ task<void> start_spam_engine(shard_set& set, spam::engine_options options, std::
   done.set_value(co_await build_spam_engine(set, std::move(options)));
 }
 
-task<void> reload_on_sighup(shard_set& set, mail_services& mail, spam::engine_options options) {
-  for (;;) {
-    int sig = co_await wait_for_signal(std::vector<int>(1, SIGHUP));
-    if (sig < 0) co_return;
-    engine_result engine = co_await build_spam_engine(set, options);
-    if (!engine.ok()) {
-      log_spam_failure("spam_reload_failed", engine.status());  // the old rules stay
-      continue;
-    }
-    co_await mail.replace_spam_engine(*engine);
-    log_spam_engine("spam_rules_reloaded", (*engine)->stats());
+task<void> reload_spam_engine(shard_set& set, mail_services& mail, const spam::engine_options& options) {
+  engine_result engine = co_await build_spam_engine(set, options);
+  if (!engine.ok()) {
+    log_spam_failure("spam_reload_failed", engine.status());  // the old rules stay
+    co_return;
   }
+  co_await mail.replace_spam_engine(*engine);
+  log_spam_engine("spam_rules_reloaded", (*engine)->stats());
+}
+
+// Shard 0 waits for signals: SIGHUP reloads the spam rules and Bayes model (when scanning
+// is on); SIGTERM/SIGINT drain every shard's services, then stop the shards. A SIGTERM
+// that arrives during a reload waits in the signalfd until the reload is done.
+task<void> supervise(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services,
+                     duration grace, std::atomic<int>& received, mail_services& mail,
+                     const spam::engine_options* spam_options) {
+  int sig = 0;
+  for (;;) {
+    sig = co_await wait_for_signal(supervised_signals());
+    if (sig != SIGHUP) break;
+    if (spam_options != nullptr) co_await reload_spam_engine(set, mail, *spam_options);
+  }
+  received.store(sig);
+  log_shutdown(sig, grace);
+  std::vector<task<void>> drains;
+  for (unsigned shard = 0; shard < set.size(); ++shard) {
+    drains.push_back(on_shard(shard, [&services, shard, grace]() -> task<void> {
+      for (auto& service : services[shard]) service->stop_accepting();
+      for (auto& service : services[shard]) co_await service->drain(grace);
+      services[shard].clear();
+    }));
+  }
+  co_await when_all(std::move(drains));
+  set.stop();
 }
 
 }  // namespace
@@ -196,7 +201,7 @@ int serve() {
   // The protocol listeners: one tcp_service per shard and port, created on that shard.
   // SMTP and LMTP now; IMAP, POP3 and HTTP join the same list as they arrive.
   std::vector<std::vector<std::unique_ptr<tcp_service>>> services(set.size());
-  task_scope background;  // start-up and reload coroutines on shard 0; outlives set.join()
+  task_scope background;  // the start-up build on shard 0; outlives set.join()
   std::shared_ptr<const spam::spam_engine> engine;
   spam::engine_options spam_options;
   if (absl::GetFlag(FLAGS_spam_scan)) {
@@ -258,8 +263,8 @@ int serve() {
   std::atomic<int> received{0};
   task_scope supervisor;  // owns the one supervising coroutine; used on shard 0 only
   const auto grace = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_shutdown_grace));
-  set.run_on(0, [&] { supervisor.spawn(supervise(set, services, grace, received)); });
-  if (engine) set.run_on(0, [&] { background.spawn(reload_on_sighup(set, mail, spam_options)); });
+  const spam::engine_options* reload = engine ? &spam_options : nullptr;
+  set.run_on(0, [&] { supervisor.spawn(supervise(set, services, grace, received, mail, reload)); });
   set.join();
   log::info("stopped", {{"signal", received.load()}});
   return 0;
