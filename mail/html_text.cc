@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <vector>
 
 namespace ringmail::mail {
@@ -38,6 +39,9 @@ constexpr size_t kMaxUriBytes = 8192;
 constexpr size_t kMaxEntityName = 32;
 // Tag and attribute names compared: longer names cannot match any we act on.
 constexpr size_t kMaxName = 32;
+// Bounds on the comment/title/anchor texts html_facts keeps (HTMLEval matches them).
+constexpr size_t kMaxFactItems = 1000;
+constexpr size_t kMaxFactText = 4096;
 
 struct named_entity {
   std::string_view name;
@@ -563,6 +567,7 @@ struct text_style {
 struct style_attributes {
   std::string color, text, size, style;
   bool has_color = false, has_text = false, has_size = false, has_style = false;
+  bool any_ok = false;  // an attribute of HTML.pm %ok_attributes for this tag
   void clear() { *this = style_attributes{}; }
 };
 
@@ -649,7 +654,7 @@ void apply_css(std::string_view part, const text_style& parent, text_style& s) {
 
 // HTML.pm text_style() on a start tag (`tag` is one of %elements_text_style).
 void open_style(std::vector<text_style>& stack, int64_t& basefont, style_tag tag,
-                const style_attributes& attrs) {
+                const style_attributes& attrs, html_facts& facts) {
   if (tag == style_tag::basefont && attrs.has_size) {
     std::string_view v = trim_ascii(attrs.size);
     size_t i = 0;
@@ -714,6 +719,14 @@ void open_style(std::vector<text_style>& stack, int64_t& basefont, style_tag tag
     if (s.bg == kTransparent) s.bg = parent.bg;
     if (s.fg == kTransparent) s.fg = s.bg;
   }
+  // HTML.pm compares the size after each permitted attribute (only "size" changes it).
+  if (attrs.any_ok) {
+    if (s.size > facts.max_size) {
+      facts.max_size = s.size;
+    } else if (s.size < facts.min_size) {
+      facts.min_size = s.size;
+    }
+  }
   stack.push_back(s);
 }
 
@@ -730,18 +743,28 @@ void close_style(std::vector<text_style>& stack, style_tag tag) {
   }
 }
 
-// HTML.pm html_font_invisible().
-bool invisible(const text_style& s) {
-  if (s.fg == s.bg) return true;
+// HTML.pm html_font_invisible(), which also records font_low_contrast and
+// font_invalid_color in `facts`.
+bool invisible(const text_style& s, html_facts& facts) {
+  if (s.fg == s.bg) {
+    facts.font_low_contrast = true;
+    return true;
+  }
   if (s.fg >= 0 && s.bg >= 0) {
     double r = ((s.fg >> 16) & 0xFF) - ((s.bg >> 16) & 0xFF);
     double g = ((s.fg >> 8) & 0xFF) - ((s.bg >> 8) & 0xFF);
     double b = (s.fg & 0xFF) - (s.bg & 0xFF);
     double distance = std::sqrt((0.2126 * r) * (0.2126 * r) + (0.7152 * g) * (0.7152 * g) +
                                 (0.0722 * b) * (0.0722 * b));
-    if (distance < 12) return true;
+    if (distance < 12) {
+      facts.font_low_contrast = true;
+      return true;
+    }
   }
-  if (s.fg == kInvalidColor || s.bg == kInvalidColor) return true;
+  if (s.fg == kInvalidColor || s.bg == kInvalidColor) {
+    facts.font_invalid_color = true;
+    return true;
+  }
   if (s.size <= 1) return true;
   return s.display_none || s.visibility_hidden;
 }
@@ -790,6 +813,12 @@ class sa_text {
     last_whitespace_ = false;
     last_invisible_ = invisible;
     last_len_ = out_.size() - start;
+  }
+
+  bool has_pieces() const { return pieces_; }
+  // The last piece as it stands (a later whitespace piece may still trim its space).
+  std::string_view last_piece() const {
+    return std::string_view(out_).substr(out_.size() - std::min(last_len_, out_.size()));
   }
 
  private:
@@ -854,10 +883,151 @@ bool is_link_attribute(std::string_view tag, std::string_view attr) {
   return false;
 }
 
+// HTML.pm %elements (HTML 4.01 / XHTML 1.0 strict and loose, and nobr x-sigsep x-tab).
+bool is_html_element(std::string_view tag) {
+  static const std::set<std::string_view> names = {
+      "a", "abbr", "acronym", "address", "area", "b", "base", "bdo", "big", "blockquote",
+      "body", "br", "button", "caption", "cite", "code", "col", "colgroup", "dd", "del",
+      "dfn", "div", "dl", "dt", "em", "fieldset", "form", "h1", "h2", "h3", "h4", "h5",
+      "h6", "head", "hr", "html", "i", "img", "input", "ins", "kbd", "label", "legend",
+      "li", "link", "map", "meta", "noscript", "object", "ol", "optgroup", "option", "p",
+      "param", "pre", "q", "samp", "script", "select", "small", "span", "strong", "style",
+      "sub", "sup", "table", "tbody", "td", "textarea", "tfoot", "th", "thead", "title",
+      "tr", "tt", "ul", "var", "applet", "basefont", "center", "dir", "font", "frame",
+      "frameset", "iframe", "isindex", "menu", "noframes", "s", "strike", "u", "nobr",
+      "x-sigsep", "x-tab"};
+  return names.contains(tag);
+}
+
+// HTML.pm %tricks: rendered but not counted as valid.
+bool is_trick_element(std::string_view tag) {
+  return tag == "bgsound" || tag == "embed" || tag == "listing" || tag == "plaintext" ||
+         tag == "xmp";
+}
+
+// HTML.pm html_tag's m@^(?:o|st\d):[\w-]+/?$@ (Office namespaces: counted as elements,
+// otherwise ignored).
+bool is_office_namespace(std::string_view tag) {
+  size_t i = 0;
+  if (tag.substr(0, 2) == "o:") {
+    i = 2;
+  } else if (tag.size() >= 4 && tag.substr(0, 2) == "st" && is_digit(tag[2]) && tag[3] == ':') {
+    i = 4;
+  } else {
+    return false;
+  }
+  if (!tag.empty() && tag.back() == '/') tag.remove_suffix(1);
+  if (i >= tag.size()) return false;
+  for (; i < tag.size(); ++i) {
+    if (!is_alnum(tag[i]) && tag[i] != '_' && tag[i] != '-') return false;
+  }
+  return true;
+}
+
+// HTML.pm html_tests' font face check (bugs 5956, 7312):
+// /^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$/i
+bool font_face_ok(std::string_view v) {
+  auto letter = [](char c) { return is_alpha(c); };
+  size_t i = 0;
+  while (i < v.size() && is_html_space(v[i])) ++i;
+  // One name: [a-z][a-z -]*[a-z]\d? (the first may be a space instead, see `first`).
+  // The class [a-z -]* can give back characters, so the name ends at the last letter
+  // of the run of [a-z -] (then an optional digit).
+  auto name = [&](bool first) {
+    if (i >= v.size()) return false;
+    if (!(letter(v[i]) || (first && v[i] == ' '))) return false;
+    size_t run = i + 1;
+    while (run < v.size() && (letter(v[run]) || v[run] == ' ' || v[run] == '-')) ++run;
+    size_t last = run;
+    while (last > i + 1 && !letter(v[last - 1])) --last;
+    if (last <= i + 1 || !letter(v[last - 1])) return false;  // needs two characters
+    i = last;
+    if (i < v.size() && is_digit(v[i])) ++i;
+    return true;
+  };
+  if (i < v.size() && (v[i] == '"' || v[i] == '\'' || v[i] == '.')) ++i;
+  if (!name(true)) return false;
+  if (i < v.size() && (v[i] == '"' || v[i] == '\'')) ++i;
+  while (i < v.size() && v[i] == ',') {
+    ++i;
+    while (i < v.size() && is_html_space(v[i])) ++i;
+    if (i < v.size() && (v[i] == '"' || v[i] == '\'')) ++i;
+    if (!name(false)) return false;
+    if (i < v.size() && (v[i] == '"' || v[i] == '\'')) ++i;
+  }
+  if (i < v.size() && v[i] == ';') ++i;
+  if (i < v.size() && v[i] == '\n') ++i;  // '$' also matches before a final newline
+  return i == v.size();
+}
+
+// HTML.pm html_tests' /^(\d+)(\%)?$/ for an <img> width or height; 0 when it does not
+// match ('%' scales by `percent_of`, an 800x600 screen).
+uint64_t image_dimension(std::string_view v, uint64_t percent_of) {
+  size_t i = 0;
+  uint64_t n = 0;
+  while (i < v.size() && is_digit(v[i])) n = std::min<uint64_t>(n * 10 + (v[i++] - '0'), 1u << 20);
+  if (i == 0) return 0;
+  if (i < v.size() && v[i] == '%') {
+    ++i;
+    n *= percent_of;
+  }
+  if (i < v.size() && v[i] == '\n') ++i;
+  return i == v.size() ? n : 0;
+}
+
+// Characters in UTF-8 text (bytes that do not continue a sequence).
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// Unicode whitespace characters (Perl's \s on a character string) in UTF-8 text.
+size_t utf8_spaces(std::string_view s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == ' ' || (c >= '\t' && c <= '\r')) {
+      ++n;
+    } else if (c == 0xC2 && i + 1 < s.size()) {
+      unsigned char d = static_cast<unsigned char>(s[i + 1]);
+      n += d == 0x85 || d == 0xA0;
+    } else if (c == 0xE1 && s.substr(i, 3) == "\xE1\x9A\x80") {
+      ++n;
+    } else if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80) {
+      unsigned char d = static_cast<unsigned char>(s[i + 2]);
+      n += (d >= 0x80 && d <= 0x8A) || d == 0xA8 || d == 0xA9 || d == 0xAF;
+    } else if (c == 0xE2 && s.substr(i, 3) == "\xE2\x81\x9F") {
+      ++n;
+    } else if (c == 0xE3 && s.substr(i, 3) == "\xE3\x80\x80") {
+      ++n;
+    }
+  }
+  return n;
+}
+
+// HTML.pm html_text's obfuscation test: a character that is neither whitespace nor
+// ASCII punctuation ([^\s\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]).
+bool is_wordish(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  if (u >= 0x80) return true;
+  if (u == ' ' || (u >= '\t' && u <= '\r')) return false;
+  return !((u >= 0x21 && u <= 0x2f) || (u >= 0x3a && u <= 0x40) || (u >= 0x5b && u <= 0x60) ||
+           (u >= 0x7b && u <= 0x7e));
+}
+
+// The attributes html_tests() reads, first of each, entity-decoded.
+struct test_attributes {
+  std::string width, height, face, action;
+  bool has_width = false, has_height = false, has_face = false, has_action = false;
+  void clear() { *this = test_attributes{}; }
+};
+
 class html_renderer {
  public:
   html_renderer(std::string_view html, size_t max_uris)
-      : prepared_(sa_prepare(html)),
+      : source_length_(utf8_length(html)),
+        prepared_(sa_prepare(html)),
         s_(prepared_),
         max_uris_(max_uris),
         find_(s_),
@@ -880,6 +1050,9 @@ class html_renderer {
     }
     // HTML::Parser ends an unclosed <title> at eof (its end tag adds HTML.pm's "\n\n").
     if (open_title_) text_.whitespace("\n\n");
+    result_.facts.length = source_length_;
+    result_.facts.html_length = utf8_length(result_.text);
+    result_.facts.non_space_len = result_.facts.html_length - utf8_spaces(result_.text);
     return std::move(result_);
   }
 
@@ -899,6 +1072,7 @@ class html_renderer {
 
   void text(std::string_view raw, bool decode) {
     if (!decode) {
+      record_text(raw);
       text_.text(raw, is_invisible(raw));
       return;
     }
@@ -915,11 +1089,77 @@ class html_renderer {
       }
       i = amp + n;
     }
+    record_text(decoded_);
     text_.text(decoded_, is_invisible(decoded_));
   }
 
+  // HTML.pm html_text()'s bookkeeping before display_text(): anchor and title text, and
+  // the obfuscation count (text that continues the previous piece's word).
+  void record_text(std::string_view t) {
+    html_facts& f = result_.facts;
+    if (inside("a") > 0 && !f.anchors.empty() && f.anchors.back().size() < kMaxFactText) {
+      f.anchors.back().append(t.substr(0, kMaxFactText - f.anchors.back().size()));
+    }
+    if (inside("title") > 0 && !f.titles.empty() && f.titles.back().size() < kMaxFactText) {
+      f.titles.back().append(t.substr(0, kMaxFactText - f.titles.back().size()));
+    }
+    if (text_.has_pieces() && !t.empty() && is_wordish(t.front())) {
+      std::string_view last = text_.last_piece();
+      if (!last.empty() && is_wordish(last.back())) ++f.obfuscation;
+    }
+  }
+
+  int64_t inside(std::string_view tag) const {
+    auto it = result_.facts.inside.find(tag);
+    return it == result_.facts.inside.end() ? 0 : it->second;
+  }
+
+  // HTML.pm html_tag(): counts, then (for start tags of known elements) html_tests().
+  void count_tag(bool end_tag) {
+    html_facts& f = result_.facts;
+    bool office = is_office_namespace(tag_);
+    auto it = f.inside.find(tag_);
+    bool seen = it != f.inside.end();
+    if (is_html_element(tag_) || office) {
+      ++f.elements;
+      if (!seen) ++f.elements_seen;
+    }
+    ++f.tags;
+    if (!seen) {
+      ++f.tags_seen;
+      it = f.inside.emplace(tag_, 0).first;
+    }
+    it->second += end_tag ? -1 : 1;
+    if (it->second < 0) {
+      it->second = 0;
+      ++f.closed_extra;
+    }
+    if (office || end_tag || !(is_html_element(tag_) || is_trick_element(tag_))) return;
+    if (tag_ == "font" && test_attrs_.has_face && !font_face_ok(test_attrs_.face)) {
+      f.font_face_bad = true;
+    }
+    if (tag_ == "img" && inside("a") > 0 && !f.anchors.empty() &&
+        f.anchors.back().size() < kMaxFactText) {
+      f.anchors.back().append("<img>\n");
+    }
+    if (tag_ == "img" && test_attrs_.has_width && test_attrs_.has_height) {
+      uint64_t width = image_dimension(test_attrs_.width, 8);
+      uint64_t height = image_dimension(test_attrs_.height, 6);
+      if (width == 0) width = 200;  // guess size
+      if (height == 0) height = 200;
+      f.image_area += width * height;
+    }
+    if (tag_ == "form" && test_attrs_.has_action) {
+      std::string action = lower_copy(test_attrs_.action);
+      if (action.find("mailto:") != std::string::npos) f.form_action_mailto = true;
+    }
+    if (tag_ == "object" || tag_ == "embed") f.embeds = true;
+    if (tag_ == "a" && f.anchors.size() < kMaxFactItems) f.anchors.emplace_back();
+    if (tag_ == "title" && f.titles.size() < kMaxFactItems) f.titles.emplace_back();
+  }
+
   // HTML.pm html_text(): only text with more than whitespace is tested.
-  bool is_invisible(std::string_view t) const {
+  bool is_invisible(std::string_view t) {
     bool blank = true;
     for (char c : t) {
       if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v') {
@@ -927,7 +1167,7 @@ class html_renderer {
         break;
       }
     }
-    return !blank && invisible(styles_.back());
+    return !blank && invisible(styles_.back(), result_.facts);
   }
 
   // pos_ is at a '<' next_markup() accepted.
@@ -958,18 +1198,20 @@ class html_renderer {
     }
     pos_ = name_end;
     style_attrs_.clear();
+    test_attrs_.clear();
     if (!attributes(!end_tag)) {
       pos_ = s_.size();  // the input ends inside the tag: dropped
       return;
     }
     ++result_.tags;
     if (!end_tag && tag_ == "img") ++result_.images;
+    count_tag(end_tag);
     style_tag st = style_tag_of(tag_);
     if (st != style_tag::other) {
       if (end_tag) {
         close_style(styles_, st);
       } else {
-        open_style(styles_, basefont_, st, style_attrs_);
+        open_style(styles_, basefont_, st, style_attrs_, result_.facts);
       }
       if (styles_.empty()) styles_.emplace_back();  // never: "default" is never closed
     }
@@ -984,11 +1226,15 @@ class html_renderer {
     if (rest.substr(0, 4) == "<!--") {
       // Without strict_comment a comment ends at "--", optional blanks, '>'. With no
       // such end HTML::Parser at eof takes it for a bogus comment up to the first '>'.
+      size_t start = pos_;
       size_t end = comment_end(pos_ + 4);
       if (end != std::string_view::npos) {
         pos_ = end;
       } else {
         skip_past('>', pos_ + 2);
+      }
+      if (result_.facts.comments.size() < kMaxFactItems) {
+        result_.facts.comments.emplace_back(s_.substr(start, std::min(pos_ - start, kMaxFactText)));
       }
       return;
     }
@@ -999,7 +1245,13 @@ class html_renderer {
       pos_ = end == std::string_view::npos ? s_.size() : end + 3;
       return;
     }
-    if (rest.size() >= 9 && lower(rest[2]) == 'd' && lower(rest[3]) == 'o') ++result_.tags;
+    if (rest.size() >= 9 && lower(rest[2]) == 'd' && lower(rest[3]) == 'o') {
+      ++result_.tags;
+      // html_declaration(): <!doctype counts as an element and a tag.
+      ++result_.facts.elements;
+      ++result_.facts.tags;
+      result_.facts.inside["!doctype"] = 0;
+    }
     // <!DOCTYPE ...>, <![if ...]>: up to a '>' outside double quotes.
     size_t p = pos_ + 2;
     while (true) {
@@ -1097,6 +1349,7 @@ class html_renderer {
       if (start_tag) {
         attribute(value);
         style_attribute(value);
+        test_attribute(value);
       }
     }
     return false;
@@ -1153,8 +1406,49 @@ class html_renderer {
     return std::string_view::npos;
   }
 
+  // Keeps the attributes html_tests() reads (the first of each, entity-decoded).
+  void test_attribute(std::string_view raw) {
+    std::string* target = nullptr;
+    bool* seen = nullptr;
+    if (tag_ == "img" && attr_ == "width") {
+      target = &test_attrs_.width, seen = &test_attrs_.has_width;
+    } else if (tag_ == "img" && attr_ == "height") {
+      target = &test_attrs_.height, seen = &test_attrs_.has_height;
+    } else if (tag_ == "font" && attr_ == "face") {
+      target = &test_attrs_.face, seen = &test_attrs_.has_face;
+    } else if (tag_ == "form" && attr_ == "action") {
+      target = &test_attrs_.action, seen = &test_attrs_.has_action;
+    }
+    if (target == nullptr || *seen) return;
+    *seen = true;
+    for (size_t i = 0; i < raw.size() && target->size() < kMaxFactText;) {
+      if (raw[i] == '&') {
+        size_t n = decode_entity(raw.substr(i), *target, true);
+        if (n != 0) {
+          i += n;
+          continue;
+        }
+      }
+      target->push_back(raw[i++]);
+    }
+  }
+
+  // HTML.pm %ok_attributes: the attributes text_style() reads for a tag.
+  bool ok_style_attribute() const {
+    std::string_view t = tag_, a = attr_;
+    if (t == "font" || t == "basefont") return a == "color" || a == "face" || a == "size";
+    if (t == "body") {
+      return a == "text" || a == "bgcolor" || a == "link" || a == "alink" || a == "vlink" ||
+             a == "background";
+    }
+    if (t == "table" || t == "td" || t == "th" || t == "tr") return a == "bgcolor" || a == "style";
+    if (t == "span" || t == "p" || t == "div" || t == "a") return a == "style";
+    return false;
+  }
+
   // Keeps the attributes text_style() reads (the first of each, entity-decoded).
   void style_attribute(std::string_view raw) {
+    if (ok_style_attribute()) style_attrs_.any_ok = true;
     std::string* target = nullptr;
     bool* seen = nullptr;
     if (attr_ == "color") {
@@ -1215,6 +1509,10 @@ class html_renderer {
       text(content, kind == literal::decoded);
     }
     pos_ = after;
+    if (closed || kind == literal::dropped) {
+      // An unclosed <script>/<style> is closed at eof (SA bug 7437 parses "</style>").
+      count_tag(true);
+    }
     if (closed) {
       ++result_.tags;
       std::string_view ws = whitespace_of(tag_);
@@ -1224,6 +1522,7 @@ class html_renderer {
     }
   }
 
+  size_t source_length_;
   std::string prepared_;
   std::string_view s_;
   size_t pos_ = 0;
@@ -1238,6 +1537,7 @@ class html_renderer {
   std::vector<text_style> styles_{text_style{}};
   int64_t basefont_ = 3;
   style_attributes style_attrs_;
+  test_attributes test_attrs_;
   bool comment_memo_valid_ = false;
   size_t comment_memo_from_ = 0;
   size_t comment_memo_ = std::string_view::npos;

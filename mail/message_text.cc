@@ -214,10 +214,14 @@ class text_renderer {
       out_.html_tags += html.tags;
       out_.html_images += html.images;
       for (std::string& uri : html.uris) add_uri(std::move(uri));
+      bool has_img = html.facts.inside.contains("img");
+      out_.html.push_back(std::move(html.facts));
       rendered = std::move(html.text);
+      keep_rendered(part, true, has_img, rendered);
     } else {
       ++out_.text_parts;
       rendered = std::move(utf8);
+      keep_rendered(part, false, false, rendered);
     }
     add_uris_from_text(rendered);
 
@@ -230,6 +234,14 @@ class text_renderer {
       out_.truncated = true;
     }
     text += rendered;
+  }
+
+  void keep_rendered(const mime_part& part, bool html, bool has_img, std::string_view rendered) {
+    if (kept_rendered_bytes_ >= max_rendered_text_bytes) return;
+    rendered = rendered.substr(0, max_rendered_text_bytes - kept_rendered_bytes_);
+    kept_rendered_bytes_ += rendered.size();
+    out_.rendered_parts.push_back(
+        {static_cast<size_t>(&part - msg_.parts.data()), html, has_img, std::string(rendered)});
   }
 
   void append_raw(std::string_view decoded) {
@@ -263,6 +275,7 @@ class text_renderer {
   charset_converter& charsets_;
   message_text out_;
   absl::flat_hash_set<std::string> seen_uris_;
+  size_t kept_rendered_bytes_ = 0;
 };
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "mail/charset.h"
+#include "mail/html_text.h"
 #include "mail/message.h"
 
 namespace ringmail::mail {
@@ -51,6 +52,18 @@ struct message_text {
   // added by a scanner (SpamAssassin's X-Spam-Relays-* metadata): header rules read
   // them by name, "ALL" does not include them.
   size_t synthesized_headers = 0;
+  // HTML.pm's results for each text/html part rendered, in order (SA's html_all).
+  std::vector<html_facts> html;
+  // Each rendered text part (SA Node::rendered()), for evals that compare the parts of
+  // a multipart/alternative (BodyEval multipart_alternative_difference). Together at
+  // most max_rendered_text_bytes of text.
+  struct rendered_part {
+    size_t part = 0;       // index into message::parts
+    bool html = false;
+    bool has_img = false;  // an HTML part with an <img> tag
+    std::string text;
+  };
+  std::vector<rendered_part> rendered_parts;
 
   // All decoded values of header `name` (ASCII case-insensitive), each followed by '\n',
   // concatenated (SpamAssassin's $pms->get(name)). Empty when absent.

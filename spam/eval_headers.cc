@@ -177,25 +177,47 @@ bool subject_is_all_caps(const eval_input& in, const std::vector<std::string>&) 
   return std::none_of(letters.begin(), letters.end(), [](char c) { return c >= 'a' && c <= 'z'; });
 }
 
-// _check_recipients: ToCc:addr then Bcc:addr, consecutive duplicates dropped.
-double tocc_similar(const eval_input& in) {
+// $pms->get('NAME:addr') in list context, addresses as written (not lower-cased).
+std::vector<std::string> addresses_as_written(const eval_input& in, std::string_view name) {
+  std::vector<std::string> out;
+  for (const mail::text_header& h : in.text.headers) {
+    if (!mail::equals_ignore_case(h.name, name)) continue;
+    for (std::string& a : evals::addresses_in(h.decoded, false)) out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// _check_recipients' list: ToCc:addr then Bcc:addr, consecutive duplicates dropped.
+std::vector<std::string> recipient_list(const eval_input& in) {
   std::vector<std::string> inputs;
   for (const char* names : {"ToCc", "Bcc"}) {
     if (std::string_view(names) == "ToCc") {
-      for (auto& a : evals::header_addresses(in.text, "To")) inputs.push_back(a);
-      for (auto& a : evals::header_addresses(in.text, "Cc")) inputs.push_back(a);
+      for (auto& a : addresses_as_written(in, "To")) inputs.push_back(a);
+      for (auto& a : addresses_as_written(in, "Cc")) inputs.push_back(a);
     } else {
-      for (auto& a : evals::header_addresses(in.text, "Bcc")) inputs.push_back(a);
+      for (auto& a : addresses_as_written(in, "Bcc")) inputs.push_back(a);
     }
     if (inputs.size() >= 5) break;
   }
   std::vector<std::string> address;
   std::string previous;
   for (const std::string& current : inputs) {
-    if (current.empty()) break;  // while (my $current = shift @inputs)
+    if (current.empty() || current == "0") break;  // while (my $current = shift @inputs)
     if (lower(current) != lower(previous)) address.push_back(previous = current);
     if (address.size() == 256) break;
   }
+  return address;
+}
+
+// HeaderEval sorted_recipients: 7 or more recipients in sorted (byte) order.
+bool sorted_recipients(const eval_input& in, const std::vector<std::string>&) {
+  std::vector<std::string> address = recipient_list(in);
+  return address.size() >= 7 && std::is_sorted(address.begin(), address.end());
+}
+
+// _check_recipients' tocc_similar.
+double tocc_similar(const eval_input& in) {
+  std::vector<std::string> address = recipient_list(in);
   if (address.size() < 5) return 0;
   std::vector<std::string> user, fqhn, host;
   for (const std::string& a : address) {
@@ -349,6 +371,7 @@ const std::vector<eval_entry>& header_evals() {
       {"check_for_missing_to_header", check_for_missing_to_header},
       {"subject_is_all_caps", subject_is_all_caps},
       {"similar_recipients", similar_recipients},
+      {"sorted_recipients", sorted_recipients},
       {"check_header_count_range", check_header_count_range},
       {"check_freemail_header", check_freemail_header},
       {"check_freemail_from", check_freemail_from},

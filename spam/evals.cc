@@ -13,7 +13,7 @@ namespace {
 const absl::flat_hash_map<std::string, eval_function>& registry() {
   static const auto* table = [] {
     auto* t = new absl::flat_hash_map<std::string, eval_function>();
-    for (const auto* list : {&header_evals(), &relay_evals(), &mime_evals()}) {
+    for (const auto* list : {&header_evals(), &relay_evals(), &mime_evals(), &html_evals()}) {
       for (const eval_entry& e : *list) (*t)[e.name] = e.function;
     }
     return t;

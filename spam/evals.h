@@ -73,5 +73,6 @@ struct eval_entry {
 const std::vector<eval_entry>& header_evals();
 const std::vector<eval_entry>& relay_evals();
 const std::vector<eval_entry>& mime_evals();
+const std::vector<eval_entry>& html_evals();
 
 }  // namespace ringmail::spam

@@ -222,6 +222,174 @@ TEST(Evals, MimeAndHtml) {
   EXPECT_FALSE(plain.run("check_for_mime_html"));
 }
 
+// A one-part HTML message.
+std::string html_message(const std::string& body) {
+  return "Subject: hello\nContent-Type: text/html\n\n" + body + "\n";
+}
+
+TEST(HtmlEvals, FontLowContrast) {
+  fixture hidden(html_message("<body>Hi <font color=\"#fefefe\">hidden words</font></body>"));
+  EXPECT_TRUE(hidden.run("html_test", {"font_low_contrast"}));
+  fixture same(html_message("<p style=\"color: white\">x</p>"));  // on the default white
+  EXPECT_TRUE(same.run("html_test", {"font_low_contrast"}));
+  fixture visible(html_message("<body>Hi <font color=\"#ff0000\">red words</font></body>"));
+  EXPECT_FALSE(visible.run("html_test", {"font_low_contrast"}));
+  // whitespace-only text is not tested
+  fixture blank(html_message("<font color=white> \n </font>seen"));
+  EXPECT_FALSE(blank.run("html_test", {"font_low_contrast"}));
+  fixture invalid(html_message("<font color=\"#zzzzzz\">x</font>"));
+  EXPECT_TRUE(invalid.run("html_test", {"font_invalid_color"}));
+  EXPECT_FALSE(visible.run("html_test", {"font_invalid_color"}));
+}
+
+TEST(HtmlEvals, FlagsFromTags) {
+  fixture face(html_message("<font face=\"@#$%\">x</font><embed src=a>"));
+  EXPECT_TRUE(face.run("html_test", {"font_face_bad"}));
+  EXPECT_TRUE(face.run("html_test", {"embeds"}));
+  fixture ok(html_message("<font face=\"'Tahoma', Verdana, Arial, sans-serif\">x</font>"));
+  EXPECT_FALSE(ok.run("html_test", {"font_face_bad"}));
+  EXPECT_FALSE(ok.run("html_test", {"embeds"}));
+  fixture mailto(html_message("<form action=\"MAILTO:x@y\">"));
+  EXPECT_TRUE(mailto.run("html_test", {"form_action_mailto"}));
+  EXPECT_FALSE(ok.run("html_test", {"form_action_mailto"}));
+  EXPECT_FALSE(ok.run("html_test", {"no_such_flag"}));
+}
+
+TEST(HtmlEvals, RangesAndEval) {
+  fixture big(html_message("<font size=7>BIG</font> <font size=+2>x</font>"));
+  EXPECT_TRUE(big.run("html_range", {"max_size", "6", "inf"}));
+  EXPECT_FALSE(big.run("html_range", {"max_size", "3", "6"}));
+  fixture small(html_message("<p>plain</p>"));
+  EXPECT_FALSE(small.run("html_range", {"max_size", "3", "inf"}));
+  EXPECT_TRUE(small.run("html_eval", {"length", "< 384"}));
+  EXPECT_FALSE(small.run("html_eval", {"length", "> 384"}));
+  EXPECT_FALSE(small.run("html_eval", {"length", "< 384; system"}));  // not an expression
+  EXPECT_TRUE(small.run("html_range", {"length", "0", "1024"}));
+  // obfuscation: "w<b>o</b>rd" glues three pieces
+  fixture glued(html_message("w<b>o</b>rd"));
+  EXPECT_TRUE(glued.run("html_range", {"obfuscation_ratio", ".9", "1.0"}));
+  EXPECT_FALSE(small.run("html_range", {"obfuscation_ratio", "0", "inf"}));
+  fixture extra(html_message("x</b></b></i>"));
+  EXPECT_TRUE(extra.run("html_range", {"closed_extra_ratio", "0.09", "inf"}));
+  EXPECT_FALSE(small.run("html_range", {"closed_extra_ratio", "0.09", "inf"}));
+  fixture plain("Subject: x\n\nHello\n");
+  EXPECT_FALSE(plain.run("html_eval", {"length", "< 384"}));
+}
+
+TEST(HtmlEvals, TagsAndBalance) {
+  fixture unbalanced(html_message("<html><head><title>t</title><body><center>x</center></html>"));
+  EXPECT_TRUE(unbalanced.run("html_tag_exists", {"center"}));
+  EXPECT_FALSE(unbalanced.run("html_tag_exists", {"table"}));
+  EXPECT_TRUE(unbalanced.run("html_tag_balance", {"head", "!= 0"}));
+  EXPECT_TRUE(unbalanced.run("html_tag_balance", {"body", "!= 0"}));
+  EXPECT_FALSE(unbalanced.run("html_tag_balance", {"center", "!= 0"}));
+  EXPECT_FALSE(unbalanced.run("html_tag_balance", {"ta ble", "!= 0"}));
+  fixture text_only("Subject: x\n\n<html>\n");
+  EXPECT_FALSE(text_only.run("html_tag_exists", {"html"}));
+}
+
+TEST(HtmlEvals, ImageOnlyAndRatio) {
+  fixture image(html_message("<html><body><a href=\"http://x.example/\"><img src=\"http://x.example/i.gif\" "
+                             "width=600 height=400></a>Click</body></html>"));
+  size_t len = image.text.html.at(0).length;
+  EXPECT_TRUE(image.run("html_image_only", {"0000", "0400"})) << len;
+  EXPECT_FALSE(image.run("html_image_only", {"0400", "0800"}));
+  EXPECT_EQ(image.text.html[0].image_area, 240000u);
+  EXPECT_TRUE(image.run("html_image_ratio", {"0.000", "0.002"}));
+  EXPECT_TRUE(image.run("html_text_match", {"anchor", "<img>"}));
+  fixture words(html_message("<p>no pictures here</p>"));
+  EXPECT_FALSE(words.run("html_image_only", {"0000", "0400"}));
+  EXPECT_FALSE(words.run("html_image_ratio", {"0.000", "1"}));
+  EXPECT_FALSE(words.run("html_text_match", {"anchor", "<img>"}));
+  fixture percent(html_message("<img width=50% height=bogus>"));
+  EXPECT_EQ(percent.text.html.at(0).image_area, 400u * 200u);
+}
+
+TEST(HtmlEvals, TextMatch) {
+  fixture saved(html_message("<!-- saved from url=(0022)http://internet.e-mail -->\n<p>x</p>"));
+  EXPECT_TRUE(saved.run("html_text_match", {"comment", R"(<!-- saved from url=\(\d{4}\))"}));
+  EXPECT_FALSE(saved.run("html_text_match", {"title", "."}));
+  EXPECT_FALSE(saved.run("html_text_match", {"comment", "(unbalanced"}));  // invalid: no hit
+  fixture plain(html_message("<!-- ordinary -->"));
+  EXPECT_FALSE(plain.run("html_text_match", {"comment", R"(<!-- saved from url=\(\d{4}\))"}));
+  fixture title(html_message("<title>a very long title indeed</title>"));
+  EXPECT_TRUE(title.run("html_title_subject_ratio", {"3.5"}));
+  EXPECT_FALSE(title.run("html_title_subject_ratio", {"9"}));
+}
+
+TEST(MimeEvals, CheckForMime) {
+  std::string long_line(100, 'a');
+  fixture qp("Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n" + long_line +
+             "\nb=3Dc=41\n");
+  EXPECT_TRUE(qp.run("check_for_mime", {"mime_qp_long_line"}));
+  EXPECT_TRUE(qp.run("check_for_mime", {"mime_qp_count"}));  // =41 needed no escaping
+  EXPECT_FALSE(qp.run("check_for_mime", {"mime_base64_encoded_text"}));
+  fixture b64("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n");
+  EXPECT_TRUE(b64.run("check_for_mime", {"mime_base64_encoded_text"}));
+  EXPECT_TRUE(b64.run("check_for_mime", {"mime_base64_count"}));
+  EXPECT_FALSE(b64.run("check_for_mime", {"mime_qp_long_line"}));
+  EXPECT_FALSE(b64.run("check_for_mime", {"mime_attachment"}));
+  fixture att(
+      "Content-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nHi\n--XX\n"
+      "Content-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\nxx\n--XX--\n");
+  EXPECT_TRUE(att.run("check_for_mime", {"mime_attachment"}));
+  EXPECT_FALSE(att.run("check_for_mime", {"unknown_flag"}));
+}
+
+TEST(MimeEvals, MultipartRatio) {
+  fixture alt(
+      "Content-Type: multipart/alternative; boundary=XX\n\n--XX\nContent-Type: text/plain\n\n\n--XX\n"
+      "Content-Type: text/html\n\n<p>" + std::string(300, 'x') + "</p>\n--XX--\n");
+  EXPECT_TRUE(alt.run("check_mime_multipart_ratio", {"0.00", "0.01"}));
+  fixture even(
+      "Content-Type: multipart/alternative; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nHi there\n--XX\n"
+      "Content-Type: text/html\n\n<p>Hi there</p>\n--XX--\n");
+  EXPECT_FALSE(even.run("check_mime_multipart_ratio", {"0.00", "0.01"}));
+}
+
+TEST(MimeEvals, AsciiTextIllegal) {
+  fixture eight_bit("Content-Type: text/plain\n\ncaf\xc3\xa9\n");
+  EXPECT_TRUE(eight_bit.run("check_for_ascii_text_illegal"));
+  fixture labelled("Content-Type: text/plain; charset=utf-8\n\ncaf\xc3\xa9\n");
+  EXPECT_FALSE(labelled.run("check_for_ascii_text_illegal"));
+  fixture crlf("Content-Type: text/plain\r\n\r\nplain\r\nascii\r\n");  // CRLF line ends are fine
+  EXPECT_FALSE(crlf.run("check_for_ascii_text_illegal"));
+  fixture bare_cr("Content-Type: text/plain\n\nbare\rcr\n");
+  EXPECT_TRUE(bare_cr.run("check_for_ascii_text_illegal"));
+}
+
+TEST(Evals, SortedRecipients) {
+  fixture sorted("To: a@x.example, b@x.example, c@x.example, d@x.example\n"
+                 "Cc: e@x.example, f@x.example, g@x.example\n\nb\n");
+  EXPECT_TRUE(sorted.run("sorted_recipients"));
+  fixture unsorted("To: b@x.example, a@x.example, c@x.example, d@x.example\n"
+                   "Cc: e@x.example, f@x.example, g@x.example\n\nb\n");
+  EXPECT_FALSE(unsorted.run("sorted_recipients"));
+  fixture few("To: a@x.example, b@x.example\n\nb\n");
+  EXPECT_FALSE(few.run("sorted_recipients"));
+}
+
+std::string alternative(const std::string& plain, const std::string& html) {
+  return "Content-Type: multipart/alternative; boundary=XX\n\n--XX\nContent-Type: text/plain\n\n" + plain +
+         "\n--XX\nContent-Type: text/html\n\n" + html + "\n--XX--\n";
+}
+
+TEST(MimeEvals, MultipartAlternativeDifference) {
+  fixture differ(alternative("Hello friend", "<p>Buy cheap pills now</p>"));
+  EXPECT_TRUE(differ.run("multipart_alternative_difference", {"99", "100"}));
+  fixture same(alternative("Buy cheap pills now", "<p>Buy cheap pills now</p>"));
+  EXPECT_FALSE(same.run("multipart_alternative_difference", {"99", "100"}));
+  EXPECT_TRUE(same.run("multipart_alternative_difference", {"0", "0"}));  // 0 <= 0
+  fixture image(alternative("Hi", "<img src=\"cid:x\">"));  // no words, an image
+  EXPECT_TRUE(image.run("multipart_alternative_difference", {"99", "100"}));
+  fixture single(html_message("<p>Buy cheap pills now</p>"));
+  EXPECT_FALSE(single.run("multipart_alternative_difference", {"99", "100"}));
+  // many more text words than HTML words
+  fixture wordy(alternative("one two three four five six seven eight nine ten", "<p>one two</p>"));
+  EXPECT_TRUE(wordy.run("multipart_alternative_difference_count", {"3", "1"}));
+  EXPECT_FALSE(same.run("multipart_alternative_difference_count", {"3", "1"}));
+}
+
 TEST(Evals, RelayEvals) {
   fixture mismatch(
       "Received: from 203.0.113.9 (unknown [198.51.100.7]) by mx.ringmail.test (Postfix) with SMTP id B2; Tue, 1 "
