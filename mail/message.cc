@@ -356,4 +356,10 @@ std::string decoded_value(const header_field& field, charset_converter& charsets
   return decode_header_words(value, charsets);
 }
 
+std::string_view skip_mbox_separator(std::string_view bytes) {
+  if (bytes.substr(0, 5) != "From ") return bytes;
+  size_t nl = bytes.find('\n');
+  return nl == std::string_view::npos ? std::string_view() : bytes.substr(nl + 1);
+}
+
 }  // namespace ringmail::mail

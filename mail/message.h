@@ -41,6 +41,10 @@ struct message {
   const header_block& headers() const { return parts[0].headers; }
 };
 
+// Drops a leading mbox "From " separator line, which is not part of the message (files
+// cut from mbox archives, like the SpamAssassin corpus, start with one).
+std::string_view skip_mbox_separator(std::string_view bytes);
+
 // `bytes` must outlive the result. `charsets` decodes RFC 2231/2047 parameter values.
 message parse_message(std::string_view bytes, charset_converter& charsets);
 

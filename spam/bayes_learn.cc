@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "mail/header.h"
 #include "mail/charset.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
@@ -13,17 +14,6 @@
 
 namespace ringmail::spam {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // FNV-1a 64, continued from `h`.
 uint64_t fnv1a(uint64_t h, std::string_view bytes) {
@@ -44,7 +34,7 @@ std::string bayes_message_id(const mail::message_text& text, std::string_view bo
   uint64_t h = 0xcbf29ce484222325ULL;
   for (std::string_view name : {"To", "Date"}) {
     for (const mail::text_header& f : text.headers) {
-      if (iequals(f.name, name)) h = fnv1a(fnv1a(h, f.decoded), "\n");
+      if (mail::equals_ignore_case(f.name, name)) h = fnv1a(fnv1a(h, f.decoded), "\n");
     }
     h = fnv1a(h, std::string_view("\0", 1));
   }
@@ -62,11 +52,7 @@ struct learnable {
 };
 
 learnable prepare(std::string_view message_bytes) {
-  // An mbox "From " separator line is not part of the message (SA strips it too).
-  if (message_bytes.substr(0, 5) == "From ") {
-    size_t nl = message_bytes.find('\n');
-    message_bytes.remove_prefix(nl == std::string_view::npos ? message_bytes.size() : nl + 1);
-  }
+  message_bytes = mail::skip_mbox_separator(message_bytes);  // SA strips it too
   mail::charset_converter charsets;
   mail::message msg = mail::parse_message(message_bytes, charsets);
   mail::message_text text = mail::render_text(msg, charsets);

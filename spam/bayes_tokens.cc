@@ -21,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "mail/header.h"
 #include "spam/bayes.h"
 
 namespace ringmail::spam {
@@ -43,21 +44,11 @@ bool is_ascii_space(unsigned char c) {
 bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 bool is_continuation(unsigned char c) { return c >= 0x80 && c <= 0xBF; }
 
-// ASCII case-insensitive comparisons (Debian's abseil has its own string_view type, so
-// absl's take no std::string_view).
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (absl::ascii_tolower(static_cast<unsigned char>(a[i])) != absl::ascii_tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && mail::equals_ignore_case(s.substr(0, prefix.size()), prefix);
 }
 bool iends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
+  return s.size() >= suffix.size() && mail::equals_ignore_case(s.substr(s.size() - suffix.size()), suffix);
 }
 std::string_view strip_spaces(std::string_view s) {
   while (!s.empty() && is_ascii_space(s.front())) s.remove_prefix(1);
@@ -142,7 +133,7 @@ bool is_stopword(std::string_view token) {
 
 bool iequals_any(std::string_view name, std::initializer_list<std::string_view> names) {
   for (std::string_view n : names) {
-    if (iequals(name, n)) return true;
+    if (mail::equals_ignore_case(name, n)) return true;
   }
   return false;
 }
@@ -170,7 +161,7 @@ bool is_ignored_header(std::string_view name) {
       "x-vm-imap-retrieved", "x-vm-labels", "x-vm-last-modified", "x-vm-summary-format",
       "x-vm-vheader", "x-vm-message-order", "x-gnus-mail-source", "xref"};
   for (std::string_view e : exact) {
-    if (iequals(name, e)) return true;
+    if (mail::equals_ignore_case(name, e)) return true;
   }
   std::string_view list = name;
   if (istarts_with(list, "x-")) list.remove_prefix(2);
@@ -188,7 +179,7 @@ bool is_ignored_header(std::string_view name) {
   }
   // X-VM-v\d-Data
   if (name.size() == 12 && istarts_with(name, "x-vm-v") && absl::ascii_isdigit(name[6]) &&
-      iequals(name.substr(7), "-data")) {
+      mail::equals_ignore_case(name.substr(7), "-data")) {
     return true;
   }
   return false;
@@ -955,7 +946,7 @@ void tokenize_headers(const mail::message_text& text, line_tokenizer<Sink>& line
   std::vector<const mail::text_header*> received;
   std::vector<const mail::text_header*> fields;
   for (const mail::text_header& h : text.headers) {
-    if (iequals(h.name, "received")) {
+    if (mail::equals_ignore_case(h.name, "received")) {
       received.push_back(&h);
       continue;
     }

@@ -1,3 +1,4 @@
+#include "mail/header.h"
 #include "spam/scan_targets.h"
 
 #include <algorithm>
@@ -13,14 +14,6 @@ std::string lowercase(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -117,7 +110,7 @@ bool append_named(const std::vector<mail::text_header>& headers, std::string_vie
                   header_form form, std::string& out) {
   bool found = false;
   for (const auto& h : headers) {
-    if (!iequals(h.name, name)) continue;
+    if (!mail::equals_ignore_case(h.name, name)) continue;
     found = true;
     if (out.size() < max_header_target_bytes) append_value(h, form, out);
   }
@@ -162,7 +155,7 @@ bool build_special(const mail::message_text& text, const target_key& key, std::s
       // The envelope sender, angle brackets stripped, whatever the modifier.
       for (std::string_view name : {std::string_view("return-path"), std::string_view("x-envelope-from")}) {
         for (const auto& h : text.headers) {
-          if (!iequals(h.name, name)) continue;
+          if (!mail::equals_ignore_case(h.name, name)) continue;
           append_first_address(h.decoded, out);
           out += '\n';
           return true;

@@ -126,12 +126,7 @@ scan_result scan_context::scan(std::string_view message,
   scan_result result;
   result.required = e.required_score();
 
-  // An mbox "From " separator line (offline scans of mbox-derived files) is not part of
-  // the message, as in SpamAssassin.
-  if (message.substr(0, 5) == "From ") {
-    size_t nl = message.find('\n');
-    message.remove_prefix(nl == std::string_view::npos ? message.size() : nl + 1);
-  }
+  message = mail::skip_mbox_separator(message);  // offline scans of mbox-derived files
   mail::message parsed = mail::parse_message(message, charsets_);
   mail::message_text text = mail::render_text(parsed, charsets_);
   result.truncated = text.truncated;

@@ -486,3 +486,16 @@ TEST(MessageLimits, ManyEmptyParts) {
 
 }  // namespace
 }  // namespace ringmail::mail
+
+namespace ringmail::mail {
+namespace {
+
+TEST(SkipMboxSeparator, DropsOnlyALeadingFromLine) {
+  EXPECT_EQ(skip_mbox_separator("From a@b  Thu Aug 22 12:36:23 2002\nSubject: x\n\nbody"), "Subject: x\n\nbody");
+  EXPECT_EQ(skip_mbox_separator("Subject: x\nFrom me\n"), "Subject: x\nFrom me\n");
+  EXPECT_EQ(skip_mbox_separator("From: a@b\n"), "From: a@b\n");  // a header, not a separator
+  EXPECT_EQ(skip_mbox_separator("From nobody"), "");
+}
+
+}  // namespace
+}  // namespace ringmail::mail
