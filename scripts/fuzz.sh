@@ -42,5 +42,15 @@ for target in "${!sources[@]}"; do
   # shellcheck disable=SC2086
   clang++ "${flags[@]}" ${sources[$target]} "fuzz/$target.cc" ${libs[$target]} -o "$out/$target"
   mkdir -p "$out/corpus-$target"
-  (cd "$out" && "./$target" "corpus-$target" -max_total_time="$seconds" -print_final_stats=1 2>&1 | tail -3)
+  # Inputs that once crashed a target stay in fuzz/regressions/<target>/ and run first.
+  if [[ -d "fuzz/regressions/$target" ]]; then
+    "$out/$target" fuzz/regressions/"$target"/* >"$out/$target.regressions.log" 2>&1 ||
+      { tail -40 "$out/$target.regressions.log"; exit 1; }
+  fi
+  if ! (cd "$out" && "./$target" "corpus-$target" -max_total_time="$seconds" -print_final_stats=1 >"$target.log" 2>&1); then
+    tail -40 "$out/$target.log"
+    echo "fuzz: $target failed; the input is in $out/crash-* (add it to fuzz/regressions/$target/)" >&2
+    exit 1
+  fi
+  tail -3 "$out/$target.log"
 done

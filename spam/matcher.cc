@@ -2,6 +2,7 @@
 // placed on Hyperscan and PCRE2). Steady state allocates nothing: target buffers, hit
 // vector and engine scratch are reused from match_scratch.
 #include <algorithm>
+#include <chrono>
 #include <new>
 #include <string_view>
 
@@ -68,9 +69,26 @@ uint32_t run_pcre(const pcre_rule& rule, std::string_view subject, match_scratch
   return count;
 }
 
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
 }  // namespace
 
 compiled_rules::~compiled_rules() = default;
+
+size_t compiled_rules::target_count() const { return impl_->plans.size(); }
+
+std::string compiled_rules::target_description(size_t target) const {
+  const target_key& key = impl_->targets.key(static_cast<uint32_t>(target));
+  std::string name = target_name(key);
+  if (!key.header.empty()) name += " " + key.header;
+  static constexpr const char* forms[] = {"", ":raw", ":addr", ":name"};
+  name += forms[static_cast<size_t>(key.form)];
+  return name;
+}
 
 const matcher_stats& compiled_rules::stats() const { return impl_->stats; }
 
@@ -89,14 +107,21 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
       continue;
     }
     std::string_view subject = s.views[t];
+    const uint64_t hs_start = s.profile ? now_ns() : 0;
     for (hs_database_t* db : plan.dbs) {
       hs_scan(db, subject.empty() ? "" : subject.data(), static_cast<unsigned>(subject.size()), 0, s.hs, on_match,
               &context);
     }
+    if (s.profile) s.profile->target_ns[t] += now_ns() - hs_start;
     for (uint32_t p : plan.pcre) {
       const pcre_rule& rule = m.pcre[p];
       if (!rule.always_run && !s.candidates[p]) continue;
+      const uint64_t pcre_start = s.profile ? now_ns() : 0;
       hits[rule.rule] = run_pcre(rule, subject, s);
+      if (s.profile) {
+        s.profile->rule_ns[rule.rule] += now_ns() - pcre_start;
+        ++s.profile->rule_runs[rule.rule];
+      }
     }
   }
   for (auto [r, t] : m.exists) hits[r] = s.present[t];
@@ -105,6 +130,7 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
 
 match_scratch::match_scratch(const compiled_rules& rules) : impl_(std::make_unique<impl>()) {
   const compiled_rules::impl& m = rules.internals();
+  rule_count_ = m.rules.size();
   for (const auto& plan : m.plans) {
     for (hs_database_t* db : plan.dbs) {
       if (hs_alloc_scratch(db, &impl_->hs) != HS_SUCCESS) throw std::bad_alloc();
@@ -124,5 +150,13 @@ match_scratch::match_scratch(const compiled_rules& rules) : impl_(std::make_uniq
 }
 
 match_scratch::~match_scratch() = default;
+
+void match_scratch::set_profile(match_profile* profile) {
+  impl_->profile = profile;
+  if (!profile) return;
+  profile->target_ns.resize(impl_->storage.size());
+  profile->rule_ns.resize(rule_count_);
+  profile->rule_runs.resize(rule_count_);
+}
 
 }  // namespace ringmail::spam

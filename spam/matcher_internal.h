@@ -79,6 +79,7 @@ struct match_scratch::impl {
   std::vector<std::string_view> views;
   std::vector<uint8_t> present;
   std::vector<uint8_t> candidates;  // per pcre rule: its prefilter fired
+  match_profile* profile = nullptr;
 };
 
 }  // namespace ringmail::spam

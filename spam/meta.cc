@@ -370,16 +370,6 @@ size_t verified_stack_depth(const std::vector<instr>& code) {
   return static_cast<size_t>(max_depth);
 }
 
-// Perl-ish numeric helpers.
-double perl_xor(double a, double b) {
-  auto uv = [](double x) -> uint64_t {
-    if (std::isnan(x)) return 0;
-    if (x < 0) return x <= -9.2e18 ? 0x8000000000000000ull : static_cast<uint64_t>(static_cast<int64_t>(x));
-    return x >= 1.8e19 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(x);
-  };
-  return static_cast<double>(uv(a) ^ uv(b));
-}
-
 // Runs one program. `load` gives the value of a rule. Division by zero ends the program
 // with 0 — where Perl's meta sub would die — and is reported through *divided_by_zero.
 template <typename Instr, typename Load>
@@ -507,6 +497,18 @@ bool compile_expression(std::string_view expression, const compiler::resolver& r
 }
 
 }  // namespace
+
+// Perl converts each side to an unsigned 64-bit integer, saturating out-of-range values
+// (a double outside that range is undefined behaviour in a C++ cast).
+double perl_xor(double a, double b) {
+  auto uv = [](double x) -> uint64_t {
+    if (std::isnan(x)) return 0;
+    if (x < 0) return x <= -9.2e18 ? 0x8000000000000000ull : static_cast<uint64_t>(static_cast<int64_t>(x));
+    return x >= 1.8e19 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(x);
+  };
+  return static_cast<double>(uv(a) ^ uv(b));
+}
+
 
 struct meta_program::op : instr {};
 

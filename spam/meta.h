@@ -21,6 +21,9 @@ namespace ringmail::spam {
 // possible"). The loader drops invalid metas as parse errors.
 bool is_valid_meta_expression(std::string_view expression, std::string* error = nullptr);
 
+// Perl's numeric `^`: both sides as unsigned 64-bit integers (saturating, NaN as 0).
+double perl_xor(double a, double b);
+
 class meta_program {
  public:
   // Compiles every rule_kind::meta rule of `set`. Metas with a syntax error or a cycle

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "spam/meta.h"
+
 namespace ringmail::spam {
 namespace {
 
@@ -129,7 +131,7 @@ class evaluator {
     double v = equality(depth);
     while (!failed_ && accept("^")) {
       double r = equality(depth);
-      v = static_cast<double>(static_cast<uint64_t>(std::fabs(v)) ^ static_cast<uint64_t>(std::fabs(r)));
+      v = perl_xor(v, r);
     }
     return v;
   }

@@ -43,6 +43,28 @@ const std::vector<std::string>& supported_plugins() {
 
 namespace {
 
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+// Adds the time since the last lap to one stage of the profile (when there is one).
+class stage_clock {
+ public:
+  explicit stage_clock(scan_profile* profile) : profile_(profile), last_(profile ? now_ns() : 0) {}
+  void lap(uint64_t scan_profile::*stage) {
+    if (!profile_) return;
+    const uint64_t now = now_ns();
+    profile_->*stage += now - last_;
+    last_ = now;
+  }
+
+ private:
+  scan_profile* profile_;
+  uint64_t last_;
+};
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -119,27 +141,38 @@ scan_context::scan_context(std::shared_ptr<const spam_engine> engine)
 
 scan_context::~scan_context() = default;
 
+void scan_context::set_profile(scan_profile* profile) {
+  profile_ = profile;
+  scratch_.set_profile(profile ? &profile->match : nullptr);
+}
+
 scan_result scan_context::scan(std::string_view message,
                                const std::vector<std::pair<std::string, double>>& extra_hits) {
   const spam_engine& e = *engine_;
   const std::vector<rule>& rules = e.rules_.rules;
   scan_result result;
   result.required = e.required_score();
+  stage_clock clock(profile_);
+  if (profile_) ++profile_->messages;
 
   message = mail::skip_mbox_separator(message);  // offline scans of mbox-derived files
   mail::message parsed = mail::parse_message(message, charsets_);
   mail::message_text text = mail::render_text(parsed, charsets_);
   result.truncated = text.truncated;
+  clock.lap(&scan_profile::parse_ns);
 
   // Bayes reads the message's own headers (as it learned them), before the relay
   // metadata is added.
   if (e.bayes_ && e.bayes_->ready()) result.bayes = e.bayes_->classify(bayes_tokens(text));
+  clock.lap(&scan_profile::bayes_ns);
 
   relay_info relays = parse_relays(text);
   add_relay_headers(relays, text);
+  clock.lap(&scan_profile::relays_ns);
 
   e.matcher().match(text, scratch_, hits_);
   hits_.resize(rules.size(), 0);
+  clock.lap(&scan_profile::match_ns);
 
   eval_cache cache;
   const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache};
@@ -152,6 +185,7 @@ scan_result scan_context::scan(std::string_view message,
       hits_[i] = result.bayes && bayes_in_range(*result.bayes, r.eval_args) ? 1 : 0;
     }
   }
+  clock.lap(&scan_profile::evals_ns);
   e.metas().evaluate(hits_);
 
   // SpamAssassin adds each hit rule's score once; sub-rules (__NAME) only feed metas.
@@ -168,6 +202,7 @@ scan_result scan_context::scan(std::string_view message,
   std::sort(result.tests.begin(), result.tests.end());
   // SpamAssassin rounds the total to 3 decimals before comparing with required_score.
   result.score = std::round(score * 1000.0) / 1000.0;
+  clock.lap(&scan_profile::metas_ns);
   return result;
 }
 

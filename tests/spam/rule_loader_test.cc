@@ -367,6 +367,10 @@ TEST(RuleLoader, ConditionEvaluation) {
   EXPECT_EQ(evaluate_condition("1.2.3", c), std::nullopt);
   EXPECT_EQ(evaluate_condition("", c), std::nullopt);
   EXPECT_EQ(evaluate_condition(std::string(500, '('), c), std::nullopt);
+  // Perl's ^ saturates numbers outside 64 bits (found by the fuzzer: a UB cast).
+  EXPECT_EQ(evaluate_condition("9999999999999999999999999 ^ 1", c), true);
+  EXPECT_EQ(evaluate_condition("1 ^ 1", c), false);
+  EXPECT_EQ(evaluate_condition("-1 ^ 0", c), true);
 }
 
 TEST(RuleLoader, MalformedLinesAreCountedNeverFatal) {

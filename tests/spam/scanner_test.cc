@@ -94,6 +94,35 @@ TEST_F(Scanner, NegativeScoresAndExtraHits) {
   EXPECT_EQ(r.tests, (std::vector<std::string>{"NICE_RULE", "RCVD_IN_TEST_BL", "SUBJ_FREE"}));
 }
 
+TEST_F(Scanner, ProfileAccountsStagesTargetsAndPcreRules) {
+  // A back reference: Hyperscan cannot take it, so PCRE2 runs it on every message.
+  auto engine = engine_for(std::string(kRules) + "body DOUBLED_WORD /\\b(\\w+) \\1\\b/\nscore DOUBLED_WORD 0.5\n");
+  ASSERT_NE(engine, nullptr);
+  scan_context ctx(engine);
+  scan_profile profile;
+  ctx.set_profile(&profile);
+  ctx.scan("Subject: free\r\n\r\nthe the million dollars\r\n");
+  ctx.scan("Subject: hello\r\n\r\nnothing here\r\n");
+  EXPECT_EQ(profile.messages, 2u);
+  EXPECT_GT(profile.parse_ns, 0u);
+  EXPECT_GT(profile.match_ns, 0u);
+  const uint32_t doubled = engine->rules().index.at("DOUBLED_WORD");
+  const uint32_t money = engine->rules().index.at("BODY_MONEY");
+  ASSERT_GT(profile.match.rule_runs.size(), doubled);
+  EXPECT_EQ(profile.match.rule_runs[doubled], 2u);
+  EXPECT_GT(profile.match.rule_ns[doubled], 0u);
+  EXPECT_EQ(profile.match.rule_runs[money], 0u);  // on Hyperscan: counted per target instead
+  uint64_t hyperscan_ns = 0;
+  for (uint64_t ns : profile.match.target_ns) hyperscan_ns += ns;
+  EXPECT_GT(hyperscan_ns, 0u);
+  EXPECT_EQ(profile.match.target_ns.size(), engine->matcher().target_count());
+
+  ctx.set_profile(nullptr);  // detached: nothing more is counted
+  ctx.scan("Subject: free\r\n\r\nthe the\r\n");
+  EXPECT_EQ(profile.messages, 2u);
+  EXPECT_EQ(profile.match.rule_runs[doubled], 2u);
+}
+
 TEST_F(Scanner, BodyRulesDoNotSeeHeadersAndHeaderRulesDoNotSeeBody) {
   auto engine = engine_for(kRules);
   ASSERT_NE(engine, nullptr);

@@ -78,6 +78,18 @@ done
 hash=$(echo "x" | "$admin" pw) && [[ $hash == '{BLF-CRYPT}$2y$10$'* ]] || fail "default scheme is not BLF-CRYPT cost 10: $hash"
 expect_fail "unknown scheme" "scheme" bash -c "echo x | '$admin' pw -s NOPE"
 
+backend=spam-scan
+mkdir -p "$work/msgs"
+printf 'Subject: hello\r\n\r\nSee you at noon.\r\n' >"$work/msgs/ham.eml"
+printf 'Subject: offer\r\n\r\nA million dollars for you.\r\n' >"$work/msgs/spam.eml"
+printf 'body MILLION_DOLLARS /million dollars/\nscore MILLION_DOLLARS 6\n' >"$work/test.cf"
+out=$("$admin" --data_dir="$work/scan" --spam_rules="$work/test.cf" spam scan --profile=5 "$work/msgs" 2>"$work/scan.err")
+grep -q "^6.000	Yes	.*spam.eml" <<<"$out" || fail "spam scan: spam not Yes: $out"
+grep -q "No.*ham.eml" <<<"$out" || fail "spam scan: ham not No: $out"
+grep -q "^profile: 2 messages" "$work/scan.err" || fail "spam scan --profile: no message count: $(cat "$work/scan.err")"
+grep -q "^profile: stage match " "$work/scan.err" || fail "spam scan --profile: no stage lines"
+grep -q "^profile: hyperscan body " "$work/scan.err" || fail "spam scan --profile: no per-target line"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"
   exit 1

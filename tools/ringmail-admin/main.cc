@@ -42,7 +42,7 @@ constexpr const char* kUsage =
     "  alias add SOURCE DEST | alias del SOURCE DEST | alias list [DOMAIN]   (SOURCE may be @domain)\n"
     "  pw [-s SCHEME]   print {SCHEME}hash of a password read from a prompt or stdin\n"
     "  spam learn --spam|--ham [--user=EMAIL] PATH...   train Bayes on files, directories, Maildir folders\n"
-    "  spam scan [--spam_threads=N] PATH...   print <score> <Yes|No> <path> per message\n"
+    "  spam scan [--spam_threads=N] [--profile=TOP] PATH...   print <score> <Yes|No> <path> per message\n"
     "  spam rules   load and compile the rules, print what ran and what was skipped\n"
     "Passwords are read from the terminal (asked twice) or one line of stdin, never from argv.";
 

@@ -15,11 +15,14 @@
 #include "spam/bayes.h"
 #include "spam/scanner.h"
 #include "tools/common/spam_flags.h"
+#include "tools/ringmail-admin/scan_profile_report.h"
 
 ABSL_FLAG(bool, spam, false, "spam learn: the messages are spam");
 ABSL_FLAG(bool, ham, false, "spam learn: the messages are ham (not spam)");
 ABSL_FLAG(std::string, user, "", "spam learn: the user whose own store learns; empty = the global store");
 ABSL_FLAG(uint32_t, spam_threads, 1, "spam scan: scanning threads (1 measures per-core speed)");
+ABSL_FLAG(uint32_t, profile, 0,
+          "spam scan: print where the time went (stages, and the N costliest scan targets and PCRE2 rules)");
 
 namespace ringmail::tools {
 namespace {
@@ -142,10 +145,13 @@ int scan(const std::string& data_dir, const std::vector<std::string>& paths) {
   std::vector<std::string> lines(files.size());
   std::atomic<size_t> next{0};
   std::atomic<size_t> failures{0};
+  const uint32_t profile_top = absl::GetFlag(FLAGS_profile);
+  std::vector<spam::scan_profile> profiles(threads);
   const double cpu_before = cpu_seconds();
   const auto wall_before = std::chrono::steady_clock::now();
-  auto work = [&] {
+  auto work = [&](unsigned thread) {
     spam::scan_context context(*engine);
+    if (profile_top > 0) context.set_profile(&profiles[thread]);
     std::string bytes;
     for (size_t i = next++; i < files.size(); i = next++) {
       if (!read_file(files[i], bytes)) {
@@ -157,8 +163,8 @@ int scan(const std::string& data_dir, const std::vector<std::string>& paths) {
     }
   };
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work, t);
+  work(0);
   for (auto& t : pool) t.join();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
   const double cpu = cpu_seconds() - cpu_before;
@@ -166,6 +172,11 @@ int scan(const std::string& data_dir, const std::vector<std::string>& paths) {
   std::fprintf(stderr, "scanned=%zu wall_seconds=%.3f cpu_seconds=%.3f msgs_per_cpu_second=%.1f failures=%zu\n",
                files.size() - failures, wall, cpu, cpu > 0 ? static_cast<double>(files.size()) / cpu : 0.0,
                failures.load());
+  if (profile_top > 0) {
+    spam::scan_profile total;
+    for (const auto& p : profiles) merge_scan_profile(p, total);
+    print_scan_profile(total, **engine, profile_top, stderr);
+  }
   return failures == 0 ? 0 : 1;
 }
 
