@@ -10,7 +10,7 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 
 mail_decoders="mail/encoding.cc mail/charset.cc mail/rfc2047.cc mail/content_type.cc mail/html_text.cc mail/uri_extract.cc"
 mail_all="$mail_decoders mail/header.cc mail/message.cc mail/message_text.cc"
-rule_loader="spam/rule.cc spam/rule_loader.cc spam/meta.cc spam/rule_syntax.cc spam/rule_conditions.cc spam/replace_tags.cc"
+rule_loader="spam/rule.cc spam/rule_loader.cc spam/meta.cc spam/rule_syntax.cc spam/rule_conditions.cc spam/replace_tags.cc spam/tag_prefilter.cc"
 absl_all="$(pkg-config --libs absl_strings absl_status absl_statusor absl_flat_hash_map absl_hash absl_raw_hash_set)"
 
 # target name -> the sources it needs besides itself, and libraries
@@ -24,6 +24,7 @@ declare -A sources=(
   [rule_loader_fuzz]="$rule_loader"
   [perl_regex_fuzz]="spam/perl_regex.cc spam/regex_prefilter.cc"
   [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
+  [tag_prefilter_fuzz]="spam/tag_prefilter.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
@@ -35,6 +36,7 @@ declare -A libs=(
   [rule_loader_fuzz]="$absl_all"
   [perl_regex_fuzz]="-lpcre2-8 $absl_all"
   [bayes_tokens_fuzz]="$absl_all"
+  [tag_prefilter_fuzz]="-lpcre2-8"
 )
 
 for target in "${!sources[@]}"; do

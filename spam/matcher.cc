@@ -26,14 +26,23 @@ struct scan_context {
   const compiled_rules::impl* rules;
   match_scratch::impl* scratch;
   uint32_t* hits;
+  std::string_view subject;  // the target being scanned
 };
 
-int on_match(unsigned id, unsigned long long, unsigned long long, unsigned, void* p) {
+int on_match(unsigned id, unsigned long long, unsigned long long to, unsigned, void* p) {
   auto& ctx = *static_cast<scan_context*>(p);
-  if (id & prefilter_bit) {
-    ctx.scratch->candidates[id & ~prefilter_bit] = 1;
-  } else {
+  if (!(id & prefilter_bit)) {
     ctx.hits[id] = 1;  // SINGLEMATCH: one report per rule
+    return 0;
+  }
+  const uint32_t n = id & ~prefilter_bit;
+  match_scratch::impl& s = *ctx.scratch;
+  s.candidates[n] = 1;  // SINGLEMATCH: the report is the earliest match end
+  if (ctx.rules->pcre[n].line_gated) {
+    // The start of the line holding the match's last byte.
+    const size_t last_byte = to == 0 ? 0 : static_cast<size_t>(to - 1);
+    const size_t newline = last_byte == 0 ? std::string_view::npos : ctx.subject.rfind('\n', last_byte - 1);
+    s.gate_from[n] = newline == std::string_view::npos ? 0 : static_cast<uint32_t>(newline + 1);
   }
   return 0;
 }
@@ -99,7 +108,7 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
   m.targets.build(text, s.storage, s.views, s.present);
   std::fill(s.candidates.begin(), s.candidates.end(), 0);
 
-  scan_context context{&m, &s, hits.data()};
+  scan_context context{&m, &s, hits.data(), {}};
   for (uint32_t t = 0; t < m.plans.size(); ++t) {
     const target_plan& plan = m.plans[t];
     if (!s.present[t]) {
@@ -107,6 +116,7 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
       continue;
     }
     std::string_view subject = s.views[t];
+    context.subject = subject;
     const uint64_t hs_start = s.profile ? now_ns() : 0;
     for (hs_database_t* db : plan.dbs) {
       hs_scan(db, subject.empty() ? "" : subject.data(), static_cast<unsigned>(subject.size()), 0, s.hs, on_match,
@@ -117,7 +127,8 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
       const pcre_rule& rule = m.pcre[p];
       if (!rule.always_run && !s.candidates[p]) continue;
       const uint64_t pcre_start = s.profile ? now_ns() : 0;
-      hits[rule.rule] = run_pcre(rule, subject, s);
+      const size_t from = rule.line_gated && !rule.always_run ? s.gate_from[p] : 0;
+      hits[rule.rule] = run_pcre(rule, subject.substr(from), s);
       if (s.profile) {
         s.profile->rule_ns[rule.rule] += now_ns() - pcre_start;
         ++s.profile->rule_runs[rule.rule];
@@ -144,6 +155,7 @@ match_scratch::match_scratch(const compiled_rules& rules) : impl_(std::make_uniq
   pcre2_set_match_limit(impl_->match_context, pcre_match_limit);
   pcre2_set_heap_limit(impl_->match_context, pcre_heap_limit_kib);
   impl_->candidates.resize(m.pcre.size());
+  impl_->gate_from.resize(m.pcre.size());
   impl_->storage.resize(m.targets.size());
   impl_->views.resize(m.targets.size());
   impl_->present.resize(m.targets.size());

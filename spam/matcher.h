@@ -30,6 +30,7 @@ struct matcher_stats {
   size_t pcre_always = 0;         //   of which run on every message (no cheap prefilter)
   size_t rejected_patterns = 0;   // neither engine took them (rule dropped)
   size_t databases = 0;
+  size_t cached_databases = 0;    //   of which loaded from compile_options::cache_dir
   size_t database_bytes = 0;
   std::vector<std::string> pcre_samples;      // "RULE: reason" for the first few
   std::vector<std::string> rejected_samples;
@@ -52,6 +53,9 @@ class compiled_rules {
     // Threads compiling Hyperscan databases at once (they are independent); 0: the
     // hardware's concurrency, at most 4.
     unsigned threads = 0;
+    // Compiled databases are kept here and reused while the rules stay the same
+    // (hyperscan_cache.h); empty: always compile.
+    std::string cache_dir;
   };
   // Blocking and slow (Hyperscan compilation): run on the offload pool.
   static absl::StatusOr<std::shared_ptr<const compiled_rules>> compile(const rule_set& set);

@@ -9,8 +9,11 @@
 //      huge counted repeats, and tflags multiple (PCRE2 counts non-overlapping matches as
 //      Perl's m//g does; Hyperscan reports every end offset of every match). Each PCRE2
 //      rule gets a Hyperscan prefilter in its target's database when one is cheap: the
-//      exact pattern where Hyperscan takes it, else a relaxed superset (relax_pattern);
-//      PCRE2 then runs only on messages where the prefilter fired (id prefilter_bit|n).
+//      exact pattern where Hyperscan takes it, else a relaxed superset (relax_pattern) of
+//      the rule's short form (rule::prefilter_pattern) or of the rule itself; PCRE2 then
+//      runs only on messages where the prefilter fired (id prefilter_bit|n), and on a line
+//      target from the line of its first match on. Prefilters sit in databases of their
+//      own.
 //      Without one (long top-level alternations, unknown syntax) PCRE2 runs on every
 //      message.
 //   3. Neither: the rule is dropped and counted (matcher_stats::rejected_patterns).
@@ -18,6 +21,7 @@
 // Everything matches octets (no UTF-8 mode), as Perl does on SpamAssassin's byte strings.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <charconv>
 #include <cstdlib>
 #include <optional>
@@ -28,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "spam/matcher.h"
+#include "spam/hyperscan_cache.h"
 #include "spam/matcher_internal.h"
 #include "spam/regex_prefilter.h"
 #include "spam/scan_targets.h"
@@ -43,13 +48,22 @@ constexpr size_t max_samples = 10;
 // while __FILL_THIS_FORM_* (300-1500) take 3-20 s each or fail as "too large".
 constexpr size_t max_exact_repeat = 200;
 // Relaxed prefilters keep counted repeats up to this product and at most about this many
-// bytes (relax_pattern keeps a run of atoms of a longer pattern, or gives up): the long
-// ReplaceTags "fuzzy word" alternations take Hyperscan 1-2 s each to compile.
+// bytes (relax_pattern keeps a run of atoms of a longer pattern, or gives up). Up to 5 kB
+// the stock __FILL_THIS_FORM_*, __YOUR_PASSWORD and the like get one: 15-20% less scan
+// time than at 1.5 kB, for 17 s instead of 5 s of compiling the stock rules, which the
+// database cache (hyperscan_cache.h) pays once per rule change. The ReplaceTags "fuzzy
+// word" expansions run to 6 kB and take 1-2 s each: they use their short form instead.
 constexpr size_t prefilter_relax_repeat = 16;
-constexpr size_t max_prefilter_length = 1500;
+constexpr size_t max_prefilter_length = 5000;
 // Chunking of a target's patterns into databases (compiler::make_chunks).
 constexpr size_t max_patterns_per_database = 100;
 constexpr size_t max_source_per_database = 32 * 1024;
+// Prefilters are long and literal-poor: smaller databases compile much faster in total,
+// and a pattern Hyperscan finds too large costs a recompile of a small one only.
+constexpr size_t max_prefilters_per_database = 10;
+// Cached databases of rule sets no longer loaded go after this long unused.
+constexpr std::chrono::hours unused_cache_entry_age{24 * 7};
+constexpr size_t max_prefilter_source_per_database = 12 * 1024;
 // tflags multiple [maxhits=N]: count every non-overlapping match (capped at N).
 uint32_t max_hits_for(const rule& r) {
   bool multiple = false;
@@ -160,9 +174,10 @@ struct chunk {
   hs_database_t* db = nullptr;
   int failed_entry = -1;  // after a failed compile: the entry Hyperscan named, or -1
   std::string error;
+  bool from_cache = false;
 };
 
-void compile_chunk(chunk& c) {
+void compile_chunk(chunk& c, const hyperscan_cache& cache) {
   std::vector<const char*> patterns;
   std::vector<unsigned> flags, ids;
   for (const hs_entry& e : c.entries) {
@@ -173,9 +188,15 @@ void compile_chunk(chunk& c) {
   hs_compile_error_t* error = nullptr;
   c.db = nullptr;
   c.failed_entry = -1;
+  c.error.clear();
+  const std::string key = cache.enabled() ? hyperscan_cache::key(patterns, flags, ids, HS_MODE_BLOCK) : "";
+  if (cache.enabled() && (c.db = cache.load(key)) != nullptr) {
+    c.from_cache = true;
+    return;
+  }
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), static_cast<unsigned>(c.entries.size()),
                        HS_MODE_BLOCK, nullptr, &c.db, &error) == HS_SUCCESS) {
-    c.error.clear();
+    cache.store(key, c.db);
     return;
   }
   c.error = error && error->message ? error->message : "compile failed";
@@ -186,10 +207,10 @@ void compile_chunk(chunk& c) {
 
 // Compiles every chunk, on up to `threads` threads: chunks are independent, and
 // Hyperscan's compiler is thread-safe (it keeps no global state).
-void compile_chunks(std::vector<chunk>& chunks, unsigned threads) {
+void compile_chunks(std::vector<chunk>& chunks, unsigned threads, const hyperscan_cache& cache) {
   threads = std::min<unsigned>(threads, static_cast<unsigned>(chunks.size()));
   if (threads <= 1) {
-    for (auto& c : chunks) compile_chunk(c);
+    for (auto& c : chunks) compile_chunk(c, cache);
     return;
   }
   // Largest first, so one big chunk does not start last.
@@ -207,7 +228,7 @@ void compile_chunks(std::vector<chunk>& chunks, unsigned threads) {
   std::vector<std::thread> workers;
   for (unsigned t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
-      for (size_t i; (i = next.fetch_add(1)) < order.size();) compile_chunk(chunks[order[i]]);
+      for (size_t i; (i = next.fetch_add(1)) < order.size();) compile_chunk(chunks[order[i]], cache);
     });
   }
   for (auto& w : workers) w.join();
@@ -257,18 +278,33 @@ struct compiler {
 
     unsigned flags = hyperscan_flags(t) | HS_FLAG_SINGLEMATCH;
     std::optional<std::string> prefilter;
+    unsigned min_width = 0;
     if (exact_prefilter) {
       prefilter = t.pattern;
     } else {
-      prefilter = relax_pattern(t.pattern, prefilter_relax_repeat, max_prefilter_length);
-      // One that can match the empty string fires on every message: no use.
-      unsigned min_width = 0;
-      if (prefilter && (!hyperscan_rejects(*prefilter, flags, &min_width).empty() || min_width == 0)) {
-        prefilter.reset();
+      auto relaxed = [&](const std::string& pattern) -> std::optional<std::string> {
+        std::optional<std::string> p = relax_pattern(pattern, prefilter_relax_repeat, max_prefilter_length);
+        // One that can match the empty string fires on every message: no use.
+        if (p && (!hyperscan_rejects(*p, flags, &min_width).empty() || min_width == 0)) p.reset();
+        return p;
+      };
+      // A ReplaceTags rule's simplified expansion first: its own expansion is often too
+      // long to relax within the limit (the "fuzzy word" rules).
+      // Only without counted repeats: the "fuzzy" rules built with <post P2> and <inter W3>
+      // ({1,2}, \W{0,3} around every letter) cost Hyperscan more than PCRE2 costs
+      // to run them outright (measured with `spam scan --profile`).
+      if (!r.prefilter_pattern.empty()) {
+        translate_options options;
+        options.line_mode = is_line_target(m.targets.key(m.rules[index].target).source);
+        prefilter = relaxed(translate_perl_regex(r.prefilter_pattern, r.flags, options).pattern);
+        if (prefilter && analyse_repeats(*prefilter).largest_repeat > 1) prefilter.reset();
       }
+      if (!prefilter) prefilter = relaxed(t.pattern);
     }
     if (!prefilter) return std::nullopt;
     m.pcre[n].always_run = false;
+    // PCRE2 can start at the line of the prefilter's first match (matcher_internal.h).
+    m.pcre[n].line_gated = is_line_target(m.targets.key(m.rules[index].target).source);
     return hs_entry{prefilter_bit | n, flags, std::move(*prefilter)};
   }
 
@@ -300,9 +336,18 @@ struct compiler {
     std::vector<chunk> chunks;
     for (uint32_t t = 0; t < entries.size(); ++t) {
       size_t bytes = 0;
+      // Prefilters in databases of their own, after the exact patterns: mixed in, their
+      // literal-poor patterns push a whole database onto slower engines.
+      std::stable_partition(entries[t].begin(), entries[t].end(),
+                            [](const hs_entry& e) { return !(e.id & prefilter_bit); });
+      bool prefilters = false;
       for (hs_entry& e : entries[t]) {
-        if (chunks.empty() || chunks.back().target != t || chunks.back().entries.size() >= max_patterns_per_database ||
-            bytes + e.pattern.size() > max_source_per_database) {
+        const bool is_prefilter = (e.id & prefilter_bit) != 0;
+        const size_t max_patterns = is_prefilter ? max_prefilters_per_database : max_patterns_per_database;
+        const size_t max_source = is_prefilter ? max_prefilter_source_per_database : max_source_per_database;
+        if (chunks.empty() || chunks.back().target != t || chunks.back().entries.size() >= max_patterns ||
+            bytes + e.pattern.size() > max_source || is_prefilter != prefilters) {
+          prefilters = is_prefilter;
           chunks.push_back({});
           chunks.back().target = t;
           bytes = 0;
@@ -317,7 +362,7 @@ struct compiler {
 
   // A chunk that failed: Hyperscan names the pattern (resource limits can fail a pattern
   // hs_expression_info accepted). Move it to PCRE2, or drop the prefilter, and retry.
-  absl::Status repair(chunk& c) {
+  absl::Status repair(chunk& c, const hyperscan_cache& cache) {
     while (!c.db) {
       if (c.failed_entry < 0 || static_cast<size_t>(c.failed_entry) >= c.entries.size()) {
         return absl::ResourceExhaustedError(absl::StrCat("hyperscan: ", target_name(m.targets.key(c.target)), " ",
@@ -331,20 +376,21 @@ struct compiler {
         c.entries.push_back(std::move(*prefilter));
       }
       if (c.entries.empty()) return absl::OkStatus();
-      compile_chunk(c);
+      compile_chunk(c, cache);
     }
     return absl::OkStatus();
   }
 
-  absl::Status build_databases(unsigned threads) {
+  absl::Status build_databases(unsigned threads, const hyperscan_cache& cache) {
     std::vector<chunk> chunks = make_chunks();
-    compile_chunks(chunks, threads);
+    compile_chunks(chunks, threads, cache);
     for (chunk& c : chunks) {
-      if (auto status = repair(c); !status.ok()) {
+      if (auto status = repair(c, cache); !status.ok()) {
         for (chunk& other : chunks) hs_free_database(other.db);
         return status;
       }
       if (!c.db) continue;
+      if (c.from_cache) ++m.stats.cached_databases;
       m.plans[c.target].dbs.push_back(c.db);
       size_t bytes = 0;
       if (hs_database_size(c.db, &bytes) == HS_SUCCESS) m.stats.database_bytes += bytes;
@@ -410,7 +456,9 @@ absl::StatusOr<std::shared_ptr<const compiled_rules>> compiled_rules::compile(co
   }
   unsigned threads = options.threads;
   if (threads == 0) threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
-  if (auto status = c.build_databases(threads); !status.ok()) return status;
+  const hyperscan_cache cache(options.cache_dir);
+  if (auto status = c.build_databases(threads, cache); !status.ok()) return status;
+  cache.remove_unused(unused_cache_entry_age);
   for (const auto& p : m.pcre) {
     if (p.always_run) ++m.stats.pcre_always;
   }

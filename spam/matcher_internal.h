@@ -27,6 +27,10 @@ struct pcre_rule {
   pcre2_code* code = nullptr;
   bool always_run = true;  // no Hyperscan prefilter for it in the target's database
   bool per_line = false;   // line target, pattern not line-translated: run on each line
+  // Line target: PCRE2 starts at the line of the prefilter's first match. A rule's match
+  // lies within one line (as in SpamAssassin), and its prefilter, a superset, has a match
+  // ending there too, so no line before that of the earliest prefilter match can hold one.
+  bool line_gated = false;
 };
 
 struct rule_plan {
@@ -79,6 +83,7 @@ struct match_scratch::impl {
   std::vector<std::string_view> views;
   std::vector<uint8_t> present;
   std::vector<uint8_t> candidates;  // per pcre rule: its prefilter fired
+  std::vector<uint32_t> gate_from;  // per pcre rule (line_gated): where PCRE2 starts
   match_profile* profile = nullptr;
 };
 

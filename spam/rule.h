@@ -39,6 +39,10 @@ struct rule {
   // its modifier letters (any of "imsx", others dropped by the loader).
   std::string pattern;
   std::string flags;
+  // ReplaceTags rules: the pattern expanded with simplified tag values (tag_prefilter.h),
+  // a superset far shorter than `pattern`, for the matcher's Hyperscan prefilter when the
+  // rule itself has to run on PCRE2. Empty when there is nothing shorter.
+  std::string prefilter_pattern;
 
   std::string meta_expression;  // meta: as written after the name
   std::string eval_function;    // eval: "check_bayes"

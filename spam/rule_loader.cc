@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "spam/meta.h"
 #include "spam/replace_tags.h"
+#include "spam/tag_prefilter.h"
 #include "spam/rule_conditions.h"
 #include "spam/rule_syntax.h"
 
@@ -613,12 +614,16 @@ void rule_file_parser::finish() {
 
   // ReplaceTags::finish_parsing_end: regex rules of the kinds it handles.
   if (replace_tags_loaded_) {
+    replace_tags_config simplified = replace_;
+    for (auto& [name, value] : simplified.tags) value = simplify_tag_value(value);
     for (const std::string& name : replace_.rules) {
       auto it = set_.index.find(name);
       if (it == set_.index.end()) continue;
       rule& r = set_.rules[it->second];
       if (r.kind != rule_kind::regex || r.target == rule_target::mimeheader) continue;
+      std::string shorter = apply_replace_tags(r.pattern, simplified);
       r.pattern = apply_replace_tags(r.pattern, replace_);
+      if (shorter.size() < r.pattern.size()) r.prefilter_pattern = std::move(shorter);
     }
   }
   set_.stats.rules = set_.rules.size();

@@ -109,7 +109,9 @@ absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engi
   e->stats_.load_seconds = seconds_since(start);
 
   start = std::chrono::steady_clock::now();
-  auto matcher = compiled_rules::compile(e->rules_);
+  compiled_rules::compile_options compile_options;
+  compile_options.cache_dir = options.compiled_rules_cache;
+  auto matcher = compiled_rules::compile(e->rules_, compile_options);
   if (!matcher.ok()) return matcher.status();
   e->matcher_ = std::move(*matcher);
   e->stats_.matcher = e->matcher_->stats();

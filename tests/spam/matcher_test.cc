@@ -520,6 +520,56 @@ TEST_F(matcher_fixture, BodyRulesAgreeWithPerLineMatching) {
   }
 }
 
+// PCRE2 rules behind a prefilter run only on the lines where the prefilter matched; the
+// counts must be those of running them on every line.
+TEST_F(matcher_fixture, PrefilteredRulesRunOnTheirLinesOnly) {
+  rule doubled = content_rule("DOUBLED_X", rule_target::body, "(\\w)\\1x");  // relaxed: (\w)[\s\S]*x
+  doubled.tflags = {"multiple"};
+  rule behind = content_rule("AFTER_A", rule_target::body, "(?<=a)b");  // relaxed: b
+  behind.tflags = {"multiple"};
+  rule single = content_rule("DOUBLED_ONCE", rule_target::body, "(\\w)\\1x");
+  mail::message_text text;
+  text.body = "aax bbx\nnothing here x\nccx\nzz\nab xb ab\n" + std::string(5000, 'q') + " ddx";
+  auto hits = run({doubled, behind, single}, text);
+  EXPECT_EQ(hit(hits, "DOUBLED_X"), 4u);  // aax bbx | ccx | ddx on the last line
+  EXPECT_EQ(hit(hits, "AFTER_A"), 2u);
+  EXPECT_EQ(hit(hits, "DOUBLED_ONCE"), 1u);
+
+  text.body = "x only\nno pairs here x";  // the prefilters fire, the rules do not
+  hits = again(text);
+  EXPECT_EQ(hit(hits, "DOUBLED_X"), 0u);
+  EXPECT_EQ(hit(hits, "DOUBLED_ONCE"), 0u);
+  text.body = "first line\n\n\nzzx";  // the match on the last line, after empty lines
+  hits = again(text);
+  EXPECT_EQ(hit(hits, "DOUBLED_X"), 1u);
+  text.body = "bb";  // no 'x': the prefilter does not fire; no stale lines from before
+  hits = again(text);
+  EXPECT_EQ(hit(hits, "DOUBLED_X"), 0u);
+  EXPECT_EQ(hit(hits, "AFTER_A"), 0u);
+}
+
+// A ReplaceTags rule whose expansion is too long for a prefilter gets one from its short
+// form (rule::prefilter_pattern), and PCRE2 runs it only where that fired.
+TEST_F(matcher_fixture, ShortFormOfALongRuleIsItsPrefilter) {
+  std::string letter_a = "(?:a";
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 800; ++i) {  // a long list of two-byte look-alikes, over 5 kB
+    const int second = 0x80 + i % 64;
+    letter_a += std::string("|\\xc3\\x") + hex[second >> 4] + hex[second & 15];
+  }
+  letter_a += ")";
+  rule fuzzy = content_rule("FUZZY_AB", rule_target::body, "(?!ab)" + letter_a + "b");
+  fuzzy.prefilter_pattern = "(?!ab)(?:a|[\\xc0-\\xf7][\\x80-\\xbf]+)b";
+  mail::message_text text;
+  text.body = "xab\nx\xc3\x8a" "b";  // the second line: a look-alike then b
+  auto hits = run({fuzzy}, text);
+  EXPECT_EQ(compiled_->stats().pcre_prefiltered, 1u);
+  EXPECT_EQ(compiled_->stats().pcre_always, 0u);
+  EXPECT_EQ(hit(hits, "FUZZY_AB"), 1u);
+  text.body = "nothing to see";
+  EXPECT_EQ(hit(again(text), "FUZZY_AB"), 0u);
+}
+
 TEST_F(matcher_fixture, LargeRepeatsGoToPcreBehindAPrefilter) {
   auto text = sample_message();
   text.body = "start " + std::string(150, 'y') + " end\nstart x end";

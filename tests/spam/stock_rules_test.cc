@@ -146,6 +146,15 @@ TEST_F(StockRules, ReplaceTagsApplied) {
   EXPECT_EQ(vpill.target, rule_target::header);
   EXPECT_NE(vpill.pattern.find("){1,3}\\W{0,2}(?:"), std::string::npos);
   EXPECT_EQ(vpill.pattern.find("<inter"), std::string::npos);
+  // The prefilter form: the same expansion with short stand-ins for the look-alike lists.
+  const rule& norton = get("FUZZY_NORTON");
+  ASSERT_FALSE(norton.prefilter_pattern.empty());
+  EXPECT_LT(norton.prefilter_pattern.size() * 4, norton.pattern.size());
+  EXPECT_NE(norton.prefilter_pattern.find("(?:[nN\\xcd\\xd0\\xd1\\xde\\xe7\\xf0\\xf1]|[\\xc0-\\xf7][\\x80-\\xbf]+)"),
+            std::string::npos)
+      << norton.prefilter_pattern;
+  EXPECT_TRUE(get("__YOUR_PASSWORD").prefilter_pattern.size() < get("__YOUR_PASSWORD").pattern.size());
+  EXPECT_TRUE(get("GTUBE").prefilter_pattern.empty());  // not a ReplaceTags rule
   // No rule keeps an unreplaced single-letter tag.
   for (const rule& r : set_->rules) {
     if (r.kind != rule_kind::regex) continue;

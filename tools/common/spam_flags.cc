@@ -13,6 +13,9 @@ ABSL_FLAG(std::string, spam_rules, "/usr/share/spamassassin," RINGMAIL_RULES_DIR
           "Rule files or directories in SpamAssassin syntax, comma-separated, loaded in order "
           "(Debian's stock rules, then ringmail's own)");
 ABSL_FLAG(std::string, bayes_db, "", "SQLite Bayes token store; default <data_dir>/bayes.sqlite");
+ABSL_FLAG(std::string, spam_cache_dir, "",
+          "Where compiled rule databases are kept between starts and reloads; default "
+          "<data_dir>/spam-cache; \"none\" compiles every time");
 ABSL_FLAG(double, spam_reject_score, 15.0, "Score at or above which a message is refused with 554 5.7.1");
 ABSL_FLAG(double, spam_junk_score, 5.0, "Score at or above which a message is spam: X-Spam-Flag, Junk folder");
 ABSL_FLAG(bool, spam_junk_folder, true,
@@ -39,6 +42,8 @@ spam::engine_options spam_engine_options_from_flags(const std::string& data_dir,
     }
   }
   options.bayes_path = bayes_path_from_flags(data_dir);
+  const std::string cache = absl::GetFlag(FLAGS_spam_cache_dir);
+  if (cache != "none") options.compiled_rules_cache = cache.empty() ? data_dir + "/spam-cache" : cache;
   return options;
 }
 

@@ -122,11 +122,11 @@ absl::StatusOr<std::shared_ptr<const spam::spam_engine>> build_engine(const std:
 void print_stats(const spam::engine_stats& s) {
   std::fprintf(stderr,
                "rules=%zu files=%zu skipped_blocks=%zu unsupported_evals=%zu unknown_directives=%zu parse_errors=%zu "
-               "hyperscan=%zu pcre=%zu rejected=%zu databases=%zu db_bytes=%zu metas=%zu metas_dropped=%zu "
+               "hyperscan=%zu pcre=%zu rejected=%zu databases=%zu cached=%zu db_bytes=%zu metas=%zu metas_dropped=%zu "
                "load_s=%.2f compile_s=%.2f bayes=%s(spam=%u ham=%u)\n",
                s.rules.rules, s.rules.files, s.rules.skipped_blocks, s.rules.unsupported_evals,
                s.rules.unknown_directives, s.rules.parse_errors, s.matcher.hyperscan_patterns, s.matcher.pcre_patterns,
-               s.matcher.rejected_patterns, s.matcher.databases, s.matcher.database_bytes, s.meta_rules,
+               s.matcher.rejected_patterns, s.matcher.databases, s.matcher.cached_databases, s.matcher.database_bytes, s.meta_rules,
                s.metas_dropped, s.load_seconds, s.compile_seconds, s.bayes_ready ? "ready" : "off", s.bayes_spam,
                s.bayes_ham);
 }

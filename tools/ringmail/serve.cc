@@ -73,6 +73,8 @@ void log_spam_engine(const char* event, const spam::engine_stats& s) {
                     {"unknown_directives", s.rules.unknown_directives},
                     {"parse_errors", s.rules.parse_errors},
                     {"metas", s.meta_rules},
+                    {"databases", s.matcher.databases},
+                    {"cached_databases", s.matcher.cached_databases},
                     {"bayes", s.bayes_ready ? "ready" : "off"},
                     {"load_ms", static_cast<int64_t>(s.load_seconds * 1000)},
                     {"compile_ms", static_cast<int64_t>(s.compile_seconds * 1000)}});
