@@ -17,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSuffix = ".hsdb";
+constexpr std::string_view kFailureSuffix = ".hsdb-failed";
 
 class sha256 {
  public:
@@ -78,13 +79,29 @@ std::string hyperscan_cache::key(const std::vector<const char*>& patterns, const
   return h.hex();
 }
 
-std::string hyperscan_cache::path_for(const std::string& key) const {
-  return directory_ + "/" + key + std::string(kSuffix);
+std::string hyperscan_cache::path_for(const std::string& key, std::string_view suffix) const {
+  return directory_ + "/" + key + std::string(suffix);
+}
+
+void hyperscan_cache::write_file(const std::string& path, const char* bytes, size_t length) const {
+  std::string temporary = path + ".XXXXXX";
+  const int fd = ::mkstemp(temporary.data());
+  bool written = fd >= 0;
+  for (size_t done = 0; written && done < length;) {
+    const ssize_t n = ::write(fd, bytes + done, length - done);
+    if (n <= 0) {
+      written = false;
+      break;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fd >= 0) ::close(fd);
+  if (!written || ::rename(temporary.c_str(), path.c_str()) != 0) ::unlink(temporary.c_str());
 }
 
 hs_database_t* hyperscan_cache::load(const std::string& key) const {
   if (!enabled()) return nullptr;
-  const std::string path = path_for(key);
+  const std::string path = path_for(key, kSuffix);
   std::ifstream in(path, std::ios::binary);
   if (!in) return nullptr;
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -99,21 +116,29 @@ void hyperscan_cache::store(const std::string& key, const hs_database_t* db) con
   char* bytes = nullptr;
   size_t length = 0;
   if (hs_serialize_database(db, &bytes, &length) != HS_SUCCESS) return;
-  const std::string path = path_for(key);
-  std::string temporary = path + ".XXXXXX";
-  const int fd = ::mkstemp(temporary.data());
-  bool written = fd >= 0;
-  for (size_t done = 0; written && done < length;) {
-    const ssize_t n = ::write(fd, bytes + done, length - done);
-    if (n <= 0) {
-      written = false;
-      break;
-    }
-    done += static_cast<size_t>(n);
-  }
+  write_file(path_for(key, kSuffix), bytes, length);
   std::free(bytes);
-  if (fd >= 0) ::close(fd);
-  if (!written || ::rename(temporary.c_str(), path.c_str()) != 0) ::unlink(temporary.c_str());
+}
+
+bool hyperscan_cache::load_failure(const std::string& key, failure& out) const {
+  if (!enabled()) return false;
+  const std::string path = path_for(key, kFailureSuffix);
+  std::ifstream in(path);
+  std::string index;
+  if (!in || !std::getline(in, index)) return false;
+  char* end = nullptr;
+  const long pattern = std::strtol(index.c_str(), &end, 10);
+  if (end == index.c_str() || *end != '\0') return false;
+  out.pattern = static_cast<int>(pattern);
+  out.error.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
+  return true;
+}
+
+void hyperscan_cache::store_failure(const std::string& key, const failure& f) const {
+  if (!enabled()) return;
+  const std::string text = std::to_string(f.pattern) + "\n" + f.error;
+  write_file(path_for(key, kFailureSuffix), text.data(), text.size());
 }
 
 void hyperscan_cache::remove_unused(std::chrono::hours age) const {
@@ -123,7 +148,7 @@ void hyperscan_cache::remove_unused(std::chrono::hours age) const {
   for (const auto& entry : fs::directory_iterator(directory_, ec)) {
     const std::string name = entry.path().filename().string();
     // Finished entries, and temporary files a crash left behind.
-    const bool ours = name.size() > kSuffix.size() && (name.ends_with(kSuffix) || name.find(".hsdb.") != std::string::npos);
+    const bool ours = name.find(kSuffix) != std::string::npos;  // entries, failures, crash leftovers
     if (!ours) continue;
     std::error_code time_error;
     const auto modified = entry.last_write_time(time_error);

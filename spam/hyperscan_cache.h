@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringmail::spam {
@@ -37,11 +38,20 @@ class hyperscan_cache {
   hs_database_t* load(const std::string& key) const;
   // Files `db` under `key`; best effort (a full disk only costs a compile next time).
   void store(const std::string& key, const hs_database_t* db) const;
+  // Compiles that failed are filed too (Hyperscan names the pattern it could not take),
+  // so a restart does not spend the seconds again to learn the same thing.
+  struct failure {
+    int pattern = -1;  // index into the patterns, or -1
+    std::string error;
+  };
+  bool load_failure(const std::string& key, failure& out) const;
+  void store_failure(const std::string& key, const failure& f) const;
   // Removes entries not loaded or stored for `age`.
   void remove_unused(std::chrono::hours age) const;
 
  private:
-  std::string path_for(const std::string& key) const;
+  std::string path_for(const std::string& key, std::string_view suffix) const;
+  void write_file(const std::string& path, const char* bytes, size_t length) const;
   std::string directory_;
 };
 

@@ -190,9 +190,17 @@ void compile_chunk(chunk& c, const hyperscan_cache& cache) {
   c.failed_entry = -1;
   c.error.clear();
   const std::string key = cache.enabled() ? hyperscan_cache::key(patterns, flags, ids, HS_MODE_BLOCK) : "";
-  if (cache.enabled() && (c.db = cache.load(key)) != nullptr) {
-    c.from_cache = true;
-    return;
+  if (cache.enabled()) {
+    if ((c.db = cache.load(key)) != nullptr) {
+      c.from_cache = true;
+      return;
+    }
+    hyperscan_cache::failure known;
+    if (cache.load_failure(key, known)) {
+      c.failed_entry = known.pattern;
+      c.error = known.error;
+      return;
+    }
   }
   if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), static_cast<unsigned>(c.entries.size()),
                        HS_MODE_BLOCK, nullptr, &c.db, &error) == HS_SUCCESS) {
@@ -203,6 +211,8 @@ void compile_chunk(chunk& c, const hyperscan_cache& cache) {
   c.failed_entry = error ? error->expression : -1;
   hs_free_compile_error(error);
   c.db = nullptr;
+  // Only a verdict on a pattern is worth keeping; running out of memory is not one.
+  if (c.failed_entry >= 0) cache.store_failure(key, {c.failed_entry, c.error});
 }
 
 // Compiles every chunk, on up to `threads` threads: chunks are independent, and

@@ -139,6 +139,21 @@ TEST_F(HyperscanCache, EntriesUnusedForLongAreRemoved) {
   EXPECT_TRUE(fs::exists(cache_ + "/unrelated.txt"));
 }
 
+TEST_F(HyperscanCache, FailuresAreKeptWithThePatternHyperscanNamed) {
+  hyperscan_cache cache(cache_);
+  const std::string key = hyperscan_cache::key({"a", "b"}, {0, 0}, {1, 2}, HS_MODE_BLOCK);
+  hyperscan_cache::failure f;
+  EXPECT_FALSE(cache.load_failure(key, f));
+  cache.store_failure(key, {1, "Pattern is too large.\nsecond line"});
+  ASSERT_TRUE(cache.load_failure(key, f));
+  EXPECT_EQ(f.pattern, 1);
+  EXPECT_EQ(f.error, "Pattern is too large.\nsecond line");
+  EXPECT_EQ(cache.load(key), nullptr);  // a failure is not a database
+  std::ofstream(cache_ + "/" + key + ".hsdb-failed", std::ios::trunc) << "garbage";
+  EXPECT_FALSE(cache.load_failure(key, f));
+  EXPECT_FALSE(hyperscan_cache("").load_failure(key, f));
+}
+
 TEST_F(HyperscanCache, KeysDependOnEveryPatternFlagAndId) {
   const std::vector<const char*> patterns = {"abc", "def"};
   const std::string base = hyperscan_cache::key(patterns, {0, 0}, {1, 2}, HS_MODE_BLOCK);
