@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "mail/message_text.h"
+#include "spam/bayes_backend.h"
 
 namespace ringmail::spam {
 
@@ -58,17 +60,17 @@ class bayes_model {
   std::optional<double> classify(const std::vector<uint64_t>& tokens) const;
 };
 
-// The token store on disk: SQLite under the data dir, WAL mode. Tables
-//   bayes_totals(user, nspam, nham)          messages learned
-//   bayes_tokens(user, token, nspam, nham)   per-token message counts (token = hash as
-//                                            a signed 64-bit integer)
-//   bayes_seen(user, msgid, is_spam)         what was learned, for sa-learn semantics
-// User "" is the global store; every user's store is separate from it.
+// A user's token store ("" = the global one; every user's store is separate from it),
+// kept by a bayes_backend: SQLite under the data dir (open()), or MariaDB when the
+// directory is MariaDB (delivery/spam_store/, over()). Learning follows sa-learn.
 // Blocking: use from the offload pool or from tools. Thread-safe: calls are serialised
 // by a mutex (learning and loading are rare; classification uses a loaded bayes_model).
 class bayes_store {
  public:
+  // SQLite at `sqlite_path` (created as needed; bayes_sqlite.h).
   static absl::StatusOr<std::unique_ptr<bayes_store>> open(const std::string& sqlite_path);
+  // Any other backend.
+  static std::unique_ptr<bayes_store> over(std::unique_ptr<bayes_backend> backend);
   ~bayes_store();
 
   // Learns one message as spam or ham for `user` ("" = global), as sa-learn does:
@@ -90,12 +92,10 @@ class bayes_store {
   // Loads a user's store into memory.
   absl::StatusOr<std::shared_ptr<const bayes_model>> load(std::string_view user);
 
-  struct impl;
-
  private:
-  explicit bayes_store(std::unique_ptr<impl> impl);
-  std::unique_ptr<impl> impl_;
-  friend class batch;
+  explicit bayes_store(std::unique_ptr<bayes_backend> backend);
+  std::unique_ptr<bayes_backend> backend_;
+  std::mutex mutex_;
 };
 
 class bayes_store::batch {

@@ -436,6 +436,7 @@ absl::StatusOr<std::shared_ptr<const compiled_rules>> compiled_rules::compile(co
   for (uint32_t i = 0; i < n; ++i) {
     const rule& r = set.rules[i];
     if (r.kind != rule_kind::regex && r.kind != rule_kind::exists) continue;
+    if (!runs_in_score_set(r)) continue;
     target_key key = target_key_for(r);
     auto [it, inserted] = key_index.try_emplace(key, static_cast<uint32_t>(keys.size()));
     if (inserted) keys.push_back(std::move(key));

@@ -60,6 +60,11 @@ struct rule {
   bool has_tflag(const std::string& f) const;
 };
 
+// SpamAssassin does not run a rule whose score is 0 in the active score set ("score NAME
+// 0" disables a rule; Plugin/Check.pm guards every test with its score), so it never hits
+// and metas see 0. Sub-rules have no score of their own and always run.
+inline bool runs_in_score_set(const rule& r) { return r.is_subrule() || r.score != 0; }
+
 // What the loader skipped, so an operator can see how much of a rule set runs.
 struct load_stats {
   size_t files = 0;

@@ -84,9 +84,14 @@ absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engi
   auto start = std::chrono::steady_clock::now();
 
   // Bayes first: whether it is usable selects the score set, as in SpamAssassin.
-  if (!options.bayes_path.empty() && std::filesystem::exists(options.bayes_path)) {
-    auto store = bayes_store::open(options.bayes_path);
-    if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<bayes_store>> store = std::unique_ptr<bayes_store>();
+  if (options.open_bayes) {
+    store = options.open_bayes();
+  } else if (!options.bayes_path.empty() && std::filesystem::exists(options.bayes_path)) {
+    store = bayes_store::open(options.bayes_path);
+  }
+  if (!store.ok()) return store.status();
+  if (*store) {
     auto model = (*store)->load("");
     if (!model.ok()) return model.status();
     e->bayes_ = std::move(*model);
@@ -121,7 +126,7 @@ absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engi
   for (uint32_t i = 0; i < e->rules_.rules.size(); ++i) {
     const rule& r = e->rules_.rules[i];
     if (r.kind == rule_kind::meta) ++e->stats_.meta_rules;
-    if (r.kind == rule_kind::eval) {
+    if (r.kind == rule_kind::eval && runs_in_score_set(r)) {
       e->eval_rules_.push_back(i);
       e->eval_functions_.push_back(r.eval_function == "check_bayes" ? nullptr : find_eval(r.eval_function));
     }

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,7 +35,10 @@ namespace ringmail::spam {
 struct engine_options {
   // Rule files or directories (SpamAssassin syntax), loaded in order; later wins.
   std::vector<std::string> rule_paths;
-  // SQLite Bayes store; empty or missing: no Bayes (BAYES_xx rules never hit).
+  // The Bayes store: `open_bayes` when set (the tools choose SQLite or MariaDB; it may
+  // give nullptr for "no store yet"), else SQLite at `bayes_path`. No store, an empty path
+  // or a missing file: no Bayes (BAYES_xx rules never hit).
+  std::function<absl::StatusOr<std::unique_ptr<bayes_store>>()> open_bayes;
   std::string bayes_path;
   // Network rules (DNSBL) are run by the SMTP session; they select score set 3 vs 2.
   bool network_tests = false;

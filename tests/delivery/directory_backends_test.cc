@@ -21,59 +21,14 @@
 #include "runtime/offload_pool.h"
 #include "runtime/reactor.h"
 #include "tests/delivery/store_suite.h"
+#include "tests/support/mariadb_server.h"
 
 namespace ringmail::directory {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string run_script(const std::string& args) {
-  std::string cmd = absl::StrCat(RINGMAIL_SOURCE_DIR, "/tests/support/mariadb.sh ", args, " 2>&1");
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) out += buf;
-  int rc = p ? pclose(p) : -1;
-  return rc == 0 ? "" : (out.empty() ? "failed" : out);
-}
-
-uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// One private MariaDB server for the whole test binary.
-class mariadb_server : public ::testing::Environment {
- public:
-  static mariadb_server* instance;
-  void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/ringmail-mariadb-XXXXXX";
-    dir_ = mkdtemp(tmpl.data());
-    port_ = free_port();
-    start_error_ = start();
-  }
-  void TearDown() override {
-    stop();
-    std::filesystem::remove_all(dir_);
-  }
-  std::string start() { return run_script(absl::StrCat("start ", dir_, " ", port_)); }
-  void stop() { run_script(absl::StrCat("stop ", dir_)); }
-  const std::string& start_error() const { return start_error_; }
-  std::string url() const { return absl::StrCat("mariadb://ringmail:ringmail-test-pw@127.0.0.1:", port_, "/ringmail"); }
-
- private:
-  std::string dir_;
-  uint16_t port_ = 0;
-  std::string start_error_;
-};
-mariadb_server* mariadb_server::instance = nullptr;
+using test_support::mariadb_server;
 
 // The store contract suite (tests/delivery/store_suite.h), run here against MariaDB as
 // sqlite_store_test.cc runs it against SQLite.
@@ -294,8 +249,4 @@ INSTANTIATE_TEST_SUITE_P(Backends, DirectoryBackend, ::testing::Values("sqlite",
 }  // namespace ringmail::directory
 
 // Registered before main() runs: gtest then calls SetUp/TearDown around all tests.
-static ::testing::Environment* const g_mariadb = [] {
-  auto* env = new ringmail::directory::mariadb_server();
-  ringmail::directory::mariadb_server::instance = env;
-  return ::testing::AddGlobalTestEnvironment(env);
-}();
+static ::testing::Environment* const g_mariadb = ringmail::test_support::mariadb_server::install();

@@ -94,6 +94,29 @@ TEST_F(Scanner, NegativeScoresAndExtraHits) {
   EXPECT_EQ(r.tests, (std::vector<std::string>{"NICE_RULE", "RCVD_IN_TEST_BL", "SUBJ_FREE"}));
 }
 
+// As in SpamAssassin, "score NAME 0" disables a rule: it does not run, so it neither
+// hits nor feeds metas; sub-rules always run.
+TEST_F(Scanner, ZeroScoredRulesDoNotRunButSubRulesDo) {
+  auto engine = engine_for(R"(
+body     DISABLED     /\bmillion\b/
+score    DISABLED     0
+body     __SUB        /\bdollars\b/
+meta     BOTH         DISABLED && __SUB
+score    BOTH         3
+meta     SUB_ONLY     __SUB
+score    SUB_ONLY     1.5
+header   DISABLED_HDR Subject =~ /offer/
+score    DISABLED_HDR 0
+meta     HDR_META     DISABLED_HDR
+score    HDR_META     2
+)");
+  ASSERT_NE(engine, nullptr);
+  scan_context ctx(engine);
+  scan_result r = ctx.scan("Subject: offer\r\n\r\na million dollars\r\n");
+  EXPECT_EQ(r.tests, (std::vector<std::string>{"SUB_ONLY"}));
+  EXPECT_NEAR(r.score, 1.5, 1e-9);
+}
+
 TEST_F(Scanner, ProfileAccountsStagesTargetsAndPcreRules) {
   // A back reference: Hyperscan cannot take it, so PCRE2 runs it on every message.
   auto engine = engine_for(std::string(kRules) + "body DOUBLED_WORD /\\b(\\w+) \\1\\b/\nscore DOUBLED_WORD 0.5\n");

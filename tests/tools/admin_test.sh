@@ -62,6 +62,22 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 if "$src/tests/support/mariadb.sh" start "$db_dir" "$port"; then
   url="mariadb://ringmail:ringmail-test-pw@127.0.0.1:$port/ringmail"
   run_suite --directory="$url"
+  # Bayes lives in the same MariaDB database as the directory.
+  backend=mariadb-bayes
+  mkdir -p "$work/bayes-spam" "$work/bayes-ham"
+  for i in $(seq 1 200); do
+    printf 'Subject: cheap pills %d\r\n\r\ncheap pills casino winner prize %d\r\n' "$i" "$i" >"$work/bayes-spam/$i"
+    printf 'Subject: project notes %d\r\n\r\nmeeting agenda review patch %d\r\n' "$i" "$i" >"$work/bayes-ham/$i"
+  done
+  out=$("$admin" --directory="$url" --data_dir="$work/bayes-data" --spam_rules="$src/spam/rules" spam learn --spam "$work/bayes-spam" 2>&1)
+  grep -q "learned=200 as=spam .*store=mariadb://ringmail:\*\*\*@127.0.0.1:$port/ringmail" <<<"$out" || fail "spam learn into MariaDB: $out"
+  out=$("$admin" --directory="$url" --data_dir="$work/bayes-data" --spam_rules="$src/spam/rules" spam learn --ham "$work/bayes-ham" 2>&1)
+  grep -q "learned=200 as=ham" <<<"$out" || fail "ham learn into MariaDB: $out"
+  [ ! -e "$work/bayes-data/bayes.sqlite" ] || fail "a SQLite Bayes store was created beside MariaDB"
+  out=$("$admin" --directory="$url" --data_dir="$work/bayes-data" --spam_rules="$src/spam/rules" spam rules 2>&1)
+  grep -q "bayes=ready(spam=200 ham=200)" <<<"$out" || fail "Bayes from MariaDB not loaded: $out"
+  rows=$(mariadb --no-defaults --socket="$db_dir/mysqld.sock" -uroot -N -e "SELECT nspam, nham FROM ringmail.bayes_totals WHERE user = ''" 2>&1)
+  [ "$(echo $rows)" = "200 200" ] || fail "bayes_totals in MariaDB: $rows"
   backend=mariadb-down
   "$src/tests/support/mariadb.sh" stop "$db_dir"
   expect_fail "database down" "cannot connect" "$admin" --directory="$url" domain list

@@ -4,6 +4,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
+#include "delivery/directory/mariadb_url.h"
+#include "delivery/spam_store/mariadb_bayes_backend.h"
+#include "tools/common/directory_flags.h"
 
 #ifndef RINGMAIL_RULES_DIR
 #define RINGMAIL_RULES_DIR "/usr/share/ringmail/rules"
@@ -12,7 +15,9 @@
 ABSL_FLAG(std::string, spam_rules, "/usr/share/spamassassin," RINGMAIL_RULES_DIR,
           "Rule files or directories in SpamAssassin syntax, comma-separated, loaded in order "
           "(Debian's stock rules, then ringmail's own)");
-ABSL_FLAG(std::string, bayes_db, "", "SQLite Bayes token store; default <data_dir>/bayes.sqlite");
+ABSL_FLAG(std::string, bayes_db, "",
+          "SQLite Bayes token store; default: the MariaDB database with --directory=mariadb://…, "
+          "else <data_dir>/bayes.sqlite");
 ABSL_FLAG(std::string, spam_cache_dir, "",
           "Where compiled rule databases are kept between starts and reloads; default "
           "<data_dir>/spam-cache; \"none\" compiles every time");
@@ -25,9 +30,43 @@ ABSL_FLAG(double, greylist_score, 4.0, "Score at or above which an unknown tripl
 
 namespace ringmail::tools {
 
-std::string bayes_path_from_flags(const std::string& data_dir) {
+namespace {
+
+// The MariaDB directory's URL, when the Bayes store goes there.
+std::string mariadb_bayes_url(const std::string& data_dir) {
+  if (!absl::GetFlag(FLAGS_bayes_db).empty()) return "";
+  const directory::directory_location where = directory_from_flags(data_dir);
+  return where.directory;
+}
+
+std::string sqlite_bayes_path(const std::string& data_dir) {
   std::string path = absl::GetFlag(FLAGS_bayes_db);
   return path.empty() ? data_dir + "/bayes.sqlite" : path;
+}
+
+}  // namespace
+
+std::string bayes_location_from_flags(const std::string& data_dir) {
+  const std::string url = mariadb_bayes_url(data_dir);
+  if (url.empty()) return sqlite_bayes_path(data_dir);
+  absl::StatusOr<directory::mariadb_config> config = directory::parse_mariadb_url(url);
+  return config.ok() ? directory::describe(*config) : "mariadb (bad --directory URL)";
+}
+
+absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store_from_flags(const std::string& data_dir,
+                                                                              bool only_if_present) {
+  const std::string url = mariadb_bayes_url(data_dir);
+  if (!url.empty()) {
+    absl::StatusOr<directory::mariadb_config> config = directory::parse_mariadb_url(url);
+    if (!config.ok()) return config.status();
+    auto backend = spam_store::open_mariadb_bayes_backend(*config);
+    if (!backend.ok()) return backend.status();
+    return spam::bayes_store::over(std::move(*backend));
+  }
+  const std::string path = sqlite_bayes_path(data_dir);
+  std::error_code ec;
+  if (only_if_present && !std::filesystem::exists(path, ec)) return std::unique_ptr<spam::bayes_store>();
+  return spam::bayes_store::open(path);
 }
 
 spam::engine_options spam_engine_options_from_flags(const std::string& data_dir, std::vector<std::string>* missing) {
@@ -41,7 +80,7 @@ spam::engine_options spam_engine_options_from_flags(const std::string& data_dir,
       missing->push_back(path);
     }
   }
-  options.bayes_path = bayes_path_from_flags(data_dir);
+  options.open_bayes = [data_dir] { return open_bayes_store_from_flags(data_dir, /*only_if_present=*/true); };
   const std::string cache = absl::GetFlag(FLAGS_spam_cache_dir);
   if (cache != "none") options.compiled_rules_cache = cache.empty() ? data_dir + "/spam-cache" : cache;
   return options;

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "spam/bayes.h"
+
 #include "spam/scanner.h"
 #include "spam/verdict.h"
 
@@ -15,6 +18,12 @@ namespace ringmail::tools {
 // reported in `missing`.
 spam::engine_options spam_engine_options_from_flags(const std::string& data_dir, std::vector<std::string>* missing);
 spam::verdict_policy spam_policy_from_flags();
-std::string bayes_path_from_flags(const std::string& data_dir);
+// Where Bayes tokens are kept: --bayes_db (SQLite) when given, else the MariaDB database
+// of --directory=mariadb://…, else <data_dir>/bayes.sqlite. For messages.
+std::string bayes_location_from_flags(const std::string& data_dir);
+// Opens that store (creating its tables). With `only_if_present`, a SQLite file that does
+// not exist yet gives nullptr instead of being created (nothing learned yet). Blocking.
+absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store_from_flags(const std::string& data_dir,
+                                                                              bool only_if_present);
 
 }  // namespace ringmail::tools

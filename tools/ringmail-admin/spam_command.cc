@@ -77,7 +77,7 @@ int learn(const std::string& data_dir, const std::vector<std::string>& paths) {
   }
   std::vector<std::string> files;
   for (const auto& p : paths) collect(p, files);
-  auto store = spam::bayes_store::open(bayes_path_from_flags(data_dir));
+  auto store = open_bayes_store_from_flags(data_dir, /*only_if_present=*/false);
   if (!store.ok()) {
     std::fprintf(stderr, "ringmail-admin: %s\n", std::string(store.status().message()).c_str());
     return 1;
@@ -108,7 +108,7 @@ int learn(const std::string& data_dir, const std::vector<std::string>& paths) {
     return 1;
   }
   std::fprintf(stderr, "learned=%zu as=%s unreadable=%zu store=%s\n", learned, is_spam ? "spam" : "ham", unreadable,
-               bayes_path_from_flags(data_dir).c_str());
+               bayes_location_from_flags(data_dir).c_str());
   return unreadable == 0 ? 0 : 1;
 }
 
