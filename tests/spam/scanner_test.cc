@@ -165,9 +165,13 @@ std::string synthetic(bool spam, int i) {
   static const char* ham_words[] = {"meeting",  "agenda", "project", "review",   "commit",  "patch",
                                     "lunch",    "notes",  "kernel",  "compiler", "release", "changelog",
                                     "debugger", "branch", "merge",   "tarball"};
+  // Through a pointer: g++ 12 with -fsanitize=undefined miscompiles
+  // `(spam ? spam_words : ham_words)[n]` into always the first word of the ham list, which
+  // once made the ASan build's ham messages all "meeting meeting ...".
+  const char* const* words = spam ? spam_words : ham_words;
   std::string body;
   for (int k = 0; k < 40; ++k) {
-    body += (spam ? spam_words : ham_words)[(i + k * 5) % 16];
+    body += words[(i + k * 5) % 16];
     body += ' ';
   }
   body += absl::StrCat("ref", i);  // every message distinct: learning skips repeats
@@ -202,18 +206,9 @@ TEST_F(Scanner, BayesPseudoRulesFollowTheClassifier) {
   EXPECT_NEAR(s.score, 3.5, 1e-9) << "score set 2 (Bayes on) is used";
   scan_result h = ctx.scan(synthetic(false, 1000));
   ASSERT_TRUE(h.bayes.has_value());
-  EXPECT_LT(*h.bayes, 0.5);
-  // The pseudo-rule follows the probability: BAYES_00 exactly when P <= 0.01. (The ham
-  // side's exact P on this tiny vocabulary differs between the Release and ASan builds —
-  // 0.000 vs 0.25 — an open question noted in the issue; the spam side and the corpus
-  // results do not.)
-  if (*h.bayes <= 0.01) {
-    EXPECT_EQ(h.tests, (std::vector<std::string>{"BAYES_00"}));
-    EXPECT_NEAR(h.score, -1.9, 1e-9);
-  } else {
-    EXPECT_TRUE(h.tests.empty());
-    EXPECT_EQ(h.score, 0);
-  }
+  EXPECT_LE(*h.bayes, 0.01);
+  EXPECT_EQ(h.tests, (std::vector<std::string>{"BAYES_00"}));
+  EXPECT_NEAR(h.score, -1.9, 1e-9);
 }
 
 TEST_F(Scanner, WithoutBayesScoreSetZeroIsUsed) {
