@@ -124,6 +124,7 @@ class scan_context {
                    const std::vector<std::pair<std::string, double>>& extra_hits = {});
 
   const spam_engine& engine() const { return *engine_; }
+  const std::shared_ptr<const spam_engine>& shared_engine() const { return engine_; }
 
   // Attach (or detach, nullptr) stage timing; the profile must outlive the scans.
   void set_profile(scan_profile* profile);

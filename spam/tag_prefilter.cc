@@ -344,6 +344,9 @@ class entity_reader {
 }  // namespace
 
 std::string simplify_tag_value(std::string_view value) {
+  // A \Q without its \E quotes everything after it, the group's `|` and `)` we would
+  // append too (found by the fuzzer). No stock tag quotes: leave any that does alone.
+  if (value.find("\\Q") != std::string_view::npos) return std::string(value);
   const auto alternatives = top_level_alternatives(value);
   if (!alternatives) return std::string(value);
 

@@ -29,7 +29,8 @@ namespace ringmail::spam {
 // top-level `|` (none of the stock tags) gets wrapped in a group, which changes how it
 // binds inside a rule; whole-value matches are still a superset.
 //
-// When nothing is replaced, the result would not be shorter (short values such as SHY), or
+// When nothing is replaced, the result would not be shorter (short values such as SHY), the
+// value uses \Q quoting (an unterminated one would swallow the closing bracket added), or
 // the value is malformed (unbalanced brackets or groups, a
 // trailing backslash), nests deeper than 32 groups, or turns on extended mode with an
 // inline `(?x)` (where `#` starts a comment and the split could be wrong), the value is

@@ -18,12 +18,13 @@ void log_scan_failure(const filter_input& in, std::string_view reason) {
   log::warn("spam_scan_failed", {{"sid", in.session_id}, {"reason", reason}});
 }
 
-void log_verdict(const filter_input& in, const spam::scan_result& r, spam::spam_action action) {
+void log_verdict(const filter_input& in, const spam::scan_result& r, spam::spam_action action, bool offloaded) {
   static constexpr const char* names[] = {"inbox", "junk", "greylist", "reject"};
   log::info("spam_verdict", {{"sid", in.session_id},
                              {"score", absl::StrCat(r.score)},
                              {"action", names[static_cast<int>(action)]},
-                             {"tests", absl::StrJoin(r.tests, ",")}});
+                             {"tests", absl::StrJoin(r.tests, ",")},
+                             {"scanned_on", offloaded ? "pool" : "shard"}});
 }
 
 // A listing shows in tests= as RCVD_IN_<ZONE>, like SpamAssassin's RCVD_IN_* rules.
@@ -63,7 +64,19 @@ task<spam_decision> filter_message(spam_shard& shard, const filter_input& in) {
   }
   spam::scan_result result;
   try {
-    result = shard.scanner->scan(in.message, dnsbl_rules(listed));
+    if (shard.pool != nullptr && in.message.size() > settings.offload_scan_size) {
+      // The message stays where it is (the session awaits this) while a pool thread
+      // scans it with a context of its own: scratch space is per thread.
+      auto scan_elsewhere = [engine = shard.scanner->shared_engine(), message = in.message,
+                             extra = dnsbl_rules(listed)] {
+        spam::scan_context context(engine);
+        return context.scan(message, extra);
+      };
+      result = co_await offload(*shard.pool, std::move(scan_elsewhere));
+      out.offloaded = true;
+    } else {
+      result = shard.scanner->scan(in.message, dnsbl_rules(listed));
+    }
   } catch (const std::exception& e) {
     log_scan_failure(in, e.what());
     out.header_lines = spam::skipped_header_lines("error");
@@ -81,7 +94,7 @@ task<spam_decision> filter_message(spam_shard& shard, const filter_input& in) {
   }
   out.action = spam::decide(result, settings.policy, known);
   out.header_lines = spam::spam_header_lines(result);
-  log_verdict(in, result, out.action);
+  log_verdict(in, result, out.action, out.offloaded);
   co_return out;
 }
 

@@ -1,6 +1,8 @@
 // The spam step of an SMTP transaction (DESIGN.md story 1): at the end of DATA/BDAT the
 // message is scanned on the shard (Hyperscan is per-shard scratch, no lock, no blocking
-// call), the client's IP is looked up in the DNSBLs (c-ares on the ring), the greylist
+// call; about 2 ms for a typical message) — or, past `offload_scan_size`, on the offload
+// pool, so that one big message cannot hold up every other session of the shard — the
+// client's IP is looked up in the DNSBLs (c-ares on the ring), the greylist
 // owner shard is asked about the triplets, and the verdict picks reject / greylist / Junk
 // / INBOX and the X-Spam-* header lines. A scanner that fails never loses mail: the
 // message is delivered without a verdict and the failure logged.
@@ -14,6 +16,7 @@
 
 #include "runtime/dns.h"
 #include "runtime/net.h"
+#include "runtime/offload_pool.h"
 #include "runtime/task.h"
 #include "spam/dnsbl.h"
 #include "spam/greylist.h"
@@ -28,6 +31,9 @@ struct spam_settings {
   std::vector<spam::dnsbl_list> dnsbl;   // empty: no DNSBL lookups
   uint64_t max_scan_size = 10ull << 20;  // larger messages are delivered unscanned (rspamd:
                                          // max_message 50 MB; spamc: 500 KB)
+  // Larger messages are scanned on the offload pool (tens of ms and more) with a scan
+  // context of their own; smaller ones on the shard, with its scratch.
+  uint64_t offload_scan_size = 256ull << 10;
 };
 
 // One per shard, used only on its thread.
@@ -36,6 +42,7 @@ struct spam_shard {
   std::unique_ptr<spam::scan_context> scanner;  // swapped by a reload (SIGHUP)
   spam::greylist_table greylist;                // the triplets this shard owns
   dns_resolver* dns = nullptr;                  // for DNSBL; may be null when dnsbl is empty
+  offload_pool* pool = nullptr;                 // for big messages; null: all on the shard
   // Every shard's spam_shard, indexed by shard number: the greylist owner is asked there.
   const std::vector<spam_shard*>* all = nullptr;
 };
@@ -45,6 +52,7 @@ struct spam_decision {
   std::string header_lines;  // X-Spam-* lines to prepend to every copy
   double score = 0;
   bool scanned = false;
+  bool offloaded = false;  // scanned on the offload pool
 };
 
 struct filter_input {

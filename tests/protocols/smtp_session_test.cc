@@ -86,6 +86,7 @@ class SmtpServer : public ::testing::Test {
           st.spam.scanner = std::make_unique<spam::scan_context>(spam_engine_);
           st.spam.greylist = spam::greylist_table(greylist_options_);
           st.spam.all = &spam_all_;
+          st.spam.pool = &shards_->offload();
           st.context.spam = &st.spam;
         }
         service_options o;
@@ -616,6 +617,31 @@ TEST_F(SmtpSpam, OversizedMessagesAreDeliveredUnscanned) {
   auto inbox = delivered("john");
   ASSERT_EQ(inbox.size(), 1u);
   EXPECT_NE(inbox[0].find("X-Spam-Status: No, skipped=too-large\r\n"), std::string::npos);
+}
+
+TEST_F(SmtpSpam, BigMessagesAreScannedOnTheOffloadPool) {
+  spam_settings_.offload_scan_size = 4096;
+  begin();
+  // Past the threshold: scanned off the shard, with the same verdicts.
+  const std::string filler = std::string(8000, 'x') + "\r\n";
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(code_of(send_message("small", "claim your lottery winnings")), "250 2.0.0");
+  EXPECT_EQ(code_of(send_message("big", filler + "claim your lottery winnings")), "250 2.0.0");
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  const size_t on_shard = log.find("scanned_on=shard"), on_pool = log.find("scanned_on=pool");
+  EXPECT_NE(on_shard, std::string::npos) << log;
+  EXPECT_NE(on_pool, std::string::npos) << log;
+  EXPECT_LT(on_shard, on_pool) << "the small message first, on the shard";
+  auto junk = in_folder("john", ".Junk");
+  ASSERT_EQ(junk.size(), 2u);
+  for (const auto& m : junk) {
+    EXPECT_NE(m.find("X-Spam-Status: Yes, score=6.0 required=5.0 tests=RM_TEST_JUNK"), std::string::npos);
+  }
+  EXPECT_EQ(code_of(send_message("big", filler + "the purple-monkey-dishwasher")), "554 5.7.1");
+  EXPECT_EQ(code_of(send_message("big", filler + "nothing to see")), "250 2.0.0");
+  auto inbox = delivered("john");
+  ASSERT_EQ(inbox.size(), 1u);
+  EXPECT_NE(inbox[0].find("X-Spam-Status: No, score=0.0"), std::string::npos);
 }
 
 }  // namespace

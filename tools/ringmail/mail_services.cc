@@ -48,6 +48,8 @@ ABSL_FLAG(std::string, dnsbl, "",
           "e.g. zen.spamhaus.org:3.5; empty = off");
 ABSL_FLAG(std::string, dns_servers, "", "DNS servers for DNSBL lookups (ip[:port], comma-separated); empty = /etc/resolv.conf");
 ABSL_FLAG(uint64_t, spam_max_scan_size, 10ull << 20, "Messages larger than this are delivered unscanned (X-Spam-Status: No, skipped)");
+ABSL_FLAG(uint64_t, spam_offload_size, 256ull << 10,
+          "Messages larger than this are scanned on the offload pool instead of the shard");
 
 namespace ringmail::tools {
 namespace {
@@ -123,6 +125,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
 
   spam_settings_.policy = spam_policy_from_flags();
   spam_settings_.max_scan_size = absl::GetFlag(FLAGS_spam_max_scan_size);
+  spam_settings_.offload_scan_size = absl::GetFlag(FLAGS_spam_offload_size);
   auto lists = spam::parse_dnsbl_lists(absl::GetFlag(FLAGS_dnsbl));
   if (!lists.ok()) return lists.status();
   spam_settings_.dnsbl = std::move(*lists);
@@ -172,6 +175,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
         st.spam.all = &spam_shards_;
+        st.spam.pool = &set.offload();
         if (!spam_settings_.dnsbl.empty()) {
           auto resolver = dns_resolver::create(*reactor::current(), dns);
           if (!resolver.ok()) {
