@@ -90,11 +90,17 @@ absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engi
   } else if (!options.bayes_path.empty() && std::filesystem::exists(options.bayes_path)) {
     store = bayes_store::open(options.bayes_path);
   }
-  if (!store.ok()) return store.status();
-  if (*store) {
+  // A store that cannot be opened or read (database down, damaged file) costs the BAYES_xx
+  // rules, not the scanner: the rules run without it and the reason is in the stats.
+  if (!store.ok()) {
+    e->stats_.bayes_error = std::string(store.status().message());
+  } else if (*store) {
     auto model = (*store)->load("");
-    if (!model.ok()) return model.status();
-    e->bayes_ = std::move(*model);
+    if (model.ok()) {
+      e->bayes_ = std::move(*model);
+    } else {
+      e->stats_.bayes_error = std::string(model.status().message());
+    }
   }
   const bool bayes_ready = e->bayes_ && e->bayes_->ready();
   e->stats_.bayes_ready = bayes_ready;

@@ -61,6 +61,7 @@ struct engine_stats {
   double compile_seconds = 0;  // with compiled_rules_cache hits, mostly loading
   bool bayes_ready = false;
   uint32_t bayes_spam = 0, bayes_ham = 0;
+  std::string bayes_error;  // why the store could not be used (then no Bayes); empty: fine
 };
 
 class spam_engine {

@@ -211,6 +211,19 @@ TEST_F(Scanner, BayesPseudoRulesFollowTheClassifier) {
   EXPECT_NEAR(h.score, -1.9, 1e-9);
 }
 
+TEST_F(Scanner, AnUnusableBayesStoreCostsBayesNotTheRules) {
+  const std::string damaged = dir_ + "/bayes.sqlite";
+  std::ofstream(damaged) << std::string(4096, 'x');  // not a database
+  auto engine = engine_for("body WORD /\\bword\\b/\nscore WORD 1.0\n", damaged);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_FALSE(engine->stats().bayes_ready);
+  EXPECT_FALSE(engine->stats().bayes_error.empty());
+  scan_context ctx(engine);
+  scan_result r = ctx.scan("Subject: x\r\n\r\na word\r\n");
+  EXPECT_FALSE(r.bayes.has_value());
+  EXPECT_EQ(r.tests, (std::vector<std::string>{"WORD"}));
+}
+
 TEST_F(Scanner, WithoutBayesScoreSetZeroIsUsed) {
   auto engine = engine_for("body WORD /\\bword\\b/\nscore WORD 1.0 2.0 3.0 4.0\n");
   ASSERT_NE(engine, nullptr);

@@ -120,6 +120,7 @@ absl::StatusOr<std::shared_ptr<const spam::spam_engine>> build_engine(const std:
 }
 
 void print_stats(const spam::engine_stats& s) {
+  if (!s.bayes_error.empty()) std::fprintf(stderr, "ringmail-admin: Bayes unavailable: %s\n", s.bayes_error.c_str());
   std::fprintf(stderr,
                "rules=%zu files=%zu skipped_blocks=%zu unsupported_evals=%zu unknown_directives=%zu parse_errors=%zu "
                "hyperscan=%zu pcre=%zu rejected=%zu databases=%zu cached=%zu db_bytes=%zu metas=%zu metas_dropped=%zu "

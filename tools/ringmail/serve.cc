@@ -64,6 +64,7 @@ void log_shutdown(int sig, duration grace) {
 using engine_result = absl::StatusOr<std::shared_ptr<const spam::spam_engine>>;
 
 void log_spam_engine(const char* event, const spam::engine_stats& s) {
+  if (!s.bayes_error.empty()) log::warn("bayes_unavailable", {{"reason", s.bayes_error}});
   log::info(event, {{"rules", s.rules.rules},
                     {"hyperscan", s.matcher.hyperscan_patterns},
                     {"pcre", s.matcher.pcre_patterns},
