@@ -58,6 +58,30 @@ cert_before="$(sha256sum < "$work/data/tls/cert.pem")"
 start_and_stop INT
 [ "$cert_before" = "$(sha256sum < "$work/data/tls/cert.pem")" ] || fail "certificate regenerated on second start"
 
+# --user: root binds, then the server runs as that user; what the start created as root
+# stays usable, the compiled-rule cache included (a SIGHUP reload loads every database
+# from it). Only where the test runs as root (CI does) and the user exists.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+  chmod 755 "$work"
+  rm -f "$work/log"
+  smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$ringmail" serve --user=nobody --spam_rules="$own_rules" --data_dir="$work/data-user" --shards=1 \
+    --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 1 150); do grep -q "event=ready" "$work/log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "event=privileges_dropped.*user=nobody" "$work/log" || { kill "$pid"; fail "privileges not dropped"; }
+  [ "$(stat -c %U "$work/data-user/spam-cache")" = nobody ] || { kill "$pid"; fail "spam-cache not handed to nobody"; }
+  kill -HUP "$pid"
+  for _ in $(seq 1 300); do grep -q "event=spam_rules_reloaded" "$work/log" && break; sleep 0.1; done
+  line=$(grep "event=spam_rules_reloaded" "$work/log")
+  databases=$(sed -n 's/.* databases=\([0-9]*\).*/\1/p' <<<"$line")
+  cached=$(sed -n 's/.*cached_databases=\([0-9]*\).*/\1/p' <<<"$line")
+  [ -n "$databases" ] && [ "$databases" -gt 0 ] && [ "$cached" = "$databases" ] ||
+    { kill "$pid"; fail "reload as nobody did not use the cache: $line"; }
+  kill -TERM "$pid"
+  wait "$pid" || fail "non-zero exit as nobody"
+fi
+
 # io_uring denied by seccomp: one clear line, non-zero exit, no hang.
 rm -f "$work/log"
 timeout 10 "$deny" "$ringmail" serve --spam_rules="$own_rules" --data_dir="$work/data" 2>"$work/log"

@@ -235,7 +235,8 @@ int serve() {
     const passwd* pw = getpwnam(user.c_str());
     if (pw != nullptr) {
       // What this start created as root must stay usable: the directory database (SQLite
-      // writes its -wal/-shm beside it), the TLS files, the top of the mail root.
+      // writes its -wal/-shm beside it), the TLS files, the top of the mail root, the
+      // compiled-rule cache.
       namespace fs = std::filesystem;
       std::error_code ignored;
       for (const fs::path& p : {fs::path(data_dir), fs::path(data_dir) / "tls", fs::path(data_dir) / "vmail"}) {
@@ -246,6 +247,14 @@ int serve() {
       }
       for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "tls", ignored)) {
         (void)chown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
+      }
+      // The compiled-rule cache written by the start-up build: SIGHUP reloads use it.
+      if (!spam_options.compiled_rules_cache.empty()) {
+        const fs::path cache(spam_options.compiled_rules_cache);
+        if (fs::exists(cache, ignored)) (void)chown(cache.c_str(), pw->pw_uid, pw->pw_gid);
+        for (const auto& e : fs::directory_iterator(cache, ignored)) {
+          (void)chown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
+        }
       }
     }
     if (pw == nullptr || setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
