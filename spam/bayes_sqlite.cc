@@ -103,8 +103,8 @@ class sqlite_backend final : public bayes_backend {
   sqlite3_stmt* begin_read = nullptr;
   sqlite3_stmt* select_seen = nullptr;
   sqlite3_stmt* put_seen = nullptr;
-  sqlite3_stmt* add_totals_stmt = nullptr;
-  sqlite3_stmt* add_token = nullptr;
+  sqlite3_stmt* upsert_totals = nullptr;
+  sqlite3_stmt* upsert_token = nullptr;
   sqlite3_stmt* drop_empty_token = nullptr;
   sqlite3_stmt* select_totals = nullptr;
   sqlite3_stmt* count_tokens = nullptr;
@@ -114,7 +114,7 @@ class sqlite_backend final : public bayes_backend {
   sqlite_backend(const sqlite_backend&) = delete;
   sqlite_backend& operator=(const sqlite_backend&) = delete;
   ~sqlite_backend() override {
-    for (sqlite3_stmt* s : {begin_write, commit_write, rollback_write, begin_read, select_seen, put_seen, add_totals_stmt, add_token,
+    for (sqlite3_stmt* s : {begin_write, commit_write, rollback_write, begin_read, select_seen, put_seen, upsert_totals, upsert_token,
                             drop_empty_token, select_totals, count_tokens, select_tokens}) {
       sqlite3_finalize(s);
     }
@@ -159,7 +159,7 @@ class sqlite_backend final : public bayes_backend {
   }
 
   absl::Status add_totals(std::string_view user, int64_t spam, int64_t ham) override {
-    statement_use q(add_totals_stmt);
+    statement_use q(upsert_totals);
     q.bind(1, user);
     q.bind(2, spam);
     q.bind(3, ham);
@@ -170,7 +170,7 @@ class sqlite_backend final : public bayes_backend {
   absl::Status add_tokens(std::string_view user, const std::vector<token_delta>& deltas) override {
     for (const token_delta& d : deltas) {
       {
-        statement_use q(add_token);
+        statement_use q(upsert_token);
         q.bind(1, user);
         q.bind(2, static_cast<int64_t>(d.token));
         q.bind(3, int64_t{d.spam});
@@ -273,10 +273,10 @@ absl::StatusOr<std::unique_ptr<bayes_backend>> open_sqlite_bayes_backend(const s
        &s->put_seen},
       {"INSERT INTO bayes_totals (user, nspam, nham) VALUES (?1, max(0, ?2), max(0, ?3)) "
        "ON CONFLICT (user) DO UPDATE SET nspam = max(0, nspam + ?2), nham = max(0, nham + ?3)",
-       &s->add_totals_stmt},
+       &s->upsert_totals},
       {"INSERT INTO bayes_tokens (user, token, nspam, nham) VALUES (?1, ?2, max(0, ?3), max(0, ?4)) "
        "ON CONFLICT (user, token) DO UPDATE SET nspam = max(0, nspam + ?3), nham = max(0, nham + ?4)",
-       &s->add_token},
+       &s->upsert_token},
       {"DELETE FROM bayes_tokens WHERE user = ?1 AND token = ?2 AND nspam = 0 AND nham = 0", &s->drop_empty_token},
       {"SELECT nspam, nham FROM bayes_totals WHERE user = ?1", &s->select_totals},
       {"SELECT count(*) FROM bayes_tokens WHERE user = ?1", &s->count_tokens},

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "spam/matcher.h"
+#include "tests/spam/rule_builders.h"
 
 namespace ringmail::spam {
 namespace {
@@ -17,18 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 rule body_rule(std::string name, std::string pattern) {
-  rule r;
-  r.name = std::move(name);
-  r.target = rule_target::body;
-  r.pattern = std::move(pattern);
-  return r;
-}
-
-rule_set make_set(std::vector<rule> rules) {
-  rule_set set;
-  set.rules = std::move(rules);
-  for (uint32_t i = 0; i < set.rules.size(); ++i) set.index[set.rules[i].name] = i;
-  return set;
+  return testing_rules::content_rule(std::move(name), rule_target::body, std::move(pattern));
 }
 
 class HyperscanCache : public ::testing::Test {
@@ -37,7 +27,7 @@ class HyperscanCache : public ::testing::Test {
     std::string tmpl = ::testing::TempDir() + "/ringmail-hscache-XXXXXX";
     dir_ = mkdtemp(tmpl.data());
     cache_ = dir_ + "/cache";
-    set_ = make_set({body_rule("MONEY", "million dollars"), body_rule("WIRE", "\\bwire transfer\\b"),
+    set_ = testing_rules::make_set({body_rule("MONEY", "million dollars"), body_rule("WIRE", "\\bwire transfer\\b"),
                      body_rule("DOUBLED", "(\\w)\\1x")});  // the last on PCRE2 behind a prefilter
   }
   void TearDown() override { fs::remove_all(dir_); }

@@ -15,6 +15,7 @@
 
 #include "spam/matcher.h"
 #include "spam/scan_targets.h"
+#include "tests/spam/rule_builders.h"
 
 // Counts C++ heap allocations, to check that match() makes none once its buffers grew.
 // (Replaces the global operator new of the whole test binary; it only counts.)
@@ -43,6 +44,9 @@ __attribute__((noinline)) void operator delete[](void* p, const std::nothrow_t&)
 namespace ringmail::spam {
 namespace {
 
+using testing_rules::content_rule;
+using testing_rules::make_set;
+
 rule header_rule(std::string name, std::string header, std::string pattern, std::string flags = "",
                  std::string modifier = "") {
   rule r;
@@ -55,15 +59,6 @@ rule header_rule(std::string name, std::string header, std::string pattern, std:
   return r;
 }
 
-rule content_rule(std::string name, rule_target target, std::string pattern, std::string flags = "") {
-  rule r;
-  r.name = std::move(name);
-  r.target = target;
-  r.pattern = std::move(pattern);
-  r.flags = std::move(flags);
-  return r;
-}
-
 rule exists_rule(std::string name, std::string header) {
   rule r;
   r.name = std::move(name);
@@ -71,13 +66,6 @@ rule exists_rule(std::string name, std::string header) {
   r.target = rule_target::header;
   r.header_name = std::move(header);
   return r;
-}
-
-rule_set make_set(std::vector<rule> rules) {
-  rule_set set;
-  set.rules = std::move(rules);
-  for (uint32_t i = 0; i < set.rules.size(); ++i) set.index[set.rules[i].name] = i;
-  return set;
 }
 
 // A small message: every view points at literals, as they would point into the message.
@@ -520,9 +508,9 @@ TEST_F(matcher_fixture, BodyRulesAgreeWithPerLineMatching) {
   }
 }
 
-// PCRE2 rules behind a prefilter run only on the lines where the prefilter matched; the
-// counts must be those of running them on every line.
-TEST_F(matcher_fixture, PrefilteredRulesRunOnTheirLinesOnly) {
+// PCRE2 rules behind a prefilter start at the line of the prefilter's first match; the
+// counts must be those of running them on every line (a start too late loses matches).
+TEST_F(matcher_fixture, PrefilteredRulesStartAtTheFirstPrefilterLine) {
   rule doubled = content_rule("DOUBLED_X", rule_target::body, "(\\w)\\1x");  // relaxed: (\w)[\s\S]*x
   doubled.tflags = {"multiple"};
   rule behind = content_rule("AFTER_A", rule_target::body, "(?<=a)b");  // relaxed: b
