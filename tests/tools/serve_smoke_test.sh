@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `ringmail serve` end to end: starts on an empty data dir, makes its self-signed
 # certificate, logs ready with the requested shards, exits 0 on SIGTERM and on SIGINT;
-# and where io_uring is denied it exits non-zero with one line naming the cause.
+# with --user it hands what it created (the mail root too, wherever --mail_root puts it)
+# to that user; where io_uring is denied it exits non-zero with one line naming the cause.
+# `ringmail --version` names the release, the commit and the build type.
+#   serve_smoke_test.sh RINGMAIL DENY_IO_URING RINGMAIL_ADMIN
 set -uo pipefail
 # The stock SpamAssassin rules take seconds to compile; ringmail's own rule files keep
 # the scanner on at a fraction of the start-up time (tests/tools/spam_clients_test.sh
@@ -9,6 +12,7 @@ set -uo pipefail
 own_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules"
 ringmail="$1"
 deny="$2"
+admin="$3"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- log:"; cat "$work/log" 2>/dev/null; exit 1; }
@@ -48,6 +52,16 @@ start_and_stop() {  # $1 = signal
   grep -q "event=stopped" "$work/log" || fail "no stopped"
 }
 
+# --version: "ringmail <version> (commit <hash|unknown>, <build type>)", exit 0; not
+# abseil's default ("Debug build (NDEBUG not #defined)").
+version=$("$ringmail" --version) || fail "--version exited non-zero"
+[[ $version =~ ^ringmail\ [0-9]+\.[0-9]+\.[0-9]+\ \(commit\ ([0-9a-f]{7,}|unknown),\ [A-Za-z]+\)$ ]] ||
+  fail "unexpected --version output: $version"
+# The usage names only what the binary serves.
+usage=$("$ringmail" 2>&1)
+grep -q "SMTP" <<<"$usage" || fail "usage does not name SMTP: $usage"
+! grep -q "IMAP\|POP3" <<<"$usage" || fail "usage promises IMAP/POP3: $usage"
+
 start_and_stop TERM
 [ -s "$work/data/tls/cert.pem" ] || fail "no self-signed certificate"
 [ -s "$work/data/directory.sqlite" ] || fail "no SQLite directory created on first start"
@@ -80,6 +94,35 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
     { kill "$pid"; fail "reload as nobody did not use the cache: $line"; }
   kill -TERM "$pid"
   wait "$pid" || fail "non-zero exit as nobody"
+fi
+
+# --user with --mail_root outside --data_dir: the mail root the listeners deliver under
+# (created by root at start) is the one handed to the user, so a delivery as nobody lands.
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+  rm -f "$work/log"
+  mkdir -p "$work/elsewhere"
+  chmod 755 "$work" "$work/elsewhere"
+  "$admin" --data_dir="$work/data-root" domain add root.test >/dev/null || fail "domain add"
+  echo pw | "$admin" --data_dir="$work/data-root" --scheme=PLAIN user add "u1@root.test" >/dev/null || fail "user add"
+  smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$ringmail" serve --user=nobody --spam_scan=false --data_dir="$work/data-root" --mail_root="$work/elsewhere/vmail" \
+    --shards=1 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 1 150); do grep -q "event=ready" "$work/log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "event=privileges_dropped.*user=nobody" "$work/log" || { kill "$pid"; fail "privileges not dropped"; }
+  [ "$(stat -c %U "$work/elsewhere/vmail")" = nobody ] || { kill "$pid"; fail "--mail_root not handed to nobody"; }
+  python3 - "$smtp" <<'PY' || { kill "$pid"; fail "delivery as nobody under --mail_root refused"; }
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
+refused = s.sendmail("sender@client.test", ["u1@root.test"],
+                     "From: sender@client.test\r\nTo: u1@root.test\r\nSubject: mail root\r\n\r\nhello\r\n")
+assert not refused, refused
+s.quit()
+PY
+  kill -TERM "$pid"
+  wait "$pid" || fail "non-zero exit as nobody (mail root)"
+  landed=$(find "$work/elsewhere/vmail/root.test/u1/Maildir/new" -type f 2>/dev/null | wc -l)
+  [ "$landed" -eq 1 ] || fail "expected 1 message under --mail_root, found $landed"
 fi
 
 # io_uring denied by seccomp: one clear line, non-zero exit, no hang.

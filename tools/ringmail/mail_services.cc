@@ -102,6 +102,7 @@ std::string mail_services::describe() const { return description_; }
 absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services) {
   std::string mail_root = absl::GetFlag(FLAGS_mail_root);
   if (mail_root.empty()) mail_root = settings_.data_dir + "/vmail";
+  mail_root_ = mail_root;
   ::mkdir(mail_root.c_str(), 0700);
   size_t leftovers = clean_tmp_leftovers(mail_root);
   if (leftovers > 0) log::info("maildir_tmp_cleaned", {{"files", leftovers}, {"mail_root", mail_root}});

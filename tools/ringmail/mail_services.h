@@ -42,6 +42,9 @@ class mail_services {
   // "smtp=2525 lmtp=2424" for the ready line.
   std::string describe() const;
   size_t listener_count() const { return listeners_; }
+  // The Maildir root the listeners deliver under (--mail_root, default <data_dir>/vmail),
+  // as resolved by start(); empty before it. serve hands it to --user.
+  const std::string& mail_root() const { return mail_root_; }
 
  private:
   struct shard_state;
@@ -51,6 +54,7 @@ class mail_services {
   std::vector<smtp::spam_shard*> spam_shards_;  // each shard's, for greylist owners
   smtp::spam_settings spam_settings_;
   std::string description_;
+  std::string mail_root_;
   size_t listeners_ = 0;
 };
 

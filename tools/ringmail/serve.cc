@@ -236,10 +236,11 @@ int serve() {
     if (pw != nullptr) {
       // What this start created as root must stay usable: the directory database (SQLite
       // writes its -wal/-shm beside it), the TLS files, the top of the mail root, the
-      // compiled-rule cache.
+      // compiled-rule cache. The mail root is the one the listeners deliver under
+      // (--mail_root, which need not lie inside --data_dir), as mail_services resolved it.
       namespace fs = std::filesystem;
       std::error_code ignored;
-      for (const fs::path& p : {fs::path(data_dir), fs::path(data_dir) / "tls", fs::path(data_dir) / "vmail"}) {
+      for (const fs::path& p : {fs::path(data_dir), fs::path(data_dir) / "tls", fs::path(mail.mail_root())}) {
         if (fs::exists(p, ignored)) (void)chown(p.c_str(), pw->pw_uid, pw->pw_gid);
       }
       for (const auto& e : fs::directory_iterator(data_dir, ignored)) {
