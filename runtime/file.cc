@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "runtime/file_trace.h"
 #include "runtime/reactor.h"
 
 namespace ringmail {
@@ -27,18 +28,31 @@ file_op<Prep, ResultIsFd> run_op(Prep prep) {
 
 io_status status_of(int32_t res) { return res < 0 ? io_status::from_errno(res) : io_status::success(); }
 
+// The crash-consistency recorder of this shard (runtime/file_trace.h), nearly always null.
+// Every mutation below records itself at completion, and only if it succeeded.
+file_trace* recorder() {
+  reactor* r = reactor::current();
+  return r != nullptr ? r->file_recorder() : nullptr;
+}
+
+// A synchronous close (destructor, move-assignment) frees the descriptor number too.
+void close_now(int fd) {
+  ::close(fd);
+  if (file_trace* t = recorder()) t->closed(fd);
+}
+
 }  // namespace
 
 file& file::operator=(file&& o) noexcept {
   if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) close_now(fd_);
     fd_ = std::exchange(o.fd_, -1);
   }
   return *this;
 }
 
 file::~file() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) close_now(fd_);
 }
 
 task<io_result<file>> file::open(std::string path, int flags, mode_t mode, int dir_fd) {
@@ -46,6 +60,7 @@ task<io_result<file>> file::open(std::string path, int flags, mode_t mode, int d
   int32_t res = co_await run_op<true>(
       [=](io_uring_sqe* s) { io_uring_prep_openat(s, dir_fd, p, flags | O_CLOEXEC, mode); });
   if (res < 0) co_return io_status::from_errno(res);
+  if (file_trace* t = recorder()) t->opened(res, path, flags, dir_fd);
   co_return file(res);
 }
 
@@ -65,6 +80,7 @@ task<io_status> file::write_at(std::span<const char> in, uint64_t offset) {
     int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_write(s, fd, data, len, offset); });
     if (res < 0) co_return io_status::from_errno(res);
     if (res == 0) co_return io_status::from_errno(EIO);
+    if (file_trace* t = recorder()) t->wrote(fd, offset, std::span<const char>(data, static_cast<size_t>(res)));
     in = in.subspan(static_cast<size_t>(res));
     offset += static_cast<uint64_t>(res);
   }
@@ -73,12 +89,18 @@ task<io_status> file::write_at(std::span<const char> in, uint64_t offset) {
 
 task<io_status> file::sync() {
   int fd = fd_;
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, 0); }));
+  if (file_trace* t = recorder()) t->sync_submitted(fd);
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, 0); });
+  if (file_trace* t = recorder()) t->synced(fd, false, res);
+  co_return status_of(res);
 }
 
 task<io_status> file::data_sync() {
   int fd = fd_;
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC); }));
+  if (file_trace* t = recorder()) t->sync_submitted(fd);
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC); });
+  if (file_trace* t = recorder()) t->synced(fd, true, res);
+  co_return status_of(res);
 }
 
 task<io_result<struct statx>> file::stat() {
@@ -94,34 +116,47 @@ task<io_result<struct statx>> file::stat() {
 task<io_status> file::close() {
   if (fd_ < 0) co_return io_status::success();
   int fd = std::exchange(fd_, -1);
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_close(s, fd); }));
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_close(s, fd); });
+  // Even a failed close frees the descriptor (close(2), Linux).
+  if (file_trace* t = recorder()) t->closed(fd);
+  co_return status_of(res);
 }
 
 task<io_status> rename_path(std::string from, std::string to) {
   const char* a = from.c_str();
   const char* b = to.c_str();
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_renameat(s, AT_FDCWD, a, AT_FDCWD, b, 0); }));
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_renameat(s, AT_FDCWD, a, AT_FDCWD, b, 0); });
+  if (file_trace* t = recorder(); t != nullptr && res >= 0) t->renamed(from, to);
+  co_return status_of(res);
 }
 
 task<io_status> link_path(std::string existing, std::string new_path) {
   const char* a = existing.c_str();
   const char* b = new_path.c_str();
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_linkat(s, AT_FDCWD, a, AT_FDCWD, b, 0); }));
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_linkat(s, AT_FDCWD, a, AT_FDCWD, b, 0); });
+  if (file_trace* t = recorder(); t != nullptr && res >= 0) t->linked(existing, new_path);
+  co_return status_of(res);
 }
 
 task<io_status> unlink_path(std::string path) {
   const char* p = path.c_str();
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, 0); }));
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, 0); });
+  if (file_trace* t = recorder(); t != nullptr && res >= 0) t->unlinked(path);
+  co_return status_of(res);
 }
 
 task<io_status> remove_directory(std::string path) {
   const char* p = path.c_str();
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, AT_REMOVEDIR); }));
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_unlinkat(s, AT_FDCWD, p, AT_REMOVEDIR); });
+  if (file_trace* t = recorder(); t != nullptr && res >= 0) t->removed_directory(path);
+  co_return status_of(res);
 }
 
 task<io_status> make_directory(std::string path, mode_t mode) {
   const char* p = path.c_str();
-  co_return status_of(co_await run_op([=](io_uring_sqe* s) { io_uring_prep_mkdirat(s, AT_FDCWD, p, mode); }));
+  int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_mkdirat(s, AT_FDCWD, p, mode); });
+  if (file_trace* t = recorder(); t != nullptr && res >= 0) t->made_directory(path);
+  co_return status_of(res);
 }
 
 task<io_result<struct statx>> stat_path(std::string path) {

@@ -28,6 +28,7 @@
 namespace ringmail {
 
 class shard_set;
+class file_trace;
 
 struct reactor_options {
   unsigned shard_id = 0;
@@ -92,6 +93,11 @@ class reactor {
   uint64_t completions_processed() const { return completions_; }
   size_t ops_in_flight() const { return ops_in_use_; }
 
+  // Crash-consistency tests only (runtime/file_trace.h): when set, the file layer records
+  // every completed mutation here. Not owned; detach before destroying it.
+  file_trace* file_recorder() const { return file_trace_; }
+  void set_file_recorder(file_trace* t) { file_trace_ = t; }
+
  private:
   explicit reactor(unsigned shard_id);
   void arm_wakeup();
@@ -121,6 +127,7 @@ class reactor {
   size_t ops_in_use_ = 0;
   uint64_t session_counter_ = 0;
   uint64_t completions_ = 0;
+  file_trace* file_trace_ = nullptr;
 };
 
 namespace detail {

@@ -14,6 +14,7 @@
 
 /* Runtime. */
 #include "runtime/file.h"
+#include "runtime/file_trace.h"
 #include "runtime/log.h"
 #include "runtime/reactor.h"
 #include "runtime/when_all.h"
@@ -235,6 +236,8 @@ void maildir_writer::submit_fsync(dir_sync& d) {
   io_op* op = r.acquire_op();
   op->on_complete = &on_fsync_done;
   op->context = &d;
+  // Crash-consistency tests record this raw fsync like file::sync (runtime/file_trace.h).
+  if (file_trace* t = file_trace::current()) t->sync_submitted(d.fd);
   io_uring_sqe* s = r.sqe();
   io_uring_prep_fsync(s, d.fd, 0);
   io_uring_sqe_set_data(s, op);
@@ -252,6 +255,7 @@ void maildir_writer::on_open_done(io_op& op, int32_t res, uint32_t) {
     return;
   }
   d.fd = res;
+  if (file_trace* t = file_trace::current()) t->opened(res, d.path, O_RDONLY | O_DIRECTORY);
   d.owner->submit_fsync(d);
 }
 
@@ -259,6 +263,7 @@ void maildir_writer::on_fsync_done(io_op& op, int32_t res, uint32_t) {
   dir_sync& d = *static_cast<dir_sync*>(op.context);
   reactor::current()->release_op(&op);
   d.op = nullptr;
+  if (file_trace* t = file_trace::current()) t->synced(d.fd, false, res);
   d.owner->finish_batch(d, res < 0 ? io_status::from_errno(res) : io_status::success());
 }
 
@@ -274,7 +279,10 @@ void maildir_writer::finish_batch(dir_sync& d, io_status st) {
       submit_open(d);  // the open failed: the next batch tries again
     }
   } else {
-    if (d.fd >= 0) ::close(d.fd);  // a read-only directory descriptor: no I/O on close
+    if (d.fd >= 0) {
+      ::close(d.fd);  // a read-only directory descriptor: no I/O on close
+      if (file_trace* t = file_trace::current()) t->closed(d.fd);
+    }
     syncs_.erase(syncs_.find(d.path));  // d is gone from here on
   }
   // Resume last: a resumed delivery may come straight back with another sync, which
@@ -301,7 +309,10 @@ maildir_writer::~maildir_writer() {
         reactor::current()->release_op(&o);
       };
     }
-    if (d->fd >= 0) ::close(d->fd);
+    if (d->fd >= 0) {
+      ::close(d->fd);
+      if (file_trace* t = file_trace::current()) t->closed(d->fd);
+    }
     while (d->current.pop_front() != nullptr) {
     }
     while (d->next.pop_front() != nullptr) {
@@ -332,6 +343,7 @@ task<io_status> maildir_writer::sync_chain(std::string dir) {
 task<io_status> maildir_writer::rename_into_new(const std::string& from, const std::string& to) {
   if (noreplace_works_) {
     int32_t res = co_await rename_op(from.c_str(), to.c_str(), RENAME_NOREPLACE);
+    if (file_trace* t = file_trace::current(); t != nullptr && res >= 0) t->renamed(from, to);
     if (res != -EINVAL) co_return res < 0 ? io_status::from_errno(res) : io_status::success();
     // The filesystem cannot do RENAME_NOREPLACE: unique names alone must do.
     noreplace_works_ = false;
