@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
 # Side-by-side mail delivery benchmark (issue 4): the classic stack, Postfix delivering
 # over LMTP into Dovecot's Maildir, against ringmail, on the same machine in one run,
-# with the same clients and the same messages.
+# with the same clients and the same messages. Spam scanning is explicit: two modes, each
+# with its own table, run one after the other against the same private instances:
+#
+#   plain  no scanning on either side: Postfix -> Dovecot LMTP, against
+#          `ringmail serve --spam_scan=false`. Also the LMTP rows (Dovecot LMTP against
+#          ringmail LMTP; neither scans LMTP).
+#   spam   the receive path ringmail replaces, scanner included: Postfix with rspamd as a
+#          milter (smtpd_milters = inet:127.0.0.1:<proxy port>; rspamd's proxy worker in
+#          milter mode passing each message to its normal workers, as Debian's stock
+#          rspamd.conf wires them) -> Dovecot LMTP, against `ringmail serve` with its
+#          scanner on (--spam_scan=true, the default stock rules: /usr/share/spamassassin
+#          plus spam/rules, untrained Bayes). SMTP rows only.
 #
 #   bench/smtp/run.sh [build_dir]          (default build/release)
 #
+# Install (Debian 12):
+#   DEBIAN_FRONTEND=noninteractive apt-get install -y postfix dovecot-core dovecot-lmtpd rspamd
+#   (rspamd only for the spam mode; the package's own service is neither used nor needed)
+#
 # Environment:
+#   MODES ("plain spam")  which modes to run, in this order
 #   MESSAGES (20000)      messages per run; SMALL=1 makes it 2000 (a quick run)
-#   SESSIONS ("1 20 100") parallel client sessions, one table row each
+#   SESSIONS ("20 100")   parallel client sessions, one table row each
 #   SIZE (5120)           message body bytes (smtp-source -l)
 #   USERS (50)            mailboxes user1..userN@bench.test the messages are spread over
-#   SHARDS (2)            ringmail --shards
+#   SHARDS (2)            ringmail --shards; also rspamd's normal worker count
 #   REPEATS (1)           runs per cell; the table shows the median by messages/s
 #   LMTP (1)              also run the LMTP-vs-LMTP rows (Dovecot LMTP vs ringmail LMTP)
 #   REUSE (1)             1: sessions send message after message (smtp-source -d);
@@ -31,7 +47,24 @@
 #             mail_fsync=optimized, the default). Postfix's queue fsyncs every message
 #             (the default); everything else is left at Postfix's and Dovecot's defaults
 #             except default_process_limit=150, so 100 sessions get 100 smtpd processes.
-#   ringmail: `ringmail serve --shards=SHARDS` with SMTP and LMTP listeners, SQLite
+#             The spam mode's messages go to a second smtpd listener of the same Postfix,
+#             `-o smtpd_milters=inet:127.0.0.1:PROXYPORT` (milter_protocol 6 and the
+#             milter_mail_macros rspamd's documentation gives; milter_default_action stays
+#             tempfail, so a broken milter shows as refused messages, not as speed).
+#   rspamd:   3.4 from Debian (spam mode only; `rspamd -f -c PRIVATE.conf`, dropping to
+#             _rspamd), started and stopped by this script: Debian's stock configuration
+#             (/etc/rspamd common.conf, options, logging, worker-normal.inc) with private
+#             run/db/log dirs; a normal worker (count SHARDS) and the proxy worker (the
+#             stock worker-proxy.inc settings: milter = yes, count = 1, timeout 120 s) with
+#             its upstream on the normal worker's private port. No controller, no redis
+#             (so no Bayes: ringmail's Bayes is untrained too). Modules that query DNS or
+#             other hosts are disabled (the list of bench/spam/evaluate.sh) and its DNS
+#             points at a dead loopback port, so nothing leaves the machine; ringmail's
+#             network checks (DNSBL) are off by default. Every spam-mode run checks that
+#             rspamd logged one scan per message (the "scanned" column), and that a
+#             message ringmail delivered carries its X-Spam-Status header.
+#   ringmail: `ringmail serve --shards=SHARDS` with SMTP and LMTP listeners (restarted
+#             between modes: --spam_scan=false, then --spam_scan=true), SQLite
 #             directory with bench.test and user1..userN, --maildir_fsync=true (the
 #             default: file and new/ directory fsynced before 250),
 #             --max_connections_per_ip=0 (its default of 50 per client address would
@@ -55,11 +88,14 @@
 #               landed in the Maildirs, and clears them afterwards.
 #   accepted/s  messages / client wall time (Postfix accepts into its queue faster than
 #               it delivers; equal to msgs/s for the others).
-#   CPU s/1k    utime+stime of every server process per 1,000 messages: for Postfix and
-#               Dovecot the whole process trees under their master processes (live
+#   CPU s/1k    utime+stime of every server process per 1,000 messages: for Postfix,
+#               Dovecot and rspamd the whole process trees under their master processes (live
 #               processes plus the cutime/cstime of children that exited and were
 #               reaped), from /proc before and after the run; for ringmail its process.
-#               Peer rows for SMTP count Postfix AND Dovecot; LMTP rows count Dovecot.
+#               Peer rows for SMTP count Postfix AND Dovecot (AND rspamd in the spam
+#               mode); LMTP rows count Dovecot.
+#   scanned     spam mode: messages rspamd logged a scan of during the run (peer), and
+#               whether a message ringmail delivered carries X-Spam-Status (ringmail).
 #   p99 (ms)    as reported by ringmail-load (smtp-source reports no latency).
 # Peer and ringmail alternate within each cell, so drift on the host hits both alike.
 
@@ -73,7 +109,16 @@ if [[ ${SMALL:-0} == 1 ]]; then
 else
   messages=${MESSAGES:-20000}
 fi
-sessions_list=${SESSIONS:-"1 20 100"}
+sessions_list=${SESSIONS:-"20 100"}
+modes=${MODES:-"plain spam"}
+do_spam=0
+for m in $modes; do
+  case $m in
+    plain) ;;
+    spam) do_spam=1 ;;
+    *) echo "bench/smtp: MODES: unknown mode '$m' (plain, spam)" >&2; exit 2 ;;
+  esac
+done
 size=${SIZE:-5120}
 nusers=${USERS:-50}
 shards=${SHARDS:-2}
@@ -105,6 +150,11 @@ for tool in postfix postconf postqueue smtp-source dovecot; do
   command -v "$tool" >/dev/null ||
     die "$tool not found: DEBIAN_FRONTEND=noninteractive apt-get install -y postfix dovecot-core dovecot-lmtpd"
 done
+if ((do_spam)); then
+  command -v rspamd >/dev/null ||
+    die "rspamd not found (the spam mode needs it): DEBIAN_FRONTEND=noninteractive apt-get install -y rspamd; or MODES=plain"
+  id _rspamd >/dev/null 2>&1 || die "the _rspamd user is missing (reinstall rspamd)"
+fi
 [[ -x /usr/lib/dovecot/lmtp ]] || die "Dovecot's LMTP server is missing: apt-get install -y dovecot-lmtpd"
 if ! id postfix >/dev/null 2>&1 || ! getent group postdrop >/dev/null; then
   die "the postfix user or postdrop group is missing"
@@ -129,6 +179,7 @@ dv_conf=$work/dovecot/dovecot.conf
 dv_base=$work/dovecot/run
 pf_started=0
 dv_started=0
+rs_pid=""
 failed=0
 
 log() { echo "[$(date +%T)] $*" >&2; }
@@ -188,11 +239,20 @@ stop_ringmail() {
   ringmail_pid=""
 }
 
+# rspamd's main process stops its workers on TERM.
+stop_rspamd() {
+  [[ -n $rs_pid ]] || return 0
+  stop_pid "$rs_pid"
+  wait "$rs_pid" 2>/dev/null || true
+  rs_pid=""
+}
+
 cleanup() {
   local pid
   for pid in "${client_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   stop_ringmail
   stop_postfix
+  stop_rspamd
   stop_dovecot
   if ((keep || failed)); then
     echo "work directory kept: $work" >&2
@@ -278,6 +338,12 @@ pf_smtp_port=$(free_port) || die "no free port"
 dv_lmtp_port=$(free_port) || die "no free port"
 rm_smtp_port=$(free_port) || die "no free port"
 rm_lmtp_port=$(free_port) || die "no free port"
+if ((do_spam)); then
+  pf_spam_port=$(free_port) || die "no free port"
+  rs_proxy_port=$(free_port) || die "no free port"
+  rs_normal_port=$(free_port) || die "no free port"
+  rs_dns_port=$(free_port) || die "no free port"  # nothing listens: lookups fail at once
+fi
 
 users=()
 for ((i = 1; i <= nusers; i++)); do users+=("user$i@$domain"); done
@@ -351,6 +417,9 @@ biff = no
 append_dot_mydomain = no
 readme_directory = no
 smtpd_banner = \$myhostname ESMTP
+# For the spam mode's listener (master.cf); as rspamd's milter documentation gives them.
+milter_protocol = 6
+milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}
 EOF
 cat >"$pf_conf/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command
@@ -378,6 +447,87 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
+if ((do_spam)); then
+  # The spam mode's port: the same smtpd, every message through rspamd's milter.
+  echo "$host:$pf_spam_port inet n - n - - smtpd -o smtpd_milters=inet:$host:$rs_proxy_port" >>"$pf_conf/master.cf"
+fi
+
+# ---------------------------------------------------------------- rspamd (private, spam mode)
+# Modules that query DNS or other hosts, or keep state in redis: off, as in
+# bench/spam/evaluate.sh, so nothing leaves the machine and no scan waits on a timeout.
+rspamd_disabled_modules=(
+  rbl surbl emails dkim dkim_signing arc dmarc spf asn fuzzy_check multimap whitelist
+  neural ratelimit greylist replies history_redis reputation url_redirector mx_check bimi
+  dcc antivirus external_services clickhouse elastic metadata_exporter metric_exporter p0f
+  spamtrap rspamd_update aws_s3 once_received
+)
+rs=$work/rspamd
+if ((do_spam)); then
+  mkdir -p "$rs/etc/local.d" "$rs/etc/override.d" "$rs/run" "$rs/db" "$rs/log"
+  cat >"$rs/rspamd.conf" <<EOF
+# Private rspamd for bench/smtp: Debian's stock pieces from \$CONFDIR (/etc/rspamd), private
+# paths and loopback ports; the proxy worker in milter mode in front of the normal workers.
+.include "\$CONFDIR/common.conf"
+options {
+    pidfile = "\$RUNDIR/rspamd.pid";
+    .include "\$CONFDIR/options.inc"
+    .include(try=true; priority=10) "\$LOCAL_CONFDIR/override.d/options.inc"
+}
+logging {
+    type = "file";
+    filename = "\$LOGDIR/rspamd.log";
+    .include "\$CONFDIR/logging.inc"
+}
+worker "normal" {
+    bind_socket = "$host:$rs_normal_port";
+    count = $shards;
+    .include "\$CONFDIR/worker-normal.inc"
+}
+# The settings of the stock worker-proxy.inc, with the upstream on the private port.
+worker "rspamd_proxy" {
+    bind_socket = "$host:$rs_proxy_port";
+    milter = yes;
+    timeout = 120s;
+    upstream "local" {
+        default = yes;
+        hosts = "$host:$rs_normal_port";
+    }
+    count = 1;
+    max_retries = 5;
+    discard_on_reject = false;
+    quarantine_on_reject = false;
+    spam_header = "X-Spam";
+    reject_message = "Spam message rejected";
+}
+EOF
+  cat >"$rs/etc/override.d/options.inc" <<EOF
+dns {
+  nameserver = ["$host:$rs_dns_port"];
+  timeout = 0.2s;
+  retransmits = 1;
+}
+EOF
+  for m in "${rspamd_disabled_modules[@]}"; do
+    echo 'enabled = false;' >"$rs/etc/override.d/$m.conf"
+  done
+  printf '%s\n' 'helo_enabled = false;' 'hostname_enabled = false;' 'from_enabled = false;' \
+    'rcpt_enabled = false;' >"$rs/etc/override.d/hfilter.conf"
+  cat >"$rs/etc/override.d/phishing.conf" <<'EOF'
+phishtank_enabled = false;
+openphish_enabled = false;
+exceptions = {
+  REDIRECTOR_FALSE = ["${CONFDIR}/maps.d/redirectors.inc"];
+};
+EOF
+  # shellcheck disable=SC2016  # ${CONFDIR} is rspamd's variable
+  echo 'file = ["${CONFDIR}/maps.d/mime_types.inc"];' >"$rs/etc/override.d/mime_types.conf"
+  # shellcheck disable=SC2016
+  echo 'source = { url = ["${CONFDIR}/maps.d/mid.inc"]; };' >"$rs/etc/override.d/mid.conf"
+  chown -R _rspamd:_rspamd "$rs/run" "$rs/db" "$rs/log"
+fi
+
+# One scan per message: rspamd logs a task line for each message it scanned.
+rspamd_scans() { { grep -c 'rspamd_task_write_log' "$rs/log/rspamd.log" 2>/dev/null || true; } | head -n 1; }
 
 # ---------------------------------------------------------------- ringmail
 rm_data=$work/ringmail
@@ -403,6 +553,28 @@ dv_started=1
 wait_port "$dv_lmtp_port" 10 || { tail -n 20 "$work/dovecot/dovecot.log" >&2; die "dovecot LMTP not listening"; }
 dv_pid=$(wait_pid_file "$dv_base/master.pid") || die "no dovecot master.pid"
 
+if ((do_spam)); then
+  rspamd -f -c "$rs/rspamd.conf" -u _rspamd -g _rspamd \
+    --var="LOCAL_CONFDIR=$rs/etc" --var="DBDIR=$rs/db" --var="RUNDIR=$rs/run" \
+    --var="LOGDIR=$rs/log" >"$rs/rspamd.out" 2>&1 &
+  rs_pid=$!
+  log "rspamd: pid $rs_pid, proxy (milter) $host:$rs_proxy_port, normal $host:$rs_normal_port x$shards; waiting for it"
+  { wait_port "$rs_normal_port" 120 && wait_port "$rs_proxy_port" 30; } || {
+    tail -n 20 "$rs/rspamd.out" "$rs/log/rspamd.log" >&2 || true
+    die "rspamd did not open its ports"
+  }
+  # hs_helper compiles the Hyperscan databases after start; workers scan without them
+  # (slower) until they have loaded them. Wait (at most 180 s) until every normal worker has.
+  loaded=0
+  for ((i = 0; i < 1800; i++)); do
+    loaded=$(grep -c '(normal).*hyperscan database of .* has been loaded' "$rs/log/rspamd.log" 2>/dev/null || true)
+    ((loaded >= shards)) && break
+    kill -0 "$rs_pid" 2>/dev/null || die "rspamd died during start-up (see $rs/rspamd.out)"
+    sleep 0.1
+  done
+  ((loaded >= shards)) || log "rspamd: warning: Hyperscan databases not loaded after 180 s; going on"
+fi
+
 postfix -c "$pf_conf" check >"$work/postfix/check.out" 2>&1 || {
   cat "$work/postfix/check.out" >&2
   die "postfix check failed"
@@ -415,38 +587,55 @@ pf_started=1
 wait_port "$pf_smtp_port" 10 || { tail -n 20 "$work/postfix/maillog" >&2 || true; die "postfix smtpd not listening"; }
 pf_pid=$(wait_pid_file "$pf_queue/pid/master.pid") || die "no postfix master.pid"
 
-"$ringmail_bin" serve --data_dir="$rm_data" --shards="$shards" --smtp_port="$rm_smtp_port" \
-  --lmtp_port="$rm_lmtp_port" --listen_address="$host" --hostname="$domain" --log_level=warn \
-  --max_connections_per_ip=0 >"$work/ringmail.log" 2>&1 &
-ringmail_pid=$!
-{ wait_port "$rm_smtp_port" 20 && wait_port "$rm_lmtp_port" 5; } || {
-  tail -n 20 "$work/ringmail.log" >&2
-  die "ringmail did not open its ports"
+((do_spam)) && { wait_port "$pf_spam_port" 10 || die "postfix's spam-mode smtpd not listening"; }
+
+# start_ringmail MODE: the scanner off (plain) or on with its default rules (spam). It
+# opens its ports only once the rules are compiled (the first start of the stock rules
+# takes about 20 s; later ones load them from <data_dir>/spam-cache).
+start_ringmail() {
+  local scan=false limit=20
+  [[ $1 == spam ]] && { scan=true; limit=300; }
+  "$ringmail_bin" serve --data_dir="$rm_data" --shards="$shards" --smtp_port="$rm_smtp_port" \
+    --lmtp_port="$rm_lmtp_port" --listen_address="$host" --hostname="$domain" --log_level=warn \
+    --max_connections_per_ip=0 --spam_scan="$scan" >>"$work/ringmail-$1.log" 2>&1 &
+  ringmail_pid=$!
+  { wait_port "$rm_smtp_port" "$limit" && wait_port "$rm_lmtp_port" 5; } || {
+    tail -n 20 "$work/ringmail-$1.log" >&2
+    die "ringmail ($1) did not open its ports"
+  }
 }
 
 # ---------------------------------------------------------------- one run
-# Results by "workload:client:sessions:server:repeat".
-declare -A rate accepted cpu1k p99 secs delivered note
+# Results by "mode:workload:client:sessions:server:repeat".
+declare -A rate accepted cpu1k p99 secs delivered note scanned
 
 # run_one WORKLOAD(smtp|lmtp) CLIENT(smtp-source|ringmail-load) SESSIONS SERVER(peer|ringmail) REPEAT
+# in the current $mode.
 run_one() {
   local workload=$1 client=$2 s=$3 server=$4 r=$5
-  local key="$workload:$client:$s:$server:$r"
+  local key="$mode:$workload:$client:$s:$server:$r"
   local port mailroot
   local -a roots
   if [[ $server == peer ]]; then
     mailroot=$dv_mail
-    if [[ $workload == smtp ]]; then port=$pf_smtp_port; roots=("$pf_pid" "$dv_pid"); else port=$dv_lmtp_port; roots=("$dv_pid"); fi
+    if [[ $workload == lmtp ]]; then
+      port=$dv_lmtp_port; roots=("$dv_pid")
+    elif [[ $mode == spam ]]; then
+      port=$pf_spam_port; roots=("$pf_pid" "$dv_pid" "$rs_pid")
+    else
+      port=$pf_smtp_port; roots=("$pf_pid" "$dv_pid")
+    fi
   else
     mailroot=$rm_mail
     roots=("$ringmail_pid")
     if [[ $workload == smtp ]]; then port=$rm_smtp_port; else port=$rm_lmtp_port; fi
   fi
-  local out=$work/client-$workload-$client-$s-$server-$r
+  local out=$work/client-$mode-$workload-$client-$s-$server-$r
   mkdir -p "$out"
 
-  local before_count
+  local before_count scans0=0
   before_count=$(count_delivered "$mailroot")
+  [[ $mode == spam && $server == peer ]] && scans0=$(rspamd_scans)
   local ticks0=0 root
   for root in "${roots[@]}"; do ticks0=$((ticks0 + $(tree_ticks "$root"))); done
   local t0 t_acc t_del rc=0
@@ -522,8 +711,25 @@ run_one() {
     note[$key]="${note[$key]:+${note[$key]}; }delivered $got of $messages"
     failed=1
   fi
+  # The spam mode must really scan: rspamd logs one task per message it saw; ringmail
+  # stamps X-Spam-Status on every message it delivers after a scan.
+  if [[ $mode == spam && $workload == smtp ]]; then
+    local n
+    if [[ $server == peer ]]; then
+      n=$(($(rspamd_scans) - scans0))
+      scanned[$key]="$n (rspamd)"
+    else
+      n=$({ find "$mailroot" -mindepth 5 -maxdepth 5 -type f -path '*/Maildir/new/*' -print0 2>/dev/null |
+            xargs -0 -r grep -l '^X-Spam-Status:' 2>/dev/null || true; } | wc -l)
+      scanned[$key]="$n (X-Spam-Status)"
+    fi
+    if ((n < got)); then
+      note[$key]="${note[$key]:+${note[$key]}; }scanned $n of $got"
+      failed=1
+    fi
+  fi
   log "$key: ${rate[$key]} msgs/s (accepted ${accepted[$key]}/s) delivered=$got" \
-      "seconds=${secs[$key]} cpu_s_per_1k=${cpu1k[$key]} p99_ms=${p99[$key]:--}"
+      "seconds=${secs[$key]} cpu_s_per_1k=${cpu1k[$key]} p99_ms=${p99[$key]:--} scanned=${scanned[$key]:--}"
 
   # Fresh Maildirs for the next run (nothing is delivering now).
   if [[ $server == peer ]]; then
@@ -547,7 +753,7 @@ take_median() {
   mapfile -t sorted < <(printf '%s\n' "${runs[@]}" | sort -n)
   local pick=${sorted[$(((${#sorted[@]} - 1) / 2))]#* }
   local v
-  for v in rate accepted cpu1k p99 secs delivered; do
+  for v in rate accepted cpu1k p99 secs delivered scanned; do
     local -n arr=$v
     # shellcheck disable=SC2004  # arr names an associative array
     arr[$cell]=${arr[$cell:$pick]:-}
@@ -557,37 +763,48 @@ take_median() {
   runs_of[$cell]=$(IFS=/; echo "${all[*]}")
 }
 
-# Warm-up, not measured: both stacks spawn their processes and create the Maildirs.
-warm=$((nusers * 4))
-log "warm-up: $warm messages to each server"
-saved_messages=$messages
-messages=$warm
-run_one smtp smtp-source 20 peer 0 >/dev/null 2>&1 || true
-run_one smtp smtp-source 20 ringmail 0 >/dev/null 2>&1 || true
-messages=$saved_messages
-failed=0
-
 clients=(smtp-source)
 ((have_load)) && clients+=(ringmail-load)
-workloads=(smtp)
-((do_lmtp)) && workloads+=(lmtp)
 
 cells=()
-for workload in "${workloads[@]}"; do
-  for client in "${clients[@]}"; do
-    for s in $sessions_list; do
-      for ((r = 1; r <= repeats; r++)); do
-        for server in peer ringmail; do
-          run_one "$workload" "$client" "$s" "$server" "$r"
+for mode in $modes; do
+  stop_ringmail
+  start_ringmail "$mode"
+  log "mode $mode: ringmail pid $ringmail_pid (--spam_scan=$([[ $mode == spam ]] && echo true || echo false))"
+
+  # Warm-up, not measured: both stacks spawn their processes and create the Maildirs
+  # (and, in the spam mode, rspamd's and ringmail's scanners see their first messages).
+  warm=$((nusers * 4))
+  log "warm-up ($mode): $warm messages to each server"
+  saved_messages=$messages
+  saved_failed=$failed
+  messages=$warm
+  run_one smtp smtp-source 20 peer 0 >/dev/null 2>&1 || true
+  run_one smtp smtp-source 20 ringmail 0 >/dev/null 2>&1 || true
+  messages=$saved_messages
+  failed=$saved_failed
+
+  # LMTP rows only without scanning: neither Dovecot's LMTP nor ringmail's scans.
+  workloads=(smtp)
+  [[ $mode == plain ]] && ((do_lmtp)) && workloads+=(lmtp)
+
+  for workload in "${workloads[@]}"; do
+    for client in "${clients[@]}"; do
+      for s in $sessions_list; do
+        for ((r = 1; r <= repeats; r++)); do
+          for server in peer ringmail; do
+            run_one "$workload" "$client" "$s" "$server" "$r"
+          done
         done
-      done
-      for server in peer ringmail; do
-        cells+=("$workload:$client:$s:$server")
-        take_median "$workload:$client:$s:$server"
+        for server in peer ringmail; do
+          cells+=("$mode:$workload:$client:$s:$server")
+          take_median "$mode:$workload:$client:$s:$server"
+        done
       done
     done
   done
 done
+stop_ringmail
 
 ratio() {
   local a=${rate[$1]:-} b=${rate[$2]:-}
@@ -607,51 +824,74 @@ cpu_ratio() {
   fi
 }
 
-peer_name() {
-  if [[ $1 == smtp ]]; then echo "Postfix→Dovecot"; else echo "Dovecot LMTP"; fi
+peer_name() {  # MODE WORKLOAD
+  if [[ $2 == lmtp ]]; then
+    echo "Dovecot LMTP"
+  elif [[ $1 == spam ]]; then
+    echo "Postfix+rspamd milter→Dovecot"
+  else
+    echo "Postfix→Dovecot"
+  fi
 }
 
+src_dir=$(cd "$(dirname "$0")/../.." && pwd)
+commit=$(git -C "$src_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ $commit != unknown && -n $(git -C "$src_dir" status --porcelain --untracked-files=no 2>/dev/null) ]] &&
+  commit+=" (with uncommitted changes in the checkout)"
+
 echo
+echo "measured at commit $commit; $("$ringmail_bin" --version)"
 echo "messages=$messages size=$size users=$nusers ringmail_shards=$shards repeats=$repeats" \
      "reuse_connections=$reuse cpus=$(nproc) kernel=$(uname -r) disk=$fstype($(df --output=source "$work" | tail -n 1))" \
-     "postfix=$(postconf -h mail_version) dovecot=$(dovecot --version | cut -d' ' -f1)"
-echo
-echo "| protocol | client | sessions | server | delivered | msgs/s | accepted/s | server CPU s per 1k msgs | p99 (ms) | ringmail/peer msgs/s | peer/ringmail CPU | all runs (msgs/s) |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
-for cell in "${cells[@]}"; do
-  IFS=: read -r workload client s server <<<"$cell"
-  name=ringmail
-  [[ $server == peer ]] && name=$(peer_name "$workload")
-  vs=""
-  cvs=""
-  if [[ $server == ringmail ]]; then
-    vs=$(ratio "$cell" "$workload:$client:$s:peer")
-    cvs=$(cpu_ratio "$cell" "$workload:$client:$s:peer")
+     "postfix=$(postconf -h mail_version) dovecot=$(dovecot --version | cut -d' ' -f1)" \
+     "$( ((do_spam)) && echo "rspamd=$(rspamd --version | awk '{print $NF}')")"
+for mode in $modes; do
+  echo
+  if [[ $mode == plain ]]; then
+    echo "Mode plain: no spam scanning (Postfix → Dovecot LMTP; ringmail --spam_scan=false)"
+  else
+    echo "Mode spam: Postfix with rspamd as a milter → Dovecot LMTP; ringmail with its scanner on (default rules)"
   fi
-  [[ -n ${note[$cell]:-} ]] && vs="$vs (${note[$cell]})"
-  echo "| ${workload^^} | $client | $s | $name | ${delivered[$cell]:--} | ${rate[$cell]:--} | ${accepted[$cell]:--}" \
-       "| ${cpu1k[$cell]:--} | ${p99[$cell]:--} | $vs | $cvs | ${runs_of[$cell]:--} |"
+  echo
+  echo "| protocol | client | sessions | server | delivered | msgs/s | accepted/s | server CPU s per 1k msgs | p99 (ms) | scanned | ringmail/peer msgs/s | peer/ringmail CPU | all runs (msgs/s) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for cell in "${cells[@]}"; do
+    IFS=: read -r cmode workload client s server <<<"$cell"
+    [[ $cmode == "$mode" ]] || continue
+    name=ringmail
+    [[ $server == peer ]] && name=$(peer_name "$mode" "$workload")
+    vs=""
+    cvs=""
+    if [[ $server == ringmail ]]; then
+      vs=$(ratio "$cell" "$mode:$workload:$client:$s:peer")
+      cvs=$(cpu_ratio "$cell" "$mode:$workload:$client:$s:peer")
+    fi
+    [[ -n ${note[$cell]:-} ]] && vs="$vs (${note[$cell]})"
+    echo "| ${workload^^} | $client | $s | $name | ${delivered[$cell]:--} | ${rate[$cell]:--} | ${accepted[$cell]:--}" \
+         "| ${cpu1k[$cell]:--} | ${p99[$cell]:--} | ${scanned[$cell]:--} | $vs | $cvs | ${runs_of[$cell]:--} |"
+  done
+  for client in "${clients[@]}"; do
+    line="mode $mode, ringmail/peer msgs/s ($client):"
+    for s in $sessions_list; do
+      line+=" SMTP@$s: $(ratio "$mode:smtp:$client:$s:ringmail" "$mode:smtp:$client:$s:peer")"
+    done
+    if [[ $mode == plain ]] && ((do_lmtp)); then
+      for s in $sessions_list; do
+        line+=" LMTP@$s: $(ratio "$mode:lmtp:$client:$s:ringmail" "$mode:lmtp:$client:$s:peer")"
+      done
+    fi
+    echo "$line"
+  done
 done
 echo
 echo "commands:"
 echo "  peer SMTP: smtp-source -l $size -f sender@client.test -M client.test$( ((reuse)) && echo " -d") -s S/P -m N/P -t user<i>@$domain $host:<postfix port>  (P = min(S, $nusers) processes)"
+echo "  peer SMTP, spam mode: the same against the Postfix listener with smtpd_milters=inet:$host:<rspamd proxy port>"
 echo "  peer LMTP: the same with -L against Dovecot's LMTP port"
-echo "  ringmail:  $ringmail_bin serve --data_dir=DIR --shards=$shards --smtp_port=P --lmtp_port=Q --listen_address=$host --hostname=$domain --log_level=warn --max_connections_per_ip=0"
+echo "  ringmail:  $ringmail_bin serve --data_dir=DIR --shards=$shards --smtp_port=P --lmtp_port=Q --listen_address=$host --hostname=$domain --log_level=warn --max_connections_per_ip=0 --spam_scan=false|true (plain|spam)"
 ((have_load)) && echo "  ringmail-load --host=$host --port=PORT --connections=S --messages=$messages --size=$size --recipients=user1..user$nusers@$domain [--lmtp]$( ((reuse)) || echo " --new_connection_per_message")"
 echo
-for client in "${clients[@]}"; do
-  line="target: ringmail ≥ 10x Postfix→Dovecot msgs/s at 20 and 100 sessions; ringmail LMTP ≥ 5x Dovecot LMTP;"
-  line+=" measured ($client)"
-  for s in $sessions_list; do
-    line+=" SMTP@$s: $(ratio "smtp:$client:$s:ringmail" "smtp:$client:$s:peer")"
-  done
-  if ((do_lmtp)); then
-    for s in $sessions_list; do
-      line+=" LMTP@$s: $(ratio "lmtp:$client:$s:ringmail" "lmtp:$client:$s:peer")"
-    done
-  fi
-  echo "$line"
-done
+echo "targets: without scanning, ringmail ≥ 10x Postfix→Dovecot msgs/s at 20 and 100 sessions and ringmail LMTP ≥ 5x Dovecot LMTP"
 if ((failed)); then
   echo "some runs failed (see the notes in the table); logs kept in $work" >&2
 fi
