@@ -236,8 +236,8 @@ class MaildirCrash : public ::testing::Test {
   void SetUp() override {
     reactor_ = testing::make_reactor();
     ASSERT_NE(reactor_, nullptr);
-    root_ = crash::make_temp_dir("ringmail-crash-root-");
-    scratch_ = crash::make_temp_dir("ringmail-crash-state-");
+    root_ = crash::make_temp_dir("ringmail-crash-root-", crash::fast_temp_base());
+    scratch_ = crash::make_temp_dir("ringmail-crash-state-", crash::fast_temp_base());
     ASSERT_FALSE(root_.empty());
     ASSERT_FALSE(scratch_.empty());
     // Sizes from a few bytes to past the writer's 64 KiB gather limit (several writes).
@@ -279,10 +279,17 @@ class MaildirCrash : public ::testing::Test {
     });
     EXPECT_TRUE(rec.ok()) << rec.status();
     EXPECT_EQ(expected_.size(), messages_.size());
+    if (!rec.ok()) return crash::recording{};
+    // The concurrent rounds must have shared new/'s fsyncs, or group commit went untested.
+    size_t new_syncs = 0;
+    for (const file_event& e : rec->events) new_syncs += e.what == kind::sync && e.path == rec->root + "/example.org/john/Maildir/new";
     if (fsync) {
-      EXPECT_LT(w.directory_syncs(), w.deliveries() + 4) << "group commit shared no fsync";
+      EXPECT_GT(new_syncs, 0u);
+      EXPECT_LT(new_syncs, messages_.size()) << "group commit shared no fsync";
+    } else {
+      EXPECT_EQ(new_syncs, 0u);
     }
-    return rec.ok() ? std::move(*rec) : crash::recording{};
+    return std::move(*rec);
   }
 
   crash_findings check(const crash::recording& rec, crash_model m) {
@@ -348,6 +355,30 @@ TEST_F(MaildirCrash, EveryAcknowledgedMessageSurvivesAPowerCut) {
   size_t n = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(scratch_ + "/example.org/john/Maildir/new")) ++n;
   EXPECT_EQ(n, 20u);
+}
+
+// Each fsync's absence is caught on its own: the correct run's trace with only the new/
+// directory fsyncs, or only the message files' fsyncs, made to cover nothing.
+TEST_F(MaildirCrash, EachMissingFsyncIsCaught) {
+  const crash::recording rec = run(/*fsync=*/true);
+  auto without_syncs_of = [&](auto matches) {
+    crash::recording r = rec;
+    size_t dropped = 0;
+    for (file_event& e : r.events) {
+      if (e.what == kind::sync && matches(e.path)) {
+        e.fd = -100;  // a descriptor the trace never opened: the fsync covers nothing
+        ++dropped;
+      }
+    }
+    EXPECT_GT(dropped, 0u);
+    return r;
+  };
+  crash_findings no_dir_sync =
+      check(without_syncs_of([](const std::string& p) { return p.ends_with("/new"); }), crash_model::strict);
+  EXPECT_GT(no_dir_sync.lost, 0u) << "a missing directory fsync went unnoticed";
+  crash_findings no_file_sync = check(
+      without_syncs_of([](const std::string& p) { return p.find("/tmp/") != std::string::npos; }), crash_model::strict);
+  EXPECT_GT(no_file_sync.partial, 0u) << "a missing file fsync went unnoticed";
 }
 
 TEST_F(MaildirCrash, WithoutFsyncTheHarnessCatchesLostMail) {

@@ -427,12 +427,17 @@ std::string dump(const recording& rec, size_t from, size_t to) {
   return out;
 }
 
-std::string make_temp_dir(std::string_view prefix) {
-  const char* base = ::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/" + std::string(prefix) + "XXXXXX";
+std::string make_temp_dir(std::string_view prefix, std::string base) {
+  if (base.empty()) {
+    const char* env = ::getenv("TMPDIR");
+    base = env != nullptr && *env != '\0' ? env : "/tmp";
+  }
+  std::string tmpl = base + "/" + std::string(prefix) + "XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) return "";
   return tmpl;
 }
+
+std::string fast_temp_base() { return ::access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" : ""; }
 
 void remove_tree(const std::string& path) {
   std::error_code ec;

@@ -123,8 +123,14 @@ absl::Status for_each_crash_state(
 // Events [from, to) one per line, numbered, for failure messages.
 std::string dump(const recording& rec, size_t from, size_t to);
 
-// A fresh directory under $TMPDIR (or /tmp) named <prefix>XXXXXX; and rm -rf.
-std::string make_temp_dir(std::string_view prefix);
+// A fresh directory <base>/<prefix>XXXXXX ("" if it cannot be made); base "" means
+// $TMPDIR or /tmp. Crash tests may pass fast_temp_base(): the recorded workload's real
+// fsyncs and the many materialized states then cost no disk I/O, and the model does not
+// care what file system the workload ran on.
+std::string make_temp_dir(std::string_view prefix, std::string base = "");
+// /dev/shm where it is a writable directory, else "".
+std::string fast_temp_base();
+// rm -rf.
 void remove_tree(const std::string& path);
 
 }  // namespace ringmail::crash
