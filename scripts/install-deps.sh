@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config ccache clang
   # runtime and later layers (DESIGN.md: Debian packages only)
   liburing-dev libssl-dev libabsl-dev libhyperscan-dev libmariadb-dev libsqlite3-dev
-  libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev libpcre2-dev
+  libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev libpcre2-dev zlib1g-dev
   # the stock SpamAssassin rules (/usr/share/spamassassin) the spam scanner loads
   spamassassin
   # the MariaDB tests start their own server; Dovecot checks password compatibility

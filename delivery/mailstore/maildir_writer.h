@@ -162,6 +162,11 @@ class maildir_writer {
   // (the queue) can share it.
   task<io_status> sync_directory(std::string dir);
 
+  // A fresh unique Maildir file name from this writer's namer (copies and folder
+  // trash names of the mail store on this shard use it, so names never collide).
+  std::string unique_name(uint64_t size, uint64_t vsize) { return namer_.next(size, vsize); }
+  const std::string& hostname() const { return namer_.hostname(); }
+
  private:
   struct sync_waiter;
   struct waiter_list {

@@ -8,8 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "delivery/directory/address.h"
-#include "delivery/mailstore/maildir.h"
-#include "delivery/mailstore/quota.h"
 #include "protocols/smtp/command.h"
 #include "protocols/smtp/command_reader.h"
 #include "protocols/smtp/data_reader.h"
@@ -35,36 +33,14 @@ struct transaction {
   body_type body = body_type::seven_bit;
   std::vector<recipient> recipients;
   bool used_bdat = false;
-  std::string bdat_message;  // chunks so far
-  bool bdat_failed = false;  // a chunk was refused: the rest is read and dropped
-};
-
-// Where each copy goes and what came of it.
-struct copy_outcome {
-  bool ok = false;
-  bool permanent = false;
-  std::string enhanced;
-  std::string reason;
+  std::string bdat_message;              // chunks so far
+  std::optional<bdat_reader> bdat;       // across the chunks of one message
 };
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-// Kept out of coroutine bodies: g++ 12 miscompiles some braced lists inside coroutines.
-std::vector<std::string_view> pieces_of(const std::string& a, const std::string& b, const std::string& c,
-                                        const std::string& d) {
-  return std::vector<std::string_view>{a, b, c, d};
-}
-
-bool has_bare_cr_or_lf(std::string_view m) {
-  for (size_t i = 0; i < m.size(); ++i) {
-    if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r')) return true;
-    if (m[i] == '\r' && (i + 1 >= m.size() || m[i + 1] != '\n')) return true;
-  }
-  return false;
 }
 
 class smtp_session {
@@ -108,6 +84,8 @@ class smtp_session {
   task<bool> on_starttls();
   task<void> finish_message(std::string message);
   task<bool> over_quota(const std::string& mailbox);
+  void reply_copies(const std::vector<delivery::delivery_result>& results, const std::vector<size_t>& owner,
+                    const std::string& id);
   // Plain members, not coroutines: they build what the spam step needs and log its refusals.
   filter_input filter_input_for(const std::string& message, const std::string& id) {
     filter_input in;
@@ -122,9 +100,6 @@ class smtp_session {
   void log_spam_refusal(const std::string& id, const char* action, double score) const {
     log::info("smtp_spam_refused", {{"sid", sid_}, {"id", id}, {"action", action}, {"score", absl::StrCat(score)}});
   }
-  task<copy_outcome> deliver_copy(const directory::destination& d, const std::string& received,
-                                  const spam_decision& verdict,
-                                  const std::string& message);
 
   session& s_;
   const server_config& config_;
@@ -377,18 +352,11 @@ task<void> smtp_session::on_rcpt(const command& c) {
 }
 
 task<bool> smtp_session::over_quota(const std::string& mailbox) {
-  if (shard_.directory == nullptr || shard_.offload == nullptr) co_return false;
+  if (shard_.directory == nullptr || shard_.local == nullptr) co_return false;
   auto user = co_await shard_.directory->find_user(mailbox);
   if (!user.ok() || !user->has_value() || (*user)->quota_bytes <= 0) co_return false;
-  auto parsed = directory::parse_address(mailbox, '\0');
-  if (!parsed.ok()) co_return false;
-  auto maildir = mailstore::maildir_path(config_.mail_root, parsed->domain, parsed->local);
-  if (!maildir.ok()) co_return false;
-  // A named lambda, not a temporary in the co_await expression: g++ 12 destroys such
-  // temporaries twice when their captures own memory.
-  auto measure = [path = *maildir] { return mailstore::maildir_usage(path); };
-  uint64_t used = co_await offload(*shard_.offload, std::move(measure));
-  co_return used >= static_cast<uint64_t>((*user)->quota_bytes);
+  // The owner's running totals from the mail store's index: no directory listing.
+  co_return co_await shard_.local->over_quota(mailbox, static_cast<uint64_t>((*user)->quota_bytes));
 }
 
 task<bool> smtp_session::on_data() {
@@ -457,44 +425,41 @@ task<bool> smtp_session::on_bdat(const command& c) {
     reply(421, "4.5.0", config_.hostname + " closing: cannot resynchronise after a bad BDAT");
     co_return false;
   }
-  // Read the chunk first, whatever happens to it: the bytes are on the wire.
-  std::string chunk;
-  io_.set_read_timeout(config_.data_timeout);
-  uint64_t remaining = b->size;
-  while (remaining > 0) {
-    if (io_.buffered().empty()) {
-      io_status st = co_await io_.read_more();
-      if (!st.ok()) co_return false;
-    }
-    std::string_view input = io_.buffered();
-    size_t take = static_cast<size_t>(std::min<uint64_t>(input.size(), remaining));
-    if (tx_.bdat_message.size() + chunk.size() + take <= config_.max_message_size) {
-      chunk.append(input.substr(0, take));
-    } else {
-      tx_.bdat_failed = true;  // keep reading to the chunk's end, store nothing more
-    }
-    io_.consume(take);
-    remaining -= take;
+  // The chunk is read whatever happens to it: its bytes are on the wire. Out of a
+  // transaction it goes to a reader whose output is dropped.
+  const bool accepting = tx_.active && !tx_.recipients.empty();
+  if (accepting && !tx_.bdat) {
+    tx_.bdat.emplace(bdat_reader::limits{config_.max_message_size, config_.allow_bare_lf,
+                                         tx_.body == body_type::binary_mime});
   }
-  if (!tx_.active || tx_.recipients.empty()) {
+  std::optional<bdat_reader> discard;
+  std::string dropped;
+  bdat_reader& reader = accepting ? *tx_.bdat : discard.emplace(bdat_reader::limits{0, true, true});
+  std::string& out = accepting ? tx_.bdat_message : dropped;
+  reader.begin_chunk(b->size, b->last);
+  io_.set_read_timeout(config_.data_timeout);
+  bdat_reader::result r;
+  for (;;) {
+    r = reader.feed(io_.buffered(), out);
+    io_.consume(r.consumed);
+    if (!accepting) dropped.clear();
+    if (r.k != bdat_reader::result::kind::need_more) break;
+    io_status st = co_await io_.read_more();
+    if (!st.ok()) co_return false;
+  }
+  if (!accepting) {
     reply(503, "5.5.1", tx_.active ? "Error: no valid recipients" : "Error: need MAIL command");
     reset_transaction();
     count_error();
     co_return true;
   }
   tx_.used_bdat = true;
-  tx_.bdat_message += chunk;
   if (!b->last) {
     reply(250, "2.0.0", absl::StrCat(b->size, " octets received"));
     co_return true;
   }
-  if (tx_.bdat_failed) {
-    reply(552, "5.3.4", "Message size exceeds fixed limit");
-    reset_transaction();
-    co_return true;
-  }
-  if (!config_.allow_bare_lf && has_bare_cr_or_lf(tx_.bdat_message)) {
-    reply(550, "5.5.2", "Message contains bare CR or LF");
+  if (r.k == bdat_reader::result::kind::error) {
+    reply(r.code != 0 ? r.code : 550, *r.enhanced ? r.enhanced : "5.5.2", r.error);
     reset_transaction();
     co_return true;
   }
@@ -527,33 +492,6 @@ task<bool> smtp_session::on_starttls() {
   co_return true;
 }
 
-task<copy_outcome> smtp_session::deliver_copy(const directory::destination& d, const std::string& received,
-                                              const spam_decision& verdict, const std::string& message) {
-  copy_outcome out;
-  auto parsed = directory::parse_address(d.address, '\0');
-  if (!parsed.ok()) {
-    out.reason = "bad destination address";
-    out.enhanced = "4.3.0";
-    co_return out;
-  }
-  auto maildir = mailstore::maildir_path(config_.mail_root, parsed->domain, parsed->local);
-  if (!maildir.ok()) {
-    out.reason = std::string(maildir.status().message());
-    out.enhanced = "4.3.0";
-    co_return out;
-  }
-  std::string headers = delivery_headers(tx_.reverse_path, d.address);
-  // Hook point: Sieve (later issue) chooses the folder; the spam verdict may choose Junk.
-  std::string_view folder = verdict.action == spam::spam_action::junk ? "Junk" : "";
-  auto result = co_await shard_.writer->deliver(*maildir, folder,
-                                                pieces_of(headers, received, verdict.header_lines, message));
-  out.ok = result.st == mailstore::delivery_result::ok;
-  out.permanent = result.st == mailstore::delivery_result::permanent;
-  out.enhanced = result.enhanced;
-  out.reason = result.reason;
-  co_return out;
-}
-
 task<void> smtp_session::finish_message(std::string message) {
   ++messages_;
   const std::string id = absl::StrCat(sid_, ".", messages_);
@@ -571,7 +509,7 @@ task<void> smtp_session::finish_message(std::string message) {
 
   spam_decision verdict;
   if (shard_.spam != nullptr && config_.spam_scan) {
-    const filter_input input = filter_input_for(message, id);  // named: see pieces_of
+    const filter_input input = filter_input_for(message, id);  // named: g++ 12 and temporaries in co_await
     verdict = co_await filter_message(*shard_.spam, input);
     if (verdict.action == spam::spam_action::reject) {
       reply(554, "5.7.1", "Message rejected as spam");
@@ -590,51 +528,27 @@ task<void> smtp_session::finish_message(std::string message) {
     }
   }
 
-  // Every copy is written and fsynced (with the shard's group commit) before any reply:
-  // "250 means on disk" (DESIGN.md).
-  // A mailbox reached twice in one transaction (directly and through an alias) gets one
-  // copy, as Postfix's duplicate filter does.
-  std::vector<task<copy_outcome>> copies;
+  // Every copy is written and fsynced (with group commit on each owner shard) before any
+  // reply: "250 means on disk" (DESIGN.md). A mailbox reached twice in one transaction
+  // (directly and through an alias) gets one copy, as Postfix's duplicate filter does.
+  std::vector<delivery::sink_recipient> copies;
   std::vector<size_t> owner;  // recipient index of each copy
   std::set<std::string> seen;
   for (size_t i = 0; i < tx_.recipients.size(); ++i) {
     for (const auto& d : tx_.recipients[i].destinations) {
       if (!seen.insert(d.address + '\0' + d.detail).second) continue;
-      copies.push_back(deliver_copy(d, received, verdict, message));
+      copies.push_back({d.address, d.detail});
       owner.push_back(i);
     }
   }
-  std::vector<copy_outcome> outcomes = co_await when_all(std::move(copies));
-  std::vector<std::optional<copy_outcome>> failed(tx_.recipients.size());
-  for (size_t k = 0; k < outcomes.size(); ++k) {
-    if (!outcomes[k].ok && !failed[owner[k]]) failed[owner[k]] = outcomes[k];
-  }
-  if (config_.lmtp) {
-    // RFC 2033 sec. 4.2: one reply per accepted recipient, in RCPT order.
-    for (size_t i = 0; i < tx_.recipients.size(); ++i) {
-      if (!failed[i]) {
-        reply(250, "2.0.0", absl::StrCat("<", tx_.recipients[i].address, "> ", id, " Saved"));
-      } else if (failed[i]->permanent) {
-        reply(550, failed[i]->enhanced, absl::StrCat("<", tx_.recipients[i].address, "> ", failed[i]->reason));
-      } else {
-        reply(451, failed[i]->enhanced, absl::StrCat("<", tx_.recipients[i].address, "> ", failed[i]->reason));
-      }
-    }
-  } else {
-    std::optional<copy_outcome> any;
-    for (auto& f : failed) {
-      if (f && !any) any = f;
-    }
-    if (!any) {
-      reply(250, "2.0.0", "Ok: queued as " + id);
-    } else {
-      // SMTP has one reply for all recipients: a copy that failed must make the client
-      // retry (copies already written may then arrive twice: never lost, DESIGN.md).
-      log::warn("smtp_delivery_failed", {{"sid", sid_}, {"id", id}, {"reason", any->reason}});
-      reply(any->permanent ? 554 : 451, any->enhanced.empty() ? "4.3.0" : any->enhanced,
-            "Delivery failed: " + any->reason);
-    }
-  }
+  delivery::sink_message out;
+  out.reverse_path = tx_.reverse_path;
+  const std::string trace = received + verdict.header_lines;
+  out.trace = trace;
+  out.message = message;
+  out.junk = verdict.action == spam::spam_action::junk;
+  std::vector<delivery::delivery_result> results = co_await shard_.local->deliver(out, std::move(copies));
+  reply_copies(results, owner, id);
   log::info("smtp_message", {{"sid", sid_},
                              {"id", id},
                              {"from", tx_.reverse_path},
@@ -642,6 +556,40 @@ task<void> smtp_session::finish_message(std::string message) {
                              {"size", message.size()}});
   reset_transaction();
   enter("hello");
+}
+
+void smtp_session::reply_copies(const std::vector<delivery::delivery_result>& results,
+                                const std::vector<size_t>& owner, const std::string& id) {
+  std::vector<const delivery::delivery_result*> failed(tx_.recipients.size(), nullptr);
+  for (size_t k = 0; k < results.size(); ++k) {
+    if (!results[k].delivered() && failed[owner[k]] == nullptr) failed[owner[k]] = &results[k];
+  }
+  if (config_.lmtp) {
+    // RFC 2033 sec. 4.2: one reply per accepted recipient, in RCPT order.
+    for (size_t i = 0; i < tx_.recipients.size(); ++i) {
+      const delivery::delivery_result* f = failed[i];
+      if (f == nullptr) {
+        reply(250, "2.0.0", absl::StrCat("<", tx_.recipients[i].address, "> ", id, " Saved"));
+      } else {
+        reply(f->st == delivery::delivery_result::permanent ? 550 : 451, f->enhanced,
+              absl::StrCat("<", tx_.recipients[i].address, "> ", f->reason));
+      }
+    }
+    return;
+  }
+  const delivery::delivery_result* any = nullptr;
+  for (const auto* f : failed) {
+    if (f != nullptr && any == nullptr) any = f;
+  }
+  if (any == nullptr) {
+    reply(250, "2.0.0", "Ok: queued as " + id);
+    return;
+  }
+  // SMTP has one reply for all recipients: a copy that failed must make the client retry
+  // (copies already written may then arrive twice: never lost, DESIGN.md).
+  log::warn("smtp_delivery_failed", {{"sid", sid_}, {"id", id}, {"reason", any->reason}});
+  reply(any->st == delivery::delivery_result::permanent ? 554 : 451, any->enhanced.empty() ? "4.3.0" : any->enhanced,
+        "Delivery failed: " + any->reason);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // One SMTP (RFC 5321) or LMTP (RFC 2033) session: story 1 of DESIGN.md from the greeting
 // to the last reply. The parsing is in command_reader / command / data_reader (pure);
-// this file is the glue: it asks the directory about recipients, hands the message to
-// delivery, and answers.
+// this file is the glue: it asks the directory about recipients and the scanner about the
+// message, hands the message and its resolved recipients to a message sink
+// (delivery/sink), and answers.
 //
 // The connection (this session) and the transaction (MAIL … DATA, with its recipients)
 // are separate objects, as in OpenSMTPD; RSET, a new EHLO and STARTTLS reset the
@@ -13,9 +14,8 @@
 #include <string>
 
 #include "delivery/directory/resolver.h"
-#include "delivery/mailstore/maildir_writer.h"
+#include "delivery/sink/local_sink.h"
 #include "protocols/smtp/spam_filter.h"
-#include "runtime/offload_pool.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
 
@@ -32,16 +32,14 @@ struct server_config {
   duration session_timeout{std::chrono::hours(1)};    // whole session, checked per command
   bool allow_bare_lf = false;               // "normalize" mode; off: bare LF/CR is refused
   std::shared_ptr<tls::context> tls;        // STARTTLS offered when set
-  std::string mail_root;                    // <mail_root>/<domain>/<local>/Maildir
   bool spam_scan = true;                    // scan when the shard has a spam_shard
 };
 
 // What a session uses on its shard; owned by the shard, shared by its sessions.
 struct shard_context {
   directory::resolver* resolver = nullptr;
-  mailstore::maildir_writer* writer = nullptr;
+  delivery::local_sink* local = nullptr;   // local recipients' copies go here
   directory::source* directory = nullptr;  // for quotas; none: quotas are not checked
-  offload_pool* offload = nullptr;         // where Maildir usage is measured
   spam_shard* spam = nullptr;              // none: messages are not scanned
 };
 

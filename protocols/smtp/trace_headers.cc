@@ -23,13 +23,5 @@ std::string received_header(const received_info& info) {
   return h;
 }
 
-std::string delivery_headers(std::string_view reverse_path, std::string_view recipient) {
-  std::string h = "Return-Path: <";
-  h.append(reverse_path);
-  h += ">\r\nDelivered-To: ";
-  h.append(recipient);
-  h += "\r\n";
-  return h;
-}
 
 }  // namespace ringmail::smtp

@@ -1,5 +1,5 @@
-// The trace headers a receiving MTA adds (RFC 5321 section 4.4) and the ones delivery
-// adds (Return-Path, Delivered-To).
+// The trace headers a receiving MTA adds (RFC 5321 section 4.4). The ones delivery adds
+// (Return-Path, Delivered-To) are delivery's: delivery/sink/local_sink.h.
 #pragma once
 
 #include <ctime>
@@ -25,8 +25,5 @@ std::string received_header(const received_info& info);
 
 // RFC 5322 date-time in UTC: "Sat, 28 Nov 2026 17:43:16 +0000".
 std::string rfc5322_date(std::time_t when);
-
-// "Return-Path: <sender>\r\nDelivered-To: rcpt\r\n".
-std::string delivery_headers(std::string_view reverse_path, std::string_view recipient);
 
 }  // namespace ringmail::smtp

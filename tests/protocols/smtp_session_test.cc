@@ -18,6 +18,8 @@
 #include "delivery/directory/resolver.h"
 #include "delivery/directory/sqlite_store.h"
 #include "delivery/mailstore/maildir_writer.h"
+#include "delivery/mailstore/mail_store.h"
+#include "delivery/sink/local_sink.h"
 #include "gtest/gtest.h"
 #include "protocols/smtp/session.h"
 #include "runtime/shard_set.h"
@@ -35,6 +37,8 @@ struct shard_state {
   std::unique_ptr<directory::offload_source> source;
   std::unique_ptr<directory::resolver> resolver;
   std::unique_ptr<mailstore::maildir_writer> writer;
+  std::unique_ptr<mailstore::mail_store> store;
+  std::unique_ptr<delivery::local_sink> local;
   spam_shard spam;
   shard_context context;
   std::unique_ptr<tcp_service> service;
@@ -68,10 +72,26 @@ class SmtpServer : public ::testing::Test {
     config_.max_errors = 10;
     config_.command_timeout = command_timeout;
     config_.tls = *tls::context::make_server(dir_ + "/cert.pem", dir_ + "/key.pem");
-    config_.mail_root = dir_ + "/vmail";
+    mail_root_ = dir_ + "/vmail";
     shards_ = testing::make_shards(2);
     states_.resize(2);
     for (unsigned i = 0; i < 2; ++i) states_[i] = std::make_unique<shard_state>();
+    // Every shard's mail store first: a session may route a mailbox to either shard.
+    stores_.assign(2, nullptr);
+    for (unsigned i = 0; i < 2; ++i) {
+      testing::run_on(*shards_, i, [this, i]() -> task<void> {
+        shard_state& st = *states_[i];
+        mailstore::writer_options wo;
+        wo.hostname = "mx.example.org";
+        wo.shard_id = i;
+        st.writer = std::make_unique<mailstore::maildir_writer>(wo);
+        st.store = std::make_unique<mailstore::mail_store>(mail_root_, mailstore::store_options{}, *st.writer,
+                                                           shards_->offload());
+        stores_[i] = st.store.get();
+        st.local = std::make_unique<delivery::local_sink>(stores_);
+        co_return;
+      });
+    }
     spam_all_.clear();
     for (unsigned i = 0; i < 2; ++i) spam_all_.push_back(&states_[i]->spam);
     for (unsigned i = 0; i < 2; ++i) {
@@ -79,8 +99,7 @@ class SmtpServer : public ::testing::Test {
         shard_state& st = *states_[i];
         st.source = std::make_unique<directory::offload_source>(*store_, shards_->offload());
         st.resolver = std::make_unique<directory::resolver>(*st.source);
-        st.writer = std::make_unique<mailstore::maildir_writer>(mailstore::writer_options{"mx.example.org"});
-        st.context = {st.resolver.get(), st.writer.get(), st.source.get(), &shards_->offload()};
+        st.context = {st.resolver.get(), st.local.get(), st.source.get()};
         if (spam_engine_) {
           st.spam.settings = &spam_settings_;
           st.spam.scanner = std::make_unique<spam::scan_context>(spam_engine_);
@@ -156,7 +175,7 @@ class SmtpServer : public ::testing::Test {
 
   std::vector<std::string> delivered(const std::string& user, const std::string& domain = "example.org") {
     std::vector<std::string> out;
-    fs::path dir = fs::path(config_.mail_root) / domain / user / "Maildir" / "new";
+    fs::path dir = fs::path(mail_root_) / domain / user / "Maildir" / "new";
     if (!fs::exists(dir)) return out;
     for (const auto& e : fs::directory_iterator(dir)) {
       std::ifstream in(e.path(), std::ios::binary);
@@ -166,8 +185,8 @@ class SmtpServer : public ::testing::Test {
   }
   size_t total_delivered() {
     size_t n = 0;
-    if (!fs::exists(config_.mail_root)) return 0;
-    for (const auto& e : fs::recursive_directory_iterator(config_.mail_root)) {
+    if (!fs::exists(mail_root_)) return 0;
+    for (const auto& e : fs::recursive_directory_iterator(mail_root_)) {
       if (e.is_regular_file() && e.path().parent_path().filename() == "new") ++n;
     }
     return n;
@@ -179,6 +198,8 @@ class SmtpServer : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string mail_root_;
+  mailstore::store_set stores_;
   std::unique_ptr<directory::sqlite_store> store_;
   server_config config_;
   std::unique_ptr<shard_set> shards_;
@@ -549,7 +570,7 @@ class SmtpSpam : public SmtpServer {
   }
   std::vector<std::string> in_folder(const std::string& user, const std::string& folder) {
     std::vector<std::string> out;
-    fs::path dir = fs::path(config_.mail_root) / "example.org" / user / "Maildir" / folder / "new";
+    fs::path dir = fs::path(mail_root_) / "example.org" / user / "Maildir" / folder / "new";
     if (!fs::exists(dir)) return out;
     for (const auto& e : fs::directory_iterator(dir)) {
       std::ifstream in(e.path(), std::ios::binary);

@@ -13,6 +13,8 @@
 #include "delivery/directory/offload_source.h"
 #include "delivery/directory/resolver.h"
 #include "delivery/mailstore/maildir_writer.h"
+#include "delivery/mailstore/mail_store.h"
+#include "delivery/sink/local_sink.h"
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
@@ -54,34 +56,6 @@ ABSL_FLAG(uint64_t, spam_offload_size, 256ull << 10,
 namespace ringmail::tools {
 namespace {
 
-// A crash between "write into tmp/" and "rename into new/" leaves a file in tmp/ that no
-// client ever got a 250 for (DESIGN.md: 250 only after the rename is durable). Remove
-// such leftovers before accepting mail: <mail_root>/<domain>/<user>/Maildir[/.<folder>]/tmp/*.
-// Runs once at start-up on the main thread, before any shard serves.
-size_t clean_tmp_leftovers(const std::string& mail_root) {
-  namespace fs = std::filesystem;
-  size_t removed = 0;
-  std::error_code ec;
-  auto clean = [&](const fs::path& tmp) {
-    for (const auto& f : fs::directory_iterator(tmp, ec)) {
-      if (f.is_regular_file(ec) && fs::remove(f.path(), ec)) ++removed;
-    }
-  };
-  for (const auto& domain : fs::directory_iterator(mail_root, ec)) {
-    if (!domain.is_directory(ec)) continue;
-    for (const auto& user : fs::directory_iterator(domain.path(), ec)) {
-      fs::path maildir = user.path() / "Maildir";
-      if (!fs::is_directory(maildir, ec)) continue;
-      clean(maildir / "tmp");
-      for (const auto& sub : fs::directory_iterator(maildir, ec)) {
-        std::string name = sub.path().filename().string();
-        if (name.size() > 1 && name[0] == '.' && sub.is_directory(ec)) clean(sub.path() / "tmp");
-      }
-    }
-  }
-  return removed;
-}
-
 }  // namespace
 
 struct mail_services::shard_state {
@@ -89,6 +63,8 @@ struct mail_services::shard_state {
   std::unique_ptr<directory::cached_source> cache;
   std::unique_ptr<directory::resolver> resolver;
   std::unique_ptr<mailstore::maildir_writer> writer;
+  std::unique_ptr<mailstore::mail_store> store;
+  std::unique_ptr<delivery::local_sink> local;
   std::unique_ptr<dns_resolver> dns;
   smtp::spam_shard spam;
   smtp::shard_context context;
@@ -104,8 +80,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   if (mail_root.empty()) mail_root = settings_.data_dir + "/vmail";
   mail_root_ = mail_root;
   ::mkdir(mail_root.c_str(), 0700);
-  size_t leftovers = clean_tmp_leftovers(mail_root);
-  if (leftovers > 0) log::info("maildir_tmp_cleaned", {{"files", leftovers}, {"mail_root", mail_root}});
+  // Crash leftovers in tmp/ are cleaned lazily, per folder, when the mail store first
+  // opens a folder (as Dovecot does), not by a walk of the whole mail root here.
 
   if (settings_.directory.directory.empty()) shared_store_ = std::move(settings_.store);
   settings_.store.reset();  // MariaDB: the blocking admin connection is not needed here
@@ -119,7 +95,6 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   base->allow_bare_lf = absl::GetFlag(FLAGS_smtp_allow_bare_lf);
   base->session_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_smtp_session_timeout));
   base->tls = settings_.tls;
-  base->mail_root = mail_root;
   auto lmtp = std::make_shared<smtp::server_config>(*base);
   lmtp->lmtp = true;
   lmtp->spam_scan = absl::GetFlag(FLAGS_lmtp_spam_scan);
@@ -143,7 +118,32 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
 
   shards_.resize(set.size());
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
+  stores_.assign(set.size(), nullptr);
   for (unsigned i = 0; i < set.size(); ++i) spam_shards_.push_back(&shards_[i]->spam);
+  // First every shard's Maildir writer and mail store, so that a session on any shard
+  // can route a mailbox to any owner from its first connection on.
+  {
+    std::vector<std::promise<void>> made(set.size());
+    for (unsigned i = 0; i < set.size(); ++i) {
+      set.run_on(i, [&, i] {
+        shard_state& st = *shards_[i];
+        mailstore::writer_options wo;
+        wo.hostname = settings_.hostname;
+        wo.fsync = absl::GetFlag(FLAGS_maildir_fsync);
+        wo.dir_mode = static_cast<mode_t>(std::stoul(absl::GetFlag(FLAGS_maildir_dir_mode), nullptr, 8));
+        wo.file_mode = static_cast<mode_t>(std::stoul(absl::GetFlag(FLAGS_maildir_file_mode), nullptr, 8));
+        wo.shard_id = i;
+        st.writer = std::make_unique<mailstore::maildir_writer>(wo);
+        mailstore::store_options so;
+        so.fsync = wo.fsync;
+        so.dir_mode = wo.dir_mode;
+        st.store = std::make_unique<mailstore::mail_store>(mail_root, so, *st.writer, set.offload());
+        stores_[i] = st.store.get();
+        made[i].set_value();
+      });
+    }
+    for (auto& p : made) p.get_future().get();
+  }
   std::vector<std::promise<absl::Status>> started(set.size());
   for (unsigned i = 0; i < set.size(); ++i) {
     set.run_on(i, [&, i] {
@@ -161,17 +161,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       co.negative_ttl = std::chrono::seconds(absl::GetFlag(FLAGS_directory_negative_ttl_s));
       st.cache = std::make_unique<directory::cached_source>(*st.source, co);
       st.resolver = std::make_unique<directory::resolver>(*st.cache);
-      mailstore::writer_options wo;
-      wo.hostname = settings_.hostname;
-      wo.fsync = absl::GetFlag(FLAGS_maildir_fsync);
-      wo.dir_mode = static_cast<mode_t>(std::stoul(absl::GetFlag(FLAGS_maildir_dir_mode), nullptr, 8));
-      wo.file_mode = static_cast<mode_t>(std::stoul(absl::GetFlag(FLAGS_maildir_file_mode), nullptr, 8));
-      wo.shard_id = i;
-      st.writer = std::make_unique<mailstore::maildir_writer>(wo);
+      st.local = std::make_unique<delivery::local_sink>(stores_);
       st.context.resolver = st.resolver.get();
-      st.context.writer = st.writer.get();
+      st.context.local = st.local.get();
       st.context.directory = st.cache.get();
-      st.context.offload = &set.offload();
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
@@ -246,6 +239,15 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
   return absl::OkStatus();
+}
+
+task<void> mail_services::close_stores() {
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    mailstore::mail_store* store = shards_[i]->store.get();
+    if (store == nullptr) continue;
+    auto close = [store]() -> task<void> { co_await store->close_all(); };
+    co_await on_shard(i, close);
+  }
 }
 
 task<void> mail_services::replace_spam_engine(std::shared_ptr<const spam::spam_engine> engine) {

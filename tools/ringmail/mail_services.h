@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "delivery/directory/open_store.h"
+#include "delivery/mailstore/mail_store.h"
 #include "runtime/shard_set.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
@@ -39,6 +40,9 @@ class mail_services {
   absl::Status start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services);
   // On a shard. Swaps every shard's scanner to `engine` (a reload), one shard at a time.
   task<void> replace_spam_engine(std::shared_ptr<const spam::spam_engine> engine);
+  // On a shard, after the listeners drained: checkpoints every open mailbox (so the next
+  // start opens folders without listing them) and brings Dovecot's files up to date.
+  task<void> close_stores();
   // "smtp=2525 lmtp=2424" for the ready line.
   std::string describe() const;
   size_t listener_count() const { return listeners_; }
@@ -55,6 +59,7 @@ class mail_services {
   smtp::spam_settings spam_settings_;
   std::string description_;
   std::string mail_root_;
+  mailstore::store_set stores_;  // each shard's mail store, for owner routing
   size_t listeners_ = 0;
 };
 

@@ -129,6 +129,7 @@ task<void> supervise(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp
     }));
   }
   co_await when_all(std::move(drains));
+  co_await mail.close_stores();
   set.stop();
 }
 

@@ -1,0 +1,1087 @@
+#include "delivery/mailstore/mailbox.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <algorithm>
+#include <ctime>
+#include <random>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "mail/header.h"
+#include "absl/strings/str_cat.h"
+#include "delivery/mailstore/dovecot_keywords.h"
+#include "delivery/mailstore/dovecot_uidlist.h"
+#include "delivery/mailstore/folder_name.h"
+#include "delivery/mailstore/folder_scan.h"
+#include "delivery/mailstore/maildir.h"
+#include "delivery/mailstore/maildir_filename.h"
+#include "delivery/mailstore/subscriptions.h"
+#include "runtime/file.h"
+#include "runtime/log.h"
+#include "runtime/offload_pool.h"
+#include "runtime/reactor.h"
+#include "runtime/shard_set.h"
+#include "runtime/when_all.h"
+
+namespace ringmail::mailstore {
+namespace {
+
+// Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT: a dotlock older than this is left over
+// from a crash and may be taken over.
+constexpr int64_t kDotlockStaleSeconds = 120;
+
+bool is_inbox(std::string_view name) { return mail::equals_ignore_case(name, "INBOX"); }
+
+std::string canonical_name(std::string_view name) { return is_inbox(name) ? "INBOX" : std::string(name); }
+
+std::string base_of_path(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+int64_t ns_of(const struct statx_timestamp& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; }
+
+std::string random_guid() {
+  std::random_device rd;
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 32; ++i) out.push_back(kHex[rd() % 16]);
+  return out;
+}
+
+// The flags a file name carries, as the index stores them.
+void take_flags_from_name(message_entry& m, const maildir_name& n, bool in_new) {
+  m.in_new = in_new;
+  m.flags = in_new ? 0 : n.flags;
+  m.keywords = in_new ? 0 : n.keywords;
+  m.other_flags = in_new ? std::string() : n.other_flags;
+}
+
+uint8_t apply_op(uint8_t have, flag_op op, uint8_t given) {
+  switch (op) {
+    case flag_op::add: return have | given;
+    case flag_op::remove: return have & static_cast<uint8_t>(~given);
+    case flag_op::replace: return given;
+  }
+  return have;
+}
+
+uint32_t apply_op32(uint32_t have, flag_op op, uint32_t given) {
+  switch (op) {
+    case flag_op::add: return have | given;
+    case flag_op::remove: return have & ~given;
+    case flag_op::replace: return given;
+  }
+  return have;
+}
+
+// Sets a file's mtime (and atime): BLOCKING, for the offload pool.
+int set_file_time(const std::string& path, int64_t when) {
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(when);
+  times[0].tv_nsec = times[1].tv_nsec = 0;
+  return ::utimensat(AT_FDCWD, path.c_str(), times, 0);
+}
+
+absl::Status io_error(std::string_view what, const std::string& path, const io_status& st) {
+  return absl::UnavailableError(absl::StrCat(std::string(what), " ", path, ": ", st.to_string()));
+}
+
+}  // namespace
+
+// ---- open_folder ---------------------------------------------------------------------------
+
+open_folder::open_folder(std::string name, std::string dir) : name_(std::move(name)), dir_(std::move(dir)) {}
+
+folder_summary open_folder::summary() const {
+  folder_summary s;
+  s.name = name_;
+  s.messages = static_cast<uint32_t>(state_.messages.size());
+  s.unseen = static_cast<uint32_t>(state_.unseen());
+  s.uid_next = state_.uid_next;
+  s.uid_validity = state_.uid_validity;
+  s.highest_modseq = state_.highest_modseq;
+  s.vsize = state_.total_vsize();
+  s.size = state_.total_size();
+  return s;
+}
+
+std::string open_folder::path_of(const message_entry& m) const {
+  if (m.in_new) return absl::StrCat(dir_, "/new/", m.base);
+  return absl::StrCat(dir_, "/cur/", format_maildir_name(m.base, m.flags, m.keywords & 0x3ffffffu, m.other_flags));
+}
+
+void open_folder::record_event(const folder_event& e) {
+  events_.push_back(e);
+  if (events_.size() > kMaxEventsKept) {
+    dropped_upto_ = events_.front().seq;
+    events_.pop_front();
+  }
+}
+
+open_folder::event_batch open_folder::events_since(uint64_t after_seq) const {
+  event_batch b;
+  b.last_seq = std::max(after_seq, visible_seq_);
+  if (after_seq < dropped_upto_) {
+    b.reset = true;
+    b.last_seq = visible_seq_;
+    return b;
+  }
+  for (const auto& e : events_) {
+    if (e.seq > after_seq && e.seq <= visible_seq_) b.events.push_back(e);
+  }
+  return b;
+}
+
+void open_folder::watch(std::shared_ptr<folder_watch> w) { watchers_.push_back(std::move(w)); }
+
+void open_folder::unwatch(const folder_watch* w) {
+  std::erase_if(watchers_, [w](const std::shared_ptr<folder_watch>& x) { return x.get() == w; });
+}
+
+void open_folder::publish() {
+  if (log_ == nullptr) return;
+  const uint64_t durable = log_->durable_seq();
+  if (durable <= visible_seq_) return;
+  visible_seq_ = durable;
+  std::erase_if(watchers_, [](const std::shared_ptr<folder_watch>& w) { return w->closed.load(); });
+  reactor* here = reactor::current();
+  for (const auto& w : watchers_) {
+    if (w->shard == here->shard_id() || here->shards() == nullptr) {
+      w->wake.notify_all();
+    } else {
+      // The watcher's notifier belongs to its shard: wake it there.
+      here->shards()->run_on(w->shard, [w] {
+        if (!w->closed.load()) w->wake.notify_all();
+      });
+    }
+  }
+}
+
+// ---- mailbox -------------------------------------------------------------------------------
+
+mailbox::mailbox(std::string maildir, store_options options, maildir_writer& writer, offload_pool& offload)
+    : maildir_(std::move(maildir)), options_(std::move(options)), writer_(writer), offload_(offload) {
+  options_.index.fsync = options_.fsync;
+}
+
+mailbox::~mailbox() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
+
+task<absl::Status> mailbox::ensure_locked() {
+  while (lock_ == lock_state::taking) co_await lock_taken_.wait();
+  if (lock_ == lock_state::held) co_return absl::OkStatus();
+  if (lock_ == lock_state::failed) co_return lock_error_;
+  lock_ = lock_state::taking;
+  const std::string root = maildir_;
+  const mode_t mode = options_.dir_mode;
+  // mkdir, open and flock are blocking syscalls: once per user per process, off the shard.
+  auto take = [root, mode]() -> int {
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);
+    ::chmod(root.c_str(), mode);
+    int fd = ::open((root + "/ringmail.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return -errno;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      return -err;
+    }
+    return fd;
+  };
+  const int fd = co_await offload(offload_, std::move(take));
+  if (fd >= 0) {
+    lock_fd_ = fd;
+    lock_ = lock_state::held;
+  } else {
+    lock_ = lock_state::failed;
+    lock_error_ = fd == -EWOULDBLOCK
+                      ? absl::UnavailableError(absl::StrCat(maildir_, " is in use by another ringmail process"))
+                      : absl::UnavailableError(absl::StrCat("cannot lock ", maildir_, ": ", std::strerror(-fd)));
+  }
+  lock_taken_.notify_all();
+  co_return lock_ == lock_state::held ? absl::OkStatus() : lock_error_;
+}
+
+absl::StatusOr<std::string> mailbox::dir_of(std::string_view name) const {
+  auto dir = folder_to_dir(name);
+  if (!dir.ok()) return dir.status();
+  if (dir->empty()) return maildir_;
+  return absl::StrCat(maildir_, "/", *dir);
+}
+
+task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::folder(std::string name) {
+  name = canonical_name(name);
+  auto it = folders_.find(name);
+  if (it != folders_.end() && !it->second->log_->broken()) co_return it->second;
+  absl::Status locked = co_await ensure_locked();
+  if (!locked.ok()) co_return locked;
+  it = folders_.find(name);
+  if (it != folders_.end()) folders_.erase(it);  // a failed write: reload what is on disk
+  auto dir = dir_of(name);
+  if (!dir.ok()) co_return dir.status();
+  co_return co_await open_folder_at(name, *dir);
+}
+
+task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::string name, std::string dir) {
+  auto exists = co_await stat_path(dir + "/cur");
+  if (!exists.ok()) {
+    if (name != "INBOX") co_return absl::NotFoundError(absl::StrCat("no folder ", name));
+    // INBOX exists from the first delivery or login on.
+    io_status made = co_await ensure_maildir(dir, options_.dir_mode);
+    if (!made.ok()) co_return io_error("cannot create", dir, made);
+  }
+  // Another coroutine may have opened it while we waited.
+  if (auto it = folders_.find(name); it != folders_.end() && !it->second->log_->broken()) co_return it->second;
+
+  auto f = std::make_shared<open_folder>(name, dir);
+  index_presence presence = index_presence::missing;
+  auto log = co_await folder_log::open(dir, options_.index, &f->state_, &presence);
+  if (!log.ok()) co_return log.status();
+  if (presence == index_presence::loaded) {
+    f->log_ = std::move(*log);
+    for (const auto& m : f->state_.messages) f->by_base_.emplace(m.base, m.uid);
+    // Files changed behind our back (or a crash after changes): reconcile with the files.
+    auto new_st = co_await stat_path(dir + "/new");
+    auto cur_st = co_await stat_path(dir + "/cur");
+    const int64_t new_ns = new_st.ok() ? ns_of(new_st->stx_mtime) : 0;
+    const int64_t cur_ns = cur_st.ok() ? ns_of(cur_st->stx_mtime) : 0;
+    if (new_ns != f->state_.new_mtime_ns || cur_ns != f->state_.cur_mtime_ns || new_ns == 0 || cur_ns == 0) {
+      absl::Status synced = co_await sync_with_files(*f);
+      if (!synced.ok()) co_return synced;
+    }
+  } else {
+    if (presence == index_presence::damaged) {
+      log::warn("mailstore_index_damaged", {{"folder", dir}, {"action", "rebuild"}});
+    }
+    absl::Status built = co_await build_index(*f, nullptr);
+    if (!built.ok()) co_return built;
+  }
+  f->visible_seq_ = f->log_->durable_seq();
+  if (auto it = folders_.find(name); it != folders_.end() && !it->second->log_->broken()) co_return it->second;
+  folders_[name] = f;
+  co_return f;
+}
+
+task<absl::Status> mailbox::build_index(open_folder& f, const folder_state* known) {
+  const std::string dir = f.dir_;
+  auto age = options_.tmp_max_age;
+  auto scan_fn = [dir, age] { return scan_folder(dir, age); };
+  folder_scan scan = co_await offload(offload_, std::move(scan_fn));
+  if (scan.tmp_removed > 0) log::info("maildir_tmp_cleaned", {{"folder", dir}, {"files", scan.tmp_removed}});
+
+  std::optional<uidlist> dovecot;
+  if (scan.uidlist) {
+    auto parsed = parse_uidlist(*scan.uidlist);
+    if (parsed.ok()) {
+      dovecot = std::move(*parsed);
+    } else {
+      log::warn("dovecot_uidlist_unreadable", {{"folder", dir}, {"reason", parsed.status().message()}});
+    }
+  }
+  folder_state s;
+  if (known != nullptr) {
+    s.uid_validity = known->uid_validity;
+    s.uid_next = known->uid_next;
+    s.highest_modseq = known->highest_modseq + 1;
+    s.keywords = known->keywords;
+    s.mailbox_guid = known->mailbox_guid;
+  }
+  if (dovecot) {
+    if (s.uid_validity == 0) s.uid_validity = dovecot->uidvalidity;
+    if (s.mailbox_guid.empty()) s.mailbox_guid = dovecot->guid;
+    s.uid_next = std::max(s.uid_next, dovecot->next_uid);
+  }
+  if (scan.keywords) {
+    auto names = parse_keywords(*scan.keywords);
+    if (names.ok() && names->size() >= s.keywords.size()) s.keywords = std::move(*names);
+  }
+  if (s.uid_validity == 0) s.uid_validity = static_cast<uint32_t>(std::time(nullptr));
+  if (s.mailbox_guid.empty()) s.mailbox_guid = random_guid();
+
+  // UIDs the index or dovecot-uidlist know are kept; the rest are numbered after them in
+  // file name order (Maildir names start with the delivery time).
+  std::map<std::string, uint32_t, std::less<>> known_uids;
+  if (dovecot) {
+    for (const auto& e : dovecot->entries) known_uids[e.base] = e.uid;
+  }
+  if (known != nullptr) {
+    for (const auto& m : known->messages) known_uids[m.base] = m.uid;
+  }
+  struct candidate {
+    uint32_t uid;
+    const scanned_file* file;
+    maildir_name name;
+  };
+  std::vector<candidate> kept;
+  std::vector<candidate> fresh;
+  std::set<std::string, std::less<>> seen;
+  for (const auto& file : scan.files) {
+    maildir_name n = parse_maildir_name(file.name);
+    if (!seen.insert(std::string(n.base)).second) continue;  // one file per base name
+    auto k = known_uids.find(n.base);
+    if (k != known_uids.end()) {
+      kept.push_back({k->second, &file, n});
+    } else {
+      fresh.push_back({0, &file, n});
+    }
+  }
+  std::sort(kept.begin(), kept.end(), [](const candidate& a, const candidate& b) { return a.uid < b.uid; });
+  std::sort(fresh.begin(), fresh.end(), [](const candidate& a, const candidate& b) { return a.file->name < b.file->name; });
+  for (auto& c : kept) s.uid_next = std::max(s.uid_next, c.uid + 1);
+  for (auto& c : fresh) c.uid = s.uid_next++;
+  kept.insert(kept.end(), fresh.begin(), fresh.end());
+  for (const auto& c : kept) {
+    message_entry m;
+    m.uid = c.uid;
+    m.base = std::string(c.name.base);
+    take_flags_from_name(m, c.name, c.file->in_new);
+    m.size = c.name.size >= 0 ? static_cast<uint64_t>(c.name.size) : c.file->size;
+    m.vsize = c.file->vsize;
+    m.internal_date = c.file->mtime;
+    m.modseq = s.highest_modseq;
+    if (known != nullptr) {
+      if (const message_entry* old = known->find(m.uid); old != nullptr && old->base == m.base) {
+        if (old->flags == m.flags && old->keywords == m.keywords) m.modseq = old->modseq;
+        m.cache = old->cache;
+      }
+    }
+    s.messages.push_back(std::move(m));
+  }
+  s.new_mtime_ns = scan.new_mtime_ns;
+  s.cur_mtime_ns = scan.cur_mtime_ns;
+  f.state_ = std::move(s);
+  f.by_base_.clear();
+  for (const auto& m : f.state_.messages) f.by_base_.emplace(m.base, m.uid);
+  auto log = co_await folder_log::create(dir, options_.index, &f.state_);
+  if (!log.ok()) co_return log.status();
+  f.log_ = std::move(*log);
+  log::info("mailstore_index_built", {{"folder", dir},
+                                      {"messages", f.state_.messages.size()},
+                                      {"uidvalidity", f.state_.uid_validity},
+                                      {"uidnext", f.state_.uid_next},
+                                      {"from_dovecot", dovecot ? "yes" : "no"}});
+  co_return co_await write_dovecot_files(f);
+}
+
+task<absl::Status> mailbox::sync_with_files(open_folder& f) {
+  const std::string dir = f.dir_;
+  auto age = options_.tmp_max_age;
+  auto scan_fn = [dir, age] { return scan_folder(dir, age); };
+  folder_scan scan = co_await offload(offload_, std::move(scan_fn));
+  if (scan.tmp_removed > 0) log::info("maildir_tmp_cleaned", {{"folder", dir}, {"files", scan.tmp_removed}});
+  folder_state& s = f.state_;
+  // Keywords Dovecot added while we were away keep their letters.
+  if (scan.keywords) {
+    auto names = parse_keywords(*scan.keywords);
+    if (names.ok()) {
+      for (size_t i = s.keywords.size(); i < names->size() && i < kMaxKeywords; ++i) {
+        change c;
+        c.k = change::add_keyword;
+        c.keyword = (*names)[i];
+        apply(s, c);
+        f.log_->append(c);
+      }
+    }
+  }
+  std::map<std::string, const scanned_file*, std::less<>> on_disk;
+  for (const auto& file : scan.files) on_disk.emplace(std::string(parse_maildir_name(file.name).base), &file);
+  size_t expunged = 0, changed = 0, added = 0;
+  // Indexed messages: gone, or flags changed in the file name.
+  std::vector<uint32_t> gone;
+  for (const auto& m : s.messages) {
+    auto it = on_disk.find(m.base);
+    if (it == on_disk.end()) {
+      gone.push_back(m.uid);
+      continue;
+    }
+    maildir_name n = parse_maildir_name(it->second->name);
+    message_entry now = m;
+    take_flags_from_name(now, n, it->second->in_new);
+    if (now.flags != m.flags || now.keywords != m.keywords || now.in_new != m.in_new ||
+        now.other_flags != m.other_flags) {
+      change c;
+      c.k = change::set_flags;
+      c.message = now;
+      c.modseq = s.highest_modseq + 1;
+      apply(s, c);
+      f.log_->append(c);
+      f.record_event({folder_event::flags_changed, f.log_->last_seq(), now.uid, now.flags, now.keywords, c.modseq});
+      ++changed;
+    }
+    on_disk.erase(it);
+  }
+  for (uint32_t uid : gone) {
+    const message_entry* m = s.find(uid);
+    account(-static_cast<int64_t>(m->size), -1);
+    f.by_base_.erase(m->base);
+    change c;
+    c.k = change::expunge;
+    c.uid = uid;
+    c.modseq = s.highest_modseq + 1;
+    apply(s, c);
+    f.log_->append(c);
+    f.record_event({folder_event::expunged, f.log_->last_seq(), uid, 0, 0, c.modseq});
+    ++expunged;
+  }
+  // New files: Dovecot's UID if it numbered them after ours, else the next UID.
+  std::map<std::string, uint32_t, std::less<>> dovecot_uids;
+  uint32_t dovecot_next = 0;
+  if (scan.uidlist) {
+    auto parsed = parse_uidlist(*scan.uidlist);
+    if (parsed.ok() && parsed->uidvalidity == s.uid_validity) {
+      for (const auto& e : parsed->entries) dovecot_uids[e.base] = e.uid;
+      dovecot_next = parsed->next_uid;
+    }
+  }
+  std::vector<std::pair<uint32_t, const scanned_file*>> fresh;
+  for (const auto& [base, file] : on_disk) {
+    auto d = dovecot_uids.find(base);
+    fresh.emplace_back(d != dovecot_uids.end() && d->second >= s.uid_next ? d->second : 0, file);
+  }
+  std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) {
+    if ((a.first == 0) != (b.first == 0)) return a.first != 0;
+    return a.first != b.first ? a.first < b.first : a.second->name < b.second->name;
+  });
+  for (auto& [uid, file] : fresh) {
+    maildir_name n = parse_maildir_name(file->name);
+    message_entry m;
+    m.uid = uid != 0 && uid >= s.uid_next ? uid : s.uid_next;
+    m.base = std::string(n.base);
+    take_flags_from_name(m, n, file->in_new);
+    m.size = n.size >= 0 ? static_cast<uint64_t>(n.size) : file->size;
+    m.vsize = file->vsize;
+    m.internal_date = file->mtime;
+    m.modseq = s.highest_modseq + 1;
+    change c;
+    c.k = change::append;
+    c.message = m;
+    apply(s, c);
+    f.log_->append(c);
+    f.by_base_.emplace(m.base, m.uid);
+    f.record_event({folder_event::appended, f.log_->last_seq(), m.uid, m.flags, m.keywords, m.modseq});
+    account(static_cast<int64_t>(m.size), 1);
+    ++added;
+  }
+  if (dovecot_next > s.uid_next) {
+    change c;
+    c.k = change::set_header;
+    c.uid_validity = s.uid_validity;
+    c.uid_next = dovecot_next;
+    apply(s, c);
+    f.log_->append(c);
+  }
+  s.new_mtime_ns = scan.new_mtime_ns;
+  s.cur_mtime_ns = scan.cur_mtime_ns;
+  log::info("mailstore_synced", {{"folder", dir}, {"added", added}, {"changed", changed}, {"expunged", expunged}});
+  // A checkpoint records the directory times this state matches.
+  io_status st = co_await f.log_->checkpoint();
+  if (!st.ok()) co_return io_error("cannot write the index of", dir, st);
+  f.publish();
+  co_return co_await write_dovecot_files(f);
+}
+
+task<void> mailbox::lock_folder(open_folder& f) {
+  while (f.busy_) co_await f.idle_.wait();
+  f.busy_ = true;
+}
+
+void mailbox::unlock_folder(open_folder& f) {
+  f.busy_ = false;
+  f.idle_.notify_all();
+}
+
+task<absl::Status> mailbox::commit(open_folder& f) {
+  io_status st = co_await f.log_->commit();
+  f.publish();
+  if (!st.ok()) co_return io_error("cannot write the index of", f.dir_, st);
+  co_return absl::OkStatus();
+}
+
+void mailbox::account(int64_t bytes, int64_t messages) {
+  if (!usage_) return;
+  usage_->bytes = static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(usage_->bytes) + bytes));
+  usage_->messages = static_cast<uint64_t>(std::max<int64_t>(0, static_cast<int64_t>(usage_->messages) + messages));
+}
+
+uint32_t mailbox::keyword_mask(open_folder& f, const std::vector<std::string>& names, bool create, bool* added) {
+  uint32_t mask = 0;
+  for (const auto& name : names) {
+    auto& list = f.state_.keywords;
+    auto it = std::find_if(list.begin(), list.end(),
+                           [&](const std::string& k) { return mail::equals_ignore_case(k, name); });
+    if (it != list.end()) {
+      mask |= 1u << (it - list.begin());
+      continue;
+    }
+    if (!create || list.size() >= kMaxKeywords || !is_valid_keyword(name)) continue;
+    change c;
+    c.k = change::add_keyword;
+    c.keyword = name;
+    apply(f.state_, c);
+    f.log_->append(c);
+    mask |= 1u << (list.size() - 1);
+    if (added != nullptr) *added = true;
+  }
+  return mask;
+}
+
+task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std::string_view> pieces, uint32_t* uid) {
+  folder_name = canonical_name(folder_name);
+  auto f = co_await folder(folder_name);
+  if (!f.ok() && absl::IsNotFound(f.status())) {
+    // Delivery into a folder that is not there yet (Junk, a Sieve fileinto) creates it.
+    absl::Status made = co_await create_folder(folder_name);
+    if (!made.ok() && !absl::IsAlreadyExists(made)) co_return result_from_errno(EIO, "create folder");
+    f = co_await folder(folder_name);
+  }
+  if (!f.ok()) {
+    log::warn("mailstore_open_failed", {{"maildir", maildir_}, {"folder", folder_name}, {"reason", f.status().message()}});
+    delivery_result r;
+    r.st = delivery_result::temporary;
+    r.enhanced = "4.2.0";
+    r.reason = "mailbox unavailable";
+    co_return r;
+  }
+  std::shared_ptr<open_folder> folder_ref = *f;
+  open_folder& fo = *folder_ref;
+  std::string disk_name;
+  if (folder_name != "INBOX") disk_name = fo.dir_.substr(maildir_.size() + 2);  // ".a.b" -> "a.b"
+  delivery_result result = co_await writer_.deliver(maildir_, disk_name, pieces);
+  if (!result.delivered()) co_return result;
+
+  message_entry m;
+  m.base = base_of_path(result.path);
+  m.in_new = true;
+  m.size = total_size(pieces);
+  m.vsize = virtual_size(pieces);
+  m.internal_date = std::time(nullptr);
+  if (fo.log_->broken()) {
+    // The file is durable; the index reload (a sync pass) will find it.
+    co_return result;
+  }
+  folder_state& s = fo.state_;
+  m.uid = s.uid_next;
+  m.modseq = s.highest_modseq + 1;
+  change c;
+  c.k = change::append;
+  c.message = m;
+  apply(s, c);
+  fo.log_->append(c);
+  fo.by_base_.emplace(m.base, m.uid);
+  fo.record_event({folder_event::appended, fo.log_->last_seq(), m.uid, 0, 0, m.modseq});
+  account(static_cast<int64_t>(m.size), 1);
+  if (uid != nullptr) *uid = m.uid;
+  absl::Status st = co_await commit(fo);
+  if (!st.ok()) {
+    // Still delivered: the message file and its new/ entry are durable, and the index
+    // is rebuilt from the files on next open. Log why, do not make the sender retry.
+    log::warn("mailstore_index_failed", {{"folder", fo.dir_}, {"reason", st.message()}});
+  }
+  co_return result;
+}
+
+task<absl::StatusOr<uint32_t>> mailbox::append(std::string folder_name, std::vector<std::string_view> pieces,
+                                               uint8_t flags, std::vector<std::string> keywords, int64_t internal_date) {
+  folder_name = canonical_name(folder_name);
+  auto f = co_await folder(folder_name);
+  if (!f.ok()) co_return f.status();  // APPEND to a missing folder: [TRYCREATE] for IMAP
+  uint32_t uid = 0;
+  delivery_result r = co_await deliver(folder_name, std::move(pieces), &uid);
+  if (!r.delivered()) co_return absl::UnavailableError(r.reason);
+  if (uid == 0) co_return absl::UnavailableError("the folder index could not be written");
+  if (internal_date > 0) {
+    // Dovecot's INTERNALDATE for Maildir is the file's mtime: keep the two in step.
+    std::string path = r.path;
+    auto touch = [path, internal_date] { return set_file_time(path, internal_date); };
+    co_await offload(offload_, std::move(touch));
+    if (auto* m = (*f)->state_.find(uid)) m->internal_date = internal_date;
+  }
+  if (flags != 0 || !keywords.empty()) {
+    std::vector<uint32_t> just_this(1, uid);
+    auto stored = co_await store(folder_name, std::move(just_this), flag_op::replace, flags, std::move(keywords));
+    if (!stored.ok()) co_return stored.status();
+  }
+  co_return uid;
+}
+
+task<absl::StatusOr<std::vector<uint32_t>>> mailbox::store(std::string folder_name, std::vector<uint32_t> uids,
+                                                           flag_op op, uint8_t flags, std::vector<std::string> keywords,
+                                                           std::optional<uint64_t> unchanged_since,
+                                                           std::vector<uint32_t>* failed) {
+  auto f = co_await folder(folder_name);
+  if (!f.ok()) co_return f.status();
+  std::shared_ptr<open_folder> folder_ref = *f;
+  open_folder& fo = *folder_ref;
+  co_await lock_folder(fo);
+  bool new_keyword = false;
+  const uint32_t mask = keyword_mask(fo, keywords, op != flag_op::remove, &new_keyword);
+  if (new_keyword) {
+    // File names may only use letters dovecot-keywords defines: write it first.
+    absl::Status written = co_await write_keywords_file(fo);
+    if (!written.ok()) log::warn("dovecot_keywords_failed", {{"folder", fo.dir_}, {"reason", written.message()}});
+  }
+  struct rename_job {
+    message_entry after;
+    std::string from, to;
+  };
+  std::vector<rename_job> jobs;
+  for (uint32_t uid : uids) {
+    const message_entry* m = fo.state_.find(uid);
+    if (m == nullptr) continue;
+    if (unchanged_since && m->modseq > *unchanged_since) {
+      if (failed != nullptr) failed->push_back(uid);
+      continue;
+    }
+    message_entry after = *m;
+    after.flags = apply_op(m->flags, op, flags);
+    after.keywords = apply_op32(m->keywords, op, mask);
+    after.in_new = false;  // a message whose flags were looked at belongs in cur/ (Dovecot)
+    if (after.flags == m->flags && after.keywords == m->keywords && !m->in_new) continue;
+    jobs.push_back({after, fo.path_of(*m), fo.path_of(after)});
+  }
+  // The renames first, made durable; then the index (see the header: files never lag).
+  std::vector<task<io_status>> renames;
+  for (const auto& j : jobs) renames.push_back(rename_path(j.from, j.to));
+  std::vector<io_status> results = co_await when_all(std::move(renames));
+  bool any = false, from_new = false;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (results[i].ok()) {
+      any = true;
+      from_new = from_new || jobs[i].from.find("/new/") != std::string::npos;
+    }
+  }
+  if (any && options_.fsync) {
+    io_status st = co_await writer_.sync_directory(fo.dir_ + "/cur");
+    if (st.ok() && from_new) st = co_await writer_.sync_directory(fo.dir_ + "/new");
+    if (!st.ok()) {
+      unlock_folder(fo);
+      co_return io_error("cannot sync", fo.dir_, st);
+    }
+  }
+  std::vector<uint32_t> changed;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!results[i].ok()) {
+      // Gone behind our back (another server expunged it): the next sync pass sees it.
+      log::warn("mailstore_rename_failed", {{"from", jobs[i].from}, {"reason", results[i].to_string()}});
+      continue;
+    }
+    change c;
+    c.k = change::set_flags;
+    c.message = jobs[i].after;
+    c.modseq = fo.state_.highest_modseq + 1;
+    apply(fo.state_, c);
+    fo.log_->append(c);
+    fo.record_event({folder_event::flags_changed, fo.log_->last_seq(), c.message.uid, c.message.flags,
+                     c.message.keywords, c.modseq});
+    changed.push_back(c.message.uid);
+  }
+  unlock_folder(fo);
+  absl::Status st = co_await commit(fo);
+  if (!st.ok()) co_return st;
+  co_return changed;
+}
+
+task<absl::StatusOr<std::vector<uint32_t>>> mailbox::expunge(std::string folder_name, std::vector<uint32_t> uids) {
+  auto f = co_await folder(folder_name);
+  if (!f.ok()) co_return f.status();
+  std::shared_ptr<open_folder> folder_ref = *f;
+  open_folder& fo = *folder_ref;
+  co_await lock_folder(fo);
+  if (uids.empty()) {
+    for (const auto& m : fo.state_.messages) {
+      if (m.flags & flag_deleted) uids.push_back(m.uid);
+    }
+  }
+  std::vector<uint32_t> victims;
+  std::vector<task<io_status>> unlinks;
+  bool from_new = false, from_cur = false;
+  for (uint32_t uid : uids) {
+    const message_entry* m = fo.state_.find(uid);
+    if (m == nullptr) continue;
+    victims.push_back(uid);
+    (m->in_new ? from_new : from_cur) = true;
+    unlinks.push_back(unlink_path(fo.path_of(*m)));
+  }
+  std::vector<io_status> results = co_await when_all(std::move(unlinks));
+  if (options_.fsync && !victims.empty()) {
+    io_status st = io_status::success();
+    if (from_cur) st = co_await writer_.sync_directory(fo.dir_ + "/cur");
+    if (st.ok() && from_new) st = co_await writer_.sync_directory(fo.dir_ + "/new");
+    if (!st.ok()) {
+      unlock_folder(fo);
+      co_return io_error("cannot sync", fo.dir_, st);
+    }
+  }
+  std::vector<uint32_t> removed;
+  for (size_t i = 0; i < victims.size(); ++i) {
+    // ENOENT: someone else removed it already; either way it is gone.
+    if (!results[i].ok() && results[i].error_number != ENOENT) {
+      log::warn("mailstore_unlink_failed", {{"folder", fo.dir_}, {"uid", victims[i]}, {"reason", results[i].to_string()}});
+      continue;
+    }
+    const message_entry* m = fo.state_.find(victims[i]);
+    account(-static_cast<int64_t>(m->size), -1);
+    fo.by_base_.erase(m->base);
+    change c;
+    c.k = change::expunge;
+    c.uid = victims[i];
+    c.modseq = fo.state_.highest_modseq + 1;
+    apply(fo.state_, c);
+    fo.log_->append(c);
+    fo.record_event({folder_event::expunged, fo.log_->last_seq(), c.uid, 0, 0, c.modseq});
+    removed.push_back(c.uid);
+  }
+  unlock_folder(fo);
+  absl::Status st = co_await commit(fo);
+  if (!st.ok()) co_return st;
+  co_return removed;
+}
+
+task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> mailbox::copy(std::string from,
+                                                                              std::vector<uint32_t> uids,
+                                                                              std::string to, bool move) {
+  auto src = co_await folder(from);
+  if (!src.ok()) co_return src.status();
+  auto dst = co_await folder(to);
+  if (!dst.ok()) co_return dst.status();
+  std::shared_ptr<open_folder> src_ref = *src, dst_ref = *dst;
+  open_folder& s = *src_ref;
+  open_folder& d = *dst_ref;
+  if (&s == &d && move) co_return std::vector<std::pair<uint32_t, uint32_t>>{};
+  // Hard links, as Dovecot copies within one Maildir (maildir_copy_with_hardlinks): the
+  // bytes are shared and a copy costs one directory entry.
+  struct link_job {
+    uint32_t src_uid;
+    message_entry entry;
+    std::string from, to;
+  };
+  std::vector<link_job> jobs;
+  bool new_keyword = false;
+  for (uint32_t uid : uids) {
+    const message_entry* m = s.state_.find(uid);
+    if (m == nullptr) continue;
+    std::vector<std::string> names;
+    for (size_t i = 0; i < s.state_.keywords.size(); ++i) {
+      if (m->keywords & (1u << i)) names.push_back(s.state_.keywords[i]);
+    }
+    link_job j;
+    j.src_uid = uid;
+    j.entry = *m;
+    j.entry.in_new = false;
+    j.entry.base = writer_.unique_name(m->size, m->vsize);
+    j.entry.keywords = keyword_mask(d, names, true, &new_keyword);
+    j.from = s.path_of(*m);
+    j.to = d.path_of(j.entry);
+    jobs.push_back(std::move(j));
+  }
+  if (new_keyword) co_await write_keywords_file(d);
+  std::vector<task<io_status>> links;
+  for (const auto& j : jobs) links.push_back(link_path(j.from, j.to));
+  std::vector<io_status> results = co_await when_all(std::move(links));
+  if (options_.fsync) {
+    io_status st = co_await writer_.sync_directory(d.dir_ + "/cur");
+    if (!st.ok()) co_return io_error("cannot sync", d.dir_, st);
+  }
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  std::vector<uint32_t> copied;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (!results[i].ok()) {
+      log::warn("mailstore_copy_failed", {{"from", jobs[i].from}, {"reason", results[i].to_string()}});
+      continue;
+    }
+    message_entry m = jobs[i].entry;
+    m.uid = d.state_.uid_next;
+    m.modseq = d.state_.highest_modseq + 1;
+    change c;
+    c.k = change::append;
+    c.message = m;
+    apply(d.state_, c);
+    d.log_->append(c);
+    d.by_base_.emplace(m.base, m.uid);
+    d.record_event({folder_event::appended, d.log_->last_seq(), m.uid, m.flags, m.keywords, m.modseq});
+    account(static_cast<int64_t>(m.size), 1);
+    pairs.emplace_back(jobs[i].src_uid, m.uid);
+    copied.push_back(jobs[i].src_uid);
+  }
+  absl::Status st = co_await commit(d);
+  if (!st.ok()) co_return st;
+  if (move && !copied.empty()) {
+    auto gone = co_await expunge(from, copied);
+    if (!gone.ok()) co_return gone.status();
+  }
+  co_return pairs;
+}
+
+// ---- folders ---------------------------------------------------------------------------------
+
+task<absl::Status> mailbox::create_folder(std::string name) {
+  if (absl::Status locked = co_await ensure_locked(); !locked.ok()) co_return locked;
+  name = canonical_name(name);
+  if (name == "INBOX") co_return absl::AlreadyExistsError("INBOX always exists");
+  auto dir = dir_of(name);
+  if (!dir.ok()) co_return dir.status();
+  auto there = co_await stat_path(*dir);
+  if (there.ok()) co_return absl::AlreadyExistsError(absl::StrCat("folder ", name, " already exists"));
+  auto list = co_await list_folders();
+  if (list.ok() && list->size() >= kMaxFolders) {
+    co_return absl::ResourceExhaustedError(absl::StrCat("at most ", kMaxFolders, " folders per user"));
+  }
+  io_status st = co_await ensure_maildir(*dir, options_.dir_mode);
+  if (!st.ok()) co_return io_error("cannot create", *dir, st);
+  if (options_.fsync) {
+    st = co_await sync_directory_path(maildir_);
+    if (!st.ok()) co_return io_error("cannot sync", maildir_, st);
+  }
+  co_return absl::OkStatus();
+}
+
+task<absl::Status> mailbox::delete_folder(std::string name) {
+  if (absl::Status locked = co_await ensure_locked(); !locked.ok()) co_return locked;
+  name = canonical_name(name);
+  if (name == "INBOX") co_return absl::InvalidArgumentError("INBOX cannot be deleted");
+  auto dir = dir_of(name);
+  if (!dir.ok()) co_return dir.status();
+  auto there = co_await stat_path(*dir);
+  if (!there.ok()) co_return absl::NotFoundError(absl::StrCat("no folder ", name));
+  close_folder(name);
+  // One atomic rename takes the folder away (a name without the leading '.' is no folder
+  // to Dovecot or us, as Dovecot's own DOVECOT-TRASHED); the files go after, off the shard.
+  const std::string trash = absl::StrCat(maildir_, "/ringmail-trashed.", writer_.unique_name(0, 0));
+  io_status st = co_await rename_path(*dir, trash);
+  if (!st.ok()) co_return io_error("cannot delete", *dir, st);
+  if (options_.fsync) co_await sync_directory_path(maildir_);
+  auto remove_fn = [trash] { return remove_tree(trash); };
+  co_await offload(offload_, std::move(remove_fn));
+  usage_.reset();  // recounted on next use
+  co_return absl::OkStatus();
+}
+
+task<absl::Status> mailbox::rename_folder(std::string from, std::string to) {
+  if (absl::Status locked = co_await ensure_locked(); !locked.ok()) co_return locked;
+  from = canonical_name(from);
+  to = canonical_name(to);
+  if (to == "INBOX") co_return absl::AlreadyExistsError("INBOX already exists");
+  auto to_dir = dir_of(to);
+  if (!to_dir.ok()) co_return to_dir.status();
+  if ((co_await stat_path(*to_dir)).ok()) co_return absl::AlreadyExistsError(absl::StrCat("folder ", to, " already exists"));
+  if (from == "INBOX") {
+    // RFC 9051 6.3.6: renaming INBOX moves its messages to the new folder; INBOX stays.
+    absl::Status made = co_await create_folder(to);
+    if (!made.ok()) co_return made;
+    auto inbox = co_await folder("INBOX");
+    if (!inbox.ok()) co_return inbox.status();
+    std::vector<uint32_t> all;
+    for (const auto& m : (*inbox)->state_.messages) all.push_back(m.uid);
+    auto moved = co_await copy("INBOX", all, to, true);
+    co_return moved.ok() ? absl::OkStatus() : moved.status();
+  }
+  auto from_dir = dir_of(from);
+  if (!from_dir.ok()) co_return from_dir.status();
+  if (!(co_await stat_path(*from_dir)).ok()) co_return absl::NotFoundError(absl::StrCat("no folder ", from));
+  // The folder and its children: ".a" and ".a.*" become ".b" and ".b.*".
+  auto list = co_await list_folders();
+  if (!list.ok()) co_return list.status();
+  std::vector<std::pair<std::string, std::string>> moves;  // UTF-8 names
+  for (const auto& name : *list) {
+    if (name == from || (name.size() > from.size() && name.compare(0, from.size(), from) == 0 && name[from.size()] == '/')) {
+      moves.emplace_back(name, to + name.substr(from.size()));
+    }
+  }
+  for (const auto& [old_name, new_name] : moves) {
+    auto a = dir_of(old_name);
+    auto b = dir_of(new_name);
+    if (!a.ok() || !b.ok()) co_return !a.ok() ? a.status() : b.status();
+    close_folder(old_name);
+    io_status st = co_await rename_path(*a, *b);
+    if (!st.ok()) co_return io_error("cannot rename", *a, st);
+  }
+  if (options_.fsync) co_await sync_directory_path(maildir_);
+  // Subscriptions follow the rename, as Dovecot does.
+  auto subs = co_await subscriptions();
+  if (subs.ok()) {
+    bool changed = false;
+    for (auto& s : *subs) {
+      for (const auto& [old_name, new_name] : moves) {
+        if (s == old_name) {
+          s = new_name;
+          changed = true;
+        }
+      }
+    }
+    if (changed) co_await write_subscriptions(*subs);
+  }
+  co_return absl::OkStatus();
+}
+
+task<absl::StatusOr<std::vector<std::string>>> mailbox::list_folders() {
+  std::string root = maildir_;
+  auto list_fn = [root] { return list_folder_dirs(root); };
+  std::vector<std::string> dirs = co_await offload(offload_, std::move(list_fn));
+  std::vector<std::string> names;
+  for (const auto& d : dirs) {
+    auto name = dir_to_folder(d);
+    if (name.ok()) names.push_back(std::move(*name));
+  }
+  std::sort(names.begin(), names.end());
+  names.insert(names.begin(), "INBOX");
+  co_return names;
+}
+
+task<absl::StatusOr<std::vector<std::string>>> mailbox::subscriptions() {
+  auto text = co_await read_whole_file(maildir_ + "/subscriptions");
+  if (!text.ok()) {
+    if (text.status().error_number == ENOENT) co_return std::vector<std::string>{};
+    co_return io_error("cannot read", maildir_ + "/subscriptions", text.status());
+  }
+  co_return parse_subscriptions(*text).names;
+}
+
+task<absl::Status> mailbox::write_subscriptions(const std::vector<std::string>& names) {
+  auto text = format_subscriptions(names);
+  if (!text.ok()) co_return text.status();
+  io_status st = co_await replace_file(maildir_ + "/subscriptions", std::move(*text), options_.fsync);
+  if (!st.ok()) co_return io_error("cannot write", maildir_ + "/subscriptions", st);
+  co_return absl::OkStatus();
+}
+
+task<absl::Status> mailbox::subscribe(std::string name, bool subscribed) {
+  if (absl::Status locked = co_await ensure_locked(); !locked.ok()) co_return locked;
+  name = canonical_name(name);
+  auto valid = dir_of(name);
+  if (!valid.ok()) co_return valid.status();
+  auto subs = co_await subscriptions();
+  if (!subs.ok()) co_return subs.status();
+  auto it = std::find(subs->begin(), subs->end(), name);
+  if (subscribed == (it != subs->end())) co_return absl::OkStatus();
+  if (subscribed) {
+    subs->push_back(name);
+  } else {
+    subs->erase(it);
+  }
+  co_return co_await write_subscriptions(*subs);
+}
+
+task<absl::StatusOr<quota_usage>> mailbox::usage() {
+  if (usage_) co_return *usage_;
+  auto names = co_await list_folders();
+  if (!names.ok()) co_return names.status();
+  quota_usage total;
+  for (const auto& name : *names) {
+    auto f = co_await folder(name);
+    if (!f.ok()) continue;  // a folder that cannot be opened counts as empty
+    total.bytes += (*f)->state_.total_size();
+    total.messages += (*f)->state_.messages.size();
+  }
+  usage_ = total;
+  co_return total;
+}
+
+void mailbox::close_folder(const std::string& name) {
+  folders_.erase(name);
+  usage_.reset();
+}
+
+task<absl::Status> mailbox::checkpoint_all() {
+  absl::Status result;
+  for (auto& [name, f] : folders_) {
+    co_await lock_folder(*f);
+    auto new_st = co_await stat_path(f->dir_ + "/new");
+    auto cur_st = co_await stat_path(f->dir_ + "/cur");
+    f->state_.new_mtime_ns = new_st.ok() ? ns_of(new_st->stx_mtime) : 0;
+    f->state_.cur_mtime_ns = cur_st.ok() ? ns_of(cur_st->stx_mtime) : 0;
+    io_status st = co_await f->log_->checkpoint();
+    unlock_folder(*f);
+    if (!st.ok()) {
+      result = io_error("cannot write the index of", f->dir_, st);
+      continue;
+    }
+    absl::Status dovecot = co_await write_dovecot_files(*f);
+    if (!dovecot.ok()) result = dovecot;
+  }
+  co_return result;
+}
+
+task<absl::Status> mailbox::rebuild(std::string folder_name) {
+  folder_name = canonical_name(folder_name);
+  auto f = co_await folder(folder_name);
+  std::optional<folder_state> known;
+  if (f.ok()) known = (*f)->state_;
+  auto dir = dir_of(folder_name);
+  if (!dir.ok()) co_return dir.status();
+  if (!(co_await stat_path(*dir + "/cur")).ok()) co_return absl::NotFoundError(absl::StrCat("no folder ", folder_name));
+  close_folder(folder_name);
+  auto fresh = std::make_shared<open_folder>(folder_name, *dir);
+  const folder_state* prior = known ? &*known : nullptr;
+  absl::Status built = co_await build_index(*fresh, prior);
+  if (!built.ok()) co_return built;
+  fresh->visible_seq_ = fresh->log_->durable_seq();
+  folders_[folder_name] = fresh;
+  co_return absl::OkStatus();
+}
+
+// ---- Dovecot's files --------------------------------------------------------------------------
+
+// Dovecot's dotlock protocol (lib/file-dotlock.c, as maildir-uidlist.c uses it): create
+// <file>.lock with O_EXCL holding "pid:host", write the new content to <file>.tmp, sync
+// it, rename it over <file>, then remove the lock. A lock unchanged for longer than the
+// stale timeout is a crash leftover and is taken over; a fresh one means Dovecot is
+// writing right now: we skip this time, and the next checkpoint writes again.
+task<absl::Status> mailbox::write_dotlocked(std::string path, std::string content) {
+  const std::string lock = path + ".lock";
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto f = co_await file::open(lock, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (!f.ok()) {
+      if (f.status().error_number != EEXIST) co_return io_error("cannot lock", path, f.status());
+      auto st = co_await stat_path(lock);
+      if (st.ok() && std::time(nullptr) - st->stx_mtime.tv_sec > kDotlockStaleSeconds) {
+        co_await unlink_path(lock);
+        continue;
+      }
+      co_return absl::UnavailableError(absl::StrCat(lock, " is held by another process"));
+    }
+    const std::string owner = absl::StrCat(::getpid(), ":", writer_.hostname(), "\n");
+    io_status st = co_await f->write_at(owner, 0);
+    co_await f->close();
+    if (st.ok()) st = co_await replace_file(path, std::move(content), options_.fsync);
+    co_await unlink_path(lock);
+    if (!st.ok()) co_return io_error("cannot write", path, st);
+    co_return absl::OkStatus();
+  }
+  co_return absl::UnavailableError(absl::StrCat("cannot lock ", path));
+}
+
+task<absl::Status> mailbox::write_keywords_file(open_folder& f) {
+  co_return co_await write_dotlocked(f.dir_ + "/dovecot-keywords", format_keywords(f.state_.keywords));
+}
+
+task<absl::Status> mailbox::write_dovecot_files(open_folder& f) {
+  uidlist list;
+  list.version = 3;
+  list.uidvalidity = f.state_.uid_validity;
+  list.next_uid = f.state_.uid_next;
+  list.guid = f.state_.mailbox_guid;
+  list.entries.reserve(f.state_.messages.size());
+  for (const auto& m : f.state_.messages) {
+    uidlist_entry e;
+    e.uid = m.uid;
+    e.base = m.base;
+    list.entries.push_back(std::move(e));
+  }
+  absl::Status st = co_await write_dotlocked(f.dir_ + "/dovecot-uidlist", format_uidlist(list));
+  if (!st.ok()) {
+    log::warn("dovecot_uidlist_not_written", {{"folder", f.dir_}, {"reason", st.message()}});
+    co_return absl::OkStatus();  // ours is the index that counts; Dovecot's catches up later
+  }
+  if (!f.state_.keywords.empty()) co_await write_keywords_file(f);
+  co_return absl::OkStatus();
+}
+
+}  // namespace ringmail::mailstore

@@ -1,0 +1,245 @@
+// mailbox: all folders of one user, on the user's OWNER SHARD (DESIGN.md "The mail store").
+//
+// Every change to a user's folders — deliver, append, flags and keywords, expunge,
+// copy/move, create/rename/delete folder, subscriptions, quota totals — runs here, on one
+// shard, so changes have one order and need no lock. Message files are immutable once
+// named in new/ or cur/ and may be read from any shard. mail_store (mail_store.h) finds a
+// user's owner shard and opens the mailbox there; other shards call in with on_shard.
+//
+// ON DISK (Dovecot's Maildir++, so either server can serve the same files):
+//   <maildir>/{cur,new,tmp}        INBOX
+//   <maildir>/.Sent/…  .a.b/…      folders, names in modified UTF-7 (folder_name.h)
+//   <maildir>/subscriptions        subscribed folder names
+//   <folder>/ringmail-index[.log]  ringmail's index (index_file.h)
+//   <folder>/dovecot-uidlist       Dovecot's UIDs: read when a folder has no index of ours,
+//                                  rewritten (under Dovecot's dotlock) at every checkpoint,
+//                                  so Dovecot sees the same UIDs (dovecot_sync.h)
+//   <folder>/dovecot-keywords      keyword letters, rewritten when a keyword is added
+//
+// WHAT IS TRUE AFTER A CRASH. For every change the FILE operation is made durable first
+// (the message file and its new/ entry; a flag rename and its directory; an unlink and its
+// directory), then the index record, then the caller hears "ok". So the files are never
+// behind the index: recovery (the sync pass, run when new/ or cur/ changed since the last
+// checkpoint) lets the files win — a file the index does not know gets a new UID, an
+// indexed file that is gone is expunged, flags in a file name that differ from the index
+// are taken, each with a fresh modseq. UIDs are never reused: uid_next only grows and is
+// in every append record; a folder that cannot prove its UIDs gets a new UIDVALIDITY.
+//
+// EVENTS. Each folder keeps the changes of its recent past (appended, flags, expunged),
+// numbered by the index's log sequence. Watchers on any shard are woken (through their
+// own shard) after each durable commit and then ask the owner for events_since(n): so
+// every observer sees the changes in the owner's order, and only durable ones. A watcher
+// that falls more than kMaxEventsKept behind is told to reload (`reset`).
+//
+// ONE PROCESS AT A TIME. Before its first folder is opened, a mailbox takes an flock
+// (LOCK_EX|LOCK_NB) on <maildir>/ringmail.lock, on the offload pool, and holds it until
+// it is destroyed. A second process (ringmail-admin while the server runs, or a second
+// server) gets Unavailable ("in use") instead of writing the same index at once.
+//
+// Threading: a mailbox and everything it returns belong to the owner shard.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "delivery/mailstore/folder_index.h"
+#include "delivery/mailstore/index_file.h"
+#include "delivery/mailstore/maildir_writer.h"
+#include "runtime/notifier.h"
+#include "runtime/task.h"
+
+namespace ringmail {
+class offload_pool;
+}
+
+namespace ringmail::mailstore {
+
+inline constexpr size_t kMaxEventsKept = 10'000;  // per folder, for slow watchers
+inline constexpr size_t kMaxFolders = 10'000;     // per user: a client creating folders forever
+
+struct store_options {
+  bool fsync = true;
+  mode_t dir_mode = 0700;
+  index_options index;
+  std::chrono::seconds tmp_max_age{36 * 3600};  // Dovecot's and the Maildir spec's 36 hours
+};
+
+struct folder_event {
+  enum kind : uint8_t { appended, flags_changed, expunged };
+  kind k = appended;
+  uint64_t seq = 0;  // the index log sequence of the change
+  uint32_t uid = 0;
+  uint8_t flags = 0;
+  uint32_t keywords = 0;
+  uint64_t modseq = 0;
+  bool operator==(const folder_event&) const = default;
+};
+
+// A watcher's end: lives on the watcher's shard (its notifier is touched only there); the
+// owner keeps a shared_ptr and posts wake-ups to `shard`.
+struct folder_watch {
+  unsigned shard = 0;
+  notifier wake;
+  std::atomic<bool> closed{false};
+};
+
+struct folder_summary {
+  std::string name;  // UTF-8, '/' separated; "INBOX"
+  uint32_t messages = 0;
+  uint32_t unseen = 0;
+  uint32_t uid_next = 0;
+  uint32_t uid_validity = 0;
+  uint64_t highest_modseq = 0;
+  uint64_t vsize = 0;
+  uint64_t size = 0;
+};
+
+enum class flag_op { add, remove, replace };
+
+struct quota_usage {
+  uint64_t bytes = 0;
+  uint64_t messages = 0;
+};
+
+class mailbox;
+
+// One open folder. Returned by mailbox::folder() as a shared_ptr: an operation in flight
+// keeps it alive even if the folder is renamed, deleted or reloaded meanwhile.
+class open_folder {
+ public:
+  const std::string& name() const { return name_; }
+  const std::string& dir() const { return dir_; }
+  const folder_state& state() const { return state_; }
+  folder_summary summary() const;
+  // Path of a message's file, for readers on any shard.
+  std::string path_of(const message_entry& m) const;
+  // Durable log sequence: events up to it are visible.
+  uint64_t visible_seq() const { return visible_seq_; }
+
+  // Events after `after_seq`, up to visible_seq(). `reset` when some were dropped.
+  struct event_batch {
+    std::vector<folder_event> events;
+    uint64_t last_seq = 0;
+    bool reset = false;
+  };
+  event_batch events_since(uint64_t after_seq) const;
+  void watch(std::shared_ptr<folder_watch> w);
+  void unwatch(const folder_watch* w);
+
+  open_folder(std::string name, std::string dir);
+
+ private:
+  friend class mailbox;
+  void record_event(const folder_event& e);
+  void publish();  // after a commit: make events visible, wake watchers
+  std::string name_;
+  std::string dir_;
+  folder_state state_;
+  std::unique_ptr<folder_log> log_;
+  std::deque<folder_event> events_;
+  uint64_t dropped_upto_ = 0;  // events up to this sequence are no longer kept
+  uint64_t visible_seq_ = 0;
+  std::vector<std::shared_ptr<folder_watch>> watchers_;
+  // Changes that rename or unlink existing files run one at a time per folder (FIFO);
+  // deliveries only add files and do not wait here.
+  bool busy_ = false;
+  notifier idle_;
+  std::map<std::string, uint32_t, std::less<>> by_base_;  // file base -> UID
+};
+
+class mailbox {
+ public:
+  // `maildir`: <mail_root>/<domain>/<local>/Maildir. `writer` is the owner shard's.
+  mailbox(std::string maildir, store_options options, maildir_writer& writer, offload_pool& offload);
+  ~mailbox();
+  const std::string& maildir() const { return maildir_; }
+
+  // The folder, opened on first use: its index is loaded (no directory listing unless
+  // new/ or cur/ changed since the last checkpoint), or built from the files and a
+  // dovecot-uidlist when it has none or it is damaged. NotFound if the folder does not
+  // exist (INBOX always exists; it is created on first use).
+  task<absl::StatusOr<std::shared_ptr<open_folder>>> folder(std::string name);
+
+  // ---- changes (each returns when durable) ----------------------------------------------
+  // Local delivery: writes the pieces as one message file and indexes it. The result's
+  // `path` is the file; *uid (if given) its UID.
+  task<delivery_result> deliver(std::string folder_name, std::vector<std::string_view> pieces, uint32_t* uid = nullptr);
+  // IMAP APPEND: like deliver, with flags, keywords and an INTERNALDATE (0: now).
+  task<absl::StatusOr<uint32_t>> append(std::string folder_name, std::vector<std::string_view> pieces, uint8_t flags,
+                                        std::vector<std::string> keywords, int64_t internal_date);
+  // Flag/keyword change on `uids` (absent UIDs are skipped). Returns the UIDs changed.
+  // `unchanged_since` (RFC 7162 3.1.3): UIDs whose modseq is larger are not changed and
+  // come back in *failed.
+  task<absl::StatusOr<std::vector<uint32_t>>> store(std::string folder_name, std::vector<uint32_t> uids, flag_op op,
+                                                    uint8_t flags, std::vector<std::string> keywords,
+                                                    std::optional<uint64_t> unchanged_since = std::nullopt,
+                                                    std::vector<uint32_t>* failed = nullptr);
+  // Removes `uids` (every \Deleted message when `uids` is empty). Returns the UIDs removed.
+  task<absl::StatusOr<std::vector<uint32_t>>> expunge(std::string folder_name, std::vector<uint32_t> uids);
+  // COPY/MOVE (RFC 4315 UIDPLUS): (source UID, destination UID) pairs.
+  task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> copy(std::string from, std::vector<uint32_t> uids,
+                                                                        std::string to, bool move);
+
+  // ---- folders --------------------------------------------------------------------------
+  task<absl::Status> create_folder(std::string name);
+  task<absl::Status> delete_folder(std::string name);
+  task<absl::Status> rename_folder(std::string from, std::string to);
+  // Every folder (UTF-8 names, INBOX first), from a listing of the Maildir.
+  task<absl::StatusOr<std::vector<std::string>>> list_folders();
+  task<absl::Status> subscribe(std::string name, bool subscribed);
+  task<absl::StatusOr<std::vector<std::string>>> subscriptions();
+
+  // ---- totals ---------------------------------------------------------------------------
+  // Bytes and messages in all folders, from the indexes (opened once, then kept as
+  // running totals): what quota checks use.
+  task<absl::StatusOr<quota_usage>> usage();
+
+  // Makes every open folder's index a checkpoint and brings dovecot-uidlist up to date
+  // (clean shutdown, ringmail-admin).
+  task<absl::Status> checkpoint_all();
+  // Rebuilds a folder's index from its files (ringmail-admin mailbox rebuild), keeping
+  // UIDs the current index or dovecot-uidlist know.
+  task<absl::Status> rebuild(std::string folder_name);
+
+ private:
+  absl::StatusOr<std::string> dir_of(std::string_view name) const;
+  task<absl::Status> ensure_locked();
+  task<absl::StatusOr<std::shared_ptr<open_folder>>> open_folder_at(std::string name, std::string dir);
+  task<absl::Status> build_index(open_folder& f, const folder_state* known);
+  task<absl::Status> sync_with_files(open_folder& f);
+  task<void> lock_folder(open_folder& f);
+  void unlock_folder(open_folder& f);
+  task<absl::Status> commit(open_folder& f);
+  // The mask of `names` in f's keyword list; with `create`, unknown valid names are added
+  // (logged) and *added set.
+  uint32_t keyword_mask(open_folder& f, const std::vector<std::string>& names, bool create, bool* added);
+  task<absl::Status> write_dovecot_files(open_folder& f);
+  task<absl::Status> write_keywords_file(open_folder& f);
+  task<absl::Status> write_dotlocked(std::string path, std::string content);
+  task<absl::Status> write_subscriptions(const std::vector<std::string>& names);
+  void close_folder(const std::string& name);
+  void account(int64_t bytes, int64_t messages);
+
+  std::string maildir_;
+  store_options options_;
+  maildir_writer& writer_;
+  offload_pool& offload_;
+  std::map<std::string, std::shared_ptr<open_folder>, std::less<>> folders_;  // by UTF-8 name
+  std::optional<quota_usage> usage_;
+  enum class lock_state { none, taking, held, failed };
+  lock_state lock_ = lock_state::none;
+  int lock_fd_ = -1;
+  absl::Status lock_error_;
+  notifier lock_taken_;
+};
+
+}  // namespace ringmail::mailstore
