@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -73,6 +74,30 @@ auto on_shard(unsigned n, F fn) -> task<typename detail::unwrap_task<std::invoke
   co_await resume_on(*home);
   if (failure) std::rethrow_exception(failure);
   if constexpr (!std::is_void_v<R>) co_return std::move(*out);
+}
+
+// From a thread that is not a shard (main, a tool, a test): runs make_task() on `shard`
+// and blocks the caller until it finishes; returns its result (exceptions travel too).
+template <typename F>
+auto block_on_shard(shard_set& set, unsigned shard, F make_task) {
+  using T = typename decltype(make_task())::value_type;
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  set.run_on(shard, [make_task, promise] {
+    [](F f, std::shared_ptr<std::promise<T>> p) -> detail::fire_and_forget {
+      try {
+        if constexpr (std::is_void_v<T>) {
+          co_await f();
+          p->set_value();
+        } else {
+          p->set_value(co_await f());
+        }
+      } catch (...) {
+        p->set_exception(std::current_exception());
+      }
+    }(make_task, promise);
+  });
+  return future.get();
 }
 
 // The shard that owns a key (a mailbox, a queue file): stable for a given shard count.

@@ -35,24 +35,7 @@ inline std::unique_ptr<shard_set> make_shards(unsigned n, unsigned buffers = 102
 // Runs make_task() on `shard` and blocks the test thread until it finishes.
 template <typename F>
 auto run_on(shard_set& set, unsigned shard, F make_task) {
-  using T = typename decltype(make_task())::value_type;
-  auto promise = std::make_shared<std::promise<T>>();
-  auto future = promise->get_future();
-  set.run_on(shard, [make_task, promise] {
-    [](F f, std::shared_ptr<std::promise<T>> p) -> detail::fire_and_forget {
-      try {
-        if constexpr (std::is_void_v<T>) {
-          co_await f();
-          p->set_value();
-        } else {
-          p->set_value(co_await f());
-        }
-      } catch (...) {
-        p->set_exception(std::current_exception());
-      }
-    }(make_task, promise);
-  });
-  return future.get();
+  return block_on_shard(set, shard, std::move(make_task));
 }
 
 }  // namespace ringmail::testing

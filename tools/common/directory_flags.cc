@@ -14,7 +14,14 @@ ABSL_FLAG(std::string, directory_query_alias, ringmail::directory::lookup_querie
 ABSL_FLAG(std::string, directory_query_sender, ringmail::directory::lookup_queries{}.sender,
           "SQL returning the alias sources whose destination is %s (who may send as what)");
 
+ABSL_FLAG(std::string, mail_root, "", "Root of the Maildirs: <mail_root>/<domain>/<user>/Maildir; default <data_dir>/vmail");
+
 namespace ringmail::tools {
+
+std::string mail_root_from_flags(const std::string& data_dir) {
+  std::string root = absl::GetFlag(FLAGS_mail_root);
+  return root.empty() ? data_dir + "/vmail" : root;
+}
 
 directory::directory_location directory_from_flags(const std::string& data_dir) {
   directory::directory_location where;

@@ -23,6 +23,7 @@
 #include "delivery/auth/password.h"
 #include "delivery/directory/open_store.h"
 #include "tools/common/directory_flags.h"
+#include "tools/ringmail-admin/mailbox_command.h"
 #include "tools/ringmail-admin/spam_command.h"
 
 ABSL_FLAG(std::string, data_dir, "./data", "ringmail's data directory (the SQLite directory lives here)");
@@ -44,6 +45,11 @@ constexpr const char* kUsage =
     "  spam learn --spam|--ham [--user=EMAIL] PATH...   train Bayes on files, directories, Maildir folders\n"
     "  spam scan [--spam_threads=N] [--profile=TOP] PATH...   print <score> <Yes|No> <path> per message\n"
     "  spam rules   load and compile the rules, print what ran and what was skipped\n"
+    "  mailbox list|subscriptions USER | mailbox status|create|delete|subscribe|unsubscribe USER FOLDER\n"
+    "  mailbox rename USER FOLDER NEWNAME | mailbox rebuild USER [FOLDER]   (--mail_root)\n"
+    "  fetch USER FOLDER   uid, flags, size and subject of each message\n"
+    "  flags USER FOLDER UIDS +|-|=FLAG[,FLAG...]   e.g. flags a@example.org INBOX 1,4:6 +\\Seen,$Work\n"
+    "  expunge USER FOLDER [UIDS]   the given messages, or every \\Deleted one\n"
     "Passwords are read from the terminal (asked twice) or one line of stdin, never from argv.";
 
 int usage() {
@@ -187,13 +193,19 @@ int main(int argc, char** argv) {
     int rc = ringmail::tools::spam_command(absl::GetFlag(FLAGS_data_dir), args);
     return rc == 2 ? usage() : rc;
   }
-  if (command != "domain" && command != "user" && command != "alias") return usage();
+  const bool store_command = command == "mailbox" || command == "fetch" || command == "flags" || command == "expunge";
+  if (command != "domain" && command != "user" && command != "alias" && !store_command) return usage();
   if (args.empty()) return usage();
 
   auto where = ringmail::tools::directory_from_flags(absl::GetFlag(FLAGS_data_dir));
   auto opened = ringmail::directory::open_store(where);
   if (!opened.ok()) return fail(opened.status());
   store& s = **opened;
+  if (store_command) {
+    const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+    int rc = ringmail::tools::mailbox_command(s, ringmail::tools::mail_root_from_flags(data_dir), command, args);
+    return rc == 2 ? usage() : rc;
+  }
   if (command == "domain") return domain_command(s, args);
   if (command == "user") return user_command(s, args);
   return alias_command(s, args);

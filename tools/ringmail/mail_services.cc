@@ -18,6 +18,7 @@
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
+#include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
 
 ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
@@ -25,7 +26,6 @@ ABSL_FLAG(uint16_t, lmtp_port, 2424, "LMTP port (RFC 2033), for an MTA in front 
 ABSL_FLAG(std::string, lmtp_socket, "",
           "Also serve LMTP on this Unix socket (Postfix: virtual_transport = lmtp:unix:PATH); empty = off");
 ABSL_FLAG(std::string, listen_address, "::", "Address the listeners bind ('::' = all, IPv4 and IPv6)");
-ABSL_FLAG(std::string, mail_root, "", "Root of the Maildirs: <mail_root>/<domain>/<user>/Maildir; default <data_dir>/vmail");
 ABSL_FLAG(uint64_t, max_message_size, 50ull << 20, "Largest message accepted, in bytes (SIZE)");
 ABSL_FLAG(uint32_t, max_recipients, 1000, "Recipients per message");
 ABSL_FLAG(uint32_t, max_errors, 20, "Bad commands before a session is closed with 421");
@@ -76,8 +76,7 @@ mail_services::~mail_services() = default;
 std::string mail_services::describe() const { return description_; }
 
 absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services) {
-  std::string mail_root = absl::GetFlag(FLAGS_mail_root);
-  if (mail_root.empty()) mail_root = settings_.data_dir + "/vmail";
+  const std::string mail_root = mail_root_from_flags(settings_.data_dir);
   mail_root_ = mail_root;
   ::mkdir(mail_root.c_str(), 0700);
   // Crash leftovers in tmp/ are cleaned lazily, per folder, when the mail store first
