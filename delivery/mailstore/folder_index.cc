@@ -314,6 +314,7 @@ std::string encode_checkpoint(const folder_state& s, uint64_t seq) {
   w.u32(s.uid_next);
   w.u64(s.highest_modseq);
   w.str(s.mailbox_guid);
+  w.u32(s.dovecot_uidlist_next);
   w.u64(static_cast<uint64_t>(s.new_mtime_ns));
   w.u64(static_cast<uint64_t>(s.cur_mtime_ns));
   w.u32(static_cast<uint32_t>(s.keywords.size()));
@@ -344,6 +345,7 @@ absl::StatusOr<decoded_checkpoint> decode_checkpoint(std::string_view in) {
   s.uid_next = r.u32();
   s.highest_modseq = r.u64();
   s.mailbox_guid = r.str(64);
+  s.dovecot_uidlist_next = r.u32();
   s.new_mtime_ns = static_cast<int64_t>(r.u64());
   s.cur_mtime_ns = static_cast<int64_t>(r.u64());
   const uint32_t keywords = r.u32();

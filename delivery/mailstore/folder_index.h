@@ -73,6 +73,9 @@ struct folder_state {
   uint32_t uid_next = 1;
   uint64_t highest_modseq = 1;  // RFC 7162: a folder that supports modseqs starts > 0
   std::string mailbox_guid;     // 32 hex digits: Dovecot's uidlist G field, OBJECTID's MAILBOXID
+  // dovecot-uidlist as this index last wrote it holds every UID below this (0: unknown,
+  // rewrite it before appending to it).
+  uint32_t dovecot_uidlist_next = 0;
   std::vector<std::string> keywords;
   std::vector<message_entry> messages;  // ascending UID
   std::vector<std::pair<uint32_t, uint64_t>> expunged;  // (uid, modseq), ascending modseq

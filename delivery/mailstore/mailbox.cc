@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "mail/header.h"
 #include "absl/strings/str_cat.h"
+#include "delivery/mailstore/dotlock.h"
 #include "delivery/mailstore/dovecot_keywords.h"
 #include "delivery/mailstore/dovecot_uidlist.h"
 #include "delivery/mailstore/folder_name.h"
@@ -31,10 +32,6 @@
 
 namespace ringmail::mailstore {
 namespace {
-
-// Dovecot's MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT: a dotlock older than this is left over
-// from a crash and may be taken over.
-constexpr int64_t kDotlockStaleSeconds = 120;
 
 bool is_inbox(std::string_view name) { return mail::equals_ignore_case(name, "INBOX"); }
 
@@ -247,6 +244,10 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::
   if (!log.ok()) co_return log.status();
   if (presence == index_presence::loaded) {
     f->log_ = std::move(*log);
+    if (f->state_.dovecot_uidlist_next > 0) {
+      f->dovecot_written_ = true;
+      f->dovecot_uid_ = f->state_.dovecot_uidlist_next - 1;
+    }
     for (const auto& m : f->state_.messages) f->by_base_.emplace(m.base, m.uid);
     // Files changed behind our back (or a crash after changes): reconcile with the files.
     auto new_st = co_await stat_path(dir + "/new");
@@ -360,6 +361,9 @@ task<absl::Status> mailbox::build_index(open_folder& f, const folder_state* know
   f.state_ = std::move(s);
   f.by_base_.clear();
   for (const auto& m : f.state_.messages) f.by_base_.emplace(m.base, m.uid);
+  // Dovecot's files first, so the checkpoint records what dovecot-uidlist holds.
+  absl::Status dovecot_files = co_await write_dovecot_files(f);
+  if (!dovecot_files.ok()) co_return dovecot_files;
   auto log = co_await folder_log::create(dir, options_.index, &f.state_);
   if (!log.ok()) co_return log.status();
   f.log_ = std::move(*log);
@@ -368,7 +372,7 @@ task<absl::Status> mailbox::build_index(open_folder& f, const folder_state* know
                                       {"uidvalidity", f.state_.uid_validity},
                                       {"uidnext", f.state_.uid_next},
                                       {"from_dovecot", dovecot ? "yes" : "no"}});
-  co_return co_await write_dovecot_files(f);
+  co_return absl::OkStatus();
 }
 
 task<absl::Status> mailbox::sync_with_files(open_folder& f) {
@@ -481,11 +485,13 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
   s.new_mtime_ns = scan.new_mtime_ns;
   s.cur_mtime_ns = scan.cur_mtime_ns;
   log::info("mailstore_synced", {{"folder", dir}, {"added", added}, {"changed", changed}, {"expunged", expunged}});
+  absl::Status dovecot_files = co_await write_dovecot_files(f);
+  if (!dovecot_files.ok()) co_return dovecot_files;
   // A checkpoint records the directory times this state matches.
   io_status st = co_await f.log_->checkpoint();
   if (!st.ok()) co_return io_error("cannot write the index of", dir, st);
   f.publish();
-  co_return co_await write_dovecot_files(f);
+  co_return absl::OkStatus();
 }
 
 task<void> mailbox::lock_folder(open_folder& f) {
@@ -580,6 +586,7 @@ task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std:
   account(static_cast<int64_t>(m.size), 1);
   if (uid != nullptr) *uid = m.uid;
   absl::Status st = co_await commit(fo);
+  if (st.ok()) keep_uidlist_current(folder_ref);
   if (!st.ok()) {
     // Still delivered: the message file and its new/ entry are durable, and the index
     // is rebuilt from the files on next open. Log why, do not make the sender retry.
@@ -813,6 +820,7 @@ task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> mailbox::copy(s
   }
   absl::Status st = co_await commit(d);
   if (!st.ok()) co_return st;
+  keep_uidlist_current(dst_ref);
   if (move && !copied.empty()) {
     auto gone = co_await expunge(from, copied);
     if (!gone.ok()) co_return gone.status();
@@ -991,20 +999,22 @@ void mailbox::close_folder(const std::string& name) {
 
 task<absl::Status> mailbox::checkpoint_all() {
   absl::Status result;
-  for (auto& [name, f] : folders_) {
+  // A copy: folders may open or close while we wait on the disk.
+  std::vector<std::shared_ptr<open_folder>> open;
+  for (auto& [name, f] : folders_) open.push_back(f);
+  for (auto& f : open) {
+    if (f->log_->broken()) continue;
     co_await lock_folder(*f);
+    // Dovecot's files first, so the checkpoint records what dovecot-uidlist holds.
+    absl::Status dovecot = co_await write_dovecot_files(*f);
+    if (!dovecot.ok()) result = dovecot;
     auto new_st = co_await stat_path(f->dir_ + "/new");
     auto cur_st = co_await stat_path(f->dir_ + "/cur");
     f->state_.new_mtime_ns = new_st.ok() ? ns_of(new_st->stx_mtime) : 0;
     f->state_.cur_mtime_ns = cur_st.ok() ? ns_of(cur_st->stx_mtime) : 0;
     io_status st = co_await f->log_->checkpoint();
     unlock_folder(*f);
-    if (!st.ok()) {
-      result = io_error("cannot write the index of", f->dir_, st);
-      continue;
-    }
-    absl::Status dovecot = co_await write_dovecot_files(*f);
-    if (!dovecot.ok()) result = dovecot;
+    if (!st.ok()) result = io_error("cannot write the index of", f->dir_, st);
   }
   co_return result;
 }
@@ -1029,40 +1039,17 @@ task<absl::Status> mailbox::rebuild(std::string folder_name) {
 
 // ---- Dovecot's files --------------------------------------------------------------------------
 
-// Dovecot's dotlock protocol (lib/file-dotlock.c, as maildir-uidlist.c uses it): create
-// <file>.lock with O_EXCL holding "pid:host", write the new content to <file>.tmp, sync
-// it, rename it over <file>, then remove the lock. A lock unchanged for longer than the
-// stale timeout is a crash leftover and is taken over; a fresh one means Dovecot is
-// writing right now: we skip this time, and the next checkpoint writes again.
-task<absl::Status> mailbox::write_dotlocked(std::string path, std::string content) {
-  const std::string lock = path + ".lock";
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    auto f = co_await file::open(lock, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (!f.ok()) {
-      if (f.status().error_number != EEXIST) co_return io_error("cannot lock", path, f.status());
-      auto st = co_await stat_path(lock);
-      if (st.ok() && std::time(nullptr) - st->stx_mtime.tv_sec > kDotlockStaleSeconds) {
-        co_await unlink_path(lock);
-        continue;
-      }
-      co_return absl::UnavailableError(absl::StrCat(lock, " is held by another process"));
-    }
-    const std::string owner = absl::StrCat(::getpid(), ":", writer_.hostname(), "\n");
-    io_status st = co_await f->write_at(owner, 0);
-    co_await f->close();
-    if (st.ok()) st = co_await replace_file(path, std::move(content), options_.fsync);
-    co_await unlink_path(lock);
-    if (!st.ok()) co_return io_error("cannot write", path, st);
-    co_return absl::OkStatus();
-  }
-  co_return absl::UnavailableError(absl::StrCat("cannot lock ", path));
+dotlock_settings mailbox::dotlock() const {
+  return dotlock_settings{absl::StrCat(::getpid(), ":", writer_.hostname(), "\n"), options_.fsync};
 }
 
 task<absl::Status> mailbox::write_keywords_file(open_folder& f) {
-  co_return co_await write_dotlocked(f.dir_ + "/dovecot-keywords", format_keywords(f.state_.keywords));
+  co_return co_await write_dotlocked(f.dir_ + "/dovecot-keywords", format_keywords(f.state_.keywords), dotlock());
 }
 
 task<absl::Status> mailbox::write_dovecot_files(open_folder& f) {
+  while (f.dovecot_busy_) co_await f.dovecot_idle_.wait();
+  f.dovecot_busy_ = true;
   uidlist list;
   list.version = 3;
   list.uidvalidity = f.state_.uid_validity;
@@ -1075,13 +1062,57 @@ task<absl::Status> mailbox::write_dovecot_files(open_folder& f) {
     e.base = m.base;
     list.entries.push_back(std::move(e));
   }
-  absl::Status st = co_await write_dotlocked(f.dir_ + "/dovecot-uidlist", format_uidlist(list));
+  const uint32_t covered = f.state_.uid_next - 1;
+  absl::Status st = co_await write_dotlocked(f.dir_ + "/dovecot-uidlist", format_uidlist(list), dotlock());
+  if (st.ok()) {
+    f.dovecot_uid_ = std::max(f.dovecot_uid_, covered);
+    f.dovecot_written_ = true;
+    f.state_.dovecot_uidlist_next = f.dovecot_uid_ + 1;
+  }
+  f.dovecot_busy_ = false;
+  f.dovecot_idle_.notify_all();
   if (!st.ok()) {
     log::warn("dovecot_uidlist_not_written", {{"folder", f.dir_}, {"reason", st.message()}});
     co_return absl::OkStatus();  // ours is the index that counts; Dovecot's catches up later
   }
   if (!f.state_.keywords.empty()) co_await write_keywords_file(f);
   co_return absl::OkStatus();
+}
+
+// Dovecot appends each new UID to dovecot-uidlist as it assigns it; so do we, off the
+// acknowledgement path: a delivery does not wait for it, and one append covers every UID
+// assigned meanwhile. The task holds the folder (shared_ptr) and copies of what it needs,
+// not the mailbox, so a mailbox closed meanwhile is no problem.
+void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f) {
+  if (f->dovecot_busy_ || !f->dovecot_written_ || f->state_.messages.empty() ||
+      f->state_.messages.back().uid <= f->dovecot_uid_) {
+    return;
+  }
+  auto run = [](std::shared_ptr<open_folder> f, dotlock_settings settings) -> detail::fire_and_forget {
+    f->dovecot_busy_ = true;
+    for (;;) {
+      std::string lines;
+      uint32_t last = f->dovecot_uid_;
+      auto& msgs = f->state_.messages;
+      auto it = std::upper_bound(msgs.begin(), msgs.end(), f->dovecot_uid_,
+                                 [](uint32_t u, const message_entry& m) { return u < m.uid; });
+      for (; it != msgs.end(); ++it) {
+        uidlist_entry e;
+        e.uid = it->uid;
+        e.base = it->base;
+        lines += format_uidlist_entry(e);
+        last = it->uid;
+      }
+      if (lines.empty()) break;
+      absl::Status st = co_await append_dotlocked(f->dir_ + "/dovecot-uidlist", std::move(lines), settings);
+      if (!st.ok()) break;  // Dovecot holds the lock, or the file is gone: the next checkpoint rewrites it
+      f->dovecot_uid_ = last;
+      f->state_.dovecot_uidlist_next = last + 1;
+    }
+    f->dovecot_busy_ = false;
+    f->dovecot_idle_.notify_all();
+  };
+  run(std::move(f), dotlock());
 }
 
 }  // namespace ringmail::mailstore

@@ -12,8 +12,9 @@
 //   <maildir>/subscriptions        subscribed folder names
 //   <folder>/ringmail-index[.log]  ringmail's index (index_file.h)
 //   <folder>/dovecot-uidlist       Dovecot's UIDs: read when a folder has no index of ours,
-//                                  rewritten (under Dovecot's dotlock) at every checkpoint,
-//                                  so Dovecot sees the same UIDs (dovecot_sync.h)
+//                                  new UIDs appended as Dovecot appends them, rewritten at
+//                                  open and checkpoints, all under Dovecot's dotlock
+//                                  (dotlock.h), so Dovecot sees the same UIDs
 //   <folder>/dovecot-keywords      keyword letters, rewritten when a keyword is added
 //
 // WHAT IS TRUE AFTER A CRASH. For every change the FILE operation is made durable first
@@ -51,6 +52,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "delivery/mailstore/dotlock.h"
 #include "delivery/mailstore/folder_index.h"
 #include "delivery/mailstore/index_file.h"
 #include "delivery/mailstore/maildir_writer.h"
@@ -154,6 +156,11 @@ class open_folder {
   bool busy_ = false;
   notifier idle_;
   std::map<std::string, uint32_t, std::less<>> by_base_;  // file base -> UID
+  // dovecot-uidlist: every UID up to dovecot_uid_ is in it; one writer at a time.
+  uint32_t dovecot_uid_ = 0;
+  bool dovecot_written_ = false;  // this process wrote it whole once: appends may follow
+  bool dovecot_busy_ = false;
+  notifier dovecot_idle_;
 };
 
 class mailbox {
@@ -224,7 +231,8 @@ class mailbox {
   uint32_t keyword_mask(open_folder& f, const std::vector<std::string>& names, bool create, bool* added);
   task<absl::Status> write_dovecot_files(open_folder& f);
   task<absl::Status> write_keywords_file(open_folder& f);
-  task<absl::Status> write_dotlocked(std::string path, std::string content);
+  dotlock_settings dotlock() const;
+  void keep_uidlist_current(std::shared_ptr<open_folder> f);
   task<absl::Status> write_subscriptions(const std::vector<std::string>& names);
   void close_folder(const std::string& name);
   void account(int64_t bytes, int64_t messages);
