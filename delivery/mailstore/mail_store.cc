@@ -5,6 +5,7 @@
 #include "delivery/directory/address.h"
 #include "delivery/mailstore/maildir.h"
 #include "runtime/log.h"
+#include "runtime/reactor.h"
 
 namespace ringmail::mailstore {
 
@@ -28,6 +29,37 @@ absl::StatusOr<mailbox*> mail_store::mailbox_for(std::string_view address) {
   mailbox* out = box.get();
   mailboxes_.emplace(key, std::move(box));
   return out;
+}
+
+task<size_t> mail_store::close_idle(std::chrono::milliseconds idle) {
+  const auto before = std::chrono::steady_clock::now() - idle;
+  std::vector<std::string> candidates;
+  for (const auto& [address, box] : mailboxes_) {
+    if (box->idle_since(before)) candidates.push_back(address);
+  }
+  size_t closed = 0;
+  for (const auto& address : candidates) {
+    auto it = mailboxes_.find(address);
+    if (it == mailboxes_.end()) continue;
+    mailbox* box = it->second.get();
+    const auto stamp = box->last_used();
+    absl::Status st = co_await box->checkpoint_all();
+    // Used again while we wrote the checkpoint: keep it open. (Only close_all, which the
+    // owner runs after stopping the sweep, erases mailboxes besides us.)
+    if (!st.ok() || box->last_used() != stamp || !box->idle_since(before)) continue;
+    it = mailboxes_.find(address);
+    mailboxes_.erase(it);
+    ++closed;
+  }
+  co_return closed;
+}
+
+task<void> mail_store::sweep_idle(std::chrono::milliseconds period, std::chrono::milliseconds idle,
+                                  cancel_source& stop) {
+  while (co_await sleep_for(period, &stop)) {
+    size_t closed = co_await close_idle(idle);
+    if (closed > 0) log::debug("mailstore_idle_closed", {{"mailboxes", closed}});
+  }
 }
 
 task<absl::Status> mail_store::close_all() {

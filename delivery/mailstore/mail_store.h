@@ -15,6 +15,7 @@
 // immutable list of them built at start-up and shared by all shards.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,12 @@ class mail_store {
   absl::StatusOr<mailbox*> mailbox_for(std::string_view address);
   // Closes every mailbox after a checkpoint of each (clean shutdown).
   task<absl::Status> close_all();
+  // Checkpoints and closes the mailboxes nobody has used for `idle` (and nobody follows),
+  // which releases their locks: ringmail-admin can then work on them while the server
+  // runs. Returns how many were closed.
+  task<size_t> close_idle(std::chrono::milliseconds idle);
+  // Runs close_idle(idle) every `period` until `stop` is cancelled.
+  task<void> sweep_idle(std::chrono::milliseconds period, std::chrono::milliseconds idle, cancel_source& stop);
   size_t open_mailboxes() const { return mailboxes_.size(); }
 
  private:
@@ -69,6 +76,11 @@ auto with_mailbox(const store_set& stores, std::string address, F fn, E on_error
   auto run = [store, address = std::move(address), fn = std::move(fn), on_error = std::move(on_error)]() -> task<R> {
     auto box = store->mailbox_for(address);
     if (!box.ok()) co_return on_error(box.status());
+    struct in_use {  // keeps close_idle away while fn runs
+      mailbox* box;
+      explicit in_use(mailbox* b) : box(b) { box->begin_use(); }
+      ~in_use() { box->end_use(); }
+    } guard(*box);
     co_return co_await fn(**box);
   };
   // Named, not a temporary inside the co_await: g++ 12 destroys such temporaries twice

@@ -172,6 +172,14 @@ mailbox::~mailbox() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+bool mailbox::idle_since(std::chrono::steady_clock::time_point t) const {
+  if (users_ != 0 || last_used_ >= t || lock_ == lock_state::taking) return false;
+  for (const auto& [name, f] : folders_) {
+    if (f->busy_ || f->dovecot_busy_ || !f->watchers_.empty()) return false;
+  }
+  return true;
+}
+
 task<absl::Status> mailbox::ensure_locked() {
   while (lock_ == lock_state::taking) co_await lock_taken_.wait();
   if (lock_ == lock_state::held) co_return absl::OkStatus();

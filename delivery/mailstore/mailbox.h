@@ -217,6 +217,19 @@ class mailbox {
   // UIDs the current index or dovecot-uidlist know.
   task<absl::Status> rebuild(std::string folder_name);
 
+  // ---- use, for closing idle mailboxes (mail_store::close_idle) ------------------------
+  void begin_use() {
+    ++users_;
+    last_used_ = std::chrono::steady_clock::now();
+  }
+  void end_use() {
+    --users_;
+    last_used_ = std::chrono::steady_clock::now();
+  }
+  std::chrono::steady_clock::time_point last_used() const { return last_used_; }
+  // Nobody is inside an operation or follows a folder, and the last use ended before `t`.
+  bool idle_since(std::chrono::steady_clock::time_point t) const;
+
  private:
   absl::StatusOr<std::string> dir_of(std::string_view name) const;
   task<absl::Status> ensure_locked();
@@ -243,6 +256,8 @@ class mailbox {
   offload_pool& offload_;
   std::map<std::string, std::shared_ptr<open_folder>, std::less<>> folders_;  // by UTF-8 name
   std::optional<quota_usage> usage_;
+  size_t users_ = 0;
+  std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
   enum class lock_state { none, taking, held, failed };
   lock_state lock_ = lock_state::none;
   int lock_fd_ = -1;

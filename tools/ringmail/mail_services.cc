@@ -18,6 +18,7 @@
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
+#include "runtime/task_scope.h"
 #include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
 
@@ -39,6 +40,9 @@ ABSL_FLAG(uint32_t, max_connections_per_ip, 50,
           "Connections per client IPv4 address or IPv6 /64 (loopback exempt); 0 = unlimited");
 ABSL_FLAG(std::string, maildir_dir_mode, "0700", "Mode of directories created under --mail_root (octal)");
 ABSL_FLAG(std::string, maildir_file_mode, "0600", "Mode of message files (octal)");
+ABSL_FLAG(absl::Duration, mailbox_idle_close, absl::Seconds(60),
+          "Checkpoint and close a mailbox nobody has used for this long, releasing its lock so "
+          "ringmail-admin can work on it while the server runs; 0 = keep mailboxes open");
 ABSL_FLAG(bool, maildir_fsync, true, "fsync every message and its directory entry before answering 250");
 ABSL_FLAG(uint32_t, directory_cache_ttl_s, 60, "Seconds a positive directory answer is cached per shard");
 ABSL_FLAG(uint32_t, directory_negative_ttl_s, 10, "Seconds a negative directory answer is cached per shard");
@@ -65,6 +69,8 @@ struct mail_services::shard_state {
   std::unique_ptr<mailstore::maildir_writer> writer;
   std::unique_ptr<mailstore::mail_store> store;
   std::unique_ptr<delivery::local_sink> local;
+  cancel_source sweep_stop;  // ends the idle-mailbox sweep at shutdown
+  task_scope sweeper;
   std::unique_ptr<dns_resolver> dns;
   smtp::spam_shard spam;
   smtp::shard_context context;
@@ -138,6 +144,11 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         so.dir_mode = wo.dir_mode;
         st.store = std::make_unique<mailstore::mail_store>(mail_root, so, *st.writer, set.offload());
         stores_[i] = st.store.get();
+        const auto idle = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_mailbox_idle_close));
+        if (idle.count() > 0) {
+          const auto period = std::max(std::chrono::milliseconds(1000), idle / 4);
+          st.sweeper.spawn(st.store->sweep_idle(period, idle, st.sweep_stop));
+        }
         made[i].set_value();
       });
     }
@@ -242,9 +253,13 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
 
 task<void> mail_services::close_stores() {
   for (unsigned i = 0; i < shards_.size(); ++i) {
-    mailstore::mail_store* store = shards_[i]->store.get();
-    if (store == nullptr) continue;
-    auto close = [store]() -> task<void> { co_await store->close_all(); };
+    shard_state* st = shards_[i].get();
+    if (st->store == nullptr) continue;
+    auto close = [st]() -> task<void> {
+      st->sweep_stop.request_cancel();
+      co_await st->sweeper.join();
+      co_await st->store->close_all();
+    };
     co_await on_shard(i, close);
   }
 }
