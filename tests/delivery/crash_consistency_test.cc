@@ -281,8 +281,9 @@ class MaildirCrash : public ::testing::Test {
     EXPECT_EQ(expected_.size(), messages_.size());
     if (!rec.ok()) return crash::recording{};
     // The concurrent rounds must have shared new/'s fsyncs, or group commit went untested.
+    const std::string new_dir = rec->root + "/example.org/john/Maildir/new";
     size_t new_syncs = 0;
-    for (const file_event& e : rec->events) new_syncs += e.what == kind::sync && e.path == rec->root + "/example.org/john/Maildir/new";
+    for (const file_event& e : rec->events) new_syncs += e.what == kind::sync && e.path == new_dir;
     if (fsync) {
       EXPECT_GT(new_syncs, 0u);
       EXPECT_LT(new_syncs, messages_.size()) << "group commit shared no fsync";
@@ -302,7 +303,7 @@ class MaildirCrash : public ::testing::Test {
       }
     };
     absl::Status st = crash::for_each_crash_state(
-        rec, crash::cut_points(rec, 150), m, scratch_,
+        rec, crash::cut_points(rec, 100), m, scratch_,
         [&](size_t cut, const std::string& dir, const std::vector<std::string>& markers) {
           ++f.states;
           for (const std::string& mk : markers) {
