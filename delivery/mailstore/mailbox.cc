@@ -846,12 +846,16 @@ task<absl::Status> mailbox::create_folder(std::string name) {
   if (!dir.ok()) co_return dir.status();
   auto there = co_await stat_path(*dir);
   if (there.ok()) co_return absl::AlreadyExistsError(absl::StrCat("folder ", name, " already exists"));
-  auto list = co_await list_folders();
-  if (list.ok() && list->size() >= kMaxFolders) {
+  if (!folder_count_) {
+    auto listed = co_await list_folders();  // sets folder_count_
+    if (!listed.ok()) co_return listed.status();
+  }
+  if (folder_count_ && *folder_count_ >= kMaxFolders) {
     co_return absl::ResourceExhaustedError(absl::StrCat("at most ", kMaxFolders, " folders per user"));
   }
   io_status st = co_await ensure_maildir(*dir, options_.dir_mode);
   if (!st.ok()) co_return io_error("cannot create", *dir, st);
+  if (folder_count_) ++*folder_count_;
   if (options_.fsync) {
     st = co_await sync_directory_path(maildir_);
     if (!st.ok()) co_return io_error("cannot sync", maildir_, st);
@@ -877,6 +881,7 @@ task<absl::Status> mailbox::delete_folder(std::string name) {
   auto remove_fn = [trash] { return remove_tree(trash); };
   co_await offload(offload_, std::move(remove_fn));
   usage_.reset();  // recounted on next use
+  folder_count_.reset();
   co_return absl::OkStatus();
 }
 
@@ -948,6 +953,7 @@ task<absl::StatusOr<std::vector<std::string>>> mailbox::list_folders() {
   }
   std::sort(names.begin(), names.end());
   names.insert(names.begin(), "INBOX");
+  folder_count_ = names.size();
   co_return names;
 }
 

@@ -256,6 +256,10 @@ class mailbox {
   offload_pool& offload_;
   std::map<std::string, std::shared_ptr<open_folder>, std::less<>> folders_;  // by UTF-8 name
   std::optional<quota_usage> usage_;
+  // Folders (INBOX included) as of the last listing, kept up to date by create and
+  // reset by delete: create_folder checks kMaxFolders without listing the Maildir each
+  // time (a listing per create made creating n folders cost O(n^2)).
+  std::optional<size_t> folder_count_;
   size_t users_ = 0;
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
   enum class lock_state { none, taking, held, failed };
