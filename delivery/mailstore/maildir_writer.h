@@ -40,7 +40,8 @@
 //   Any failure: the tmp file is unlinked, so nothing partial is left in tmp/ or new/;
 //   a failed directory fsync also unlinks the (complete) new/ file, since the sender is
 //   told to retry and would otherwise produce a duplicate. A crash mid-way leaves at most
-//   a tmp/ file, which clean_tmp() removes at start-up.
+//   a tmp/ file, which the mail store removes when it next lists that folder
+//   (folder_scan.h, lazily per folder, as Dovecot does).
 //
 // GROUP COMMIT. Per new/ directory the writer keeps a pending-sync state with two lists
 // of waiting deliveries: `current`, covered by the fsync in flight (or about to be
@@ -223,13 +224,5 @@ class maildir_writer {
   uint64_t deliveries_ = 0;
   uint64_t directory_syncs_ = 0;
 };
-
-// Removes files left in tmp/ by a crash: every regular file in <maildir>/tmp and in the
-// tmp/ of each Maildir++ folder (<maildir>/.*/tmp) whose last access and modification are
-// both more than `older_than` ago (the spec suggests 36 hours; a live delivery's file is
-// seconds old). Returns how many were removed. Meant for start-up: listing a directory
-// has no io_uring operation, so the listing is a blocking getdents (small directories);
-// stats and unlinks go through the ring.
-task<size_t> clean_tmp(std::string maildir, std::chrono::seconds older_than);
 
 }  // namespace ringmail::mailstore

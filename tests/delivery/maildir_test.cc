@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 
+#include "delivery/mailstore/folder_scan.h"
 #include "delivery/mailstore/maildir_writer.h"
 #include "gtest/gtest.h"
 #include "runtime/file.h"
@@ -397,7 +398,7 @@ TEST_F(MaildirTest, FailedRenameRemovesTheTmpFile) {
   EXPECT_EQ(fs::file_size(md + "/new"), 0u);
 }
 
-TEST_F(MaildirTest, CleanTmpRemovesOldFilesOnly) {
+TEST_F(MaildirTest, FolderScanCleansOldTmpFilesOnly) {
   const std::string md = dir_ + "/Maildir";
   ASSERT_TRUE(reactor_->block_on(ensure_maildir(md + "/.Junk", 0700)).ok());
   auto make = [](const std::string& path, int age_hours) {
@@ -414,13 +415,15 @@ TEST_F(MaildirTest, CleanTmpRemovesOldFilesOnly) {
   make(md + "/.Junk/tmp/old", 72);
   make(md + "/new/old-but-delivered", 100);
   fs::create_directory(md + "/tmp/olddir");
-  size_t removed = reactor_->block_on(clean_tmp(md, std::chrono::hours(36)));
-  EXPECT_EQ(removed, 2u);
+  // Lazily, per folder: scanning INBOX cleans INBOX's tmp/ and leaves .Junk's alone.
+  EXPECT_EQ(scan_folder(md, std::chrono::hours(36)).tmp_removed, 1u);
   EXPECT_EQ(names_in(md + "/tmp"), (std::vector<std::string>{"fresh", "olddir", "recent"}));
+  EXPECT_EQ(names_in(md + "/.Junk/tmp"), (std::vector<std::string>{"old"}));
+  EXPECT_EQ(scan_folder(md + "/.Junk", std::chrono::hours(36)).tmp_removed, 1u);
   EXPECT_TRUE(names_in(md + "/.Junk/tmp").empty());
   EXPECT_TRUE(fs::exists(md + "/new/old-but-delivered"));
-  // A missing Maildir is nothing to clean, not an error.
-  EXPECT_EQ(reactor_->block_on(clean_tmp(dir_ + "/none", std::chrono::seconds(0))), 0u);
+  // A missing folder is nothing to clean, not an error.
+  EXPECT_EQ(scan_folder(dir_ + "/none", std::chrono::seconds(0)).tmp_removed, 0u);
 }
 
 TEST(ResultFromErrno, TemporaryUnlessNoRetryCanHelp) {
