@@ -142,8 +142,9 @@ python3 "$src/bench/mailstore/imap_flags.py" --changes "$changes" --range-size 2
 get() { sed -n "s/^.*$2=\([0-9.]*\).*/\1/p" "$work/$1" | head -1; }
 ratio() { if [[ $1 == n/a || $2 == n/a ]]; then echo n/a; else echo "$1 / $2" | bc -l | xargs printf '%.1fx'; fi; }
 
-commit=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (+ uncommitted changes)" || true)
+# BENCH_COMMIT: the commit a snapshot (git archive) was built from, when $src is not a checkout.
+commit=${BENCH_COMMIT:-$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+dirty=$([[ -z ${BENCH_COMMIT:-} ]] && git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (+ uncommitted changes)" || true)
 echo
 echo "Run: date=$(date -u +%Y-%m-%dT%H:%M:%SZ), commit=$commit$dirty, messages=$messages, host_cpus=$(nproc), kernel=$(uname -r), dovecot=$dovecot_version, cold_cache=$can_drop"
 echo
