@@ -52,12 +52,15 @@ std::string random_guid() {
   return out;
 }
 
-// The flags a file name carries, as the index stores them.
-void take_flags_from_name(message_entry& m, const maildir_name& n, bool in_new) {
+// The flags a file name carries, as the index stores them. A name in new/ may carry them
+// too: Dovecot renames a new/ file in place ("new/<base>:2,Sa") when its flags change
+// before a session has moved it to cur/, and reports those flags (doveadm fetch).
+void take_flags_from_name(message_entry& m, const maildir_name& n, std::string_view file_name, bool in_new) {
   m.in_new = in_new;
-  m.flags = in_new ? 0 : n.flags;
-  m.keywords = in_new ? 0 : n.keywords;
-  m.other_flags = in_new ? std::string() : n.other_flags;
+  m.new_info = in_new && n.base.size() != file_name.size();
+  m.flags = n.flags;
+  m.keywords = n.keywords;
+  m.other_flags = n.other_flags;
 }
 
 uint8_t apply_op(uint8_t have, flag_op op, uint8_t given) {
@@ -110,8 +113,8 @@ folder_summary open_folder::summary() const {
 }
 
 std::string open_folder::path_of(const message_entry& m) const {
-  if (m.in_new) return absl::StrCat(dir_, "/new/", m.base);
-  return absl::StrCat(dir_, "/cur/", format_maildir_name(m.base, m.flags, m.keywords & 0x3ffffffu, m.other_flags));
+  if (m.in_new && !m.new_info) return absl::StrCat(dir_, "/new/", m.base);
+  return absl::StrCat(dir_, m.in_new ? "/new/" : "/cur/", format_maildir_name(m.base, m.flags, m.keywords & 0x3ffffffu, m.other_flags));
 }
 
 void open_folder::record_event(const folder_event& e) {
@@ -228,11 +231,20 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::folder(std::string n
   if (it != folders_.end() && !it->second->log_->broken()) co_return it->second;
   absl::Status locked = co_await ensure_locked();
   if (!locked.ok()) co_return locked;
+  // One opening per folder at a time: concurrent first deliveries to a new folder must
+  // not build its index twice (both would write the same files). Later callers wait for
+  // the first and take what it opened.
+  while (opening_.contains(name)) co_await opened_.wait();
   it = folders_.find(name);
+  if (it != folders_.end() && !it->second->log_->broken()) co_return it->second;
   if (it != folders_.end()) folders_.erase(it);  // a failed write: reload what is on disk
   auto dir = dir_of(name);
   if (!dir.ok()) co_return dir.status();
-  co_return co_await open_folder_at(name, *dir);
+  opening_.insert(name);
+  auto opened = co_await open_folder_at(name, *dir);
+  opening_.erase(name);
+  opened_.notify_all();
+  co_return opened;
 }
 
 task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::string name, std::string dir) {
@@ -351,7 +363,7 @@ task<absl::Status> mailbox::build_index(open_folder& f, const folder_state* know
     message_entry m;
     m.uid = c.uid;
     m.base = std::string(c.name.base);
-    take_flags_from_name(m, c.name, c.file->in_new);
+    take_flags_from_name(m, c.name, c.file->name, c.file->in_new);
     m.size = c.name.size >= 0 ? static_cast<uint64_t>(c.name.size) : c.file->size;
     m.vsize = c.file->vsize;
     m.internal_date = c.file->mtime;
@@ -416,8 +428,8 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     }
     maildir_name n = parse_maildir_name(it->second->name);
     message_entry now = m;
-    take_flags_from_name(now, n, it->second->in_new);
-    if (now.flags != m.flags || now.keywords != m.keywords || now.in_new != m.in_new ||
+    take_flags_from_name(now, n, it->second->name, it->second->in_new);
+    if (now.flags != m.flags || now.keywords != m.keywords || now.in_new != m.in_new || now.new_info != m.new_info ||
         now.other_flags != m.other_flags) {
       change c;
       c.k = change::set_flags;
@@ -467,7 +479,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     message_entry m;
     m.uid = uid != 0 && uid >= s.uid_next ? uid : s.uid_next;
     m.base = std::string(n.base);
-    take_flags_from_name(m, n, file->in_new);
+    take_flags_from_name(m, n, file->name, file->in_new);
     m.size = n.size >= 0 ? static_cast<uint64_t>(n.size) : file->size;
     m.vsize = file->vsize;
     m.internal_date = file->mtime;
@@ -659,6 +671,7 @@ task<absl::StatusOr<std::vector<uint32_t>>> mailbox::store(std::string folder_na
     after.flags = apply_op(m->flags, op, flags);
     after.keywords = apply_op32(m->keywords, op, mask);
     after.in_new = false;  // a message whose flags were looked at belongs in cur/ (Dovecot)
+    after.new_info = false;
     if (after.flags == m->flags && after.keywords == m->keywords && !m->in_new) continue;
     jobs.push_back({after, fo.path_of(*m), fo.path_of(after)});
   }
@@ -791,6 +804,7 @@ task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> mailbox::copy(s
     j.src_uid = uid;
     j.entry = *m;
     j.entry.in_new = false;
+    j.entry.new_info = false;
     j.entry.base = writer_.unique_name(m->size, m->vsize);
     j.entry.keywords = keyword_mask(d, names, true, &new_keyword);
     j.from = s.path_of(*m);

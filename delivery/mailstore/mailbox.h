@@ -47,6 +47,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -256,6 +257,8 @@ class mailbox {
   offload_pool& offload_;
   std::map<std::string, std::shared_ptr<open_folder>, std::less<>> folders_;  // by UTF-8 name
   std::optional<quota_usage> usage_;
+  std::set<std::string, std::less<>> opening_;  // folders being opened right now
+  notifier opened_;
   // Folders (INBOX included) as of the last listing, kept up to date by create and
   // reset by delete: create_folder checks kMaxFolders without listing the Maildir each
   // time (a listing per create made creating n folders cost O(n^2)).
