@@ -11,8 +11,9 @@ packages=(
   libc-ares-dev libcrypt-dev libargon2-dev libidn2-dev libpcre2-dev zlib1g-dev
   # the stock SpamAssassin rules (/usr/share/spamassassin) the spam scanner loads
   spamassassin
-  # the MariaDB tests start their own server; Dovecot checks password compatibility
-  mariadb-server mariadb-client dovecot-core
+  # the MariaDB tests start their own server; Dovecot checks password compatibility and
+  # shares Maildirs with ringmail (tests/tools/dovecot_roundtrip_test.sh)
+  mariadb-server mariadb-client dovecot-core dovecot-imapd
   # real SMTP clients for the end-to-end tests
   swaks libnet-ssleay-perl postfix
   # tests and benchmarks

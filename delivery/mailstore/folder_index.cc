@@ -90,10 +90,18 @@ class reader {
   bool ok_ = true;
 };
 
+// Where the file is, one byte: 0 cur/, 1 new/ (named base), 2 new/ named base + info.
+// Indexes written before value 2 existed read the same as before.
+uint8_t where_byte(const message_entry& m) { return m.in_new ? (m.new_info ? 2 : 1) : 0; }
+void set_where(message_entry& m, uint8_t b) {
+  m.in_new = b != 0;
+  m.new_info = b == 2;
+}
+
 void put_message(writer& w, const message_entry& m) {
   w.u32(m.uid);
   w.str(m.base);
-  w.u8(m.in_new ? 1 : 0);
+  w.u8(where_byte(m));
   w.u8(m.flags);
   w.u32(m.keywords);
   w.str(m.other_flags);
@@ -108,7 +116,7 @@ message_entry get_message(reader& r) {
   message_entry m;
   m.uid = r.u32();
   m.base = r.str(kMaxBaseNameLength);
-  m.in_new = r.u8() != 0;
+  set_where(m, r.u8());
   m.flags = r.u8();
   m.keywords = r.u32();
   m.other_flags = r.str(26);
@@ -168,6 +176,7 @@ void apply(folder_state& s, const change& c) {
         m->flags = c.message.flags;
         m->keywords = c.message.keywords;
         m->in_new = c.message.in_new;
+        m->new_info = c.message.new_info;
         m->other_flags = c.message.other_flags;
         m->modseq = c.modseq;
       }
@@ -210,7 +219,7 @@ std::string encode_record(uint64_t seq, const change& c) {
       break;
     case change::set_flags:
       w.u32(c.message.uid);
-      w.u8(c.message.in_new ? 1 : 0);
+      w.u8(where_byte(c.message));
       w.u8(c.message.flags);
       w.u32(c.message.keywords);
       w.str(c.message.other_flags);
@@ -260,7 +269,7 @@ std::optional<decoded_record> decode_record(std::string_view in) {
       break;
     case change::set_flags:
       d.c.message.uid = r.u32();
-      d.c.message.in_new = r.u8() != 0;
+      set_where(d.c.message, r.u8());
       d.c.message.flags = r.u8();
       d.c.message.keywords = r.u32();
       d.c.message.other_flags = r.str(26);

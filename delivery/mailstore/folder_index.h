@@ -56,6 +56,9 @@ struct message_entry {
   uint32_t uid = 0;
   std::string base;        // Maildir file name without the ":2,<info>" part
   bool in_new = false;     // file is in new/ (named `base`), else cur/ (base + info)
+  bool new_info = false;   // in new/ AND named base + ":2,<info>": Dovecot renames a file
+                           // in place in new/ when flags change before any session moved
+                           // it to cur/ (even to "base:2," once the flags are removed)
   uint8_t flags = 0;       // message_flag bits (maildir_filename.h)
   uint32_t keywords = 0;   // bit i: keyword i of the folder
   std::string other_flags; // info letters we do not map (kept across renames)
