@@ -25,6 +25,7 @@ declare -A sources=(
   [perl_regex_fuzz]="spam/perl_regex.cc spam/regex_prefilter.cc"
   [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
   [tag_prefilter_fuzz]="spam/tag_prefilter.cc"
+  [mailstore_index_fuzz]="delivery/mailstore/folder_index.cc"
   [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc"
 )
 declare -A libs=(
@@ -39,6 +40,7 @@ declare -A libs=(
   [bayes_tokens_fuzz]="$absl_all"
   [tag_prefilter_fuzz]="-lpcre2-8"
   [mailstore_formats_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [mailstore_index_fuzz]="-lz $(pkg-config --libs absl_strings absl_status absl_statusor)"
 )
 
 for target in "${!sources[@]}"; do
