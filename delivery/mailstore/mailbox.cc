@@ -274,7 +274,11 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::
     auto cur_st = co_await stat_path(dir + "/cur");
     const int64_t new_ns = new_st.ok() ? ns_of(new_st->stx_mtime) : 0;
     const int64_t cur_ns = cur_st.ok() ? ns_of(cur_st->stx_mtime) : 0;
-    if (new_ns != f->state_.new_mtime_ns || cur_ns != f->state_.cur_mtime_ns || new_ns == 0 || cur_ns == 0) {
+    // A log with records in it means the folder was not closed cleanly (a close writes a
+    // checkpoint and empties the log): after a crash the directory times prove nothing
+    // (a lost rename leaves them as they were), so the files are compared in any case.
+    if (f->log_->log_size() > 0 || new_ns != f->state_.new_mtime_ns || cur_ns != f->state_.cur_mtime_ns ||
+        new_ns == 0 || cur_ns == 0) {
       absl::Status synced = co_await sync_with_files(*f);
       if (!synced.ok()) co_return synced;
     }
