@@ -31,6 +31,8 @@
 // A SIGKILL keeps the page cache, so this tests the recovery logic, not fsync placement
 // (tests/delivery/crash_consistency_test.cc and the power-cut harness do that).
 //
+// Odd rounds make the index checkpoint every ~1 KiB of log, so kills also cut checkpoints.
+//
 // Knobs: KILL_ROUNDS (default 20), KILL_SEED (default random; printed on failure).
 #include <fcntl.h>
 #include <signal.h>
@@ -409,7 +411,11 @@ class workload {
     ledger led(ledger_path);
     writer_options wo;
     maildir_writer writer(wo);
-    mail_store store(root, store_options{}, writer, shards->offload());
+    store_options so;  // fsync on
+    // Every other round checkpoints after ~1 KiB of log, so kills also land in checkpoint
+    // writes (ringmail-index.tmp, its rename, the fresh log's rename).
+    if (round % 2 == 1) so.index.checkpoint_bytes = 1024;
+    mail_store store(root, so, writer, shards->offload());
     auto box = store.mailbox_for(kUser);
     if (!box.ok()) {
       led.write("fail - mailbox_for " + box.status().ToString() + "\n");
