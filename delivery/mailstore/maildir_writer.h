@@ -163,6 +163,10 @@ class maildir_writer {
   // (the queue) can share it.
   task<io_status> sync_directory(std::string dir);
 
+  // Makes a directory that was just created durable: fsyncs it and every parent up to
+  // "/" (each new entry lives in its parent), sharing the group commit.
+  task<io_status> sync_chain(std::string dir);
+
   // A fresh unique Maildir file name from this writer's namer (copies and folder
   // trash names of the mail store on this shard use it, so names never collide).
   std::string unique_name(uint64_t size, uint64_t vsize) { return namer_.next(size, vsize); }
@@ -214,7 +218,6 @@ class maildir_writer {
   // Resumes everyone in d.current with `st`; starts the next batch or retires `d`.
   void finish_batch(dir_sync& d, io_status st);
 
-  task<io_status> sync_chain(std::string dir);
   task<io_status> rename_into_new(const std::string& from, const std::string& to);
 
   writer_options options_;
