@@ -253,6 +253,9 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::
     if (name != "INBOX") co_return absl::NotFoundError(absl::StrCat("no folder ", name));
     // INBOX exists from the first delivery or login on.
     io_status made = co_await ensure_maildir(dir, options_.dir_mode);
+    // Durable before anything is delivered into it: a power cut must not take the new
+    // Maildir (and the mail in it) away with an unsynced parent entry.
+    if (made.ok() && options_.fsync) made = co_await writer_.sync_chain(dir);
     if (!made.ok()) co_return io_error("cannot create", dir, made);
   }
   // Another coroutine may have opened it while we waited.
@@ -875,8 +878,14 @@ task<absl::Status> mailbox::create_folder(std::string name) {
   if (!st.ok()) co_return io_error("cannot create", *dir, st);
   if (folder_count_) ++*folder_count_;
   if (options_.fsync) {
-    st = co_await sync_directory_path(maildir_);
-    if (!st.ok()) co_return io_error("cannot sync", maildir_, st);
+    // The folder's own entries (cur/ new/ tmp/) first, then its name in the Maildir: a
+    // durable ".name" without a durable cur/ is no folder (NotFound) that a retried
+    // create still calls AlreadyExists. Found by the power-cut test
+    // (tests/delivery/mailstore_crash_consistency_test.cc).
+    // sync_chain: the folder, the Maildir, and every parent up (the Maildir itself may be
+    // new too, when a folder is made before INBOX ever was).
+    st = co_await writer_.sync_chain(*dir);
+    if (!st.ok()) co_return io_error("cannot sync", *dir, st);
   }
   co_return absl::OkStatus();
 }
