@@ -1,6 +1,7 @@
 #include "delivery/mailstore/dotlock.h"
 
 #include <fcntl.h>
+#include <signal.h>
 
 #include <ctime>
 
@@ -13,6 +14,31 @@ namespace {
 
 absl::Status failure(std::string what, const std::string& path, const io_status& st) {
   return absl::UnavailableError(absl::StrCat(what, " ", path, ": ", st.to_string()));
+}
+
+// Dovecot's file_dotlock also takes over at once a lock whose "pid:host" names this host
+// and a process that no longer exists (kill(pid, 0) fails with ESRCH): a crashed writer
+// must not hold Dovecot's files for two minutes.
+task<bool> holder_is_gone(const std::string& lock, const dotlock_settings& settings) {
+  auto text = co_await read_whole_file(lock);
+  if (!text.ok()) co_return false;
+  std::string_view content = *text;
+  const size_t colon = content.find(':');
+  if (colon == std::string_view::npos) co_return false;
+  std::string_view host = content.substr(colon + 1);
+  while (!host.empty() && (host.back() == '\n' || host.back() == '\r')) host.remove_suffix(1);
+  std::string_view ours = settings.owner;
+  ours = ours.substr(ours.find(':') + 1);
+  while (!ours.empty() && (ours.back() == '\n' || ours.back() == '\r')) ours.remove_suffix(1);
+  if (host != ours) co_return false;  // another host's process: only the age can tell
+  int64_t pid = 0;
+  for (char c : content.substr(0, colon)) {
+    if (c < '0' || c > '9') co_return false;
+    pid = pid * 10 + (c - '0');
+    if (pid > (int64_t{1} << 30)) co_return false;
+  }
+  // kill(pid, 0) sends nothing and never blocks; it only asks whether the pid exists.
+  co_return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 // Takes <path>.lock (taking over a stale one). Unavailable when someone holds it.
@@ -30,7 +56,8 @@ task<absl::Status> take_lock(const std::string& lock, const dotlock_settings& se
     }
     if (f.status().error_number != EEXIST) co_return failure("cannot create", lock, f.status());
     auto held = co_await stat_path(lock);
-    if (held.ok() && std::time(nullptr) - held->stx_mtime.tv_sec > kDotlockStaleSeconds) {
+    const bool old = held.ok() && std::time(nullptr) - held->stx_mtime.tv_sec > kDotlockStaleSeconds;
+    if (old || co_await holder_is_gone(lock, settings)) {
       co_await unlink_path(lock);  // a crash leftover
       continue;
     }

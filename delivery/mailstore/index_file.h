@@ -73,6 +73,8 @@ class folder_log {
   bool broken() const { return broken_; }
   uint64_t last_seq() const { return appended_seq_; }
   uint64_t durable_seq() const { return durable_seq_; }
+  // Nothing was appended since the last checkpoint: the checkpoint is the whole state.
+  bool at_checkpoint() const { return log_size_ == 0 && pending_.empty(); }
   // Bytes of log after the checkpoint (0 right after open() of a cleanly closed folder).
   uint64_t log_size() const { return log_size_; }
   uint64_t syncs() const { return syncs_; }

@@ -271,7 +271,6 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::
       f->dovecot_written_ = true;
       f->dovecot_uid_ = f->state_.dovecot_uidlist_next - 1;
     }
-    for (const auto& m : f->state_.messages) f->by_base_.emplace(m.base, m.uid);
     // Files changed behind our back (or a crash after changes): reconcile with the files.
     auto new_st = co_await stat_path(dir + "/new");
     auto cur_st = co_await stat_path(dir + "/cur");
@@ -386,8 +385,6 @@ task<absl::Status> mailbox::build_index(open_folder& f, const folder_state* know
   s.new_mtime_ns = scan.new_mtime_ns;
   s.cur_mtime_ns = scan.cur_mtime_ns;
   f.state_ = std::move(s);
-  f.by_base_.clear();
-  for (const auto& m : f.state_.messages) f.by_base_.emplace(m.base, m.uid);
   // Dovecot's files first, so the checkpoint records what dovecot-uidlist holds.
   absl::Status dovecot_files = co_await write_dovecot_files(f);
   if (!dovecot_files.ok()) co_return dovecot_files;
@@ -452,7 +449,6 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
   for (uint32_t uid : gone) {
     const message_entry* m = s.find(uid);
     account(-static_cast<int64_t>(m->size), -1);
-    f.by_base_.erase(m->base);
     change c;
     c.k = change::expunge;
     c.uid = uid;
@@ -496,7 +492,6 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     c.message = m;
     apply(s, c);
     f.log_->append(c);
-    f.by_base_.emplace(m.base, m.uid);
     f.record_event({folder_event::appended, f.log_->last_seq(), m.uid, m.flags, m.keywords, m.modseq});
     account(static_cast<int64_t>(m.size), 1);
     ++added;
@@ -608,7 +603,6 @@ task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std:
   c.message = m;
   apply(s, c);
   fo.log_->append(c);
-  fo.by_base_.emplace(m.base, m.uid);
   fo.record_event({folder_event::appended, fo.log_->last_seq(), m.uid, 0, 0, m.modseq});
   account(static_cast<int64_t>(m.size), 1);
   if (uid != nullptr) *uid = m.uid;
@@ -764,7 +758,6 @@ task<absl::StatusOr<std::vector<uint32_t>>> mailbox::expunge(std::string folder_
     }
     const message_entry* m = fo.state_.find(victims[i]);
     account(-static_cast<int64_t>(m->size), -1);
-    fo.by_base_.erase(m->base);
     change c;
     c.k = change::expunge;
     c.uid = victims[i];
@@ -841,7 +834,6 @@ task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> mailbox::copy(s
     c.message = m;
     apply(d.state_, c);
     d.log_->append(c);
-    d.by_base_.emplace(m.base, m.uid);
     d.record_event({folder_event::appended, d.log_->last_seq(), m.uid, m.flags, m.keywords, m.modseq});
     account(static_cast<int64_t>(m.size), 1);
     pairs.emplace_back(jobs[i].src_uid, m.uid);
@@ -865,7 +857,9 @@ task<absl::Status> mailbox::create_folder(std::string name) {
   if (name == "INBOX") co_return absl::AlreadyExistsError("INBOX always exists");
   auto dir = dir_of(name);
   if (!dir.ok()) co_return dir.status();
-  auto there = co_await stat_path(*dir);
+  // cur/ makes a folder: a ".name" without it (a create cut short by a crash) is made
+  // whole again rather than called AlreadyExists.
+  auto there = co_await stat_path(*dir + "/cur");
   if (there.ok()) co_return absl::AlreadyExistsError(absl::StrCat("folder ", name, " already exists"));
   if (!folder_count_) {
     auto listed = co_await list_folders();  // sets folder_count_
@@ -951,7 +945,10 @@ task<absl::Status> mailbox::rename_folder(std::string from, std::string to) {
     io_status st = co_await rename_path(*a, *b);
     if (!st.ok()) co_return io_error("cannot rename", *a, st);
   }
-  if (options_.fsync) co_await sync_directory_path(maildir_);
+  if (options_.fsync) {
+    io_status st = co_await sync_directory_path(maildir_);
+    if (!st.ok()) co_return io_error("cannot sync", maildir_, st);
+  }
   // Subscriptions follow the rename, as Dovecot does.
   auto subs = co_await subscriptions();
   if (subs.ok()) {
@@ -1046,9 +1043,18 @@ task<absl::Status> mailbox::checkpoint_all() {
   for (auto& f : open) {
     if (f->log_->broken()) continue;
     co_await lock_folder(*f);
+    const bool uidlist_current = f->dovecot_written_ && f->dovecot_uid_ + 1 >= f->state_.uid_next;
+    if (f->log_->at_checkpoint() && uidlist_current) {
+      // Nothing changed since the last checkpoint: rewriting 100,000 records (and
+      // dovecot-uidlist) would only cost a close its time.
+      unlock_folder(*f);
+      continue;
+    }
     // Dovecot's files first, so the checkpoint records what dovecot-uidlist holds.
-    absl::Status dovecot = co_await write_dovecot_files(*f);
-    if (!dovecot.ok()) result = dovecot;
+    if (!uidlist_current) {
+      absl::Status dovecot = co_await write_dovecot_files(*f);
+      if (!dovecot.ok()) result = dovecot;
+    }
     auto new_st = co_await stat_path(f->dir_ + "/new");
     auto cur_st = co_await stat_path(f->dir_ + "/cur");
     f->state_.new_mtime_ns = new_st.ok() ? ns_of(new_st->stx_mtime) : 0;

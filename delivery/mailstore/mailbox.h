@@ -156,7 +156,6 @@ class open_folder {
   // deliveries only add files and do not wait here.
   bool busy_ = false;
   notifier idle_;
-  std::map<std::string, uint32_t, std::less<>> by_base_;  // file base -> UID
   // dovecot-uidlist: every UID up to dovecot_uid_ is in it; one writer at a time.
   uint32_t dovecot_uid_ = 0;
   bool dovecot_written_ = false;  // this process wrote it whole once: appends may follow
