@@ -234,7 +234,7 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::folder(std::string n
   // One opening per folder at a time: concurrent first deliveries to a new folder must
   // not build its index twice (both would write the same files). Later callers wait for
   // the first and take what it opened.
-  while (opening_.contains(name)) co_await opened_.wait();
+  while (opening_.contains(name) || renaming_.contains(name)) co_await opened_.wait();
   it = folders_.find(name);
   if (it != folders_.end() && !it->second->log_->broken()) co_return it->second;
   if (it != folders_.end()) folders_.erase(it);  // a failed write: reload what is on disk
@@ -516,6 +516,25 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
   co_return absl::OkStatus();
 }
 
+task<void> mailbox::quiesce(const std::vector<std::string>& names) {
+  for (const auto& n : names) renaming_.insert(n);
+  for (const auto& n : names) {
+    auto it = folders_.find(n);
+    if (it == folders_.end()) continue;
+    std::shared_ptr<open_folder> f = it->second;
+    close_folder(n);
+    while (f->writing_ > 0) co_await f->written_.wait();
+    co_await lock_folder(*f);  // a flag change or expunge in flight finishes first
+    while (f->dovecot_busy_) co_await f->dovecot_idle_.wait();
+    unlock_folder(*f);
+  }
+}
+
+void mailbox::resume_opening(const std::vector<std::string>& names) {
+  for (const auto& n : names) renaming_.erase(n);
+  opened_.notify_all();
+}
+
 task<void> mailbox::lock_folder(open_folder& f) {
   while (f.busy_) co_await f.idle_.wait();
   f.busy_ = true;
@@ -582,7 +601,11 @@ task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std:
   open_folder& fo = *folder_ref;
   std::string disk_name;
   if (folder_name != "INBOX") disk_name = fo.dir_.substr(maildir_.size() + 2);  // ".a.b" -> "a.b"
+  // A rename or delete of this folder waits until the file is written and indexed, so the
+  // file and its index record land in the same directory.
+  ++fo.writing_;
   delivery_result result = co_await writer_.deliver(maildir_, disk_name, pieces);
+  if (--fo.writing_ == 0) fo.written_.notify_all();
   if (!result.delivered()) co_return result;
 
   message_entry m;
@@ -892,13 +915,15 @@ task<absl::Status> mailbox::delete_folder(std::string name) {
   if (!dir.ok()) co_return dir.status();
   auto there = co_await stat_path(*dir);
   if (!there.ok()) co_return absl::NotFoundError(absl::StrCat("no folder ", name));
-  close_folder(name);
+  std::vector<std::string> names(1, name);
+  co_await quiesce(names);
   // One atomic rename takes the folder away (a name without the leading '.' is no folder
   // to Dovecot or us, as Dovecot's own DOVECOT-TRASHED); the files go after, off the shard.
   const std::string trash = absl::StrCat(maildir_, "/ringmail-trashed.", writer_.unique_name(0, 0));
   io_status st = co_await rename_path(*dir, trash);
+  if (st.ok() && options_.fsync) st = co_await sync_directory_path(maildir_);
+  resume_opening(names);
   if (!st.ok()) co_return io_error("cannot delete", *dir, st);
-  if (options_.fsync) co_await sync_directory_path(maildir_);
   auto remove_fn = [trash] { return remove_tree(trash); };
   co_await offload(offload_, std::move(remove_fn));
   usage_.reset();  // recounted on next use
@@ -937,18 +962,29 @@ task<absl::Status> mailbox::rename_folder(std::string from, std::string to) {
       moves.emplace_back(name, to + name.substr(from.size()));
     }
   }
+  std::vector<std::string> names;
+  for (const auto& [old_name, new_name] : moves) names.push_back(old_name);
+  co_await quiesce(names);
+  absl::Status moved = absl::OkStatus();
   for (const auto& [old_name, new_name] : moves) {
     auto a = dir_of(old_name);
     auto b = dir_of(new_name);
-    if (!a.ok() || !b.ok()) co_return !a.ok() ? a.status() : b.status();
-    close_folder(old_name);
+    if (!a.ok() || !b.ok()) {
+      moved = !a.ok() ? a.status() : b.status();
+      break;
+    }
     io_status st = co_await rename_path(*a, *b);
-    if (!st.ok()) co_return io_error("cannot rename", *a, st);
+    if (!st.ok()) {
+      moved = io_error("cannot rename", *a, st);
+      break;
+    }
   }
-  if (options_.fsync) {
+  if (moved.ok() && options_.fsync) {
     io_status st = co_await sync_directory_path(maildir_);
-    if (!st.ok()) co_return io_error("cannot sync", maildir_, st);
+    if (!st.ok()) moved = io_error("cannot sync", maildir_, st);
   }
+  resume_opening(names);
+  if (!moved.ok()) co_return moved;
   // Subscriptions follow the rename, as Dovecot does.
   auto subs = co_await subscriptions();
   if (subs.ok()) {

@@ -156,6 +156,8 @@ class open_folder {
   // deliveries only add files and do not wait here.
   bool busy_ = false;
   notifier idle_;
+  size_t writing_ = 0;  // deliveries between writing their file and indexing it
+  notifier written_;
   // dovecot-uidlist: every UID up to dovecot_uid_ is in it; one writer at a time.
   uint32_t dovecot_uid_ = 0;
   bool dovecot_written_ = false;  // this process wrote it whole once: appends may follow
@@ -237,6 +239,10 @@ class mailbox {
   task<absl::Status> build_index(open_folder& f, const folder_state* known);
   task<absl::Status> sync_with_files(open_folder& f);
   task<void> lock_folder(open_folder& f);
+  // Before a rename or delete: no one may open `names` until resume_opening(), and the
+  // changes in flight on them (deliveries, flag changes, Dovecot file writes) finish.
+  task<void> quiesce(const std::vector<std::string>& names);
+  void resume_opening(const std::vector<std::string>& names);
   void unlock_folder(open_folder& f);
   task<absl::Status> commit(open_folder& f);
   // The mask of `names` in f's keyword list; with `create`, unknown valid names are added
@@ -257,6 +263,7 @@ class mailbox {
   std::map<std::string, std::shared_ptr<open_folder>, std::less<>> folders_;  // by UTF-8 name
   std::optional<quota_usage> usage_;
   std::set<std::string, std::less<>> opening_;  // folders being opened right now
+  std::set<std::string, std::less<>> renaming_;  // folders being renamed or deleted
   notifier opened_;
   // Folders (INBOX included) as of the last listing, kept up to date by create and
   // reset by delete: create_folder checks kMaxFolders without listing the Maildir each
