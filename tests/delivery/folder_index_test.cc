@@ -379,7 +379,9 @@ TEST(FolderIndexCheckpoint, RandomDamageNeverCrashesNorLoadsWrongUids) {
     if (r.ok()) {
       for (size_t k = 0; k < r->state.messages.size(); ++k) {
         EXPECT_LT(r->state.messages[k].uid, r->state.uid_next);
-        if (k > 0) EXPECT_GT(r->state.messages[k].uid, r->state.messages[k - 1].uid);
+        if (k > 0) {
+          EXPECT_GT(r->state.messages[k].uid, r->state.messages[k - 1].uid);
+        }
       }
     }
   }
