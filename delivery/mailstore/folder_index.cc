@@ -8,7 +8,7 @@
 namespace ringmail::mailstore {
 namespace {
 
-constexpr char kCheckpointMagic[8] = {'R', 'M', 'I', 'D', 'X', '0', '0', '1'};
+constexpr char kCheckpointMagic[8] = {'R', 'M', 'I', 'D', 'X', '0', '0', '2'};
 
 uint32_t crc_of(std::string_view bytes) {
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -47,6 +47,7 @@ class reader {
   explicit reader(std::string_view in) : in_(in) {}
   bool ok() const { return ok_; }
   bool at_end() const { return in_.empty(); }
+  size_t remaining() const { return in_.size(); }
   uint8_t u8() {
     if (!need(1)) return 0;
     uint8_t v = static_cast<uint8_t>(in_[0]);
@@ -326,6 +327,11 @@ std::string encode_checkpoint(const folder_state& s, uint64_t seq) {
   w.u32(s.dovecot_uidlist_next);
   w.u64(static_cast<uint64_t>(s.new_mtime_ns));
   w.u64(static_cast<uint64_t>(s.cur_mtime_ns));
+  w.u32(static_cast<uint32_t>(s.messages.size()));
+  w.u32(static_cast<uint32_t>(s.unseen()));
+  w.u64(s.total_vsize());
+  w.u64(s.total_size());
+  w.u32(crc_of(out));  // the header's own checksum (decode_checkpoint_summary)
   w.u32(static_cast<uint32_t>(s.keywords.size()));
   for (const auto& k : s.keywords) w.str(k);
   w.u32(static_cast<uint32_t>(s.expunged.size()));
@@ -357,6 +363,11 @@ absl::StatusOr<decoded_checkpoint> decode_checkpoint(std::string_view in) {
   s.dovecot_uidlist_next = r.u32();
   s.new_mtime_ns = static_cast<int64_t>(r.u64());
   s.cur_mtime_ns = static_cast<int64_t>(r.u64());
+  r.u32();  // messages, unseen, vsize, size: derived, for the summary reader
+  r.u32();
+  r.u64();
+  r.u64();
+  r.u32();  // header checksum (the whole-file checksum above covers it)
   const uint32_t keywords = r.u32();
   if (keywords > kMaxKeywords) return absl::DataLossError("index checkpoint: too many keywords");
   for (uint32_t i = 0; i < keywords && r.ok(); ++i) s.keywords.push_back(r.str(kMaxKeywordLength));
@@ -380,6 +391,33 @@ absl::StatusOr<decoded_checkpoint> decode_checkpoint(std::string_view in) {
   }
   if (!r.ok() || !r.at_end()) return absl::DataLossError("index checkpoint: truncated or trailing bytes");
   return d;
+}
+
+absl::StatusOr<checkpoint_summary> decode_checkpoint_summary(std::string_view in) {
+  if (in.size() < sizeof kCheckpointMagic || std::memcmp(in.data(), kCheckpointMagic, sizeof kCheckpointMagic) != 0) {
+    return absl::DataLossError("index checkpoint: bad magic or too short");
+  }
+  reader r(in.substr(sizeof kCheckpointMagic));
+  checkpoint_summary c;
+  c.seq = r.u64();
+  c.uid_validity = r.u32();
+  c.uid_next = r.u32();
+  c.highest_modseq = r.u64();
+  r.str(64);  // mailbox GUID
+  r.u32();    // dovecot_uidlist_next
+  c.new_mtime_ns = static_cast<int64_t>(r.u64());
+  c.cur_mtime_ns = static_cast<int64_t>(r.u64());
+  c.messages = r.u32();
+  c.unseen = r.u32();
+  c.vsize = r.u64();
+  c.size = r.u64();
+  if (!r.ok()) return absl::DataLossError("index checkpoint: header truncated");
+  const size_t header_bytes = in.size() - r.remaining();
+  const uint32_t crc = r.u32();
+  if (!r.ok() || crc != crc_of(in.substr(0, header_bytes))) {
+    return absl::DataLossError("index checkpoint: header checksum mismatch");
+  }
+  return c;
 }
 
 }  // namespace ringmail::mailstore

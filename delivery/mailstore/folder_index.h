@@ -26,7 +26,8 @@
 // log (a torn tail), and nothing after it was ever acknowledged (the writer acknowledges
 // only after an fdatasync that covers a record and everything before it).
 //
-// THE CHECKPOINT is the whole folder state at some sequence number S: a header, the
+// THE CHECKPOINT is the whole folder state at some sequence number S: a header (with the
+// folder's totals and a CRC-32 of its own, so STATUS can read just the first bytes), the
 // records, a CRC-32 over everything. Load = checkpoint, then the log's records after S.
 //
 // Threading: plain data, owned by the mailbox owner's shard.
@@ -144,5 +145,22 @@ struct decoded_checkpoint {
 };
 // InvalidArgument/DataLoss on anything malformed: a damaged index is rebuilt, never trusted.
 absl::StatusOr<decoded_checkpoint> decode_checkpoint(std::string_view in);
+
+// The checkpoint's header alone (it is in the first kCheckpointSummaryBytes): what IMAP
+// STATUS needs of a folder that is not open, without reading its records.
+inline constexpr size_t kCheckpointSummaryBytes = 4096;
+struct checkpoint_summary {
+  uint64_t seq = 0;
+  uint32_t uid_validity = 0;
+  uint32_t uid_next = 0;
+  uint64_t highest_modseq = 0;
+  int64_t new_mtime_ns = 0;
+  int64_t cur_mtime_ns = 0;
+  uint32_t messages = 0;
+  uint32_t unseen = 0;
+  uint64_t vsize = 0;
+  uint64_t size = 0;
+};
+absl::StatusOr<checkpoint_summary> decode_checkpoint_summary(std::string_view prefix);
 
 }  // namespace ringmail::mailstore

@@ -247,6 +247,53 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::folder(std::string n
   co_return opened;
 }
 
+task<absl::StatusOr<folder_summary>> mailbox::status(std::string name) {
+  name = canonical_name(name);
+  if (absl::Status locked = co_await ensure_locked(); !locked.ok()) co_return locked;
+  while (opening_.contains(name) || renaming_.contains(name)) co_await opened_.wait();
+  if (auto it = folders_.find(name); it != folders_.end() && !it->second->log_->broken()) {
+    co_return it->second->summary();
+  }
+  auto dir = dir_of(name);
+  if (!dir.ok()) co_return dir.status();
+  std::optional<folder_summary> quick = co_await summary_from_checkpoint(name, *dir);
+  if (quick) co_return *quick;
+  auto f = co_await folder(name);
+  if (!f.ok()) co_return f.status();
+  co_return (*f)->summary();
+}
+
+task<std::optional<folder_summary>> mailbox::summary_from_checkpoint(std::string name, std::string dir) {
+  auto log_st = co_await stat_path(dir + "/ringmail-index.log");
+  if (!log_st.ok() || log_st->stx_size != 0) co_return std::nullopt;  // not closed cleanly
+  auto index = co_await file::open(dir + "/ringmail-index", O_RDONLY);
+  if (!index.ok()) co_return std::nullopt;
+  std::string head(kCheckpointSummaryBytes, '\0');
+  auto n = co_await index->read_at(std::span<char>(head.data(), head.size()), 0);
+  co_await index->close();
+  if (!n.ok()) co_return std::nullopt;
+  head.resize(*n);
+  auto c = decode_checkpoint_summary(head);
+  if (!c.ok() || c->uid_validity == 0) co_return std::nullopt;
+  // Someone else changed the files since: only a full open (and its sync pass) can tell.
+  auto new_st = co_await stat_path(dir + "/new");
+  auto cur_st = co_await stat_path(dir + "/cur");
+  if (!new_st.ok() || !cur_st.ok() || ns_of(new_st->stx_mtime) != c->new_mtime_ns ||
+      ns_of(cur_st->stx_mtime) != c->cur_mtime_ns) {
+    co_return std::nullopt;
+  }
+  folder_summary s;
+  s.name = std::move(name);
+  s.messages = c->messages;
+  s.unseen = c->unseen;
+  s.uid_next = c->uid_next;
+  s.uid_validity = c->uid_validity;
+  s.highest_modseq = c->highest_modseq;
+  s.vsize = c->vsize;
+  s.size = c->size;
+  co_return s;
+}
+
 task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::string name, std::string dir) {
   auto exists = co_await stat_path(dir + "/cur");
   if (!exists.ok()) {

@@ -178,6 +178,11 @@ class mailbox {
   // exist (INBOX always exists; it is created on first use).
   task<absl::StatusOr<std::shared_ptr<open_folder>>> folder(std::string name);
 
+  // IMAP STATUS: the folder's totals. A folder that is not open and was closed cleanly
+  // (empty log, new/ and cur/ unchanged) is answered from the first bytes of its
+  // checkpoint, without reading its records; otherwise it is opened.
+  task<absl::StatusOr<folder_summary>> status(std::string name);
+
   // ---- changes (each returns when durable) ----------------------------------------------
   // Local delivery: writes the pieces as one message file and indexes it. The result's
   // `path` is the file; *uid (if given) its UID.
@@ -235,6 +240,7 @@ class mailbox {
  private:
   absl::StatusOr<std::string> dir_of(std::string_view name) const;
   task<absl::Status> ensure_locked();
+  task<std::optional<folder_summary>> summary_from_checkpoint(std::string name, std::string dir);
   task<absl::StatusOr<std::shared_ptr<open_folder>>> open_folder_at(std::string name, std::string dir);
   task<absl::Status> build_index(open_folder& f, const folder_state* known);
   task<absl::Status> sync_with_files(open_folder& f);

@@ -110,9 +110,9 @@ std::string subject_of(const std::string& bytes, mail::charset_converter& charse
 }
 
 task<int> print_status(mailstore::mailbox& box, std::string folder) {
-  auto f = co_await box.folder(folder);
-  if (!f.ok()) co_return fail(f.status());
-  mailstore::folder_summary s = (*f)->summary();
+  auto summary = co_await box.status(folder);
+  if (!summary.ok()) co_return fail(summary.status());
+  const mailstore::folder_summary& s = *summary;
   std::printf("messages=%u unseen=%u uidnext=%u uidvalidity=%u highestmodseq=%llu vsize=%llu\n", s.messages, s.unseen,
               s.uid_next, s.uid_validity, static_cast<unsigned long long>(s.highest_modseq),
               static_cast<unsigned long long>(s.vsize));
