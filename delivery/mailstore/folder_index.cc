@@ -168,6 +168,8 @@ void apply(folder_state& s, const change& c) {
     case change::append:
       // UIDs ascend: an append at or below the last UID is a damaged log, not a message.
       if (c.message.uid == 0 || (!s.messages.empty() && c.message.uid <= s.messages.back().uid)) return;
+      // The last UID could never be followed by another (uid_next would wrap to 0).
+      if (c.message.uid == UINT32_MAX) return;
       s.messages.push_back(c.message);
       s.uid_next = std::max(s.uid_next, c.message.uid + 1);
       s.highest_modseq = std::max(s.highest_modseq, c.message.modseq);

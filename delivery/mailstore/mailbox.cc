@@ -33,6 +33,9 @@
 namespace ringmail::mailstore {
 namespace {
 
+// UIDs from dovecot-uidlist at or above this are not kept (see build_index).
+constexpr uint32_t kHighestKeptUid = 0x7fffffff;
+
 bool is_inbox(std::string_view name) { return mail::equals_ignore_case(name, "INBOX"); }
 
 std::string canonical_name(std::string_view name) { return is_inbox(name) ? "INBOX" : std::string(name); }
@@ -383,8 +386,34 @@ task<absl::Status> mailbox::build_index(open_folder& f, const folder_state* know
   // UIDs the index or dovecot-uidlist know are kept; the rest are numbered after them in
   // file name order (Maildir names start with the delivery time).
   std::map<std::string, uint32_t, std::less<>> known_uids;
+  bool renumbered = dovecot && dovecot->next_uid >= kHighestKeptUid;
   if (dovecot) {
-    for (const auto& e : dovecot->entries) known_uids[e.base] = e.uid;
+    for (const auto& e : dovecot->entries) {
+      // UIDs this high leave no room to grow (RFC 9051 2.3.1.1 allows 2^32-1 at most):
+      // such a folder is numbered afresh, under a new UIDVALIDITY, as Dovecot does.
+      if (e.uid >= kHighestKeptUid) {
+        renumbered = true;
+        continue;
+      }
+      known_uids[e.base] = e.uid;
+    }
+  }
+  if (renumbered) {
+    known_uids.clear();
+    const uint32_t old_validity = s.uid_validity;
+    s.uid_validity = static_cast<uint32_t>(std::time(nullptr));
+    if (s.uid_validity == old_validity) ++s.uid_validity;
+    s.uid_next = 1;
+    log::warn("mailstore_uids_exhausted", {{"folder", dir}, {"action", "new uidvalidity"}});
+  } else if (known == nullptr && dovecot) {
+    // The UIDs stay, so clients may hold modseqs from before (Dovecot's, or an index of
+    // ours that was lost): start above any of them. Microseconds since the epoch are
+    // larger than any counter of changes a folder has seen (RFC 7162 3.1: modseqs never
+    // go back while UIDVALIDITY stays).
+    s.highest_modseq = std::max<uint64_t>(
+        s.highest_modseq, static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count()));
   }
   if (known != nullptr) {
     for (const auto& m : known->messages) known_uids[m.base] = m.uid;
@@ -518,7 +547,8 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
   std::vector<std::pair<uint32_t, const scanned_file*>> fresh;
   for (const auto& [base, file] : on_disk) {
     auto d = dovecot_uids.find(base);
-    fresh.emplace_back(d != dovecot_uids.end() && d->second >= s.uid_next ? d->second : 0, file);
+    const bool take = d != dovecot_uids.end() && d->second >= s.uid_next && d->second < kHighestKeptUid;
+    fresh.emplace_back(take ? d->second : 0, file);
   }
   std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) {
     if ((a.first == 0) != (b.first == 0)) return a.first != 0;
@@ -543,7 +573,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     account(static_cast<int64_t>(m.size), 1);
     ++added;
   }
-  if (dovecot_next > s.uid_next) {
+  if (dovecot_next > s.uid_next && dovecot_next < kHighestKeptUid) {
     change c;
     c.k = change::set_header;
     c.uid_validity = s.uid_validity;

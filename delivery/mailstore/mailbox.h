@@ -182,6 +182,7 @@ class mailbox {
   // (empty log, new/ and cur/ unchanged) is answered from the first bytes of its
   // checkpoint, without reading its records; otherwise it is opened.
   task<absl::StatusOr<folder_summary>> status(std::string name);
+  size_t open_folder_count() const { return folders_.size(); }
 
   // ---- changes (each returns when durable) ----------------------------------------------
   // Local delivery: writes the pieces as one message file and indexes it. The result's

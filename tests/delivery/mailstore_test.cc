@@ -1003,5 +1003,77 @@ TEST_F(MailStore, TwoShardsChangeOneMailboxAndBothWatchersSeeOneHistory) {
   inbox.reset();
 }
 
+// STATUS of a folder that is not open comes from the checkpoint's header; it must agree
+// with a full open, and fall back to one when the files changed behind the store's back.
+TEST_F(MailStore, StatusOfAClosedFolderAgreesWithAFullOpen) {
+  for (int i = 1; i <= 4; ++i) deliver("INBOX", message(i));
+  ASSERT_TRUE(store("INBOX", {2}, flag_op::add, flag_seen).ok());
+  const folder_summary live = on_box([](mailbox& b) -> task<folder_summary> {
+    auto f = co_await b.folder("INBOX");
+    co_return (*f)->summary();
+  });
+  auto status_now = [this] {
+    return on_box([](mailbox& b) -> task<absl::StatusOr<folder_summary>> {
+      auto t = b.status("INBOX");
+      co_return co_await std::move(t);
+    });
+  };
+  close_stores(/*clean=*/true);
+  open_stores();
+  auto quick = status_now();
+  ASSERT_TRUE(quick.ok()) << quick.status();
+  EXPECT_EQ(quick->messages, 4u);
+  EXPECT_EQ(quick->unseen, 3u);
+  EXPECT_EQ(quick->uid_next, live.uid_next);
+  EXPECT_EQ(quick->uid_validity, live.uid_validity);
+  EXPECT_EQ(quick->highest_modseq, live.highest_modseq);
+  EXPECT_EQ(quick->vsize, live.vsize);
+  // The header answered: the folder was not opened (no index log was opened for it).
+  EXPECT_EQ(on_box([](mailbox& b) -> task<size_t> { co_return b.open_folder_count(); }), 0u);
+
+  // A file dropped into new/ by another program: the header is out of date, so STATUS
+  // opens the folder (and its sync pass finds the file).
+  close_stores(/*clean=*/true);
+  write_all(maildir_ + "/new/1800000001.M1P1.other,S=5", "abcd\n");
+  open_stores();
+  auto fresh = status_now();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->messages, 5u);
+  EXPECT_EQ(fresh->unseen, 4u);
+  EXPECT_EQ(fresh->uid_next, live.uid_next + 1);
+}
+
+// UIDs kept from dovecot-uidlist keep clients' caches, so their modseqs must not go back
+// either (RFC 7162 3.1): an index built with Dovecot's UIDs starts above any modseq.
+TEST_F(MailStore, AnIndexBuiltOnDovecotsUidsStartsModseqsHigh) {
+  for (const char* d : {"cur", "new", "tmp"}) fs::create_directories(maildir_ + "/" + d);
+  write_all(maildir_ + "/cur/1700000001.M1P1.vm,S=4:2,S", "one\n");
+  write_all(maildir_ + "/dovecot-uidlist", "3 V1234567 N8 G1cd09405f5c5156b9b31000083ecc375\n7 :1700000001.M1P1.vm,S=4\n");
+  const folder_state s = state("INBOX");
+  ASSERT_EQ(s.messages.size(), 1u);
+  EXPECT_EQ(s.uid_validity, 1234567u);
+  EXPECT_GT(s.highest_modseq, uint64_t{1} << 40) << "microseconds since the epoch, above any change counter";
+  EXPECT_GE(s.messages[0].modseq, s.highest_modseq);
+}
+
+// A dovecot-uidlist whose UIDs leave no room to grow is numbered afresh under a new
+// UIDVALIDITY, never wrapped (the fuzzer found uid_next wrapping at 2^32 - 1).
+TEST_F(MailStore, UidsThatCannotGrowAreRenumberedUnderANewUidvalidity) {
+  for (const char* d : {"cur", "new", "tmp"}) fs::create_directories(maildir_ + "/" + d);
+  write_all(maildir_ + "/cur/1700000001.M1P1.vm,S=4:2,S", "one\n");
+  write_all(maildir_ + "/cur/1700000002.M2P1.vm,S=4:2,", "two\n");
+  write_all(maildir_ + "/dovecot-uidlist",
+            "3 V1234567 N4294967295 G1cd09405f5c5156b9b31000083ecc375\n"
+            "4294967290 :1700000001.M1P1.vm,S=4\n"
+            "4294967294 :1700000002.M2P1.vm,S=4\n");
+  const folder_state s = state("INBOX");
+  ASSERT_EQ(s.messages.size(), 2u);
+  EXPECT_NE(s.uid_validity, 1234567u);
+  EXPECT_EQ(s.messages[0].uid, 1u);
+  EXPECT_EQ(s.messages[1].uid, 2u);
+  EXPECT_EQ(s.uid_next, 3u);
+  EXPECT_EQ(deliver("INBOX", message(1)), 3u);
+}
+
 }  // namespace
 }  // namespace ringmail::mailstore
