@@ -142,6 +142,11 @@ task<resolution> resolver::resolve(std::string_view recipient) {
   if (!rcpt.ok()) {
     co_return resolution{outcome::no_such_user, {}, absl::StrCat("invalid address: ", rcpt.status().message())};
   }
+  co_return co_await resolve(std::move(*rcpt));
+}
+
+task<resolution> resolver::resolve(address parsed) {
+  const address* rcpt = &parsed;
   expansion ex;
   absl::StatusOr<bool> ours = co_await is_our_domain(ex, rcpt->domain);
   if (!ours.ok()) {

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "delivery/directory/address.h"
 #include "delivery/directory/source.h"
 #include "runtime/task.h"
 
@@ -70,6 +71,10 @@ class resolver {
   // Never fails as a task: every error is a resolution (an unparsable recipient is
   // no_such_user with the parser's message as reason).
   task<resolution> resolve(std::string_view recipient);
+  // The same, for an address the caller already parsed with detail_separator(): a
+  // session that parses a recipient once for its own checks hands over the result.
+  task<resolution> resolve(address recipient);
+  char detail_separator() const { return options_.detail_separator; }
 
   // The addresses `login` (a user's email) may use as MAIL FROM / From: its own address
   // and the sources of aliases whose destination is exactly that address (one level, as

@@ -307,7 +307,8 @@ task<void> smtp_session::on_rcpt(const command& c) {
   const std::string& rcpt = r->forward_path;
   // Address forms that route through us (user%host@ours, user!host@ours, quoted
   // "a@b"@ours) are relay attempts, not local parts: refuse them as relaying.
-  auto parsed = directory::parse_address(rcpt);
+  // Parsed once, here; the resolver takes the result (same detail separator).
+  auto parsed = directory::parse_address(rcpt, shard_.resolver->detail_separator());
   if (!parsed.ok()) {
     bool routing = rcpt.find_first_of("%!\"") != std::string::npos || rcpt.find('@') == std::string::npos;
     if (routing) {
@@ -317,7 +318,7 @@ task<void> smtp_session::on_rcpt(const command& c) {
     }
     co_return;
   }
-  directory::resolution res = co_await shard_.resolver->resolve(rcpt);
+  directory::resolution res = co_await shard_.resolver->resolve(std::move(*parsed));
   switch (res.result) {
     case directory::outcome::not_our_domain:
       reply(554, "5.7.1", "<" + rcpt + ">: Relay access denied");
