@@ -181,7 +181,9 @@ mailbox::~mailbox() {
 bool mailbox::idle_since(std::chrono::steady_clock::time_point t) const {
   if (users_ != 0 || last_used_ >= t || lock_ == lock_state::taking) return false;
   for (const auto& [name, f] : folders_) {
-    if (f->busy_ || f->dovecot_busy_ || !f->watchers_.empty()) return false;
+    // (A dovecot-uidlist append in flight does not count: it holds its folder itself and
+    // Dovecot's own dotlock guards the file.)
+    if (f->busy_ || f->writing_ > 0 || !f->watchers_.empty()) return false;
   }
   return true;
 }

@@ -1075,5 +1075,37 @@ TEST_F(MailStore, UidsThatCannotGrowAreRenumberedUnderANewUidvalidity) {
   EXPECT_EQ(deliver("INBOX", message(1)), 3u);
 }
 
+// ringmail-admin against a running server: a second mail store (as another process would)
+// is refused while the first holds the mailbox, and gets it once the first closes it.
+TEST_F(MailStore, ASecondProcessIsRefusedWhileTheMailboxIsHeld) {
+  deliver("INBOX", message(1));
+  auto second_open = [this] {
+    return testing::run_on(*shards_, owner_, [this]() -> task<absl::Status> {
+      writer_options wo;
+      wo.fsync = false;
+      maildir_writer writer(wo);
+      mail_store other(root_, options(), writer, shards_->offload());
+      auto box = other.mailbox_for(kUser);
+      if (!box.ok()) co_return box.status();
+      auto f = co_await (*box)->folder("INBOX");
+      absl::Status st = f.ok() ? absl::OkStatus() : f.status();
+      co_await other.close_all();
+      co_return st;
+    });
+  };
+  absl::Status held = second_open();
+  EXPECT_TRUE(absl::IsUnavailable(held)) << held;
+  EXPECT_NE(std::string(held.message()).find("in use"), std::string::npos) << held;
+  // The server closes the mailbox (idle or stopping): now the other may open it.
+  const size_t closed = testing::run_on(*shards_, owner_, [this]() -> task<size_t> {
+    auto t = stores_[owner_]->close_idle(std::chrono::milliseconds(0));
+    co_return co_await std::move(t);
+  });
+  EXPECT_EQ(closed, 1u);
+  EXPECT_TRUE(second_open().ok());
+  // And the first takes it back on its next use.
+  EXPECT_EQ(deliver("INBOX", message(2)), 2u);
+}
+
 }  // namespace
 }  // namespace ringmail::mailstore
