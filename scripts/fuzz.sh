@@ -26,7 +26,7 @@ declare -A sources=(
   [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
   [tag_prefilter_fuzz]="spam/tag_prefilter.cc"
   [mailstore_index_fuzz]="delivery/mailstore/folder_index.cc"
-  [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc"
+  [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc mail/header.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"

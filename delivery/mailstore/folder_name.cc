@@ -1,6 +1,7 @@
 #include "delivery/mailstore/folder_name.h"
 
 #include "delivery/mailstore/format_util.h"
+#include "mail/header.h"
 
 #include <vector>
 
@@ -18,7 +19,7 @@ absl::Status refuse(std::string_view name, std::string_view why) {
       absl::StrCat("invalid folder name \"", absl::CEscape(absl::string_view(name.data(), name.size())), "\": ", std::string(why)));
 }
 
-bool is_inbox(std::string_view level) { return format_util::iequals(level, "INBOX"); }
+bool is_inbox(std::string_view level) { return mail::equals_ignore_case(level, "INBOX"); }
 
 }  // namespace
 

@@ -614,6 +614,14 @@ void mailbox::resume_opening(const std::vector<std::string>& names) {
   opened_.notify_all();
 }
 
+task<io_status> mailbox::sync_message_dirs(const open_folder& f, bool cur, bool new_dir) {
+  io_status st = io_status::success();
+  if (!options_.fsync) co_return st;
+  if (cur) st = co_await writer_.sync_directory(f.dir_ + "/cur");
+  if (st.ok() && new_dir) st = co_await writer_.sync_directory(f.dir_ + "/new");
+  co_return st;
+}
+
 task<void> mailbox::lock_folder(open_folder& f) {
   while (f.busy_) co_await f.idle_.wait();
   f.busy_ = true;
@@ -789,9 +797,8 @@ task<absl::StatusOr<std::vector<uint32_t>>> mailbox::store(std::string folder_na
       from_new = from_new || jobs[i].from.find("/new/") != std::string::npos;
     }
   }
-  if (any && options_.fsync) {
-    io_status st = co_await writer_.sync_directory(fo.dir_ + "/cur");
-    if (st.ok() && from_new) st = co_await writer_.sync_directory(fo.dir_ + "/new");
+  if (any) {
+    io_status st = co_await sync_message_dirs(fo, /*cur=*/true, from_new);
     if (!st.ok()) {
       unlock_folder(fo);
       co_return io_error("cannot sync", fo.dir_, st);
@@ -842,10 +849,8 @@ task<absl::StatusOr<std::vector<uint32_t>>> mailbox::expunge(std::string folder_
     unlinks.push_back(unlink_path(fo.path_of(*m)));
   }
   std::vector<io_status> results = co_await when_all(std::move(unlinks));
-  if (options_.fsync && !victims.empty()) {
-    io_status st = io_status::success();
-    if (from_cur) st = co_await writer_.sync_directory(fo.dir_ + "/cur");
-    if (st.ok() && from_new) st = co_await writer_.sync_directory(fo.dir_ + "/new");
+  if (!victims.empty()) {
+    io_status st = co_await sync_message_dirs(fo, from_cur, from_new);
     if (!st.ok()) {
       unlock_folder(fo);
       co_return io_error("cannot sync", fo.dir_, st);

@@ -246,6 +246,9 @@ class mailbox {
   task<absl::Status> build_index(open_folder& f, const folder_state* known);
   task<absl::Status> sync_with_files(open_folder& f);
   task<void> lock_folder(open_folder& f);
+  // fsyncs the folder's cur/ and/or new/ after renames, links or unlinks in them (shared
+  // with concurrent deliveries through the writer's group commit); nothing without fsync.
+  task<io_status> sync_message_dirs(const open_folder& f, bool cur, bool new_dir);
   // Before a rename or delete: no one may open `names` until resume_opening(), and the
   // changes in flight on them (deliveries, flag changes, Dovecot file writes) finish.
   task<void> quiesce(const std::vector<std::string>& names);

@@ -1,6 +1,7 @@
 #include "delivery/mailstore/subscriptions.h"
 
 #include "delivery/mailstore/format_util.h"
+#include "mail/header.h"
 
 #include <optional>
 
@@ -55,7 +56,7 @@ std::optional<std::string> decode_levels(const std::vector<std::string>& levels)
     decoded.push_back(*std::move(utf8));
   }
   std::string name = absl::StrJoin(decoded, "/");
-  if (format_util::iequals(name, "INBOX")) name = "INBOX";
+  if (mail::equals_ignore_case(name, "INBOX")) name = "INBOX";
   return name;
 }
 
@@ -105,7 +106,7 @@ absl::StatusOr<std::string> format_subscriptions(const std::vector<std::string>&
     for (std::string_view level : format_util::split(name, '/')) {
       if (level.empty()) return absl::InvalidArgumentError("subscription name has an empty level");
       absl::StatusOr<std::string> encoded =
-          format_util::iequals(name, "INBOX") ? std::string("INBOX") : utf8_to_mutf7(level);
+          mail::equals_ignore_case(name, "INBOX") ? std::string("INBOX") : utf8_to_mutf7(level);
       if (!encoded.ok()) return encoded.status();
       if (!first) line += '\t';
       line += tab_escape(*encoded);
