@@ -125,6 +125,9 @@ class SmtpServer : public ::testing::Test {
     for (unsigned i = 0; i < 2; ++i) {
       testing::run_on(*shards_, i, [this, i]() -> task<void> {
         co_await states_[i]->service->drain(1s);
+        // As serve does at a stop: the stores finish their Dovecot file writes, which
+        // would otherwise still be in flight when the shards stop.
+        co_await states_[i]->store->close_all();
         states_[i].reset();
       });
     }
