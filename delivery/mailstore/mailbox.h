@@ -20,8 +20,9 @@
 // WHAT IS TRUE AFTER A CRASH. For every change the FILE operation is made durable first
 // (the message file and its new/ entry; a flag rename and its directory; an unlink and its
 // directory), then the index record, then the caller hears "ok". So the files are never
-// behind the index: recovery (the sync pass, run when new/ or cur/ changed since the last
-// checkpoint) lets the files win — a file the index does not know gets a new UID, an
+// behind the index: recovery (the sync pass, run when a folder's log has records at open,
+// i.e. it was not closed cleanly, or when new/ or cur/ changed since the last checkpoint,
+// i.e. another program touched it) lets the files win — a file the index does not know gets a new UID, an
 // indexed file that is gone is expunged, flags in a file name that differ from the index
 // are taken, each with a fresh modseq. UIDs are never reused: uid_next only grows and is
 // in every append record; a folder that cannot prove its UIDs gets a new UIDVALIDITY.
@@ -35,7 +36,13 @@
 // ONE PROCESS AT A TIME. Before its first folder is opened, a mailbox takes an flock
 // (LOCK_EX|LOCK_NB) on <maildir>/ringmail.lock, on the offload pool, and holds it until
 // it is destroyed. A second process (ringmail-admin while the server runs, or a second
-// server) gets Unavailable ("in use") instead of writing the same index at once.
+// server) gets Unavailable ("in use") instead of writing the same index at once. The
+// server closes mailboxes nobody used for --mailbox_idle_close (mail_store::close_idle),
+// which hands them to the admin tool between uses.
+//
+// STATUS of a folder that is not open is read from its checkpoint's header when it was
+// closed cleanly (status()); SELECT-like opens read the checkpoint and the log and list no
+// directory unless recovery is due.
 //
 // Threading: a mailbox and everything it returns belong to the owner shard.
 #pragma once
