@@ -33,6 +33,12 @@
 namespace ringmail::mailstore {
 namespace {
 
+// How long a background index commit waits to gather further deliveries into its sync.
+constexpr std::chrono::milliseconds kIndexCommitDelay{100};
+
+// How long a dovecot-uidlist append waits to gather the UIDs of further deliveries.
+constexpr std::chrono::milliseconds kUidlistAppendDelay{250};
+
 // UIDs from dovecot-uidlist at or above this are not kept (see build_index).
 constexpr uint32_t kHighestKeptUid = 0x7fffffff;
 
@@ -715,15 +721,47 @@ task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std:
   fo.log_->append(c);
   fo.record_event({folder_event::appended, fo.log_->last_seq(), m.uid, 0, 0, m.modseq});
   account(static_cast<int64_t>(m.size), 1);
-  if (uid != nullptr) *uid = m.uid;
+  if (uid == nullptr) {
+    // The message is durable (file and new/ entry): that is what "250" promises. Its
+    // index record follows with the folder's group commit, in the background; watchers
+    // hear of it once that is durable. A crash before then loses nothing: the recovery
+    // pass finds the file and numbers it, and no one was told this UID.
+    commit_in_background(folder_ref, dotlock());
+    co_return result;
+  }
+  // A caller that is told the UID (IMAP APPEND's APPENDUID, tests) waits until the
+  // record that names it is durable: a UID handed out must never name another message.
+  *uid = m.uid;
   absl::Status st = co_await commit(fo);
-  if (st.ok()) keep_uidlist_current(folder_ref);
+  if (st.ok()) keep_uidlist_current(folder_ref, dotlock());
   if (!st.ok()) {
     // Still delivered: the message file and its new/ entry are durable, and the index
     // is rebuilt from the files on next open. Log why, do not make the sender retry.
     log::warn("mailstore_index_failed", {{"folder", fo.dir_}, {"reason", st.message()}});
+    *uid = 0;
   }
   co_return result;
+}
+
+// One background commit per folder at a time, started kIndexCommitDelay after the first
+// delivery that needs it: the deliveries of that window share one fdatasync of the log.
+// (Deliveries to one user's folder come from many sessions; the log of a folder sees few
+// of them per millisecond, so without the wait each would pay a sync of its own.)
+void mailbox::commit_in_background(std::shared_ptr<open_folder> f, dotlock_settings settings) {
+  if (f->commit_scheduled_) return;
+  f->commit_scheduled_ = true;
+  auto run = [](std::shared_ptr<open_folder> f, dotlock_settings settings) -> detail::fire_and_forget {
+    co_await sleep_for(kIndexCommitDelay);
+    f->commit_scheduled_ = false;  // what is appended from here on needs another round
+    io_status st = co_await f->log_->commit();
+    f->publish();
+    if (st.ok()) {
+      keep_uidlist_current(std::move(f), std::move(settings));
+    } else {
+      log::warn("mailstore_index_failed", {{"folder", f->dir_}, {"reason", st.to_string()}});
+    }
+  };
+  run(std::move(f), std::move(settings));
 }
 
 task<absl::StatusOr<uint32_t>> mailbox::append(std::string folder_name, std::vector<std::string_view> pieces,
@@ -948,7 +986,7 @@ task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> mailbox::copy(s
   }
   absl::Status st = co_await commit(d);
   if (!st.ok()) co_return st;
-  keep_uidlist_current(dst_ref);
+  keep_uidlist_current(dst_ref, dotlock());
   if (move && !copied.empty()) {
     auto gone = co_await expunge(from, copied);
     if (!gone.ok()) co_return gone.status();
@@ -1155,6 +1193,13 @@ void mailbox::close_folder(const std::string& name) {
   usage_.reset();
 }
 
+task<absl::Status> mailbox::flush(std::string folder_name) {
+  auto f = co_await folder(folder_name);
+  if (!f.ok()) co_return f.status();
+  std::shared_ptr<open_folder> folder_ref = *f;
+  co_return co_await commit(*folder_ref);
+}
+
 task<absl::Status> mailbox::checkpoint_all() {
   absl::Status result;
   // A copy: folders may open or close while we wait on the disk.
@@ -1250,13 +1295,16 @@ task<absl::Status> mailbox::write_dovecot_files(open_folder& f) {
 // acknowledgement path: a delivery does not wait for it, and one append covers every UID
 // assigned meanwhile. The task holds the folder (shared_ptr) and copies of what it needs,
 // not the mailbox, so a mailbox closed meanwhile is no problem.
-void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f) {
+void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f, dotlock_settings settings) {
   if (f->dovecot_busy_ || !f->dovecot_written_ || f->state_.messages.empty() ||
       f->state_.messages.back().uid <= f->dovecot_uid_) {
     return;
   }
   auto run = [](std::shared_ptr<open_folder> f, dotlock_settings settings) -> detail::fire_and_forget {
     f->dovecot_busy_ = true;
+    // Gather: under a steady stream of deliveries one append covers a quarter second's
+    // UIDs instead of one each (the file trails our index; nothing waits for it).
+    co_await sleep_for(kUidlistAppendDelay);
     for (;;) {
       std::string lines;
       uint32_t last = f->dovecot_uid_;
@@ -1279,7 +1327,10 @@ void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f) {
     f->dovecot_busy_ = false;
     f->dovecot_idle_.notify_all();
   };
-  run(std::move(f), dotlock());
+  // dovecot-uidlist trails ringmail's index, which is what is durable: after a crash the
+  // recovery pass rewrites it whole. So its appends are not fsynced.
+  settings.fsync = false;
+  run(std::move(f), std::move(settings));
 }
 
 }  // namespace ringmail::mailstore

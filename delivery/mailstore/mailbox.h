@@ -163,6 +163,7 @@ class open_folder {
   // deliveries only add files and do not wait here.
   bool busy_ = false;
   notifier idle_;
+  bool commit_scheduled_ = false;  // a background commit is waiting to start
   size_t writing_ = 0;  // deliveries between writing their file and indexing it
   notifier written_;
   // dovecot-uidlist: every UID up to dovecot_uid_ is in it; one writer at a time.
@@ -193,7 +194,10 @@ class mailbox {
 
   // ---- changes (each returns when durable) ----------------------------------------------
   // Local delivery: writes the pieces as one message file and indexes it. The result's
-  // `path` is the file; *uid (if given) its UID.
+  // `path` is the file. Returns once the message is durable (file and new/ entry); with
+  // `uid`, also once its index record is, and *uid is its UID (0 if the index could not
+  // be written: the message is still delivered, and numbered by the next recovery pass).
+  // Without, the index record is committed in the background (group commit).
   task<delivery_result> deliver(std::string folder_name, std::vector<std::string_view> pieces, uint32_t* uid = nullptr);
   // IMAP APPEND: like deliver, with flags, keywords and an INTERNALDATE (0: now).
   task<absl::StatusOr<uint32_t>> append(std::string folder_name, std::vector<std::string_view> pieces, uint8_t flags,
@@ -224,6 +228,10 @@ class mailbox {
   // Bytes and messages in all folders, from the indexes (opened once, then kept as
   // running totals): what quota checks use.
   task<absl::StatusOr<quota_usage>> usage();
+
+  // Makes every change made so far to `folder_name` durable, the deliveries whose index
+  // records are still waiting for their background commit included, and tells watchers.
+  task<absl::Status> flush(std::string folder_name);
 
   // Makes every open folder's index a checkpoint and brings dovecot-uidlist up to date
   // (clean shutdown, ringmail-admin).
@@ -268,7 +276,9 @@ class mailbox {
   task<absl::Status> write_dovecot_files(open_folder& f);
   task<absl::Status> write_keywords_file(open_folder& f);
   dotlock_settings dotlock() const;
-  void keep_uidlist_current(std::shared_ptr<open_folder> f);
+  // Static: they hold the folder, not the mailbox, which may close meanwhile.
+  static void keep_uidlist_current(std::shared_ptr<open_folder> f, dotlock_settings settings);
+  static void commit_in_background(std::shared_ptr<open_folder> f, dotlock_settings settings);
   task<absl::Status> write_subscriptions(const std::vector<std::string>& names);
   void close_folder(const std::string& name);
   void account(int64_t bytes, int64_t messages);

@@ -944,6 +944,13 @@ TEST_F(MailStore, TwoShardsChangeOneMailboxAndBothWatchersSeeOneHistory) {
   });
   deliverer.join();
   changer.join();
+  // Deliveries return once their files are durable; their index records may still wait
+  // for the folder's background commit. Make those durable (and visible) too.
+  const absl::Status flushed = on_box([](mailbox& b) -> task<absl::Status> {
+    auto t = b.flush("INBOX");
+    co_return co_await std::move(t);
+  });
+  ASSERT_TRUE(flushed.ok()) << flushed;
 
   const folder_state final_state = state("INBOX");
   const uint64_t last_seq = testing::run_on(*shards_, owner_, [inbox]() -> task<uint64_t> { co_return inbox->visible_seq(); });
