@@ -25,7 +25,7 @@ absl::StatusOr<mailbox*> mail_store::mailbox_for(std::string_view address) {
   if (!parsed.ok()) return parsed.status();
   auto maildir = maildir_path(mail_root_, parsed->domain, parsed->local);
   if (!maildir.ok()) return maildir.status();
-  auto box = std::make_unique<mailbox>(*maildir, options_, writer_, offload_);
+  auto box = std::make_unique<mailbox>(*maildir, options_, writer_, offload_, background_);
   mailbox* out = box.get();
   mailboxes_.emplace(key, std::move(box));
   return out;
@@ -72,6 +72,9 @@ task<absl::Status> mail_store::close_all() {
     }
   }
   mailboxes_.clear();
+  // The background commits and appends of closed folders too: nothing may still run when
+  // the shard stops.
+  while (background_->active > 0) co_await background_->done.wait();
   co_return result;
 }
 

@@ -57,6 +57,9 @@ class mail_store {
   maildir_writer& writer_;
   offload_pool& offload_;
   absl::flat_hash_map<std::string, std::unique_ptr<mailbox>> mailboxes_;
+  // Index commits and Dovecot file writes still running for this shard's mailboxes (also
+  // of mailboxes already closed): close_all waits for them.
+  std::shared_ptr<background_work> background_ = std::make_shared<background_work>();
 };
 
 // The owner shard of a user's mailboxes.

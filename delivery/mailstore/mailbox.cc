@@ -175,8 +175,13 @@ void open_folder::publish() {
 
 // ---- mailbox -------------------------------------------------------------------------------
 
-mailbox::mailbox(std::string maildir, store_options options, maildir_writer& writer, offload_pool& offload)
-    : maildir_(std::move(maildir)), options_(std::move(options)), writer_(writer), offload_(offload) {
+mailbox::mailbox(std::string maildir, store_options options, maildir_writer& writer, offload_pool& offload,
+                 std::shared_ptr<background_work> background)
+    : maildir_(std::move(maildir)),
+      options_(std::move(options)),
+      background_(background ? std::move(background) : std::make_shared<background_work>()),
+      writer_(writer),
+      offload_(offload) {
   options_.index.fsync = options_.fsync;
 }
 
@@ -320,6 +325,7 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::
   if (auto it = folders_.find(name); it != folders_.end() && !it->second->log_->broken()) co_return it->second;
 
   auto f = std::make_shared<open_folder>(name, dir);
+  f->background_ = background_;
   index_presence presence = index_presence::missing;
   auto log = co_await folder_log::open(dir, options_.index, &f->state_, &presence);
   if (!log.ok()) co_return log.status();
@@ -743,6 +749,14 @@ task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std:
   co_return result;
 }
 
+void mailbox::started_background(open_folder& f) {
+  if (f.background_) ++f.background_->active;
+}
+
+void mailbox::finished_background(open_folder& f) {
+  if (f.background_ && --f.background_->active == 0) f.background_->done.notify_all();
+}
+
 // One background commit per folder at a time, started kIndexCommitDelay after the first
 // delivery that needs it: the deliveries of that window share one fdatasync of the log.
 // (Deliveries to one user's folder come from many sessions; the log of a folder sees few
@@ -756,11 +770,13 @@ void mailbox::commit_in_background(std::shared_ptr<open_folder> f, dotlock_setti
     io_status st = co_await f->log_->commit();
     f->publish();
     if (st.ok()) {
-      keep_uidlist_current(std::move(f), std::move(settings));
+      keep_uidlist_current(f, std::move(settings));
     } else {
       log::warn("mailstore_index_failed", {{"folder", f->dir_}, {"reason", st.to_string()}});
     }
+    finished_background(*f);
   };
+  started_background(*f);
   run(std::move(f), std::move(settings));
 }
 
@@ -1241,6 +1257,7 @@ task<absl::Status> mailbox::rebuild(std::string folder_name) {
   if (!(co_await stat_path(*dir + "/cur")).ok()) co_return absl::NotFoundError(absl::StrCat("no folder ", folder_name));
   close_folder(folder_name);
   auto fresh = std::make_shared<open_folder>(folder_name, *dir);
+  fresh->background_ = background_;
   const folder_state* prior = known ? &*known : nullptr;
   absl::Status built = co_await build_index(*fresh, prior);
   if (!built.ok()) co_return built;
@@ -1326,7 +1343,9 @@ void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f, dotlock_setti
     }
     f->dovecot_busy_ = false;
     f->dovecot_idle_.notify_all();
+    finished_background(*f);
   };
+  started_background(*f);
   // dovecot-uidlist trails ringmail's index, which is what is durable: after a crash the
   // recovery pass rewrites it whole. So its appends are not fsynced.
   settings.fsync = false;

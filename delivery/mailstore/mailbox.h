@@ -102,6 +102,13 @@ struct folder_watch {
   std::atomic<bool> closed{false};
 };
 
+// The background work of one shard's mailboxes (index commits, dovecot-uidlist appends):
+// counted, so a store can wait for it before the shard stops (mail_store::close_all).
+struct background_work {
+  size_t active = 0;
+  notifier done;  // notified when active drops to 0
+};
+
 struct folder_summary {
   std::string name;  // UTF-8, '/' separated; "INBOX"
   uint32_t messages = 0;
@@ -164,6 +171,7 @@ class open_folder {
   bool busy_ = false;
   notifier idle_;
   bool commit_scheduled_ = false;  // a background commit is waiting to start
+  std::shared_ptr<background_work> background_;
   size_t writing_ = 0;  // deliveries between writing their file and indexing it
   notifier written_;
   // dovecot-uidlist: every UID up to dovecot_uid_ is in it; one writer at a time.
@@ -176,7 +184,8 @@ class open_folder {
 class mailbox {
  public:
   // `maildir`: <mail_root>/<domain>/<local>/Maildir. `writer` is the owner shard's.
-  mailbox(std::string maildir, store_options options, maildir_writer& writer, offload_pool& offload);
+  mailbox(std::string maildir, store_options options, maildir_writer& writer, offload_pool& offload,
+          std::shared_ptr<background_work> background = nullptr);
   ~mailbox();
   const std::string& maildir() const { return maildir_; }
 
@@ -279,12 +288,15 @@ class mailbox {
   // Static: they hold the folder, not the mailbox, which may close meanwhile.
   static void keep_uidlist_current(std::shared_ptr<open_folder> f, dotlock_settings settings);
   static void commit_in_background(std::shared_ptr<open_folder> f, dotlock_settings settings);
+  static void started_background(open_folder& f);
+  static void finished_background(open_folder& f);
   task<absl::Status> write_subscriptions(const std::vector<std::string>& names);
   void close_folder(const std::string& name);
   void account(int64_t bytes, int64_t messages);
 
   std::string maildir_;
   store_options options_;
+  std::shared_ptr<background_work> background_;
   maildir_writer& writer_;
   offload_pool& offload_;
   std::map<std::string, std::shared_ptr<open_folder>, std::less<>> folders_;  // by UTF-8 name
