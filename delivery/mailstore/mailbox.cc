@@ -37,7 +37,7 @@ namespace {
 constexpr std::chrono::milliseconds kIndexCommitDelay{100};
 
 // How long a dovecot-uidlist append waits to gather the UIDs of further deliveries.
-constexpr std::chrono::milliseconds kUidlistAppendDelay{250};
+constexpr std::chrono::milliseconds kUidlistAppendDelay{1000};
 
 // UIDs from dovecot-uidlist at or above this are not kept (see build_index).
 constexpr uint32_t kHighestKeptUid = 0x7fffffff;
@@ -1319,7 +1319,7 @@ void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f, dotlock_setti
   }
   auto run = [](std::shared_ptr<open_folder> f, dotlock_settings settings) -> detail::fire_and_forget {
     f->dovecot_busy_ = true;
-    // Gather: under a steady stream of deliveries one append covers a quarter second's
+    // Gather: under a steady stream of deliveries one append covers a second's
     // UIDs instead of one each (the file trails our index; nothing waits for it).
     co_await sleep_for(kUidlistAppendDelay);
     for (;;) {
