@@ -126,6 +126,24 @@ std::string open_folder::path_of(const message_entry& m) const {
   return absl::StrCat(dir_, m.in_new ? "/new/" : "/cur/", format_maildir_name(m.base, m.flags, m.keywords & 0x3ffffffu, m.other_flags));
 }
 
+void open_folder::record(const change& c) {
+  apply(state_, c);
+  const uint64_t seq = log_->append(c);
+  switch (c.k) {
+    case change::append:
+      record_event({folder_event::appended, seq, c.message.uid, c.message.flags, c.message.keywords, c.message.modseq});
+      break;
+    case change::set_flags:
+      record_event({folder_event::flags_changed, seq, c.message.uid, c.message.flags, c.message.keywords, c.modseq});
+      break;
+    case change::expunge:
+      record_event({folder_event::expunged, seq, c.uid, 0, 0, c.modseq});
+      break;
+    default:
+      break;  // keywords, header, cache: nothing a session shows
+  }
+}
+
 void open_folder::record_event(const folder_event& e) {
   events_.push_back(e);
   if (events_.size() > kMaxEventsKept) {
@@ -504,8 +522,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
         change c;
         c.k = change::add_keyword;
         c.keyword = (*names)[i];
-        apply(s, c);
-        f.log_->append(c);
+        f.record(c);
       }
     }
   }
@@ -529,9 +546,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
       c.k = change::set_flags;
       c.message = now;
       c.modseq = s.highest_modseq + 1;
-      apply(s, c);
-      f.log_->append(c);
-      f.record_event({folder_event::flags_changed, f.log_->last_seq(), now.uid, now.flags, now.keywords, c.modseq});
+      f.record(c);
       ++changed;
     }
     on_disk.erase(it);
@@ -543,9 +558,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     c.k = change::expunge;
     c.uid = uid;
     c.modseq = s.highest_modseq + 1;
-    apply(s, c);
-    f.log_->append(c);
-    f.record_event({folder_event::expunged, f.log_->last_seq(), uid, 0, 0, c.modseq});
+    f.record(c);
     ++expunged;
   }
   // New files: Dovecot's UID if it numbered them after ours, else the next UID.
@@ -581,9 +594,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     change c;
     c.k = change::append;
     c.message = m;
-    apply(s, c);
-    f.log_->append(c);
-    f.record_event({folder_event::appended, f.log_->last_seq(), m.uid, m.flags, m.keywords, m.modseq});
+    f.record(c);
     account(static_cast<int64_t>(m.size), 1);
     ++added;
   }
@@ -592,8 +603,7 @@ task<absl::Status> mailbox::sync_with_files(open_folder& f) {
     c.k = change::set_header;
     c.uid_validity = s.uid_validity;
     c.uid_next = dovecot_next;
-    apply(s, c);
-    f.log_->append(c);
+    f.record(c);
   }
   s.new_mtime_ns = scan.new_mtime_ns;
   s.cur_mtime_ns = scan.cur_mtime_ns;
@@ -671,8 +681,7 @@ uint32_t mailbox::keyword_mask(open_folder& f, const std::vector<std::string>& n
     change c;
     c.k = change::add_keyword;
     c.keyword = name;
-    apply(f.state_, c);
-    f.log_->append(c);
+    f.record(c);
     mask |= 1u << (list.size() - 1);
     if (added != nullptr) *added = true;
   }
@@ -723,9 +732,7 @@ task<delivery_result> mailbox::deliver(std::string folder_name, std::vector<std:
   change c;
   c.k = change::append;
   c.message = m;
-  apply(s, c);
-  fo.log_->append(c);
-  fo.record_event({folder_event::appended, fo.log_->last_seq(), m.uid, 0, 0, m.modseq});
+  fo.record(c);
   account(static_cast<int64_t>(m.size), 1);
   if (uid == nullptr) {
     // The message is durable (file and new/ entry): that is what "250" promises. Its
@@ -869,10 +876,7 @@ task<absl::StatusOr<std::vector<uint32_t>>> mailbox::store(std::string folder_na
     c.k = change::set_flags;
     c.message = jobs[i].after;
     c.modseq = fo.state_.highest_modseq + 1;
-    apply(fo.state_, c);
-    fo.log_->append(c);
-    fo.record_event({folder_event::flags_changed, fo.log_->last_seq(), c.message.uid, c.message.flags,
-                     c.message.keywords, c.modseq});
+    fo.record(c);
     changed.push_back(c.message.uid);
   }
   unlock_folder(fo);
@@ -923,9 +927,7 @@ task<absl::StatusOr<std::vector<uint32_t>>> mailbox::expunge(std::string folder_
     c.k = change::expunge;
     c.uid = victims[i];
     c.modseq = fo.state_.highest_modseq + 1;
-    apply(fo.state_, c);
-    fo.log_->append(c);
-    fo.record_event({folder_event::expunged, fo.log_->last_seq(), c.uid, 0, 0, c.modseq});
+    fo.record(c);
     removed.push_back(c.uid);
   }
   unlock_folder(fo);
@@ -993,9 +995,7 @@ task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> mailbox::copy(s
     change c;
     c.k = change::append;
     c.message = m;
-    apply(d.state_, c);
-    d.log_->append(c);
-    d.record_event({folder_event::appended, d.log_->last_seq(), m.uid, m.flags, m.keywords, m.modseq});
+    d.record(c);
     account(static_cast<int64_t>(m.size), 1);
     pairs.emplace_back(jobs[i].src_uid, m.uid);
     copied.push_back(jobs[i].src_uid);

@@ -156,6 +156,9 @@ class open_folder {
 
  private:
   friend class mailbox;
+  // Applies `c` to the state, appends it to the log, and queues its event (published once
+  // a commit makes it durable).
+  void record(const change& c);
   void record_event(const folder_event& e);
   void publish();  // after a commit: make events visible, wake watchers
   std::string name_;
