@@ -772,7 +772,11 @@ void mailbox::commit_in_background(std::shared_ptr<open_folder> f, dotlock_setti
   if (f->commit_scheduled_) return;
   f->commit_scheduled_ = true;
   auto run = [](std::shared_ptr<open_folder> f, dotlock_settings settings) -> detail::fire_and_forget {
-    co_await sleep_for(kIndexCommitDelay);
+    if (!co_await sleep_for(kIndexCommitDelay, &f->background_->stop)) {
+      // The store was dropped without a close (as a crash leaves it): nothing more.
+      finished_background(*f);
+      co_return;
+    }
     f->commit_scheduled_ = false;  // what is appended from here on needs another round
     io_status st = co_await f->log_->commit();
     f->publish();
@@ -1321,7 +1325,12 @@ void mailbox::keep_uidlist_current(std::shared_ptr<open_folder> f, dotlock_setti
     f->dovecot_busy_ = true;
     // Gather: under a steady stream of deliveries one append covers a second's
     // UIDs instead of one each (the file trails our index; nothing waits for it).
-    co_await sleep_for(kUidlistAppendDelay);
+    if (!co_await sleep_for(kUidlistAppendDelay, &f->background_->stop)) {
+      f->dovecot_busy_ = false;  // dropped without a close: the next open rewrites it
+      f->dovecot_idle_.notify_all();
+      finished_background(*f);
+      co_return;
+    }
     for (;;) {
       std::string lines;
       uint32_t last = f->dovecot_uid_;

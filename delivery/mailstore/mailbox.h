@@ -64,6 +64,7 @@
 #include "delivery/mailstore/folder_index.h"
 #include "delivery/mailstore/index_file.h"
 #include "delivery/mailstore/maildir_writer.h"
+#include "runtime/io_op.h"
 #include "runtime/notifier.h"
 #include "runtime/task.h"
 
@@ -106,7 +107,8 @@ struct folder_watch {
 // counted, so a store can wait for it before the shard stops (mail_store::close_all).
 struct background_work {
   size_t active = 0;
-  notifier done;  // notified when active drops to 0
+  notifier done;        // notified when active drops to 0
+  cancel_source stop;   // a store dropped without close_all: waiting work gives up
 };
 
 struct folder_summary {
