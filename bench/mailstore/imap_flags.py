@@ -80,10 +80,10 @@ def main():
     d = time.perf_counter() - t
     print("dovecot_flags_single_per_second=%.0f changes=%d seconds=%.3f" % (a.changes / d, a.changes, d))
 
-    todo = uids[a.changes:2 * a.changes]
+    conc_uids = uids[a.changes:2 * a.changes]
     inflight = []
     t = time.perf_counter()
-    for uid in todo:
+    for uid in conc_uids:
         inflight.append(s.send(store % uid))
         if len(inflight) >= a.concurrency:
             s.wait(inflight.pop(0))

@@ -82,11 +82,11 @@ task<int> run_flags(mailstore::mail_store& store, std::string address) {
   auto f = co_await mb.folder(std::string("INBOX"));
   if (!f.ok()) co_return 1;
   std::shared_ptr<mailstore::open_folder> folder = *f;
-  std::vector<uint32_t> todo = unflagged_uids(folder->state());
+  std::vector<uint32_t> unflagged = unflagged_uids(folder->state());
   const size_t changes = static_cast<size_t>(absl::GetFlag(FLAGS_changes));
   const size_t range = static_cast<size_t>(absl::GetFlag(FLAGS_range_size));
-  if (todo.size() < 2 * changes + range) {
-    std::fprintf(stderr, "flags: only %zu unflagged messages\n", todo.size());
+  if (unflagged.size() < 2 * changes + range) {
+    std::fprintf(stderr, "flags: only %zu unflagged messages\n", unflagged.size());
     co_return 1;
   }
   size_t next = 0;
@@ -102,7 +102,7 @@ task<int> run_flags(mailstore::mail_store& store, std::string address) {
   // single: one at a time.
   size_t ok = 0;
   auto t = clock_type::now();
-  for (size_t i = 0; i < changes; ++i) ok += co_await flag_one(todo[next++]) ? 1 : 0;
+  for (size_t i = 0; i < changes; ++i) ok += co_await flag_one(unflagged[next++]) ? 1 : 0;
   double s = seconds_since(t);
   std::printf("ringmail_flags_single_per_second=%.0f changes=%zu ok=%zu seconds=%.3f\n", changes / s, changes, ok, s);
 
@@ -114,7 +114,7 @@ task<int> run_flags(mailstore::mail_store& store, std::string address) {
   ok = 0;
   auto worker = [&]() -> task<void> {
     while (cursor < last) {
-      const uint32_t uid = todo[cursor++];
+      const uint32_t uid = unflagged[cursor++];
       ok += co_await flag_one(uid) ? 1 : 0;
     }
   };
@@ -131,8 +131,8 @@ task<int> run_flags(mailstore::mail_store& store, std::string address) {
   // the few already flagged are skipped by both.
   const uint32_t low = folder->state().uid_next - static_cast<uint32_t>(range);
   std::vector<uint32_t> uids;
-  for (size_t i = next; i < todo.size(); ++i) {
-    if (todo[i] >= low) uids.push_back(todo[i]);
+  for (size_t i = next; i < unflagged.size(); ++i) {
+    if (unflagged[i] >= low) uids.push_back(unflagged[i]);
   }
   const size_t range_changes = uids.size();
   t = clock_type::now();
