@@ -177,11 +177,14 @@ struct command {
 
   // ENABLE caps, STATUS items, CREATE/SELECT parameters: upper-cased atoms
   std::vector<std::string> atoms;
+  // CREATE (USE (\Sent \Archive)): the special-use attributes as written (RFC 6154 3)
+  std::vector<std::string> special_use;
 
   // FETCH/STORE/COPY/MOVE/SEARCH/UID EXPUNGE
   sequence_set set;
   std::vector<fetch_item> fetch;
   bool fetch_macro = false;  // ALL/FAST/FULL were expanded into `fetch`
+  std::optional<uint64_t> changed_since;  // FETCH modifier (CHANGEDSINCE n), RFC 7162
 
   // STORE set [+|-]FLAGS[.SILENT] (flags)
   enum class store_mode { replace, add, remove } store = store_mode::replace;
@@ -189,7 +192,7 @@ struct command {
   std::vector<std::string> flags;
   std::optional<uint64_t> unchanged_since;  // (UNCHANGEDSINCE n), RFC 7162
 
-  // SEARCH [RETURN (..)] [CHARSET x] keys
+  // SEARCH [RETURN (..)] [CHARSET x] keys; `search` is an and_ of the top-level keys
   search_key search;
   search_return search_ret;
   bool esearch = false;   // RETURN was given: answer with ESEARCH (RFC 4731)

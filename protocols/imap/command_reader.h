@@ -20,7 +20,8 @@
 // most max_command. Before authentication the session passes small limits. A refused
 // synchronizing literal gets a tagged NO/BAD and the command ends there (the client sent
 // nothing after "{n}" and waits for our answer). An over-long line is answered once and
-// discarded up to its CRLF.
+// discarded up to its CRLF. Lines end at CRLF or at a bare LF (Dovecot accepts a bare LF
+// in IMAP too); literal octets are never searched for line ends.
 #pragma once
 
 #include <cstddef>
@@ -45,7 +46,9 @@ class command_reader {
     size_t consumed = 0;     // drop this many bytes from the front of the input
     std::string tag;         // kind::error: the command's tag, or "*" if none was read
     std::string message;     // kind::error: fixed text for the reply
-    bool too_big = false;    // kind::error: answer NO [TOOBIG] (RFC 4469/7888) not BAD
+    bool too_big = false;    // kind::error: answer NO [TOOBIG] (RFC 4469/7888) not BAD;
+                             //   with `close`: "tag BAD [TOOBIG] ..." as RFC 7888
+                             //   section 4 asks for a non-synchronizing literal
     bool close = false;      // kind::error: answer, then close the connection
   };
 
