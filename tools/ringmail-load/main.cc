@@ -33,7 +33,7 @@
 #include "tools/ringmail-load/load.h"
 #include "tools/ringmail-load/message_source.h"
 
-ABSL_FLAG(std::string, mode, "smtp", "Protocol to drive: smtp (imap and pop3 are planned)");
+ABSL_FLAG(std::string, mode, "smtp", "Protocol to drive: smtp or imap (pop3 is planned); imap flags: imap_main.cc");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (numeric, or a name resolved once at start)");
 ABSL_FLAG(uint16_t, port, 25, "Server port");
 ABSL_FLAG(uint32_t, connections, 10, "Concurrent sessions");
@@ -55,6 +55,10 @@ ABSL_FLAG(bool, pin, false, "Pin client threads to CPUs");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30), "Deadline for connect and for every read and write");
 ABSL_FLAG(std::string, ledger, "", "Append '<message-id> recipient' here for every acknowledged delivery");
 ABSL_FLAG(uint64_t, seed, 1, "Seed for generated bodies, message order and random recipients");
+
+namespace ringmail::load {
+int imap_main(const socket_address& server);  // imap_main.cc
+}  // namespace ringmail::load
 
 namespace {
 
@@ -120,8 +124,13 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   ringmail::log::set_level(ringmail::log::level::warn);
 
+  if (absl::GetFlag(FLAGS_mode) == "imap") {
+    auto imap_server = resolve(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
+    if (!imap_server.ok()) return usage_error(std::string(imap_server.status().message()));
+    return ringmail::load::imap_main(*imap_server);
+  }
   if (absl::GetFlag(FLAGS_mode) != "smtp") {
-    return usage_error(absl::StrCat("--mode=", absl::GetFlag(FLAGS_mode), " is not supported (only smtp so far)"));
+    return usage_error(absl::StrCat("--mode=", absl::GetFlag(FLAGS_mode), " is not supported (smtp or imap)"));
   }
   load_options o;
   auto server = resolve(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
