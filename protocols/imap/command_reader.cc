@@ -108,7 +108,9 @@ command_reader::result command_reader::next(std::string_view input) {
   auto error = [&](const char* message, size_t consumed) {
     result e;
     e.k = kind::error;
-    e.tag = tag_of(input);
+    // Only the bytes every feeding pattern has seen when the error is found, so that
+    // byte-at-a-time and whole input name the same tag.
+    e.tag = tag_of(input.substr(0, std::min(limits_.max_line, limits_.max_command)));
     e.message = message;
     e.consumed = already + consumed;
     reset();
