@@ -181,11 +181,14 @@ void open_folder::publish() {
   reactor* here = reactor::current();
   for (const auto& w : watchers_) {
     if (w->shard == here->shard_id() || here->shards() == nullptr) {
+      w->pending = true;
       w->wake.notify_all();
     } else {
       // The watcher's notifier belongs to its shard: wake it there.
       here->shards()->run_on(w->shard, [w] {
-        if (!w->closed.load()) w->wake.notify_all();
+        if (w->closed.load()) return;
+        w->pending = true;
+        w->wake.notify_all();
       });
     }
   }
@@ -212,7 +215,11 @@ bool mailbox::idle_since(std::chrono::steady_clock::time_point t) const {
   for (const auto& [name, f] : folders_) {
     // (A dovecot-uidlist append in flight does not count: it holds its folder itself and
     // Dovecot's own dotlock guards the file.)
-    if (f->busy_ || f->writing_ > 0 || !f->watchers_.empty()) return false;
+    if (f->busy_ || f->writing_ > 0) return false;
+    // A watcher that closed (a session that deselected or left) no longer follows it.
+    for (const auto& w : f->watchers_) {
+      if (!w->closed.load()) return false;
+    }
   }
   return true;
 }

@@ -101,6 +101,9 @@ struct folder_watch {
   unsigned shard = 0;
   notifier wake;
   std::atomic<bool> closed{false};
+  // Set (on the watcher's shard) with each wake-up; the watcher clears it when it asks
+  // for events_since(), so a wake-up that came while it was busy is not lost.
+  bool pending = false;
 };
 
 // The background work of one shard's mailboxes (index commits, dovecot-uidlist appends):

@@ -15,6 +15,9 @@
 #include "delivery/mailstore/maildir_writer.h"
 #include "delivery/mailstore/mail_store.h"
 #include "delivery/sink/local_sink.h"
+#include "delivery/auth/authenticator.h"
+#include "mail/charset.h"
+#include "protocols/imap/session.h"
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
@@ -26,6 +29,13 @@ ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off"
 ABSL_FLAG(uint16_t, lmtp_port, 2424, "LMTP port (RFC 2033), for an MTA in front of ringmail; 0 = off");
 ABSL_FLAG(std::string, lmtp_socket, "",
           "Also serve LMTP on this Unix socket (Postfix: virtual_transport = lmtp:unix:PATH); empty = off");
+ABSL_FLAG(uint16_t, imap_port, 1143, "IMAP port with STARTTLS; 143 in production; 0 = off");
+ABSL_FLAG(uint16_t, imaps_port, 1993, "IMAP port with implicit TLS; 993 in production; 0 = off");
+ABSL_FLAG(bool, imap_allow_plaintext_auth, false,
+          "Allow LOGIN/AUTHENTICATE on the IMAP port before STARTTLS (passwords in the clear)");
+ABSL_FLAG(absl::Duration, imap_idle_timeout, absl::Minutes(30),
+          "Autologout after this long without a command, IDLE included (RFC 9051: at least 30 minutes)");
+ABSL_FLAG(uint64_t, imap_max_append, 50ull << 20, "Largest message IMAP APPEND accepts, in bytes");
 ABSL_FLAG(std::string, listen_address, "::", "Address the listeners bind ('::' = all, IPv4 and IPv6)");
 ABSL_FLAG(uint64_t, max_message_size, 50ull << 20, "Largest message accepted, in bytes (SIZE)");
 ABSL_FLAG(uint32_t, max_recipients, 1000, "Recipients per message");
@@ -74,6 +84,9 @@ struct mail_services::shard_state {
   std::unique_ptr<dns_resolver> dns;
   smtp::spam_shard spam;
   smtp::shard_context context;
+  std::unique_ptr<auth::authenticator> auth;
+  mail::charset_converter charsets;
+  imap::shard_context imap;
 };
 
 mail_services::mail_services(mail_settings settings) : settings_(std::move(settings)) {}
@@ -120,6 +133,20 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
                                                    absl::GetFlag(FLAGS_max_connections_per_ip),
                                                    /*exempt_loopback=*/true);
   auto lmtp_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections), 0);
+  auto imap_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
+                                                   absl::GetFlag(FLAGS_max_connections_per_ip),
+                                                   /*exempt_loopback=*/true);
+  const uint16_t imap_port = absl::GetFlag(FLAGS_imap_port);
+  const uint16_t imaps_port = absl::GetFlag(FLAGS_imaps_port);
+  auto imap = std::make_shared<imap::server_config>();
+  imap->hostname = settings_.hostname;
+  imap->tls = settings_.tls;
+  imap->allow_plaintext_auth = absl::GetFlag(FLAGS_imap_allow_plaintext_auth);
+  imap->idle_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_imap_idle_timeout));
+  imap->max_append = absl::GetFlag(FLAGS_imap_max_append);
+  imap->max_errors = absl::GetFlag(FLAGS_max_errors);
+  auto imaps = std::make_shared<imap::server_config>(*imap);
+  imaps->implicit_tls = true;
 
   shards_.resize(set.size());
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
@@ -175,6 +202,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.context.resolver = st.resolver.get();
       st.context.local = st.local.get();
       st.context.directory = st.cache.get();
+      st.auth = std::make_unique<auth::authenticator>(*st.cache, set.offload());
+      st.imap.auth = st.auth.get();
+      st.imap.stores = &stores_;
+      st.imap.charsets = &st.charsets;
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
@@ -216,6 +247,29 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       };
       open("smtp", smtp_port, base, smtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
       open("lmtp", lmtp_port, lmtp, lmtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
+      auto open_imap = [&](const char* name, uint16_t port, std::shared_ptr<imap::server_config> config) {
+        if (port == 0 || !status.ok()) return;
+        if (config->implicit_tls && !config->tls) return;
+        auto addr = address(port);
+        if (!addr.ok()) {
+          status = addr.status();
+          return;
+        }
+        service_options so;
+        so.name = name;
+        so.address = *addr;
+        so.refusal_message = "* BYE Too many connections, try again later\r\n";
+        shard_state* state = &st;
+        auto svc = tcp_service::start(
+            so, [config, state](session& s) { return imap::run_session(s, *config, state->imap); }, imap_limits);
+        if (!svc.ok()) {
+          status = svc.status();
+          return;
+        }
+        services[i].push_back(std::move(*svc));
+      };
+      open_imap("imap", imap_port, imap);
+      open_imap("imaps", imaps_port, imaps);
       // A Unix socket cannot be shared with SO_REUSEPORT: shard 0 alone serves it.
       const std::string lmtp_socket = absl::GetFlag(FLAGS_lmtp_socket);
       if (i == 0 && !lmtp_socket.empty() && status.ok()) {
@@ -245,7 +299,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
     if (!st.ok()) return st;
   }
   listeners_ = services.empty() ? 0 : services[0].size();
-  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " mail_root=", mail_root,
+  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
+                              " mail_root=", mail_root,
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
   return absl::OkStatus();

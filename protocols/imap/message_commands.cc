@@ -1,0 +1,695 @@
+// The session's message commands: APPEND, FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE.
+// Facts (flags, sizes, file names) come from the owner shard in one hop per command;
+// message bytes are read here, on the session's shard, through the ring (message files
+// are immutable once named, so any shard may read them).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "delivery/mailstore/index_file.h"
+#include "delivery/mailstore/maildir_filename.h"
+#include "mail/header.h"
+#include "protocols/imap/message_render.h"
+#include "protocols/imap/number_set.h"
+#include "protocols/imap/search.h"
+#include "protocols/imap/session_impl.h"
+#include "runtime/log.h"
+
+namespace ringmail::imap {
+namespace {
+
+// Output is sent in pieces of about this size, so FETCH 1:* BODY[] of a big folder does
+// not build one huge string.
+constexpr size_t kFlushBytes = 256 * 1024;
+
+// A message file read and parsed for one FETCH or SEARCH.
+struct loaded_message {
+  std::string bytes;  // CRLF line ends (to_crlf)
+  mail::message parsed;
+};
+
+task<std::optional<loaded_message>> load_message(const std::string& path, mail::charset_converter& charsets) {
+  io_result<std::string> r = co_await mailstore::read_whole_file(path);
+  if (!r.ok()) co_return std::nullopt;
+  std::optional<loaded_message> m;
+  m.emplace();
+  m->bytes = to_crlf(*r);
+  m->parsed = mail::parse_message(m->bytes, charsets);
+  co_return m;
+}
+
+bool needs_content(const fetch_item& f) {
+  switch (f.k) {
+    case fetch_item::kind::uid:
+    case fetch_item::kind::flags:
+    case fetch_item::kind::internal_date:
+    case fetch_item::kind::rfc822_size:
+    case fetch_item::kind::modseq:
+      return false;
+    default:
+      return true;
+  }
+}
+
+bool sets_seen(const fetch_item& f) {
+  switch (f.k) {
+    case fetch_item::kind::rfc822:
+    case fetch_item::kind::rfc822_text:
+      return true;
+    case fetch_item::kind::body_section:
+    case fetch_item::kind::binary_section:
+      return !f.peek;
+    default:
+      return false;
+  }
+}
+
+// "1.2.HEADER.FIELDS (FROM TO)" as the response names the section.
+std::string section_name(const section_spec& s) {
+  std::string out;
+  for (size_t i = 0; i < s.part.size(); ++i) absl::StrAppend(&out, i ? "." : "", s.part[i]);
+  auto add = [&](std::string_view what) {
+    if (!out.empty()) out += '.';
+    out.append(what);
+  };
+  switch (s.k) {
+    case section_spec::kind::whole:
+      break;
+    case section_spec::kind::header:
+      add("HEADER");
+      break;
+    case section_spec::kind::header_fields:
+    case section_spec::kind::header_fields_not: {
+      add(s.k == section_spec::kind::header_fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (");
+      for (size_t i = 0; i < s.fields.size(); ++i) absl::StrAppend(&out, i ? " " : "", s.fields[i]);
+      out += ')';
+      break;
+    }
+    case section_spec::kind::text:
+      add("TEXT");
+      break;
+    case section_spec::kind::mime:
+      add("MIME");
+      break;
+  }
+  return out;
+}
+
+// The date-time of INTERNALDATE: "17-Jul-1996 02:44:25 +0000" (UTC).
+std::string internal_date_string(int64_t t) {
+  static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm {};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  snprintf(buf, sizeof buf, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday, kMonths[tm.tm_mon],
+           tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+// A literal: {n} or, for bytes with a NUL (BINARY only), literal8 ~{n} (RFC 3516 4.1).
+void append_literal(std::string& out, std::string_view bytes, bool binary) {
+  const bool nul = binary && bytes.find('\0') != std::string_view::npos;
+  absl::StrAppend(&out, nul ? "~{" : "{", bytes.size(), "}\r\n");
+  out.append(bytes);
+}
+
+std::string_view partial(std::string_view bytes, const fetch_item& f) {
+  if (!f.partial_origin) return bytes;
+  if (*f.partial_origin >= bytes.size()) return {};
+  return bytes.substr(*f.partial_origin, f.partial_length);
+}
+
+mailstore::message_entry entry_of(const message_facts& f) {
+  mailstore::message_entry e;
+  e.uid = f.uid;
+  e.flags = f.flags;
+  e.keywords = f.keywords;
+  e.modseq = f.modseq;
+  e.vsize = f.vsize;
+  e.size = f.vsize;
+  e.internal_date = f.internal_date;
+  return e;
+}
+
+}  // namespace
+
+uint8_t system_flag_bit(std::string_view name) {
+  if (mail::equals_ignore_case(name, "\\Seen")) return mailstore::flag_seen;
+  if (mail::equals_ignore_case(name, "\\Answered")) return mailstore::flag_answered;
+  if (mail::equals_ignore_case(name, "\\Flagged")) return mailstore::flag_flagged;
+  if (mail::equals_ignore_case(name, "\\Deleted")) return mailstore::flag_deleted;
+  if (mail::equals_ignore_case(name, "\\Draft")) return mailstore::flag_draft;
+  return 0;
+}
+
+bool split_flags(const std::vector<std::string>& names, uint8_t* bits, std::vector<std::string>* keywords) {
+  *bits = 0;
+  for (const auto& n : names) {
+    if (n.empty()) return false;
+    if (n[0] == '\\') {
+      if (mail::equals_ignore_case(n, "\\Recent")) continue;  // RFC 3501: cannot be set; ignored as Dovecot does
+      uint8_t b = system_flag_bit(n);
+      if (b == 0) return false;
+      *bits |= b;
+    } else {
+      keywords->push_back(n);
+    }
+  }
+  return true;
+}
+
+std::optional<std::vector<uint32_t>> imap_session::resolve_set(const command& c, const sequence_set& set, bool uid) {
+  const mailbox_view& view = selected_->view;
+  std::vector<uint32_t> seqs;
+  if (set.saved) {
+    for (uint32_t u : saved_uids_) {
+      uint32_t s = view.seq_of(u);
+      if (s != 0) seqs.push_back(s);
+    }
+    std::sort(seqs.begin(), seqs.end());
+    return seqs;
+  }
+  if (uid) {
+    for (uint32_t u : set.resolve(view.max_uid())) {
+      uint32_t s = view.seq_of(u);
+      if (s != 0) seqs.push_back(s);
+    }
+    return seqs;
+  }
+  if (view.exists() == 0 || set.exceeds(view.exists())) {
+    bad(c, "Invalid message sequence number");
+    return std::nullopt;
+  }
+  return set.resolve(view.exists());
+}
+
+task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const std::vector<uint32_t>& seqs,
+                                                                         std::vector<std::string>* keywords,
+                                                                         bool set_seen) {
+  std::vector<uint32_t> uids;
+  uids.reserve(seqs.size());
+  for (uint32_t s : seqs) uids.push_back(selected_->view.uid_at(s));
+  struct result {
+    std::vector<message_facts> facts;
+    std::vector<std::string> keywords;
+  };
+  auto get = [name = selected_->name, uids = std::move(uids), set_seen](
+                 mailstore::mailbox& box) -> task<absl::StatusOr<result>> {
+    if (set_seen) {
+      std::vector<uint32_t> unseen;
+      {
+        auto f = co_await box.folder(name);
+        if (!f.ok()) co_return f.status();
+        for (uint32_t u : uids) {
+          const auto* m = (*f)->state().find(u);
+          if (m != nullptr && !(m->flags & mailstore::flag_seen)) unseen.push_back(u);
+        }
+      }
+      if (!unseen.empty()) {
+        auto st = co_await box.store(name, std::move(unseen), mailstore::flag_op::add, mailstore::flag_seen, {});
+        if (!st.ok()) co_return st.status();
+      }
+    }
+    auto f = co_await box.folder(name);
+    if (!f.ok()) co_return f.status();
+    result r;
+    r.facts.reserve(uids.size());
+    for (uint32_t u : uids) {
+      message_facts mf;
+      mf.uid = u;
+      if (const auto* m = (*f)->state().find(u); m != nullptr) {
+        mf.found = true;
+        mf.flags = m->flags;
+        mf.keywords = m->keywords;
+        mf.modseq = m->modseq;
+        mf.vsize = m->vsize;
+        mf.internal_date = m->internal_date;
+        mf.path = (*f)->path_of(*m);
+      }
+      r.facts.push_back(std::move(mf));
+    }
+    r.keywords = (*f)->state().keywords;
+    co_return r;
+  };
+  auto hop = on_mailbox(std::move(get));
+  absl::StatusOr<result> r = co_await std::move(hop);
+  if (!r.ok()) co_return r.status();
+  for (size_t i = 0; i < seqs.size(); ++i) r->facts[i].seq = seqs[i];
+  if (keywords != nullptr) *keywords = std::move(r->keywords);
+  co_return std::move(r->facts);
+}
+
+task<void> imap_session::on_fetch(const command& c) {
+  std::optional<std::vector<uint32_t>> seqs = resolve_set(c, c.set, c.uid);
+  if (!seqs) co_return;
+  std::vector<fetch_item> items = c.fetch;
+  if (c.uid && std::none_of(items.begin(), items.end(), [](const fetch_item& f) { return f.k == fetch_item::kind::uid; })) {
+    items.insert(items.begin(), fetch_item{});  // UID FETCH always reports UID (RFC 9051 6.4.9)
+  }
+  bool content = false, seen = false, flags_item = false;
+  for (const auto& f : items) {
+    content = content || needs_content(f);
+    seen = seen || sets_seen(f);
+    flags_item = flags_item || f.k == fetch_item::kind::flags;
+  }
+  seen = seen && !selected_->read_only;
+  std::vector<std::string> keywords;
+  auto get = facts_for(*seqs, &keywords, seen);
+  absl::StatusOr<std::vector<message_facts>> facts = co_await std::move(get);
+  if (!facts.ok()) {
+    no(c, "[SERVERBUG] Cannot read the mailbox");
+    co_return;
+  }
+  if (keywords.size() > selected_->view.keywords().size()) {
+    // New keywords: apply an empty batch that carries them, so the view names them.
+    selected_->view.apply({}, keywords, selected_->view.event_seq());
+  }
+  bool expunge_issued = false;
+  bool failed = false;
+  for (const message_facts& m : *facts) {
+    if (!m.found) {
+      expunge_issued = true;
+      continue;
+    }
+    std::optional<loaded_message> msg;
+    if (content) {
+      msg = co_await load_message(m.path, *shard_.charsets);
+      if (!msg) {
+        expunge_issued = true;  // the file went away with an expunge meanwhile
+        continue;
+      }
+    }
+    std::string line = absl::StrCat("* ", m.seq, " FETCH (");
+    bool first = true;
+    auto sep = [&] {
+      if (!first) line += ' ';
+      first = false;
+    };
+    const view_message& vm = selected_->view.messages()[m.seq - 1];
+    bool reported_flags = false;
+    for (const auto& f : items) {
+      sep();
+      switch (f.k) {
+        case fetch_item::kind::uid:
+          absl::StrAppend(&line, "UID ", m.uid);
+          break;
+        case fetch_item::kind::flags:
+          absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(m.flags, m.keywords));
+          reported_flags = true;
+          break;
+        case fetch_item::kind::internal_date:
+          absl::StrAppend(&line, "INTERNALDATE ", internal_date_string(m.internal_date));
+          break;
+        case fetch_item::kind::rfc822_size:
+          absl::StrAppend(&line, "RFC822.SIZE ", msg ? msg->bytes.size() : m.vsize);
+          break;
+        case fetch_item::kind::modseq:
+          absl::StrAppend(&line, "MODSEQ (", m.modseq, ")");
+          break;
+        case fetch_item::kind::envelope:
+          absl::StrAppend(&line, "ENVELOPE ", render_envelope(msg->parsed));
+          break;
+        case fetch_item::kind::body_structure:
+          absl::StrAppend(&line, "BODYSTRUCTURE ", render_body_structure(msg->parsed, true));
+          break;
+        case fetch_item::kind::body:
+          absl::StrAppend(&line, "BODY ", render_body_structure(msg->parsed, false));
+          break;
+        case fetch_item::kind::rfc822:
+          line += "RFC822 ";
+          append_literal(line, msg->bytes, false);
+          break;
+        case fetch_item::kind::rfc822_header:
+        case fetch_item::kind::rfc822_text: {
+          section_spec s;
+          s.k = f.k == fetch_item::kind::rfc822_header ? section_spec::kind::header : section_spec::kind::text;
+          section_result r = render_section(msg->parsed, s, false);
+          line += f.k == fetch_item::kind::rfc822_header ? "RFC822.HEADER " : "RFC822.TEXT ";
+          append_literal(line, r.bytes, false);
+          break;
+        }
+        case fetch_item::kind::body_section:
+        case fetch_item::kind::binary_section: {
+          const bool binary = f.k == fetch_item::kind::binary_section;
+          section_result r = render_section(msg->parsed, f.section, binary);
+          if (r.st == section_result::status::unknown_cte) {
+            failed = true;
+            break;
+          }
+          absl::StrAppend(&line, binary ? "BINARY[" : "BODY[", section_name(f.section), "]");
+          if (f.partial_origin) absl::StrAppend(&line, "<", *f.partial_origin, ">");
+          line += ' ';
+          if (r.st == section_result::status::missing) {
+            line += binary ? "NIL" : "\"\"";
+          } else {
+            append_literal(line, partial(r.bytes, f), binary);
+          }
+          break;
+        }
+        case fetch_item::kind::binary_size: {
+          std::optional<uint64_t> n = binary_size(msg->parsed, f.section.part);
+          if (!n) {
+            failed = true;
+            break;
+          }
+          absl::StrAppend(&line, "BINARY.SIZE[", section_name(f.section), "] ", *n);
+          break;
+        }
+      }
+      if (failed) break;
+    }
+    if (failed) break;
+    // \Seen set by this FETCH is reported with it (RFC 9051 6.4.5), unless FLAGS was asked.
+    if (!reported_flags && (vm.flags != m.flags || vm.keywords != m.keywords)) {
+      sep();
+      absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(m.flags, m.keywords));
+      reported_flags = true;
+    }
+    if (reported_flags) selected_->view.reported_flags(m.uid, m.flags, m.keywords);
+    line += ")\r\n";
+    out_ += line;
+    if (out_.size() >= kFlushBytes && !co_await flush()) co_return;
+  }
+  if (failed) {
+    no(c, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+  } else if (expunge_issued) {
+    no(c, "[EXPUNGEISSUED] Some of the requested messages no longer exist");
+  } else {
+    ok(c, "Fetch completed");
+  }
+}
+
+task<void> imap_session::on_store(const command& c) {
+  if (selected_->read_only) {
+    no(c, "[READ-ONLY] Mailbox is read-only");
+    co_return;
+  }
+  std::optional<std::vector<uint32_t>> seqs = resolve_set(c, c.set, c.uid);
+  if (!seqs) co_return;
+  uint8_t bits = 0;
+  std::vector<std::string> keywords;
+  if (!split_flags(c.flags, &bits, &keywords)) {
+    bad(c, "Invalid system flag");
+    co_return;
+  }
+  std::vector<uint32_t> uids;
+  for (uint32_t s : *seqs) uids.push_back(selected_->view.uid_at(s));
+  mailstore::flag_op op = mailstore::flag_op::replace;
+  if (c.store == command::store_mode::add) op = mailstore::flag_op::add;
+  if (c.store == command::store_mode::remove) op = mailstore::flag_op::remove;
+  struct result {
+    std::vector<uint32_t> failed;
+    std::vector<std::tuple<uint32_t, uint8_t, uint32_t>> flags;  // uid, flags, keywords
+    std::vector<std::string> keywords;
+  };
+  auto run = [name = selected_->name, uids, op, bits, keywords, since = c.unchanged_since](
+                 mailstore::mailbox& box) -> task<absl::StatusOr<result>> {
+    result r;
+    auto changed = co_await box.store(name, uids, op, bits, keywords, since, &r.failed);
+    if (!changed.ok()) co_return changed.status();
+    auto f = co_await box.folder(name);
+    if (!f.ok()) co_return f.status();
+    for (uint32_t u : uids) {
+      if (const auto* m = (*f)->state().find(u); m != nullptr) r.flags.emplace_back(u, m->flags, m->keywords);
+    }
+    r.keywords = (*f)->state().keywords;
+    co_return r;
+  };
+  auto hop = on_mailbox(std::move(run));
+  absl::StatusOr<result> r = co_await std::move(hop);
+  if (!r.ok()) {
+    no(c, absl::StrCat("[SERVERBUG] ", r.status().message()));
+    co_return;
+  }
+  if (r->keywords.size() > selected_->view.keywords().size()) {
+    selected_->view.apply({}, r->keywords, selected_->view.event_seq());
+    report_updates(false, c.uid);  // FLAGS before FETCH responses that use the new keyword
+  }
+  for (const auto& [uid, flags, kw] : r->flags) {
+    const uint32_t seq = selected_->view.seq_of(uid);
+    if (seq == 0) continue;
+    if (!c.silent) {
+      std::string line = absl::StrCat("* ", seq, " FETCH (");
+      if (c.uid) absl::StrAppend(&line, "UID ", uid, " ");
+      absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(flags, kw), ")\r\n");
+      out_ += line;
+    }
+    selected_->view.reported_flags(uid, flags, kw);
+  }
+  if (!r->failed.empty()) {
+    std::vector<uint32_t> numbers;
+    for (uint32_t u : r->failed) numbers.push_back(c.uid ? u : selected_->view.seq_of(u));
+    std::sort(numbers.begin(), numbers.end());
+    ok(c, absl::StrCat("[MODIFIED ", format_number_set(numbers), "] Conditional STORE failed"));
+    co_return;
+  }
+  ok(c, "Store completed");
+}
+
+task<void> imap_session::on_search(const command& c) {
+  if (!c.charset.empty() && c.charset != "UTF-8" && c.charset != "US-ASCII") {
+    no(c, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+    co_return;
+  }
+  const uint32_t exists = selected_->view.exists();
+  std::vector<uint32_t> all(exists);
+  for (uint32_t i = 0; i < exists; ++i) all[i] = i + 1;
+  std::vector<std::string> keywords;
+  auto get = facts_for(all, &keywords, false);
+  absl::StatusOr<std::vector<message_facts>> facts = co_await std::move(get);
+  if (!facts.ok()) {
+    no(c, "[SERVERBUG] Cannot read the mailbox");
+    co_return;
+  }
+  search_context ctx;
+  ctx.max_seq = exists;
+  ctx.max_uid = selected_->view.max_uid();
+  ctx.keywords = &keywords;
+  ctx.saved_uids = &saved_uids_;
+  ctx.charsets = shard_.charsets;
+  const bool content = search_needs_content(c.search);
+  std::vector<uint32_t> hits_seq, hits_uid;
+  search_text_cache cache;
+  for (const message_facts& m : *facts) {
+    if (!m.found) continue;
+    mailstore::message_entry e = entry_of(m);
+    search_message sm;
+    sm.seq = m.seq;
+    sm.entry = &e;
+    std::optional<loaded_message> msg;
+    if (content) {
+      msg = co_await load_message(m.path, *shard_.charsets);
+      if (!msg) continue;
+      sm.parsed = &msg->parsed;
+    }
+    if (search_matches(c.search, sm, ctx, cache)) {
+      hits_seq.push_back(m.seq);
+      hits_uid.push_back(m.uid);
+    }
+  }
+  const std::vector<uint32_t>& hits = c.uid ? hits_uid : hits_seq;
+  const search_return& ret = c.search_ret;
+  if (ret.save) {
+    // RFC 5182 2.4: with MIN or MAX (and neither ALL nor COUNT) only those are saved.
+    if ((ret.min || ret.max) && !ret.all && !ret.count && !hits_uid.empty()) {
+      std::vector<uint32_t> keep;
+      if (ret.min) keep.push_back(hits_uid.front());
+      if (ret.max && (keep.empty() || keep.back() != hits_uid.back())) keep.push_back(hits_uid.back());
+      saved_uids_ = std::move(keep);
+    } else {
+      saved_uids_ = hits_uid;
+    }
+  }
+  const bool only_save = ret.save && !ret.min && !ret.max && !ret.all && !ret.count;
+  if (c.esearch || rev2_) {
+    if (!only_save) {
+      const bool all_by_default = !ret.any();
+      std::string line = "ESEARCH (TAG ";
+      append_string(line, c.tag);
+      line += ")";
+      if (c.uid) line += " UID";
+      if (!hits.empty()) {
+        if (ret.min) absl::StrAppend(&line, " MIN ", hits.front());
+        if (ret.max) absl::StrAppend(&line, " MAX ", hits.back());
+        if (ret.all || all_by_default) absl::StrAppend(&line, " ALL ", format_number_set(hits));
+      }
+      if (ret.count) absl::StrAppend(&line, " COUNT ", hits.size());
+      untagged(line);
+    }
+  } else {
+    std::string line = "SEARCH";
+    for (uint32_t n : hits) absl::StrAppend(&line, " ", n);
+    untagged(line);
+  }
+  ok(c, "Search completed");
+}
+
+task<void> imap_session::on_copy(const command& c, bool move) {
+  if (move && selected_->read_only) {
+    no(c, "[READ-ONLY] Mailbox is read-only");
+    co_return;
+  }
+  std::optional<std::vector<uint32_t>> seqs = resolve_set(c, c.set, c.uid);
+  if (!seqs) co_return;
+  std::optional<std::string> to = store_name(c, c.mailbox);
+  if (!to) co_return;
+  if (seqs->empty()) {
+    ok(c, move ? "No messages moved" : "No messages copied");
+    co_return;
+  }
+  std::vector<uint32_t> uids;
+  for (uint32_t s : *seqs) uids.push_back(selected_->view.uid_at(s));
+  struct result {
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;
+    uint32_t uid_validity = 0;
+    std::vector<std::string> paths;  // of the copies, for spam training
+  };
+  const bool train = shard_.trainer != nullptr &&
+                     ((*to == "Junk" && selected_->name != "Junk") || (selected_->name == "Junk" && *to != "Junk" && *to != "Trash"));
+  auto run = [from = selected_->name, to = *to, uids, move, train](
+                 mailstore::mailbox& box) -> task<absl::StatusOr<result>> {
+    result r;
+    auto pairs = co_await box.copy(from, uids, to, move);
+    if (!pairs.ok()) co_return pairs.status();
+    r.pairs = *std::move(pairs);
+    auto f = co_await box.folder(to);
+    if (!f.ok()) co_return f.status();
+    r.uid_validity = (*f)->state().uid_validity;
+    if (train) {
+      for (const auto& [src, dst] : r.pairs) {
+        if (const auto* m = (*f)->state().find(dst); m != nullptr) r.paths.push_back((*f)->path_of(*m));
+      }
+    }
+    co_return r;
+  };
+  auto hop = on_mailbox(std::move(run));
+  absl::StatusOr<result> r = co_await std::move(hop);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kNotFound) {
+      no(c, "[TRYCREATE] Mailbox doesn't exist");
+    } else if (r.status().code() == absl::StatusCode::kResourceExhausted) {
+      no(c, "[OVERQUOTA] Quota exceeded");
+    } else {
+      no(c, absl::StrCat("[SERVERBUG] ", r.status().message()));
+    }
+    co_return;
+  }
+  if (train && !r->paths.empty()) shard_.trainer->learn(user_, std::move(r->paths), *to == "Junk");
+  std::vector<uint32_t> src, dst;
+  for (const auto& [s, d] : r->pairs) {
+    src.push_back(s);
+    dst.push_back(d);
+  }
+  const std::string code = src.empty() ? std::string()
+                                       : absl::StrCat("[COPYUID ", r->uid_validity, " ", format_number_set(src), " ",
+                                                      format_number_set(dst), "] ");
+  if (!move) {
+    ok(c, code + "Copy completed");
+    co_return;
+  }
+  // RFC 6851 4.3: COPYUID in an untagged OK, then the EXPUNGEs, then the tagged OK.
+  if (!code.empty()) untagged("OK " + code + "Moved UIDs.");
+  co_await sync_selected(true);
+  report_updates(true, c.uid);
+  ok(c, "Move completed");
+}
+
+task<void> imap_session::on_expunge(const command& c) {
+  if (selected_->read_only) {
+    no(c, "[READ-ONLY] Mailbox is read-only");
+    co_return;
+  }
+  std::vector<uint32_t> uids;
+  if (c.uid) {
+    std::optional<std::vector<uint32_t>> seqs = resolve_set(c, c.set, true);
+    if (!seqs) co_return;
+    for (uint32_t s : *seqs) uids.push_back(selected_->view.uid_at(s));
+    if (uids.empty()) {
+      ok(c, "Expunge completed");
+      co_return;
+    }
+  }
+  auto run = [name = selected_->name, uids, by_uid = c.uid](mailstore::mailbox& box) -> task<absl::Status> {
+    std::vector<uint32_t> targets;
+    if (by_uid) {
+      // UID EXPUNGE removes only the named messages that are \Deleted (RFC 4315 2.1).
+      auto f = co_await box.folder(name);
+      if (!f.ok()) co_return f.status();
+      for (uint32_t u : uids) {
+        const auto* m = (*f)->state().find(u);
+        if (m != nullptr && (m->flags & mailstore::flag_deleted)) targets.push_back(u);
+      }
+      if (targets.empty()) co_return absl::OkStatus();
+    }
+    auto r = co_await box.expunge(name, std::move(targets));
+    co_return r.status();
+  };
+  auto hop = on_mailbox(std::move(run));
+  absl::Status st = co_await std::move(hop);
+  co_await sync_selected(true);
+  report_updates(true, c.uid);
+  if (!st.ok()) {
+    no(c, absl::StrCat("[SERVERBUG] ", st.message()));
+  } else {
+    ok(c, "Expunge completed");
+  }
+}
+
+task<void> imap_session::on_append(command& c) {
+  std::optional<std::string> name = store_name(c, c.mailbox);
+  if (!name) co_return;
+  if (c.append.empty()) {
+    bad(c, "Missing message");
+    co_return;
+  }
+  append_message& a = c.append.front();
+  if (a.message.empty()) {
+    no(c, "Can't save a zero byte message");
+    co_return;
+  }
+  uint8_t bits = 0;
+  std::vector<std::string> keywords;
+  if (!split_flags(a.flags, &bits, &keywords)) {
+    bad(c, "Invalid system flag");
+    co_return;
+  }
+  struct result {
+    uint32_t uid = 0;
+    uint32_t uid_validity = 0;
+  };
+  auto run = [n = *name, message = std::move(a.message), bits, keywords,
+              date = a.internal_date.value_or(0)](mailstore::mailbox& box) -> task<absl::StatusOr<result>> {
+    std::vector<std::string_view> pieces;
+    pieces.push_back(message);
+    auto uid = co_await box.append(n, std::move(pieces), bits, keywords, date);
+    if (!uid.ok()) co_return uid.status();
+    auto f = co_await box.folder(n);
+    if (!f.ok()) co_return f.status();
+    result r;
+    r.uid = *uid;
+    r.uid_validity = (*f)->state().uid_validity;
+    co_return r;
+  };
+  auto hop = on_mailbox(std::move(run));
+  absl::StatusOr<result> r = co_await std::move(hop);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kNotFound) {
+      no(c, "[TRYCREATE] Mailbox doesn't exist");
+    } else if (r.status().code() == absl::StatusCode::kResourceExhausted) {
+      no(c, "[OVERQUOTA] Quota exceeded");
+    } else if (r.status().code() == absl::StatusCode::kInvalidArgument) {
+      no(c, absl::StrCat("[CANNOT] ", r.status().message()));
+    } else {
+      no(c, absl::StrCat("[SERVERBUG] ", r.status().message()));
+    }
+    co_return;
+  }
+  if (selected_ && selected_->name == *name) {
+    co_await sync_selected(true);
+    report_updates(true, false);
+  }
+  ok(c, absl::StrCat("[APPENDUID ", r->uid_validity, " ", r->uid, "] Append completed"));
+}
+
+}  // namespace ringmail::imap

@@ -1,0 +1,150 @@
+// The IMAP session's class, shared by the files that implement its commands:
+//   session.cc          the loop, greeting, CAPABILITY, STARTTLS, logins, ENABLE, ID, IDLE
+//   folder_commands.cc  SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB,
+//                       NAMESPACE, STATUS, CLOSE/UNSELECT, and following the folder
+//   message_commands.cc APPEND, FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE
+// Internal to protocols/imap.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "protocols/imap/command.h"
+#include "protocols/imap/command_reader.h"
+#include "protocols/imap/mailbox_view.h"
+#include "protocols/imap/session.h"
+#include "runtime/stream.h"
+
+namespace ringmail::imap {
+
+// A message's facts copied from the owner shard for one command.
+struct message_facts {
+  uint32_t seq = 0;
+  uint32_t uid = 0;
+  uint8_t flags = 0;
+  uint32_t keywords = 0;
+  uint64_t modseq = 0;
+  uint64_t vsize = 0;
+  int64_t internal_date = 0;
+  std::string path;  // the file, readable from any shard
+  bool found = false;  // false: expunged in the store since the view last looked
+};
+
+class imap_session {
+ public:
+  imap_session(session& s, const server_config& config, shard_context& shard);
+  task<void> run();
+
+ private:
+  enum class state { not_authenticated, authenticated, selected, logout };
+
+  struct selection {
+    std::string name;  // UTF-8 store name
+    bool read_only = false;
+    std::shared_ptr<mailstore::folder_watch> watch;
+    mailbox_view view;
+    uint32_t uid_validity = 0;
+    uint32_t uid_next = 0;
+  };
+
+  // ---- output ----
+  void untagged(std::string_view text) { append_parts(out_, "* ", text, "\r\n"); }
+  void tagged(const command& c, std::string_view status, std::string_view text) {
+    append_parts(out_, c.tag, " ", status, " ", text, "\r\n");
+  }
+  void ok(const command& c, std::string_view text) { tagged(c, "OK", text); }
+  void no(const command& c, std::string_view text) { tagged(c, "NO", text); }
+  void bad(const command& c, std::string_view text) {
+    tagged(c, "BAD", text);
+    ++errors_;
+  }
+  static void append_parts(std::string& out, std::string_view a, std::string_view b, std::string_view c,
+                          std::string_view d = {}, std::string_view e = {}, std::string_view f = {}) {
+    out.append(a).append(b).append(c).append(d).append(e).append(f);
+  }
+  task<bool> flush();
+
+  // ---- session.cc ----
+  std::string capabilities() const;
+  void set_reader_limits();
+  task<bool> dispatch(command& c);
+  bool check_state(const command& c);
+  task<bool> on_starttls(const command& c);
+  task<void> on_login(command& c);
+  task<void> on_authenticate(command& c);
+  task<void> finish_login(const command& c, auth::login_result r);
+  task<void> provision_folders();
+  void on_enable(const command& c);
+  void on_id(const command& c);
+  task<bool> on_idle(const command& c);
+  // Reads one plain line (AUTHENTICATE responses, DONE); nullopt when the client left.
+  task<std::optional<std::string>> read_line();
+
+  // ---- folder_commands.cc ----
+  task<void> on_select(const command& c, bool read_only);
+  task<void> on_create(const command& c);
+  task<void> on_delete(const command& c);
+  task<void> on_rename(const command& c);
+  task<void> on_subscribe(const command& c, bool subscribe);
+  task<void> on_list(const command& c, bool lsub);
+  task<void> on_status(const command& c);
+  task<void> on_close(const command& c, bool expunge);
+  void deselect();
+  // Asks the owner for the selected folder's news and applies it to the view. `force`:
+  // even if no wake-up arrived (after our own MOVE/EXPUNGE, whose events we must report).
+  task<void> sync_selected(bool force);
+  // Appends the untagged updates the view has (see mailbox_view::report).
+  void report_updates(bool allow_expunge, bool uid);
+  std::string flags_response() const;
+  // Wire name (modified UTF-7) -> store name (UTF-8); nullopt and a NO/BAD when invalid.
+  std::optional<std::string> store_name(const command& c, const std::string& wire);
+  std::string wire_name(const std::string& utf8) const;
+
+  // ---- message_commands.cc ----
+  task<void> on_append(command& c);
+  task<void> on_fetch(const command& c);
+  task<void> on_store(const command& c);
+  task<void> on_search(const command& c);
+  task<void> on_copy(const command& c, bool move);
+  task<void> on_expunge(const command& c);
+  // Sequence numbers named by c.set (UIDs when c.uid), ascending; nullopt after a BAD.
+  std::optional<std::vector<uint32_t>> resolve_set(const command& c, const sequence_set& set, bool uid);
+  // Facts for the view's messages at `seqs`, from the owner.
+  // `set_seen`: first add \Seen to those lacking it (a FETCH of BODY[] etc., RFC 9051 6.4.5).
+  task<absl::StatusOr<std::vector<message_facts>>> facts_for(const std::vector<uint32_t>& seqs,
+                                                               std::vector<std::string>* keywords, bool set_seen);
+
+  // Runs fn(mailbox&) on the user's owner shard.
+  template <typename F>
+  auto on_mailbox(F fn) {
+    return mailstore::with_mailbox(*shard_.stores, user_, std::move(fn),
+                                   [](absl::Status st) { return st; });
+  }
+
+  session& s_;
+  const server_config& config_;
+  shard_context& shard_;
+  stream io_;
+  command_reader reader_;
+  std::string out_;
+  std::string peer_;
+  std::string sid_;
+  state state_ = state::not_authenticated;
+  std::string user_;  // normalised login once authenticated
+  bool rev2_ = false;  // ENABLE IMAP4rev2
+  size_t errors_ = 0;
+  std::optional<selection> selected_;
+  std::vector<uint32_t> saved_uids_;  // SEARCHRES "$"
+  std::chrono::steady_clock::time_point last_command_ = std::chrono::steady_clock::now();
+};
+
+// Maps a flag name ("\\Seen", "$Junk") to a mailstore flag bit (0 for keywords).
+uint8_t system_flag_bit(std::string_view name);
+// Splits STORE/APPEND flag names into system bits and keywords; false if one is invalid
+// (\Recent or an unknown \ flag are refused as RFC 9051 2.3.2 asks).
+bool split_flags(const std::vector<std::string>& names, uint8_t* bits, std::vector<std::string>* keywords);
+
+}  // namespace ringmail::imap
