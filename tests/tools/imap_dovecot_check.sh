@@ -26,7 +26,7 @@ rc=0
 # Dovecot treats a client whose address equals its own as secure (no LOGINDISABLED):
 # connect from 127.0.0.2.
 common=(--host 127.0.0.1 --source 127.0.0.2 --user john@example.org --password pw-john
-        --server-kind dovecot --maildir-root "$vmail" "$@")
+        --server-kind "${SERVER_KIND:-dovecot}" --maildir-root "$vmail" "$@")
 echo "=== plain port, STARTTLS"
 timeout 600 python3 "$here/imap_clients.py" --port "$dovecot_imap_port" --starttls "${common[@]}" || rc=1
 echo "=== implicit TLS"

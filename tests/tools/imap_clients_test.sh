@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# `ringmail serve` against the IMAP end-to-end suite (tests/tools/imap_clients.py), on
+# 127.0.0.1: the plain port with STARTTLS, then the implicit-TLS port, as
+# john@example.org in a temporary data directory; then SIGTERM, which must stop the
+# server with exit 0 within 15 s. The same suite passes against Dovecot 2.3
+# (tests/tools/imap_dovecot_check.sh), so a failure here is ringmail's.
+# Usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN   (KEEP_WORK=1 keeps the files)
+# Ends with "imap_clients: N passed, N failed" (suite runs and server checks); exits 0
+# only if nothing failed.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+ringmail="${1:?usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
+admin="${2:?usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
+ringmail="$(readlink -f "$ringmail")"
+admin="$(readlink -f "$admin")"
+
+work="$(mktemp -d)"
+data="$work/data"
+log="$work/server.log"
+server_pid=""
+passed=0
+failed=0
+failures=()
+
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
+summary() {
+  echo
+  if [ "$failed" -gt 0 ]; then
+    local f
+    for f in "${failures[@]}"; do echo "failed: $f"; done
+    echo "--- server log (last 40 lines):"
+    tail -n 40 "$log" 2>/dev/null
+    echo "---"
+  fi
+  echo "imap_clients: $passed passed, $failed failed"
+}
+fatal() { bad "$*"; summary; exit 1; }
+
+command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
+[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
+[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+
+adm() { "$admin" --data_dir="$data" "$@"; }
+adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
+echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
+
+read -r imap_port imaps_port < <(python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(*(s.getsockname()[1] for s in socks))
+EOF
+)
+[ -n "${imap_port:-}" ] && [ -n "${imaps_port:-}" ] || fatal "could not pick free ports"
+
+# With setpriv, the server gets SIGKILL if this script dies without running its trap.
+pdeath=()
+setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
+"${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
+  --imap_port="$imap_port" --imaps_port="$imaps_port" --listen_address=127.0.0.1 --hostname=mx.test \
+  --shutdown_grace=1s --log_level=info 2>"$log" &
+server_pid=$!
+for _ in $(seq 1 200); do
+  grep -q "event=ready" "$log" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.05
+done
+grep -q "event=ready" "$log" || fatal "server did not log event=ready within 10 s"
+ok "server ready (imap=$imap_port imaps=$imaps_port)"
+
+# Connect from 127.0.0.2: a client on the server's own address may count as local, and
+# LOGINDISABLED before STARTTLS must be seen.
+common=(--host 127.0.0.1 --source 127.0.0.2 --user john@example.org --password pw-john
+        --server-kind ringmail --maildir-root "$data/vmail")
+for mode in starttls tls; do
+  port=$imap_port
+  [ "$mode" = tls ] && port=$imaps_port
+  out="$work/suite.$mode.out"
+  timeout 600 python3 "$here/imap_clients.py" --port "$port" "--$mode" "${common[@]}" >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  n_pass=$(grep -c '^PASS ' "$out")
+  n_fail=$(grep -c '^FAIL ' "$out")
+  passed=$((passed + n_pass))
+  failed=$((failed + n_fail))
+  while IFS= read -r line; do failures+=("$mode: ${line#FAIL }"); done < <(grep '^FAIL ' "$out")
+  if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then bad "$mode: imap_clients.py exited $rc without a verdict"; fi
+  kill -0 "$server_pid" 2>/dev/null || fatal "server died during the $mode run"
+done
+
+kill -TERM "$server_pid"
+for _ in $(seq 1 150); do
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$server_pid" 2>/dev/null; then
+  bad "server still running 15 s after SIGTERM"
+else
+  rc=0
+  wait "$server_pid" || rc=$?
+  server_pid=""
+  if [ "$rc" -eq 0 ]; then ok "server exited 0 after SIGTERM"; else bad "server exited $rc after SIGTERM"; fi
+fi
+errors="$(grep -c 'level=error' "$log")"
+if [ "$errors" -eq 0 ]; then ok "server logged no level=error lines"; else
+  bad "server logged $errors level=error lines"; grep 'level=error' "$log" | head -5 | sed 's/^/    /'; fi
+
+summary
+[ "$failed" -eq 0 ]
