@@ -48,7 +48,13 @@ literal_header find_literal_header(std::string_view line) {
     return h;
   }
   for (size_t i = digits_begin; i < line.size(); ++i) {
-    h.size = h.size * 10 + static_cast<uint64_t>(line[i] - '0');
+    const auto digit = static_cast<uint64_t>(line[i] - '0');
+    // Checked before multiplying: 1844674407370955161 * 10 + 6 wraps a uint64_t to 0.
+    if (h.size > (literal_size_cap - digit) / 10) {
+      h.size = literal_size_cap + 1;
+      break;
+    }
+    h.size = h.size * 10 + digit;
     if (h.size > literal_size_cap) {
       h.size = literal_size_cap + 1;
       break;

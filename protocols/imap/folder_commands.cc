@@ -221,6 +221,22 @@ task<void> imap_session::on_close(const command& c, bool expunge) {
   ok(c, expunge ? "Close completed" : "Unselect completed");
 }
 
+namespace {
+// Maildir's own directory names. Maildir++ stores them as ".tmp" etc., so they could not
+// clash, but issue 10 asks that they be refused as new names (a client or script that
+// creates "new" is confused about what it is talking to); existing ones still list.
+bool reserved_name(std::string_view name) {
+  for (size_t start = 0; start <= name.size();) {
+    size_t end = name.find('/', start);
+    if (end == std::string_view::npos) end = name.size();
+    std::string_view level = name.substr(start, end - start);
+    if (level == "tmp" || level == "cur" || level == "new") return true;
+    start = end + 1;
+  }
+  return false;
+}
+}  // namespace
+
 task<void> imap_session::on_create(const command& c) {
   std::string wire = c.mailbox;
   // RFC 9051 6.3.4: a trailing delimiter says the client intends to create children.
@@ -229,6 +245,10 @@ task<void> imap_session::on_create(const command& c) {
   if (!name) co_return;
   if (*name == "INBOX") {
     no(c, "[ALREADYEXISTS] Mailbox already exists");
+    co_return;
+  }
+  if (reserved_name(*name)) {
+    no(c, "[CANNOT] Reserved mailbox name (tmp, cur and new are Maildir's own)");
     co_return;
   }
   auto run = [n = *name](mailstore::mailbox& box) -> task<absl::Status> { co_return co_await box.create_folder(n); };
@@ -269,6 +289,10 @@ task<void> imap_session::on_rename(const command& c) {
   if (!to) co_return;
   if (*to == "INBOX") {
     no(c, "[ALREADYEXISTS] INBOX exists");
+    co_return;
+  }
+  if (reserved_name(*to)) {
+    no(c, "[CANNOT] Reserved mailbox name (tmp, cur and new are Maildir's own)");
     co_return;
   }
   auto run = [f = *from, t = *to](mailstore::mailbox& box) -> task<absl::Status> {

@@ -78,6 +78,9 @@ void mailbox_view::apply(const std::vector<mailstore::folder_event>& events, con
         if (m.expunged || (m.flags == e.flags && m.keywords == e.keywords)) break;
         m.flags = e.flags;
         m.keywords = e.keywords;
+        // A message whose EXISTS is still to come is news as a whole: its flags are
+        // what the client will FETCH, not a change to announce.
+        if (s - 1 >= exists_reported_) break;
         if (!m.flags_dirty) {
           m.flags_dirty = true;
           ++dirty_;
@@ -87,6 +90,12 @@ void mailbox_view::apply(const std::vector<mailstore::folder_event>& events, con
       case mailstore::folder_event::expunged: {
         uint32_t s = seq_of(e.uid);
         if (s == 0) break;
+        if (s > exists_reported_) {
+          // The client never heard of it (no EXISTS yet): forget it now, or a report
+          // without expunges would count it in EXISTS and a later one EXPUNGE it.
+          forget_unreported(s - 1);
+          break;
+        }
         view_message& m = messages_[s - 1];
         if (m.expunged) break;
         m.expunged = true;
@@ -121,6 +130,7 @@ void mailbox_view::resync(const std::vector<view_message>& messages, const std::
       }
       m.modseq = e.modseq;
     } else if (!m.expunged) {
+      // Those the client never heard of are dropped below, after this loop.
       m.expunged = true;
       ++pending_expunges_;
       if (m.flags_dirty) {
@@ -130,10 +140,22 @@ void mailbox_view::resync(const std::vector<view_message>& messages, const std::
     }
   }
   const uint32_t top = max_uid();
+  for (size_t i = messages_.size(); i-- > exists_reported_;) {
+    if (messages_[i].expunged) {
+      --pending_expunges_;
+      messages_[i].expunged = false;
+      forget_unreported(i);
+    }
+  }
   for (const auto& e : messages) {
     if (e.uid > top) messages_.push_back(view_message{e.uid, e.flags, e.keywords, e.modseq});
   }
   seq_ = seq;
+}
+
+void mailbox_view::forget_unreported(size_t index) {
+  if (messages_[index].flags_dirty) --dirty_;
+  messages_.erase(messages_.begin() + static_cast<ptrdiff_t>(index));
 }
 
 void mailbox_view::reported_flags(uint32_t uid, uint8_t flags, uint32_t keywords) {

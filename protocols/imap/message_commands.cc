@@ -148,7 +148,6 @@ bool split_flags(const std::vector<std::string>& names, uint8_t* bits, std::vect
   for (const auto& n : names) {
     if (n.empty()) return false;
     if (n[0] == '\\') {
-      if (mail::equals_ignore_case(n, "\\Recent")) continue;  // RFC 3501: cannot be set; ignored as Dovecot does
       uint8_t b = system_flag_bit(n);
       if (b == 0) return false;
       *bits |= b;
@@ -267,10 +266,21 @@ task<void> imap_session::on_fetch(const command& c) {
   }
   bool expunge_issued = false;
   bool failed = false;
-  for (const message_facts& m : *facts) {
+  const bool view_only = !content && std::all_of(items.begin(), items.end(), [](const fetch_item& f) {
+    return f.k == fetch_item::kind::uid || f.k == fetch_item::kind::flags;
+  });
+  for (message_facts& m : *facts) {
     if (!m.found) {
-      expunge_issued = true;
-      continue;
+      // Expunged by another session, and this one has not been told yet: its UID and
+      // last flags are still known here, so a FETCH of just those is answered from the
+      // view (as Dovecot does); anything else is gone (RFC 5530 EXPUNGEISSUED).
+      if (!view_only) {
+        expunge_issued = true;
+        continue;
+      }
+      const view_message& gone = selected_->view.messages()[m.seq - 1];
+      m.flags = gone.flags;
+      m.keywords = gone.keywords;
     }
     std::optional<loaded_message> msg;
     if (content) {
