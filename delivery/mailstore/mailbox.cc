@@ -798,6 +798,26 @@ void mailbox::commit_in_background(std::shared_ptr<open_folder> f, dotlock_setti
   run(std::move(f), std::move(settings));
 }
 
+task<absl::Status> mailbox::set_cache(std::string folder_name, std::vector<std::pair<uint32_t, std::string>> blobs) {
+  folder_name = canonical_name(folder_name);
+  auto f = co_await folder(folder_name);
+  if (!f.ok()) co_return f.status();
+  open_folder& fo = **f;
+  bool any = false;
+  for (auto& [uid, blob] : blobs) {
+    const message_entry* m = fo.state_.find(uid);
+    if (m == nullptr || m->cache == blob) continue;
+    change c;
+    c.k = change::set_cache;
+    c.message.uid = uid;
+    c.message.cache = std::move(blob);
+    fo.record(c);
+    any = true;
+  }
+  if (any) commit_in_background(*f, dotlock());
+  co_return absl::OkStatus();
+}
+
 task<absl::StatusOr<uint32_t>> mailbox::append(std::string folder_name, std::vector<std::string_view> pieces,
                                                uint8_t flags, std::vector<std::string> keywords, int64_t internal_date) {
   folder_name = canonical_name(folder_name);

@@ -232,6 +232,12 @@ class mailbox {
   task<absl::StatusOr<std::vector<std::pair<uint32_t, uint32_t>>>> copy(std::string from, std::vector<uint32_t> uids,
                                                                         std::string to, bool move);
 
+  // Stores messages' cache blobs (parsed facts a protocol computed from the file, e.g.
+  // IMAP's ENVELOPE and BODYSTRUCTURE), as (uid, blob) pairs; unknown UIDs are skipped.
+  // Not durable on return: the records ride on the folder's next background commit, and
+  // a blob lost in a crash is simply computed again.
+  task<absl::Status> set_cache(std::string folder_name, std::vector<std::pair<uint32_t, std::string>> blobs);
+
   // ---- folders --------------------------------------------------------------------------
   task<absl::Status> create_folder(std::string name);
   task<absl::Status> delete_folder(std::string name);

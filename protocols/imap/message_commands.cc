@@ -8,6 +8,7 @@
 #include "delivery/mailstore/index_file.h"
 #include "delivery/mailstore/maildir_filename.h"
 #include "mail/header.h"
+#include "protocols/imap/fetch_cache.h"
 #include "protocols/imap/message_render.h"
 #include "protocols/imap/number_set.h"
 #include "protocols/imap/search.h"
@@ -20,12 +21,6 @@ namespace {
 // Output is sent in pieces of about this size, so FETCH 1:* BODY[] of a big folder does
 // not build one huge string.
 constexpr size_t kFlushBytes = 256 * 1024;
-
-// A message file read and parsed for one FETCH or SEARCH.
-struct loaded_message {
-  std::string bytes;  // CRLF line ends (to_crlf)
-  mail::message parsed;
-};
 
 task<std::optional<loaded_message>> load_message(const std::string& path, mail::charset_converter& charsets) {
   io_result<std::string> r = co_await mailstore::read_whole_file(path);
@@ -48,6 +43,12 @@ bool needs_content(const fetch_item& f) {
     default:
       return true;
   }
+}
+
+// ENVELOPE, BODYSTRUCTURE and BODY come from the cache blob when it is there.
+bool cached_item(const fetch_item& f) {
+  return f.k == fetch_item::kind::envelope || f.k == fetch_item::kind::body_structure ||
+         f.k == fetch_item::kind::body;
 }
 
 bool sets_seen(const fetch_item& f) {
@@ -225,6 +226,7 @@ task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const s
         mf.vsize = m->vsize;
         mf.internal_date = m->internal_date;
         mf.path = (*f)->path_of(*m);
+        mf.cache = m->cache;
       }
       r.facts.push_back(std::move(mf));
     }
@@ -239,6 +241,31 @@ task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const s
   co_return std::move(r->facts);
 }
 
+task<std::string> imap_session::current_path(uint32_t uid) {
+  auto ask = [name = selected_->name, uid](mailstore::mailbox& box) -> task<absl::StatusOr<std::string>> {
+    auto f = co_await box.folder(name);
+    if (!f.ok()) co_return f.status();
+    const auto* m = (*f)->state().find(uid);
+    if (m == nullptr) co_return std::string();
+    co_return (*f)->path_of(*m);
+  };
+  auto hop = on_mailbox(std::move(ask));
+  absl::StatusOr<std::string> path = co_await std::move(hop);
+  co_return path.ok() ? *path : std::string();
+}
+
+task<std::optional<loaded_message>> imap_session::load(const message_facts& m) {
+  std::optional<loaded_message> msg = co_await load_message(m.path, *shard_.charsets);
+  // Another session's flag change renames the file (Maildir keeps flags in the name):
+  // ask the owner where it is now, a few times; gone for good means expunged.
+  for (int attempt = 0; !msg && attempt < 3; ++attempt) {
+    std::string path = co_await current_path(m.uid);
+    if (path.empty()) break;
+    msg = co_await load_message(path, *shard_.charsets);
+  }
+  co_return msg;
+}
+
 task<void> imap_session::on_fetch(const command& c) {
   std::optional<std::vector<uint32_t>> seqs = resolve_set(c, c.set, c.uid);
   if (!seqs) co_return;
@@ -246,12 +273,15 @@ task<void> imap_session::on_fetch(const command& c) {
   if (c.uid && std::none_of(items.begin(), items.end(), [](const fetch_item& f) { return f.k == fetch_item::kind::uid; })) {
     items.insert(items.begin(), fetch_item{});  // UID FETCH always reports UID (RFC 9051 6.4.9)
   }
-  bool content = false, seen = false, flags_item = false;
+  bool content = false, seen = false, flags_item = false, file = false, structure = false;
   for (const auto& f : items) {
     content = content || needs_content(f);
+    file = file || (needs_content(f) && !cached_item(f));
+    structure = structure || cached_item(f);
     seen = seen || sets_seen(f);
     flags_item = flags_item || f.k == fetch_item::kind::flags;
   }
+  std::vector<std::pair<uint32_t, std::string>> new_caches;
   seen = seen && !selected_->read_only;
   std::vector<std::string> keywords;
   auto get = facts_for(*seqs, &keywords, seen);
@@ -283,11 +313,20 @@ task<void> imap_session::on_fetch(const command& c) {
       m.keywords = gone.keywords;
     }
     std::optional<loaded_message> msg;
-    if (content) {
-      msg = co_await load_message(m.path, *shard_.charsets);
+    std::optional<fetch_cache> cached;
+    if (structure) cached = decode_fetch_cache(m.cache);
+    if (file || (structure && !cached)) {
+      msg = co_await load(m);
       if (!msg) {
-        expunge_issued = true;  // the file went away with an expunge meanwhile
+        expunge_issued = true;
         continue;
+      }
+      if (structure && !cached) {
+        cached.emplace();
+        cached->envelope = render_envelope(msg->parsed);
+        cached->body_structure = render_body_structure(msg->parsed, true);
+        cached->body = render_body_structure(msg->parsed, false);
+        new_caches.emplace_back(m.uid, encode_fetch_cache(*cached));
       }
     }
     std::string line = absl::StrCat("* ", m.seq, " FETCH (");
@@ -312,19 +351,19 @@ task<void> imap_session::on_fetch(const command& c) {
           absl::StrAppend(&line, "INTERNALDATE ", internal_date_string(m.internal_date));
           break;
         case fetch_item::kind::rfc822_size:
-          absl::StrAppend(&line, "RFC822.SIZE ", msg ? msg->bytes.size() : m.vsize);
+          absl::StrAppend(&line, "RFC822.SIZE ", m.vsize);
           break;
         case fetch_item::kind::modseq:
           absl::StrAppend(&line, "MODSEQ (", m.modseq, ")");
           break;
         case fetch_item::kind::envelope:
-          absl::StrAppend(&line, "ENVELOPE ", render_envelope(msg->parsed));
+          absl::StrAppend(&line, "ENVELOPE ", cached->envelope);
           break;
         case fetch_item::kind::body_structure:
-          absl::StrAppend(&line, "BODYSTRUCTURE ", render_body_structure(msg->parsed, true));
+          absl::StrAppend(&line, "BODYSTRUCTURE ", cached->body_structure);
           break;
         case fetch_item::kind::body:
-          absl::StrAppend(&line, "BODY ", render_body_structure(msg->parsed, false));
+          absl::StrAppend(&line, "BODY ", cached->body);
           break;
         case fetch_item::kind::rfc822:
           line += "RFC822 ";
@@ -380,6 +419,14 @@ task<void> imap_session::on_fetch(const command& c) {
     line += ")\r\n";
     out_ += line;
     if (out_.size() >= kFlushBytes && !co_await flush()) co_return;
+  }
+  if (!new_caches.empty()) {
+    auto keep = [name = selected_->name, blobs = std::move(new_caches)](mailstore::mailbox& box) -> task<absl::Status> {
+      co_return co_await box.set_cache(name, blobs);
+    };
+    auto hop = on_mailbox(std::move(keep));
+    absl::Status st = co_await std::move(hop);
+    if (!st.ok()) log::debug("imap_cache_not_kept", {{"sid", sid_}, {"reason", st.ToString()}});
   }
   if (failed) {
     no(c, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
@@ -489,7 +536,7 @@ task<void> imap_session::on_search(const command& c) {
     sm.entry = &e;
     std::optional<loaded_message> msg;
     if (content) {
-      msg = co_await load_message(m.path, *shard_.charsets);
+      msg = co_await load(m);
       if (!msg) continue;
       sm.parsed = &msg->parsed;
     }

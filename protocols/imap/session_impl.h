@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "protocols/imap/command.h"
 #include "protocols/imap/command_reader.h"
+#include "mail/message.h"
 #include "protocols/imap/mailbox_view.h"
 #include "protocols/imap/session.h"
 #include "runtime/stream.h"
@@ -30,7 +31,14 @@ struct message_facts {
   uint64_t vsize = 0;
   int64_t internal_date = 0;
   std::string path;  // the file, readable from any shard
+  std::string cache;  // the index's cache blob (fetch_cache.h), may be empty
   bool found = false;  // false: expunged in the store since the view last looked
+};
+
+// A message file read and parsed for one FETCH or SEARCH.
+struct loaded_message {
+  std::string bytes;  // CRLF line ends (to_crlf)
+  mail::message parsed;
 };
 
 class imap_session {
@@ -116,6 +124,13 @@ class imap_session {
   // `set_seen`: first add \Seen to those lacking it (a FETCH of BODY[] etc., RFC 9051 6.4.5).
   task<absl::StatusOr<std::vector<message_facts>>> facts_for(const std::vector<uint32_t>& seqs,
                                                                std::vector<std::string>* keywords, bool set_seen);
+
+  // The current file of `uid` in the selected folder ("" if gone): a flag change by
+  // another session renames the file between our facts and our read.
+  task<std::string> current_path(uint32_t uid);
+  // Reads and parses a message's file, following it through renames (current_path);
+  // nullopt if it is gone (expunged).
+  task<std::optional<loaded_message>> load(const message_facts& m);
 
   // Runs fn(mailbox&) on the user's owner shard.
   template <typename F>
