@@ -8,21 +8,26 @@
 namespace ringmail::imap {
 namespace {
 
-// "inbox", "Inbox/x" -> "INBOX", "INBOX/x": INBOX is the one case-insensitive name.
-std::string canonical_inbox(std::string_view s) {
-  std::string out(s);
-  if (s.size() >= 5 && mail::equals_ignore_case(s.substr(0, 5), "INBOX") &&
-      (s.size() == 5 || s[5] == '/')) {
-    out.replace(0, 5, "INBOX");
+// How many leading bytes of `name` compare case-insensitively: 5 for "INBOX" and its
+// children (INBOX is the one case-insensitive name, RFC 9051 5.1), else 0.
+size_t inbox_prefix(std::string_view name) {
+  if (name.size() >= 5 && mail::equals_ignore_case(name.substr(0, 5), "INBOX") &&
+      (name.size() == 5 || name[5] == '/')) {
+    return 5;
   }
-  return out;
+  return 0;
 }
+
+char upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
 
 }  // namespace
 
-bool list_pattern_matches(std::string_view raw_pattern, std::string_view name) {
-  if (raw_pattern.size() > max_pattern_bytes) return false;
-  const std::string pattern = canonical_inbox(raw_pattern);
+bool list_pattern_matches(std::string_view pattern, std::string_view name) {
+  if (pattern.size() > max_pattern_bytes) return false;
+  // The INBOX part of a name matches case-insensitively wherever the pattern's literals
+  // fall on it, so "inbox", "Inbox/x", "inb*" and "i%X" all reach INBOX, as in Dovecot
+  // (its test-imap-match.c); only rewriting a leading "inbox" missed the last two.
+  const size_t fold = inbox_prefix(name);
   // can[j]: pattern[0..i) can match name[0..j). One row per pattern character.
   const size_t n = name.size();
   std::vector<char> can(n + 1, 0), next(n + 1, 0);
@@ -44,7 +49,7 @@ bool list_pattern_matches(std::string_view raw_pattern, std::string_view name) {
       }
     } else {
       for (size_t j = 0; j < n; ++j) {
-        if (can[j] && name[j] == p) next[j + 1] = 1;
+        if (can[j] && (name[j] == p || (j < fold && upper(name[j]) == upper(p)))) next[j + 1] = 1;
       }
     }
     can.swap(next);

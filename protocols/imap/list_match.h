@@ -15,8 +15,9 @@
 
 namespace ringmail::imap {
 
-// "*" matches any run of characters, "%" any run without the delimiter '/'. "INBOX" is
-// case-insensitive at the start of the pattern (RFC 9051 5.1). Patterns longer than
+// "*" matches any run of characters, "%" any run without the delimiter '/'. The "INBOX"
+// part of a name ("INBOX", "INBOX/...") matches case-insensitively (RFC 9051 5.1), also
+// across wildcards ("inb*", "i%X") as in Dovecot. Patterns longer than
 // max_pattern_bytes never match (bounded work: matching is O(pattern x name)).
 inline constexpr size_t max_pattern_bytes = 1024;
 bool list_pattern_matches(std::string_view pattern, std::string_view name);

@@ -77,6 +77,8 @@ class mailbox_view {
   std::string flag_list(uint8_t flags, uint32_t keywords) const;
 
  private:
+  // Drops messages_[index], which is past exists_reported_ (never announced).
+  void forget_unreported(size_t index);
   std::vector<view_message> messages_;  // ascending UID
   std::vector<std::string> keywords_;
   uint64_t seq_ = 0;
