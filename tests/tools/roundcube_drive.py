@@ -1,0 +1,430 @@
+#!/usr/bin/python3
+"""Drives Roundcube in headless Chromium against an IMAP server and checks the result.
+
+Used by tests/tools/roundcube_test.sh, which starts the IMAP server, Roundcube (`php -S`)
+and passes their ports. What a user does, in this order:
+  1. seed: three messages reach INBOX before the browser starts (IMAP APPEND over
+     STARTTLS, or SMTP delivery for the third when --smtp-port is given), and a folder
+     "Archive" is created and subscribed;
+  2. log in through Roundcube's login form (elastic skin), see INBOX's message list with
+     the three subjects;
+  3. open message A (`_action=show`): its subject and body text are on the page;
+  4. move A to Archive from the message view (the toolbar's "Move to" command);
+  5. delete B from the list (Roundcube moves it to Trash), then delete it again in Trash
+     (permanently: \\Deleted + EXPUNGE);
+  6. log out;
+  7. check the server over IMAP (imaplib): INBOX holds only C, Archive holds A with
+     \\Seen (Roundcube marked it read when shown), Trash does not hold B, nothing else moved.
+
+Roundcube's own JavaScript commands (rcmail.command('move'|'delete'|'logout')) are what its
+buttons call; the browser talks to Chromium's DevTools protocol over a websocket (Debian's
+python3-websocket), so the only moving parts are Chromium, Roundcube and the server.
+
+Prints "ok: NAME" / "FAIL: NAME -- detail" lines; exits 0 only when nothing failed.
+"""
+
+import argparse
+import email.utils
+import imaplib
+import json
+import os
+import re
+import smtplib
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+
+import websocket  # Debian: python3-websocket
+
+failures = 0
+
+
+def check(name, cond, detail=""):
+    global failures
+    if cond:
+        print(f"ok: {name}", flush=True)
+    else:
+        failures += 1
+        print(f"FAIL: {name}" + (f" -- {detail}" if detail else ""), flush=True)
+    return cond
+
+
+class Fatal(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------ IMAP side
+def imap_connect(args):
+    m = imaplib.IMAP4(args.host, args.imap_port, timeout=30)
+    m.starttls(ssl_context=ssl._create_unverified_context())
+    m.login(args.user, args.password)
+    return m
+
+
+notes = []
+
+
+def folder_messages(m, folder):
+    """{message-id: (uid, flags)} of a folder, read-only.
+
+    Roundcube works on the same folders meanwhile, so a message may be expunged between
+    our EXAMINE and UID FETCH. Dovecot then answers the FETCH with OK [EXPUNGEISSUED]
+    (or plain OK); an RFC 2180 4.1.2 server may answer NO [EXPUNGEISSUED] instead: that
+    is noted (the report lists it) and the folder read again."""
+    for attempt in range(5):
+        typ, _ = m.select(f'"{folder}"', readonly=True)
+        if typ != "OK":
+            raise Fatal(f"SELECT {folder}: {typ}")
+        typ, data = m.uid("FETCH", "1:*", "(UID FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        if typ == "NO" and b"EXPUNGEISSUED" in b" ".join(d for d in data if isinstance(d, bytes)):
+            notes.append(f"UID FETCH 1:* in {folder} after a concurrent expunge: NO {data!r}")
+            m.close()
+            continue
+        break
+    out = {}
+    if typ != "OK":
+        raise Fatal(f"UID FETCH in {folder}: {typ} {data!r}")
+    for item in data:
+        if not isinstance(item, tuple):
+            continue
+        meta = item[0].decode()
+        uid = int(re.search(r"UID (\d+)", meta).group(1))
+        flags = re.search(r"FLAGS \(([^)]*)\)", meta).group(1).split()
+        mid = re.search(rb"<([^>]+)>", item[1])
+        out[mid.group(1).decode() if mid else f"?{uid}"] = (uid, flags)
+    m.close()
+    return out
+
+
+def make_message(subject, body, msgid, to):
+    return (
+        f"From: Alice Sender <alice@example.net>\r\n"
+        f"To: {to}\r\n"
+        f"Subject: {subject}\r\n"
+        f"Date: {email.utils.formatdate(localtime=False)}\r\n"
+        f"Message-ID: <{msgid}>\r\n"
+        f"MIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Transfer-Encoding: 8bit\r\n"
+        f"\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+def seed(args, msgs):
+    m = imap_connect(args)
+    for folder in ("Archive", "Trash"):
+        typ, data = m.list('""', folder)
+        if not [d for d in data if d]:
+            typ, data = m.create(folder)
+            if typ != "OK":
+                raise Fatal(f"CREATE {folder}: {typ} {data!r}")
+        m.subscribe(folder)
+    for key in ("A", "B", "C"):
+        subject, body, msgid = msgs[key]
+        raw = make_message(subject, body, msgid, args.user)
+        if key == "C" and args.smtp_port:
+            with smtplib.SMTP(args.host, args.smtp_port, timeout=30) as s:
+                s.sendmail("alice@example.net", [args.user], raw)
+            continue
+        typ, data = m.append("INBOX", None, None, raw)
+        if typ != "OK":
+            raise Fatal(f"APPEND {key}: {typ} {data!r}")
+    deadline = time.time() + 20
+    while True:
+        inbox = folder_messages(m, "INBOX")
+        if all(msgs[k][2] in inbox for k in "ABC"):
+            break
+        if time.time() > deadline:
+            raise Fatal(f"seeded messages not all in INBOX after 20 s: {sorted(inbox)}")
+        time.sleep(0.2)
+    m.logout()
+    check("seed: 3 messages in INBOX" + (" (one by SMTP)" if args.smtp_port else ""), True)
+
+
+# ------------------------------------------------------------------------------ Chromium
+class Browser:
+    """Headless Chromium and one page, driven over the DevTools protocol."""
+
+    def __init__(self, chromium, profile, shots):
+        self.shots = shots
+        self.proc = subprocess.Popen(
+            [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+             "--remote-allow-origins=*", f"--user-data-dir={profile}", "--window-size=1280,900",
+             "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(profile + ".log"), "wb"))
+        port_file = os.path.join(profile, "DevToolsActivePort")
+        deadline = time.time() + 30
+        while not os.path.exists(port_file) or not open(port_file).read().strip():
+            if self.proc.poll() is not None:
+                raise Fatal(f"chromium exited {self.proc.returncode} (log: {profile}.log)")
+            if time.time() > deadline:
+                raise Fatal("chromium did not write DevToolsActivePort within 30 s")
+            time.sleep(0.1)
+        time.sleep(0.1)
+        port = int(open(port_file).read().split()[0])
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
+        page = [t for t in targets if t.get("type") == "page"]
+        if not page:
+            raise Fatal(f"no page target: {targets!r}")
+        self.ws = websocket.create_connection(page[0]["webSocketDebuggerUrl"], timeout=30,
+                                              suppress_origin=True)
+        self.next_id = 0
+        self.events = []
+        self.errors = []
+        self.call("Page.enable")
+        self.call("Runtime.enable")
+
+    def call(self, method, **params):
+        self.next_id += 1
+        my_id = self.next_id
+        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == my_id:
+                if "error" in msg:
+                    raise Fatal(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if msg.get("method") == "Runtime.exceptionThrown":
+                d = msg["params"]["exceptionDetails"]
+                self.errors.append(d.get("exception", {}).get("description") or d.get("text"))
+            elif msg.get("method") == "Runtime.consoleAPICalled" and msg["params"]["type"] == "error":
+                self.errors.append(" ".join(str(a.get("value", a.get("description")))
+                                            for a in msg["params"]["args"]))
+
+    def js(self, expr):
+        r = self.call("Runtime.evaluate", expression=expr, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in r:
+            raise Fatal(f"JS error in {expr[:80]!r}: {r['exceptionDetails'].get('text')} "
+                        f"{r['exceptionDetails'].get('exception', {}).get('description', '')}")
+        return r["result"].get("value")
+
+    def wait(self, expr, what, timeout=20):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = self.js(expr)
+            except Fatal as e:  # the page navigated mid-evaluation
+                last = str(e)
+            if last:
+                return last
+            time.sleep(0.1)
+        self.screenshot("timeout")
+        raise Fatal(f"timed out after {timeout} s waiting for {what} "
+                    f"(page: {self.page_text()[:600]!r}; JS errors: {self.errors[-5:]!r})")
+
+    def goto(self, url):
+        self.call("Page.navigate", url=url)
+        time.sleep(0.05)
+        self.wait("document.readyState == 'complete' && location.href != 'about:blank' && "
+                  "typeof rcmail == 'object'", f"page {url} loaded")
+
+    def page_text(self):
+        try:
+            return self.js("document.body ? document.body.innerText : ''") or ""
+        except Fatal:
+            return ""
+
+    def screenshot(self, name):
+        try:
+            import base64
+            data = self.call("Page.captureScreenshot", format="png")["data"]
+            path = os.path.join(self.shots, f"{name}.png")
+            open(path, "wb").write(base64.b64decode(data))
+            print(f"  screenshot: {path}")
+        except Exception as e:  # diagnostics only
+            print(f"  (no screenshot: {e})")
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+LIST_JS = """(() => {
+  if (!window.rcmail || !rcmail.message_list || rcmail.busy) return null;
+  return Object.values(rcmail.message_list.rows).map(r => [String(r.uid), r.obj.innerText]);
+})()"""
+
+
+def list_rows(b, want_subjects, what):
+    """Waits for the message list to show every subject; returns {subject: uid}."""
+    expr = LIST_JS
+    deadline = time.time() + 20
+    rows = None
+    while time.time() < deadline:
+        rows = b.js(expr)
+        if rows is not None and all(any(s in text for _, text in rows) for s in want_subjects):
+            break
+        time.sleep(0.1)
+    else:
+        b.screenshot("list")
+        raise Fatal(f"{what}: message list rows {rows!r} lack some of {want_subjects!r}")
+    return {s: uid for s in want_subjects for uid, text in rows if s in text}, rows
+
+
+def drive(args, msgs, base):
+    shots = args.work
+    b = Browser(args.chromium, os.path.join(args.work, "chrome-profile"), shots)
+    try:
+        t0 = time.time()
+        # ---- 2. log in
+        b.goto(base + "?_task=login")
+        b.wait("!!document.querySelector('#rcmloginuser')", "the login form")
+        b.js(f"""(() => {{
+          document.querySelector('#rcmloginuser').value = {json.dumps(args.user)};
+          document.querySelector('#rcmloginpwd').value = {json.dumps(args.password)};
+          document.querySelector('#rcmloginsubmit').click();
+        }})()""")
+        b.wait("document.readyState == 'complete' && window.rcmail && "
+               "(rcmail.env.task == 'mail' || !!document.querySelector('#messagestack .error'))",
+               "the mail view after login")
+        task = b.js("rcmail.env.task")
+        if not check("login: Roundcube shows the mail view", task == "mail",
+                     f"task={task!r}, page: {b.page_text()[:400]!r}"):
+            b.screenshot("login")
+            return
+        check("login: INBOX selected", b.js("rcmail.env.mailbox") == "INBOX", b.js("rcmail.env.mailbox"))
+        subjects = {k: msgs[k][0] for k in "ABC"}
+        by_subject, rows = list_rows(b, list(subjects.values()), "list")
+        check("list: INBOX lists the 3 seeded subjects", len(by_subject) == 3, repr(rows))
+        folders = b.js("Object.keys(rcmail.env.mailboxes || {})") or []
+        check("list: folder list has INBOX, Archive and Trash",
+              all(f in folders for f in ("INBOX", "Archive", "Trash")), repr(folders))
+        print(f"  login + list: {time.time() - t0:.1f}s")
+
+        # ---- 3. read A
+        t0 = time.time()
+        uid_a = by_subject[subjects["A"]]
+        b.goto(base + f"?_task=mail&_mbox=INBOX&_uid={uid_a}&_action=show")
+        b.wait("rcmail.env.action == 'show' && !!document.querySelector('#messagebody')",
+               "the message view")
+        shown_subject = b.js("(document.querySelector('h2.subject') || document.body).innerText")
+        body = b.js("document.querySelector('#messagebody').innerText")
+        check("read: the subject is shown", subjects["A"] in (shown_subject or ""), repr(shown_subject))
+        check("read: the body text is shown", msgs["A"][1] in (body or ""), repr(body))
+        check("read: the sender is shown", "alice@example.net" in b.page_text() or
+              "Alice Sender" in b.page_text(), b.page_text()[:400])
+        print(f"  read: {time.time() - t0:.1f}s")
+
+        # ---- 4. move A to Archive from the message view
+        t0 = time.time()
+        b.wait("!rcmail.busy && rcmail.commands['move']", "the move command enabled")
+        b.js("rcmail.command('move', 'Archive')")
+        wait_server(args, lambda st: msgs["A"][2] in st["Archive"] and msgs["A"][2] not in st["INBOX"],
+                    "A moved to Archive")
+        print(f"  move: {time.time() - t0:.1f}s")
+
+        # ---- 5. delete B: to Trash, then from Trash for good
+        t0 = time.time()
+        b.goto(base + "?_task=mail&_mbox=INBOX")
+        by_subject, rows = list_rows(b, [subjects["B"], subjects["C"]], "list after move")
+        check("delete: the moved message left the list",
+              not any(subjects["A"] in text for _, text in rows), repr(rows))
+        uid_b = by_subject[subjects["B"]]
+        b.js(f"rcmail.message_list.select({json.dumps(uid_b)})")
+        b.wait("!rcmail.busy && rcmail.commands['delete']", "the delete command enabled")
+        b.js("rcmail.command('delete')")
+        wait_server(args, lambda st: msgs["B"][2] in st["Trash"] and msgs["B"][2] not in st["INBOX"],
+                    "B moved to Trash by delete")
+        b.goto(base + "?_task=mail&_mbox=Trash")
+        by_subject, rows = list_rows(b, [subjects["B"]], "Trash list")
+        b.js(f"rcmail.message_list.select({json.dumps(by_subject[subjects['B']])})")
+        b.wait("!rcmail.busy && rcmail.commands['delete']", "the delete command enabled in Trash")
+        b.js("rcmail.command('delete')")
+        wait_server(args, lambda st: msgs["B"][2] not in st["Trash"], "B expunged from Trash")
+        b.wait(f"!rcmail.busy && !Object.values(rcmail.message_list.rows)"
+               f".some(r => r.obj.innerText.includes({json.dumps(subjects['B'])}))",
+               "B gone from the Trash list")
+        print(f"  delete: {time.time() - t0:.1f}s")
+
+        # ---- 6. log out
+        b.wait("!rcmail.busy && rcmail.commands['logout']", "the logout command enabled")
+        b.js("rcmail.command('logout')")
+        b.wait("document.readyState == 'complete' && window.rcmail && rcmail.env.task == 'login'",
+               "the login page after logout")
+        check("logout: back at the login form", True)
+        check("browser: no JavaScript errors", not b.errors, repr(b.errors[:5]))
+    finally:
+        b.close()
+
+
+def server_state(args):
+    m = imap_connect(args)
+    try:
+        return {f: folder_messages(m, f) for f in ("INBOX", "Archive", "Trash")}
+    finally:
+        m.logout()
+
+
+def wait_server(args, cond, what, timeout=20):
+    deadline = time.time() + timeout
+    while True:
+        st = server_state(args)
+        if cond(st):
+            check(f"server: {what}", True)
+            return st
+        if time.time() > deadline:
+            check(f"server: {what}", False, f"after {timeout} s: {st!r}")
+            raise Fatal(f"server never reached: {what}")
+        time.sleep(0.2)
+
+
+def final_checks(args, msgs):
+    st = server_state(args)
+    a, b, c = (msgs[k][2] for k in "ABC")
+    check("final: INBOX holds only C", set(st["INBOX"]) == {c}, repr(st["INBOX"]))
+    check("final: Archive holds A", set(st["Archive"]) == {a}, repr(st["Archive"]))
+    check("final: A is \\Seen (read in Roundcube)", a in st["Archive"] and "\\Seen" in st["Archive"][a][1],
+          repr(st["Archive"].get(a)))
+    check("final: C is not \\Seen (never opened)", c in st["INBOX"] and "\\Seen" not in st["INBOX"][c][1],
+          repr(st["INBOX"].get(c)))
+    check("final: Trash is empty (B deleted for good)", not st["Trash"], repr(st["Trash"]))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True, help="Roundcube's base URL, e.g. http://127.0.0.1:8080/")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--imap-port", type=int, required=True, help="IMAP port with STARTTLS")
+    p.add_argument("--smtp-port", type=int, default=0, help="deliver message C by SMTP here")
+    p.add_argument("--user", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--chromium", default="chromium")
+    p.add_argument("--work", required=True, help="scratch directory (profile, screenshots)")
+    args = p.parse_args()
+
+    tag = os.urandom(4).hex()
+    msgs = {k: (f"Roundcube test {k} {tag}", f"Body text of message {k}, marker {k}-{tag}.",
+                f"rc-{k}-{tag}@example.net") for k in "ABC"}
+    try:
+        t0 = time.time()
+        seed(args, msgs)
+        print(f"  seed: {time.time() - t0:.1f}s")
+        drive(args, msgs, args.url)
+        final_checks(args, msgs)
+    except Fatal as e:
+        check("roundcube run", False, str(e))
+    except Exception as e:  # noqa: BLE001 -- any crash is a failure with its reason
+        import traceback
+        traceback.print_exc()
+        check("roundcube run", False, f"{type(e).__name__}: {e}")
+    for n in notes:
+        print(f"note: {n}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
