@@ -45,6 +45,7 @@ constexpr const char* kUsage =
     "  spam learn --spam|--ham [--user=EMAIL] PATH...   train Bayes on files, directories, Maildir folders\n"
     "  spam scan [--spam_threads=N] [--profile=TOP] PATH...   print <score> <Yes|No> <path> per message\n"
     "  spam rules   load and compile the rules, print what ran and what was skipped\n"
+    "  spam stats [--user=EMAIL]   messages learned as spam/ham (and tokens) in a Bayes store\n"
     "  mailbox list|subscriptions USER | mailbox status|create|delete|subscribe|unsubscribe USER FOLDER\n"
     "  mailbox rename USER FOLDER NEWNAME | mailbox rebuild USER [FOLDER]   (--mail_root)\n"
     "  fetch USER FOLDER   uid, flags, size and subject of each message\n"

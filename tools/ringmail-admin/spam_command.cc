@@ -19,7 +19,7 @@
 
 ABSL_FLAG(bool, spam, false, "spam learn: the messages are spam");
 ABSL_FLAG(bool, ham, false, "spam learn: the messages are ham (not spam)");
-ABSL_FLAG(std::string, user, "", "spam learn: the user whose own store learns; empty = the global store");
+ABSL_FLAG(std::string, user, "", "spam learn/stats: the user whose own store learns (or is shown); empty = the global store");
 ABSL_FLAG(uint32_t, spam_threads, 1, "spam scan: scanning threads (1 measures per-core speed)");
 ABSL_FLAG(uint32_t, profile, 0,
           "spam scan: print where the time went (stages, and the N costliest scan targets and PCRE2 rules)");
@@ -112,6 +112,33 @@ int learn(const std::string& data_dir, const std::vector<std::string>& paths) {
   return unreadable == 0 ? 0 : 1;
 }
 
+// Read-only: how many messages a store has learned (what IMAP Junk training and `spam
+// learn` add to), one line on stdout. A store not created yet counts as empty.
+int stats(const std::string& data_dir, const std::vector<std::string>& args) {
+  if (!args.empty()) return 2;
+  auto store = open_bayes_store_from_flags(data_dir, /*only_if_present=*/true);
+  if (!store.ok()) {
+    std::fprintf(stderr, "ringmail-admin: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  const std::string user = absl::GetFlag(FLAGS_user);
+  uint32_t spam = 0, ham = 0;
+  size_t tokens = 0;
+  if (*store) {
+    auto model = (*store)->load(user);
+    if (!model.ok()) {
+      std::fprintf(stderr, "ringmail-admin: %s\n", std::string(model.status().message()).c_str());
+      return 1;
+    }
+    spam = (*model)->spam_messages;
+    ham = (*model)->ham_messages;
+    tokens = (*model)->tokens.size();
+  }
+  std::printf("user=%s spam=%u ham=%u tokens=%zu store=%s\n", user.empty() ? "(global)" : user.c_str(), spam, ham,
+              tokens, bayes_location_from_flags(data_dir).c_str());
+  return 0;
+}
+
 absl::StatusOr<std::shared_ptr<const spam::spam_engine>> build_engine(const std::string& data_dir) {
   std::vector<std::string> missing;
   spam::engine_options options = spam_engine_options_from_flags(data_dir, &missing);
@@ -188,6 +215,7 @@ int spam_command(const std::string& data_dir, const std::vector<std::string>& ar
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (args[0] == "learn") return learn(data_dir, rest);
   if (args[0] == "scan") return scan(data_dir, rest);
+  if (args[0] == "stats") return stats(data_dir, rest);
   if (args[0] == "rules" && rest.empty()) {
     auto engine = build_engine(data_dir);
     if (!engine.ok()) {

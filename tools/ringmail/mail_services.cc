@@ -22,6 +22,7 @@
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
 #include "runtime/task_scope.h"
+#include "spam/bayes_trainer.h"
 #include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
 
@@ -36,6 +37,9 @@ ABSL_FLAG(bool, imap_allow_plaintext_auth, false,
 ABSL_FLAG(absl::Duration, imap_idle_timeout, absl::Minutes(30),
           "Autologout after this long without a command, IDLE included (RFC 9051: at least 30 minutes)");
 ABSL_FLAG(uint64_t, imap_max_append, 50ull << 20, "Largest message IMAP APPEND accepts, in bytes");
+ABSL_FLAG(bool, imap_spam_training, true,
+          "With spam scanning on: a message moved or copied into Junk is learned as spam for its "
+          "owner, one moved out of Junk (not to Trash) as ham, on the offload pool");
 ABSL_FLAG(std::string, listen_address, "::", "Address the listeners bind ('::' = all, IPv4 and IPv6)");
 ABSL_FLAG(uint64_t, max_message_size, 50ull << 20, "Largest message accepted, in bytes (SIZE)");
 ABSL_FLAG(uint32_t, max_recipients, 1000, "Recipients per message");
@@ -69,6 +73,19 @@ ABSL_FLAG(uint64_t, spam_offload_size, 256ull << 10,
 
 namespace ringmail::tools {
 namespace {
+
+// The IMAP session's training hook (protocols/imap/session.h) over the Bayes trainer;
+// spam/ cannot implement a protocols/ interface itself (layers point down).
+class imap_bayes_trainer final : public imap::spam_trainer {
+ public:
+  explicit imap_bayes_trainer(spam::bayes_trainer& trainer) : trainer_(trainer) {}
+  void learn(const std::string& user, std::vector<std::string> paths, bool spam) override {
+    trainer_.learn(user, std::move(paths), spam);
+  }
+
+ private:
+  spam::bayes_trainer& trainer_;
+};
 
 }  // namespace
 
@@ -148,6 +165,18 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   auto imaps = std::make_shared<imap::server_config>(*imap);
   imaps->implicit_tls = true;
 
+  // Training writes the Bayes store (--bayes_db / MariaDB / <data_dir>/bayes.sqlite) in the
+  // user's own rows, as `ringmail-admin spam learn --user=...` does. The scanner classifies
+  // with the global model only (loaded at start and on SIGHUP), so per-user counts do not
+  // change a verdict until per-user classification exists.
+  if (settings_.spam_engine && absl::GetFlag(FLAGS_imap_spam_training)) {
+    spam::bayes_trainer_options to;
+    to.max_message_size = spam_settings_.max_scan_size;
+    trainer_ = std::make_unique<spam::bayes_trainer>(
+        set.offload(), [data_dir = settings_.data_dir] { return open_bayes_store_from_flags(data_dir, false); }, to);
+    imap_trainer_ = std::make_unique<imap_bayes_trainer>(*trainer_);
+  }
+
   shards_.resize(set.size());
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
   stores_.assign(set.size(), nullptr);
@@ -206,6 +235,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.imap.auth = st.auth.get();
       st.imap.stores = &stores_;
       st.imap.charsets = &st.charsets;
+      st.imap.trainer = imap_trainer_.get();
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);

@@ -16,6 +16,13 @@
 #include "protocols/smtp/spam_filter.h"
 #include "spam/scanner.h"
 
+namespace ringmail::spam {
+class bayes_trainer;
+}
+namespace ringmail::imap {
+class spam_trainer;
+}
+
 namespace ringmail::tools {
 
 struct mail_settings {
@@ -53,6 +60,10 @@ class mail_services {
  private:
   struct shard_state;
   mail_settings settings_;
+  // IMAP Junk training (--imap_spam_training); null when off. Declared before shards_ so
+  // it outlives the shard states that point at it.
+  std::unique_ptr<spam::bayes_trainer> trainer_;
+  std::unique_ptr<imap::spam_trainer> imap_trainer_;
   std::unique_ptr<directory::store> shared_store_;  // SQLite: one store, a connection per thread
   std::vector<std::unique_ptr<shard_state>> shards_;
   std::vector<smtp::spam_shard*> spam_shards_;  // each shard's, for greylist owners
