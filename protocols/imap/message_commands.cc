@@ -28,7 +28,6 @@ task<std::optional<loaded_message>> load_message(const std::string& path, mail::
   std::optional<loaded_message> m;
   m.emplace();
   m->bytes = to_crlf(*r);
-  m->parsed = mail::parse_message(m->bytes, charsets);
   co_return m;
 }
 
@@ -323,9 +322,9 @@ task<void> imap_session::on_fetch(const command& c) {
       }
       if (structure && !cached) {
         cached.emplace();
-        cached->envelope = render_envelope(msg->parsed);
-        cached->body_structure = render_body_structure(msg->parsed, true);
-        cached->body = render_body_structure(msg->parsed, false);
+        cached->envelope = render_envelope(msg->parsed(*shard_.charsets));
+        cached->body_structure = render_body_structure(msg->parsed(*shard_.charsets), true);
+        cached->body = render_body_structure(msg->parsed(*shard_.charsets), false);
         new_caches.emplace_back(m.uid, encode_fetch_cache(*cached));
       }
     }
@@ -373,7 +372,7 @@ task<void> imap_session::on_fetch(const command& c) {
         case fetch_item::kind::rfc822_text: {
           section_spec s;
           s.k = f.k == fetch_item::kind::rfc822_header ? section_spec::kind::header : section_spec::kind::text;
-          section_result r = render_section(msg->parsed, s, false);
+          section_result r = render_section(msg->parsed(*shard_.charsets), s, false);
           line += f.k == fetch_item::kind::rfc822_header ? "RFC822.HEADER " : "RFC822.TEXT ";
           append_literal(line, r.bytes, false);
           break;
@@ -381,7 +380,7 @@ task<void> imap_session::on_fetch(const command& c) {
         case fetch_item::kind::body_section:
         case fetch_item::kind::binary_section: {
           const bool binary = f.k == fetch_item::kind::binary_section;
-          section_result r = render_section(msg->parsed, f.section, binary);
+          section_result r = render_section(msg->parsed(*shard_.charsets), f.section, binary);
           if (r.st == section_result::status::unknown_cte) {
             failed = true;
             break;
@@ -397,7 +396,7 @@ task<void> imap_session::on_fetch(const command& c) {
           break;
         }
         case fetch_item::kind::binary_size: {
-          std::optional<uint64_t> n = binary_size(msg->parsed, f.section.part);
+          std::optional<uint64_t> n = binary_size(msg->parsed(*shard_.charsets), f.section.part);
           if (!n) {
             failed = true;
             break;
@@ -431,7 +430,9 @@ task<void> imap_session::on_fetch(const command& c) {
   if (failed) {
     no(c, "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
   } else if (expunge_issued) {
-    no(c, "[EXPUNGEISSUED] Some of the requested messages no longer exist");
+    // OK, as Dovecot: "never reply NO to FETCH" (clients take NO as a failed fetch and
+    // retry); the code tells them some messages went (RFC 5530).
+    ok(c, "[EXPUNGEISSUED] Some messages were already expunged");
   } else {
     ok(c, "Fetch completed");
   }
@@ -538,7 +539,7 @@ task<void> imap_session::on_search(const command& c) {
     if (content) {
       msg = co_await load(m);
       if (!msg) continue;
-      sm.parsed = &msg->parsed;
+      sm.parsed = &msg->parsed(*shard_.charsets);
     }
     if (search_matches(c.search, sm, ctx, cache)) {
       hits_seq.push_back(m.seq);

@@ -38,7 +38,14 @@ struct message_facts {
 // A message file read and parsed for one FETCH or SEARCH.
 struct loaded_message {
   std::string bytes;  // CRLF line ends (to_crlf)
-  mail::message parsed;
+  // The MIME tree, parsed on first use: BODY[] and RFC822 need only the bytes.
+  const mail::message& parsed(mail::charset_converter& charsets) {
+    if (!tree_) tree_ = mail::parse_message(bytes, charsets);
+    return *tree_;
+  }
+
+ private:
+  std::optional<mail::message> tree_;
 };
 
 class imap_session {
