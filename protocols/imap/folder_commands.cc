@@ -363,11 +363,15 @@ task<void> imap_session::on_list(const command& c, bool lsub) {
     auto utf8 = mailstore::mutf7_to_utf8(full);
     patterns.push_back(utf8.ok() ? *utf8 : full);
   }
-  const bool subscribed_only = lsub || o.subscribed;
   std::vector<std::pair<std::string, bool>> status_targets;  // LIST-STATUS
   for (const auto& e : entries) {
     bool matched = false;
-    for (const auto& p : patterns) matched = matched || list_pattern_matches(p, e.name);
+    bool star = false;  // a matching pattern has "*" (so it also reaches the children)
+    for (const auto& p : patterns) {
+      if (!list_pattern_matches(p, e.name)) continue;
+      matched = true;
+      star = star || p.find('*') != std::string::npos;
+    }
     if (!matched) continue;
     if (o.special_use && e.special_use.empty()) continue;
     std::string attrs;
@@ -375,14 +379,18 @@ task<void> imap_session::on_list(const command& c, bool lsub) {
       if (!attrs.empty()) attrs += ' ';
       attrs.append(a);
     };
-    if (subscribed_only) {
-      if (!e.subscribed) {
-        // LSUB "%" (RFC 3501 6.3.9) and RECURSIVEMATCH: a parent of a subscribed child.
-        if (!(e.child_subscribed && (lsub || o.recursive_match))) continue;
-        if (lsub) add("\\Noselect");
-      }
+    if (lsub) {
+      // LSUB names subscriptions whether or not the folder exists (as Dovecot); a parent
+      // of a subscribed child only where "%" stopped at it, as \Noselect (RFC 3501 6.3.9).
+      if (!e.subscribed && !(e.child_subscribed && !star)) continue;
+      if (!e.subscribed) add("\\Noselect");
+    } else if (o.subscribed) {
+      // RECURSIVEMATCH: a parent of a subscribed child, with CHILDINFO below.
+      if (!e.subscribed && !(e.child_subscribed && o.recursive_match)) continue;
+    } else if (!e.exists && !e.has_children) {
+      continue;  // a subscription of a folder that is gone is not a folder
     }
-    if (!e.exists) add(o.extended ? "\\NonExistent" : "\\Noselect");
+    if (!lsub && !e.exists) add(o.extended ? "\\NonExistent" : "\\Noselect");
     if (o.subscribed && e.subscribed) add("\\Subscribed");
     if (!lsub && !(o.extended && !e.exists)) add(e.has_children ? "\\HasChildren" : "\\HasNoChildren");
     if (!lsub && o.return_subscribed && !o.subscribed && e.subscribed) add("\\Subscribed");
