@@ -1,4 +1,4 @@
-// The mail listeners of `ringmail serve` (SMTP on --smtp_port, LMTP on --lmtp_port) and
+// The mail listeners of `ringmail serve` (SMTP on --smtp_port, LMTP on --lmtp_port, IMAP on --imap_port/--imaps_port) and
 // the per-shard state they share: directory source and cache,
 // resolver, Maildir writer. Each shard builds its own copy on its own thread.
 #pragma once

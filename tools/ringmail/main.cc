@@ -22,7 +22,7 @@ std::string version_string() {
 int main(int argc, char** argv) {
   // Names only what this binary serves today; IMAP, POP3 and HTTP join when they exist.
   absl::SetProgramUsageMessage(
-      "ringmail: an SMTP and LMTP mail server with built-in spam filtering, delivering into Maildirs.\n"
+      "ringmail: an SMTP, LMTP and IMAP mail server with built-in spam filtering, over Maildirs.\n"
       "usage: ringmail serve [--data_dir=DIR] [--shards=N] [flags]   (--helpfull lists every flag)\n"
       "       ringmail --version");
   absl::FlagsUsageConfig usage_config;
