@@ -16,6 +16,9 @@ packages=(
   mariadb-server mariadb-client dovecot-core dovecot-imapd
   # real SMTP clients for the end-to-end tests
   swaks libnet-ssleay-perl postfix
+  # real IMAP clients for the end-to-end tests: Roundcube (run with `php -S`) driven by
+  # headless Chromium (tests/tools/roundcube_test.sh), mbsync (tests/tools/imap_mbsync_test.sh)
+  roundcube-core roundcube-plugins php-cli php-sqlite3 chromium python3-websocket isync
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3 curl ca-certificates
 )
