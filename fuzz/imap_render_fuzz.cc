@@ -44,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static ringmail::mail::charset_converter charsets;
   std::string bytes = ringmail::imap::to_crlf(
       std::string_view(reinterpret_cast<const char*>(data), size));
-  ringmail::mail::message m = ringmail::mail::parse_message(bytes, charsets);
+  ringmail::mail::message m = ringmail::mail::parse_message(
+      bytes, charsets, {.boundaries = ringmail::mail::boundary_rule::rfc2046});
   check_balanced(ringmail::imap::render_envelope(m));
   check_balanced(ringmail::imap::render_body_structure(m, true));
   check_balanced(ringmail::imap::render_body_structure(m, false));

@@ -47,8 +47,10 @@ enum class boundary_match { none, delimiter, close };
 
 bool is_boundary_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-// RFC 2046 5.1.1: "--" boundary, optionally "--" (close), then only whitespace.
-boundary_match match_boundary(std::string_view line, std::string_view boundary) {
+// RFC 2046 5.1.1: "--" boundary, optionally "--" (close), then only whitespace; under
+// boundary_rule::rfc2046 anything may follow (`exact` tells whether only whitespace did).
+boundary_match match_boundary(std::string_view line, std::string_view boundary,
+                              boundary_rule rule, bool* exact = nullptr) {
   if (line.size() < 2 + boundary.size() ||
       std::memcmp(line.data() + 2, boundary.data(), boundary.size()) != 0) {
     return boundary_match::none;
@@ -59,9 +61,15 @@ boundary_match match_boundary(std::string_view line, std::string_view boundary) 
     kind = boundary_match::close;
     rest.remove_prefix(2);
   }
+  bool only_space = true;
   for (char c : rest) {
-    if (!is_boundary_space(c)) return boundary_match::none;
+    if (!is_boundary_space(c)) {
+      only_space = false;
+      break;
+    }
   }
+  if (exact) *exact = only_space;
+  if (!only_space && rule == boundary_rule::spamassassin) return boundary_match::none;
   return kind;
 }
 
@@ -94,8 +102,8 @@ const header_field* last_field(const header_block& h, std::string_view name) {
 
 class tree_builder {
  public:
-  tree_builder(std::string_view bytes, charset_converter& charsets)
-      : bytes_(bytes), charsets_(charsets) {
+  tree_builder(std::string_view bytes, charset_converter& charsets, boundary_rule rule)
+      : bytes_(bytes), charsets_(charsets), rule_(rule) {
     msg_.bytes = bytes;
   }
 
@@ -140,11 +148,24 @@ class tree_builder {
         next - line_start > max_boundary_line_bytes) {
       return false;
     }
+    // Innermost first; under rfc2046 the longest boundary that is a prefix of the line,
+    // an exact match at once (Dovecot's boundary_find).
+    size_t best = stack_.size();
+    boundary_match m = boundary_match::none;
     for (size_t i = stack_.size(); i-- > 0;) {
       frame& f = stack_[i];
       if (f.kind != frame_kind::multipart || f.closed) continue;
-      boundary_match m = match_boundary(line, f.boundary);
-      if (m == boundary_match::none) continue;
+      bool exact = false;
+      boundary_match candidate = match_boundary(line, f.boundary, rule_, &exact);
+      if (candidate == boundary_match::none) continue;
+      if (best == stack_.size() || f.boundary.size() > stack_[best].boundary.size()) {
+        best = i;
+        m = candidate;
+      }
+      if (exact) break;
+    }
+    if (best != stack_.size()) {
+      size_t i = best;
       // The line break before the boundary line is the boundary's (RFC 2046 5.1.1).
       size_t part_end = line_start;
       if (part_end > stack_.back().start && bytes_[part_end - 1] == '\n') {
@@ -288,6 +309,7 @@ class tree_builder {
 
   std::string_view bytes_;
   charset_converter& charsets_;
+  boundary_rule rule_;
   message msg_;
   std::vector<frame> stack_;  // at most max_mime_depth + 1 frames
   size_t open_multiparts_ = 0;  // multipart frames on the stack that are not closed
@@ -295,8 +317,9 @@ class tree_builder {
 
 }  // namespace
 
-message parse_message(std::string_view bytes, charset_converter& charsets) {
-  return tree_builder(bytes, charsets).build();
+message parse_message(std::string_view bytes, charset_converter& charsets,
+                      const parse_options& options) {
+  return tree_builder(bytes, charsets, options.boundaries).build();
 }
 
 std::string decode_body(const mime_part& part, size_t max_bytes, decode_stats* stats) {

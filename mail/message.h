@@ -45,8 +45,31 @@ struct message {
 // cut from mbox archives, like the SpamAssassin corpus, start with one).
 std::string_view skip_mbox_separator(std::string_view bytes);
 
+// Which lines end a part. RFC 2046 5.1.1 gives the grammar (delimiter, optional "--",
+// transport padding, CRLF) and then tells implementors that "an exact match of the entire
+// candidate line is not required; it is sufficient that the boundary appear in its
+// entirety following the CRLF".
+enum class boundary_rule {
+  // SpamAssassin (Message.pm _parse_multipart: /^--\Q$boundary\E(--)?\s*$/): only
+  // whitespace may follow; "--b--</html>" is body text. The spam scanner's rule, so its
+  // text and tokens stay those of SpamAssassin.
+  spamassassin,
+  // The implementors' note, as Dovecot (message-parser.c boundary_find) and Thunderbird
+  // read it: a line that starts with "--" and the boundary is a boundary whatever follows
+  // ("--" right after it makes it the close delimiter). Where several open multiparts'
+  // boundaries are prefixes of the line, the longest wins (an exact match at once,
+  // innermost first), so "--b" does not end a part whose child uses "bAA". The IMAP
+  // server's rule: BODYSTRUCTURE and part numbers agree with what clients compute.
+  rfc2046,
+};
+
+struct parse_options {
+  boundary_rule boundaries = boundary_rule::spamassassin;
+};
+
 // `bytes` must outlive the result. `charsets` decodes RFC 2231/2047 parameter values.
-message parse_message(std::string_view bytes, charset_converter& charsets);
+message parse_message(std::string_view bytes, charset_converter& charsets,
+                      const parse_options& options = {});
 
 // The transfer-decoded body of a part (base64/quoted-printable; others as is), at most
 // `max_bytes`. `stats` reports broken encodings.

@@ -1240,6 +1240,11 @@ std::optional<uint64_t> binary_size(const message& m, const std::vector<uint32_t
   section_spec s;
   s.part = part;
   section_result r = render_section(m, s, true);
+  // A part that does not exist is empty, as its BODY[] is (and as Dovecot answers:
+  // BINARY.SIZE[9] of a two-part message is 0). It matters for a multipart with no
+  // child: BODYSTRUCTURE shows it with an empty text/plain part 1 (RFC 9051's body-type-
+  // mpart needs one), whose size is then 0, not an error.
+  if (r.st == section_result::status::missing) return 0;
   if (r.st != section_result::status::ok) return std::nullopt;
   return r.bytes.size();
 }

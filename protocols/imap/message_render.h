@@ -75,8 +75,8 @@ struct section_result {
 // from to_crlf() bytes. <partial> is the caller's: it cuts `bytes`.
 section_result render_section(const mail::message& m, const section_spec& s, bool binary);
 
-// BINARY.SIZE[part]: the size of the decoded content (RFC 3516 4.2); nullopt when the
-// part is missing or its encoding unknown.
+// BINARY.SIZE[part]: the size of the decoded content (RFC 3516 4.2); 0 when the part is
+// missing (as Dovecot), nullopt when its encoding is unknown.
 std::optional<uint64_t> binary_size(const mail::message& m, const std::vector<uint32_t>& part);
 
 }  // namespace ringmail::imap

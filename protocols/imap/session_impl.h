@@ -40,7 +40,10 @@ struct loaded_message {
   std::string bytes;  // CRLF line ends (to_crlf)
   // The MIME tree, parsed on first use: BODY[] and RFC822 need only the bytes.
   const mail::message& parsed(mail::charset_converter& charsets) {
-    if (!tree_) tree_ = mail::parse_message(bytes, charsets);
+    // RFC 2046's boundary rule, as Dovecot and clients (mail/message.h).
+    if (!tree_) {
+      tree_ = mail::parse_message(bytes, charsets, {.boundaries = mail::boundary_rule::rfc2046});
+    }
     return *tree_;
   }
 

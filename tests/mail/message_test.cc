@@ -280,6 +280,59 @@ TEST(Message, BoundaryLookAlikesAreNotBoundaries) {
   EXPECT_EQ(m.parts[2].body, "second");
 }
 
+TEST(Message, Rfc2046RuleTakesBoundaryPrefixes) {
+  // The same look-alikes under boundary_rule::rfc2046 (the IMAP server's, Dovecot's):
+  // "--abcd" and "--abc-- trailing text" start with the boundary and so are boundaries,
+  // the second a close delimiter (spam-1/00038 of the corpus ends "--b--</BODY></HTML>").
+  std::string_view msg =
+      "Content-Type: multipart/mixed; boundary=abc\r\n\r\n"
+      "--abc\r\n\r\n"
+      "one\r\n"
+      "--abcd\r\n\r\n"
+      "two\r\n"
+      "--abc-- trailing text\r\n"
+      "--abc\r\n\r\n"
+      "epilogue\r\n";
+  charset_converter charsets;
+  message m = parse_message(msg, charsets, {.boundaries = boundary_rule::rfc2046});
+  expect_consistent(m);
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(m.parts[1].body, "one");
+  EXPECT_EQ(m.parts[2].body, "two");
+  EXPECT_EQ(m.missing_boundaries, 0u);
+  // The default (SpamAssassin's) rule keeps them as text.
+  message sa = parse_message(msg, charsets);
+  ASSERT_EQ(sa.parts.size(), 3u);
+  EXPECT_EQ(sa.parts[1].body, "one\r\n--abcd\r\n\r\ntwo\r\n--abc-- trailing text");
+}
+
+TEST(Message, Rfc2046RulePrefersTheLongestBoundary) {
+  // Outlook nests "X" inside "XAA": "--XAA" is a prefix match for both and ends a child
+  // of the inner multipart, not the outer one; "--X--" then closes the outer one.
+  std::string_view msg =
+      "Content-Type: multipart/related; boundary=X\r\n\r\n"
+      "--X\r\n"
+      "Content-Type: multipart/alternative; boundary=XAA\r\n\r\n"
+      "--XAA\r\n\r\n"
+      "a\r\n"
+      "--XAA\r\n\r\n"
+      "b\r\n"
+      "--XAA--\r\n"
+      "--X\r\n\r\n"
+      "c\r\n"
+      "--X--\r\n";
+  charset_converter charsets;
+  message m = parse_message(msg, charsets, {.boundaries = boundary_rule::rfc2046});
+  expect_consistent(m);
+  ASSERT_EQ(m.parts.size(), 5u);
+  EXPECT_EQ(m.parts[1].children.size(), 2u);
+  EXPECT_EQ(m.parts[2].body, "a");
+  EXPECT_EQ(m.parts[3].body, "b");
+  EXPECT_EQ(m.parts[4].body, "c");
+  EXPECT_EQ(m.parts[1].body, "--XAA\r\n\r\na\r\n--XAA\r\n\r\nb\r\n--XAA--");
+  EXPECT_EQ(m.missing_boundaries, 0u);
+}
+
 TEST(Message, DigestChildrenDefaultToRfc822) {
   std::string_view msg =
       "Content-Type: multipart/digest; boundary=d\r\n\r\n"

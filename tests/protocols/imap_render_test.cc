@@ -144,7 +144,7 @@ TEST(ImapRender, Sections) {
   // BINARY decodes; BINARY.SIZE is its length.
   EXPECT_EQ(render_section(p.m, spec({1}), true).bytes, "hello");
   EXPECT_EQ(binary_size(p.m, {1}), 5u);
-  EXPECT_EQ(binary_size(p.m, {9}), std::nullopt);
+  EXPECT_EQ(binary_size(p.m, {9}), 0u);  // missing: empty, as Dovecot
 }
 
 TEST(ImapRender, NonMultipartPartOneIsTheBody) {
@@ -154,6 +154,15 @@ TEST(ImapRender, NonMultipartPartOneIsTheBody) {
             "Subject: x\r");
   EXPECT_EQ(render_section(p.m, spec({1}), true).st, section_result::status::unknown_cte);
   EXPECT_EQ(render_section(p.m, spec({2}), false).st, section_result::status::missing);
+  EXPECT_EQ(binary_size(p.m, {1}), std::nullopt);  // unknown encoding: NO [UNKNOWN-CTE]
+}
+
+TEST(ImapRender, ChildlessMultipartHasAnEmptyPartOne) {
+  // spam-1/00467 of the SpamAssassin corpus: no delimiter line at all. BODYSTRUCTURE
+  // shows an empty text/plain part 1 (as Dovecot), and BINARY.SIZE[1] is 0 (Dovecot too).
+  parsed p("Content-Type: multipart/alternative; boundary=\"=b 1\"\n\ntext only\n");
+  EXPECT_EQ(render_body_structure(p.m, false).substr(0, 9), "((\"text\" ");
+  EXPECT_EQ(binary_size(p.m, {1}), 0u);
 }
 
 }  // namespace
