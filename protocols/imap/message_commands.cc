@@ -3,7 +3,9 @@
 // message bytes are read here, on the session's shard, through the ring (message files
 // are immutable once named, so any shard may read them).
 #include <algorithm>
+#include <list>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "delivery/mailstore/index_file.h"
 #include "delivery/mailstore/maildir_filename.h"
@@ -13,6 +15,7 @@
 #include "protocols/imap/number_set.h"
 #include "protocols/imap/search.h"
 #include "protocols/imap/session_impl.h"
+#include "runtime/file.h"
 #include "runtime/log.h"
 
 namespace ringmail::imap {
@@ -22,14 +25,103 @@ namespace {
 // not build one huge string.
 constexpr size_t kFlushBytes = 256 * 1024;
 
-task<std::optional<loaded_message>> load_message(const std::string& path, mail::charset_converter& charsets) {
-  io_result<std::string> r = co_await mailstore::read_whole_file(path);
+// Reads a message file: openat, one read, close. The size is known from the index
+// (vsize, the CRLF size, is at least the bytes on disk), so no statx is needed: statx is
+// the one step of a file read that io_uring always hands to an io-wq worker (every read
+// of a message cost a worker wake-up and two task switches); openat on a cached path and
+// a read from the page cache complete inline. A short read of a regular file means its
+// end: io_uring completes partial reads of regular files itself (need_complete_io()), so
+// a buffer one byte larger than the file comes back short and we stop there.
+task<io_result<std::string>> read_message_file(const std::string& path, uint64_t size_hint) {
+  auto f = co_await file::open(path, O_RDONLY);
+  if (!f.ok()) co_return f.status();
+  std::string out;
+  size_t chunk = size_hint > 0 && size_hint < (64u << 20) ? static_cast<size_t>(size_hint) + 1 : 64 * 1024;
+  for (;;) {
+    const size_t have = out.size();
+    out.resize(have + chunk);
+    auto n = co_await f->read_at(std::span<char>(out.data() + have, chunk), have);
+    if (!n.ok()) {
+      co_await f->close();
+      co_return n.status();
+    }
+    out.resize(have + *n);
+    if (*n < chunk) break;
+    chunk = 64 * 1024;
+  }
+  co_await f->close();
+  co_return out;
+}
+
+task<std::optional<loaded_message>> load_message(const std::string& path, uint64_t size_hint) {
+  io_result<std::string> r = co_await read_message_file(path, size_hint);
   if (!r.ok()) co_return std::nullopt;
   std::optional<loaded_message> m;
   m.emplace();
   m->bytes = to_crlf(*r);
   co_return m;
 }
+
+// Whether a search key needs more of a message than its top-level header fields: BODY
+// and TEXT read the body (TEXT every part's headers too); SUBJECT/FROM/TO/CC/BCC/HEADER
+// and SENT* read only top-level fields (search.h), so they are answered from the header
+// block alone.
+bool search_needs_body(const search_key& k) {
+  if (k.k == search_key::kind::body || k.k == search_key::kind::text) return true;
+  return std::any_of(k.children.begin(), k.children.end(), search_needs_body);
+}
+
+// The header block of a CRLF message: everything up to and including the empty line
+// (the whole message when it has no body).
+std::string_view header_block(std::string_view bytes) {
+  if (bytes.substr(0, 2) == "\r\n") return bytes.substr(0, 2);
+  const size_t end = bytes.find("\r\n\r\n");
+  return end == std::string_view::npos ? bytes : bytes.substr(0, end + 4);
+}
+
+// Header blocks of messages this shard searched lately (least recently used out first),
+// so a SEARCH SUBJECT/FROM/HEADER over a folder reads each file once, not once per
+// search: Dovecot does the same by adding the header fields a search used to its
+// dovecot.index.cache. Kept in memory only, per shard (a thread_local: each shard is one
+// thread, and message files may be read from any shard). The key is the user, the folder
+// and the file's base name (without the ":2,<flags>" part that flag changes rename), and
+// a file's bytes never change once named (mailbox.h), so an entry cannot go stale: an
+// expunged message's entry is never asked for again and ages out.
+class header_cache {
+ public:
+  static constexpr size_t kMaxBytes = 16u << 20;  // per shard
+
+  static header_cache& of_this_shard() {
+    thread_local header_cache cache;
+    return cache;
+  }
+
+  const std::string* find(const std::string& key) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return &it->second->second;
+  }
+
+  void put(std::string key, std::string headers) {
+    const size_t cost = key.size() + headers.size() + 64;
+    if (cost > kMaxBytes / 16 || index_.contains(key)) return;
+    while (!lru_.empty() && bytes_ + cost > kMaxBytes) {
+      auto& [k, v] = lru_.back();
+      bytes_ -= k.size() + v.size() + 64;
+      index_.erase(k);
+      lru_.pop_back();
+    }
+    lru_.emplace_front(std::move(key), std::move(headers));
+    index_.emplace(lru_.front().first, lru_.begin());
+    bytes_ += cost;
+  }
+
+ private:
+  std::list<std::pair<std::string, std::string>> lru_;
+  absl::flat_hash_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
+  size_t bytes_ = 0;
+};
 
 bool needs_content(const fetch_item& f) {
   switch (f.k) {
@@ -254,13 +346,13 @@ task<std::string> imap_session::current_path(uint32_t uid) {
 }
 
 task<std::optional<loaded_message>> imap_session::load(const message_facts& m) {
-  std::optional<loaded_message> msg = co_await load_message(m.path, *shard_.charsets);
+  std::optional<loaded_message> msg = co_await load_message(m.path, m.vsize);
   // Another session's flag change renames the file (Maildir keeps flags in the name):
   // ask the owner where it is now, a few times; gone for good means expunged.
   for (int attempt = 0; !msg && attempt < 3; ++attempt) {
     std::string path = co_await current_path(m.uid);
     if (path.empty()) break;
-    msg = co_await load_message(path, *shard_.charsets);
+    msg = co_await load_message(path, m.vsize);
   }
   co_return msg;
 }
@@ -511,32 +603,84 @@ task<void> imap_session::on_search(const command& c) {
     co_return;
   }
   const uint32_t exists = selected_->view.exists();
-  std::vector<uint32_t> all(exists);
-  for (uint32_t i = 0; i < exists; ++i) all[i] = i + 1;
-  std::vector<std::string> keywords;
-  auto get = facts_for(all, &keywords, false);
-  absl::StatusOr<std::vector<message_facts>> facts = co_await std::move(get);
-  if (!facts.ok()) {
+  const bool content = search_needs_content(c.search);
+  const bool headers_only = content && !search_needs_body(c.search);
+  // The index facts of every message in the view, in one hop to the owner. Unlike
+  // facts_for (FETCH), no cache blobs are copied, and file names only when a key needs
+  // the content (with the base name, the header cache's key).
+  struct search_facts {
+    std::vector<message_facts> facts;
+    std::vector<std::string> bases;
+    std::vector<std::string> keywords;
+  };
+  std::vector<uint32_t> uids(exists);
+  for (uint32_t i = 0; i < exists; ++i) uids[i] = selected_->view.uid_at(i + 1);
+  auto get = [name = selected_->name, uids = std::move(uids), content](
+                 mailstore::mailbox& box) -> task<absl::StatusOr<search_facts>> {
+    auto f = co_await box.folder(name);
+    if (!f.ok()) co_return f.status();
+    search_facts r;
+    r.facts.resize(uids.size());
+    if (content) r.bases.resize(uids.size());
+    for (size_t i = 0; i < uids.size(); ++i) {
+      message_facts& mf = r.facts[i];
+      mf.uid = uids[i];
+      const auto* m = (*f)->state().find(uids[i]);
+      if (m == nullptr) continue;
+      mf.found = true;
+      mf.flags = m->flags;
+      mf.keywords = m->keywords;
+      mf.modseq = m->modseq;
+      mf.vsize = m->vsize;
+      mf.internal_date = m->internal_date;
+      if (content) {
+        mf.path = (*f)->path_of(*m);
+        r.bases[i] = m->base;
+      }
+    }
+    r.keywords = (*f)->state().keywords;
+    co_return r;
+  };
+  auto hop = on_mailbox(std::move(get));
+  absl::StatusOr<search_facts> got = co_await std::move(hop);
+  if (!got.ok()) {
     no(c, "[SERVERBUG] Cannot read the mailbox");
     co_return;
   }
+  std::vector<message_facts>* facts = &got->facts;
+  std::vector<std::string>& keywords = got->keywords;
+  for (uint32_t i = 0; i < exists; ++i) (*facts)[i].seq = i + 1;
+  header_cache& headers = header_cache::of_this_shard();
+  const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
   search_context ctx;
   ctx.max_seq = exists;
   ctx.max_uid = selected_->view.max_uid();
   ctx.keywords = &keywords;
   ctx.saved_uids = &saved_uids_;
   ctx.charsets = shard_.charsets;
-  const bool content = search_needs_content(c.search);
   std::vector<uint32_t> hits_seq, hits_uid;
   search_text_cache cache;
-  for (const message_facts& m : *facts) {
+  for (size_t i = 0; i < facts->size(); ++i) {
+    const message_facts& m = (*facts)[i];
     if (!m.found) continue;
     mailstore::message_entry e = entry_of(m);
     search_message sm;
     sm.seq = m.seq;
     sm.entry = &e;
     std::optional<loaded_message> msg;
-    if (content) {
+    if (headers_only) {
+      std::string key = absl::StrCat(key_prefix, got->bases[i]);
+      if (const std::string* h = headers.find(key)) {
+        msg.emplace();
+        msg->bytes = *h;
+      } else {
+        msg = co_await load(m);
+        if (!msg) continue;
+        msg->bytes.resize(header_block(msg->bytes).size());
+        headers.put(std::move(key), msg->bytes);
+      }
+      sm.parsed = &msg->parsed(*shard_.charsets);
+    } else if (content) {
       msg = co_await load(m);
       if (!msg) continue;
       sm.parsed = &msg->parsed(*shard_.charsets);
