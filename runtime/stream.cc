@@ -8,6 +8,9 @@
 namespace ringmail {
 namespace {
 constexpr size_t kTlsReadChunk = 16384;  // one TLS record's worth of plaintext
+// Spare capacity in_ may keep while the stream waits for the peer. A wait may last the
+// IDLE timeout (30 minutes), and 100,000 idle sessions must not pin 16 KiB each.
+constexpr size_t kKeepWhileWaiting = 256;
 }
 
 stream::stream(connection conn, stream_options options, cancel_source* cancel)
@@ -44,6 +47,17 @@ void stream::compact() {
   }
 }
 
+void stream::trim_before_wait() {
+  compact();
+  // Only when empty: shrinking a partial line or literal that is about to grow again
+  // would copy it once per receive (quadratic for a 50 MB APPEND).
+  if (in_.empty() && in_.capacity() > kKeepWhileWaiting) std::string().swap(in_);
+}
+
+size_t stream::buffer_capacity() const {
+  return in_.capacity() + (tls_ ? tls_->buffered_capacity() : 0);
+}
+
 task<io_status> stream::receive_ciphertext() {
   auto got = co_await conn_.receive(options_.read_timeout, cancel_);
   if (!got.ok()) co_return got.status();
@@ -53,9 +67,12 @@ task<io_status> stream::receive_ciphertext() {
 
 task<io_status> stream::flush_tls() {
   if (!tls_->has_output()) co_return io_status::success();
-  tls_out_.clear();
-  tls_->take_output(tls_out_);
-  co_return co_await conn_.send_all(tls_out_, options_.write_timeout, cancel_);
+  // A local buffer, not a member: it is freed once sent (a member would keep the largest
+  // response's size for the connection's life), and a flush from the IDLE reader task
+  // cannot overwrite bytes a concurrent write is still sending.
+  std::string out;
+  tls_->take_output(out);
+  co_return co_await conn_.send_all(out, options_.write_timeout, cancel_);
 }
 
 task<io_status> stream::fill() {
@@ -65,6 +82,7 @@ task<io_status> stream::fill() {
       lease_.release();
       in_.clear();
       in_pos_ = 0;
+      trim_before_wait();
       auto got = co_await conn_.receive(options_.read_timeout, cancel_);
       if (!got.ok()) co_return got.status();
       lease_ = std::move(*got);
@@ -76,7 +94,7 @@ task<io_status> stream::fill() {
       in_.append(lease_.data(), lease_.size());
     }
     lease_.release();
-    compact();
+    trim_before_wait();
     auto got = co_await conn_.receive(options_.read_timeout, cancel_);
     if (!got.ok()) co_return got.status();
     in_.append(got->data(), got->size());
@@ -97,6 +115,7 @@ task<io_status> stream::fill() {
       log::debug("tls_read_failed", {{"peer", conn_.peer().to_string()}, {"reason", tls_->last_error()}});
       co_return io_status::from(io_kind::tls_error);
     }
+    trim_before_wait();
     io_status s = co_await receive_ciphertext();
     if (!s.ok()) co_return s;
   }
@@ -198,10 +217,10 @@ task<void> stream::close() {
   if (tls_ != nullptr && conn_.is_open()) {
     tls_->shutdown();
     if (tls_->has_output()) {
-      tls_out_.clear();
-      tls_->take_output(tls_out_);
+      std::string out;
+      tls_->take_output(out);
       // Best effort: a peer that stopped reading must not hold the session open.
-      co_await conn_.send_all(tls_out_, std::chrono::seconds(1), nullptr);
+      co_await conn_.send_all(out, std::chrono::seconds(1), nullptr);
     }
   }
   lease_.release();

@@ -65,6 +65,12 @@ class stream {
   std::string tls_cipher() const;
   std::string tls_server_name() const;
 
+  // Heap bytes this stream holds for buffering: the plaintext buffer's capacity plus the
+  // TLS engine's memory BIOs (not OpenSSL's record buffers, released when empty). While a
+  // read waits for the peer with nothing buffered this is small (a few hundred bytes):
+  // idle sessions (IMAP IDLE) pin no receive or TLS buffers. For tests and accounting.
+  size_t buffer_capacity() const;
+
   // Sends close_notify under TLS (best effort) and closes the socket.
   task<void> close();
 
@@ -73,6 +79,8 @@ class stream {
   task<io_status> flush_tls();     // sends pending TLS output
   task<io_status> receive_ciphertext();
   void compact();
+  // Before waiting on the network: frees in_'s memory if it holds nothing.
+  void trim_before_wait();
 
   connection conn_;
   stream_options options_;
@@ -82,7 +90,6 @@ class stream {
   recv_lease lease_;
   std::string in_;
   size_t in_pos_ = 0;
-  std::string tls_out_;
   bool skipping_long_line_ = false;
 };
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -30,6 +31,26 @@ class error_queue_scope {
 bool is_ip_literal(const std::string& s) {
   unsigned char buf[16];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// An empty memory BIO keeps the largest buffer it ever held (BUF_MEM only grows): one big
+// response would pin its size in the write BIO for the rest of the connection. Above this
+// an empty BIO is swapped for a fresh one (small ones are kept to spare the allocations).
+constexpr size_t kKeepEmptyBioBytes = 1024;
+
+size_t mem_bio_capacity(BIO* bio) {
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(bio, &mem);
+  return mem == nullptr ? 0 : mem->max;
+}
+
+// A fresh empty memory BIO in place of `old` (which must hold nothing) if `old` has grown
+// above kKeepEmptyBioBytes. Allocation failure keeps the old one.
+BIO* fresh_if_grown(BIO* old, bool input) {
+  if (BIO_ctrl_pending(old) != 0 || mem_bio_capacity(old) <= kKeepEmptyBioBytes) return nullptr;
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio != nullptr && input) BIO_set_mem_eof_return(bio, -1);
+  return bio;
 }
 
 }  // namespace
@@ -61,6 +82,11 @@ engine::engine(std::shared_ptr<context> ctx, role r, std::string_view sni_hostna
   BIO_set_mem_eof_return(in, -1);
   SSL_set0_rbio(ssl_.get(), in);
   SSL_set0_wbio(ssl_.get(), out);
+  // OpenSSL's own record buffers (about 17 KB each way) are freed whenever they hold
+  // nothing, instead of living as long as the connection: with many idle connections
+  // (IMAP IDLE) they would be most of each one's memory. Costs an allocation per record
+  // batch on a busy connection.
+  SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS);
 
   if (r == role::server) {
     SSL_set_accept_state(ssl_.get());
@@ -136,7 +162,13 @@ size_t engine::take_output(std::string& out) {
   size_t got = 0;
   if (BIO_read_ex(wbio, out.data() + old_size, pending, &got) != 1) got = 0;
   out.resize(old_size + got);
+  if (BIO* fresh = fresh_if_grown(wbio, false)) SSL_set0_wbio(ssl_.get(), fresh);  // frees wbio
   return got;
+}
+
+size_t engine::buffered_capacity() const {
+  if (ssl_ == nullptr) return 0;
+  return mem_bio_capacity(SSL_get_rbio(ssl_.get())) + mem_bio_capacity(SSL_get_wbio(ssl_.get()));
 }
 
 status engine::handshake() {
@@ -156,7 +188,16 @@ io_result engine::read(std::span<char> out) {
   size_t n = 0;
   int ret = SSL_read_ex(ssl_.get(), out.data(), out.size(), &n);
   if (ret == 1) return {status::ok, n};
-  return {classify(ret, "read"), 0};
+  status st = classify(ret, "read");
+  if (st == status::want_read) {
+    // Everything fed has been consumed and the caller now waits for the peer, maybe for
+    // a long time (IDLE): drop the input BIO's grown buffer.
+    BIO* rbio = SSL_get_rbio(ssl_.get());
+    if (BIO* fresh = fresh_if_grown(rbio, true)) {
+      SSL_set0_rbio(ssl_.get(), fresh);  // frees rbio
+    }
+  }
+  return {st, 0};
 }
 
 io_result engine::write(std::span<const char> in) {

@@ -70,6 +70,13 @@ class engine {
   // calls into one send) and returns how many bytes it appended.
   size_t take_output(std::string& out);
 
+  // Bytes the two memory BIOs have allocated (ciphertext buffers; OpenSSL's own record
+  // buffers are not counted). An idle connection keeps little: an empty BIO that grew
+  // above 1 KiB is replaced by a fresh one when take_output() drains it or read() finds
+  // it empty, and OpenSSL's record buffers are released when empty
+  // (SSL_MODE_RELEASE_BUFFERS). For tests and memory accounting.
+  size_t buffered_capacity() const;
+
   // Advances the handshake: ok once complete (and on every later call), want_read while
   // it waits for the peer, closed/error if it cannot complete.
   status handshake();
