@@ -11,6 +11,7 @@
 #include "delivery/mailstore/maildir_filename.h"
 #include "mail/header.h"
 #include "protocols/imap/fetch_cache.h"
+#include "protocols/imap/header_cache.h"
 #include "protocols/imap/message_render.h"
 #include "protocols/imap/number_set.h"
 #include "protocols/imap/search.h"
@@ -78,50 +79,6 @@ std::string_view header_block(std::string_view bytes) {
   const size_t end = bytes.find("\r\n\r\n");
   return end == std::string_view::npos ? bytes : bytes.substr(0, end + 4);
 }
-
-// Header blocks of messages this shard searched lately (least recently used out first),
-// so a SEARCH SUBJECT/FROM/HEADER over a folder reads each file once, not once per
-// search: Dovecot does the same by adding the header fields a search used to its
-// dovecot.index.cache. Kept in memory only, per shard (a thread_local: each shard is one
-// thread, and message files may be read from any shard). The key is the user, the folder
-// and the file's base name (without the ":2,<flags>" part that flag changes rename), and
-// a file's bytes never change once named (mailbox.h), so an entry cannot go stale: an
-// expunged message's entry is never asked for again and ages out.
-class header_cache {
- public:
-  static constexpr size_t kMaxBytes = 16u << 20;  // per shard
-
-  static header_cache& of_this_shard() {
-    thread_local header_cache cache;
-    return cache;
-  }
-
-  const std::string* find(const std::string& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return &it->second->second;
-  }
-
-  void put(std::string key, std::string headers) {
-    const size_t cost = key.size() + headers.size() + 64;
-    if (cost > kMaxBytes / 16 || index_.contains(key)) return;
-    while (!lru_.empty() && bytes_ + cost > kMaxBytes) {
-      auto& [k, v] = lru_.back();
-      bytes_ -= k.size() + v.size() + 64;
-      index_.erase(k);
-      lru_.pop_back();
-    }
-    lru_.emplace_front(std::move(key), std::move(headers));
-    index_.emplace(lru_.front().first, lru_.begin());
-    bytes_ += cost;
-  }
-
- private:
-  std::list<std::pair<std::string, std::string>> lru_;
-  absl::flat_hash_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
-  size_t bytes_ = 0;
-};
 
 bool needs_content(const fetch_item& f) {
   switch (f.k) {
@@ -650,7 +607,7 @@ task<void> imap_session::on_search(const command& c) {
   std::vector<message_facts>* facts = &got->facts;
   std::vector<std::string>& keywords = got->keywords;
   for (uint32_t i = 0; i < exists; ++i) (*facts)[i].seq = i + 1;
-  header_cache& headers = header_cache::of_this_shard();
+  header_cache& headers = *shard_.headers;
   const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
   search_context ctx;
   ctx.max_seq = exists;

@@ -23,6 +23,7 @@
 #include "delivery/auth/authenticator.h"
 #include "delivery/mailstore/mail_store.h"
 #include "mail/charset.h"
+#include "protocols/imap/header_cache.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
 
@@ -65,6 +66,7 @@ struct shard_context {
   const mailstore::store_set* stores = nullptr;
   mail::charset_converter* charsets = nullptr;
   spam_trainer* trainer = nullptr;  // null: no training
+  header_cache* headers = nullptr;  // SEARCH's header blocks, one per shard
   // Users whose special-use folders this shard has already made sure of.
   absl::flat_hash_set<std::string> provisioned;
 };

@@ -103,6 +103,7 @@ struct mail_services::shard_state {
   smtp::shard_context context;
   std::unique_ptr<auth::authenticator> auth;
   mail::charset_converter charsets;
+  imap::header_cache imap_headers;
   imap::shard_context imap;
 };
 
@@ -235,6 +236,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.imap.auth = st.auth.get();
       st.imap.stores = &stores_;
       st.imap.charsets = &st.charsets;
+      st.imap.headers = &st.imap_headers;
       st.imap.trainer = imap_trainer_.get();
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
