@@ -33,7 +33,7 @@ std::string mailbox_view::flag_list(uint8_t flags, uint32_t keywords) const {
 }
 
 view_message to_view_message(const mailstore::message_entry& m) {
-  return view_message{m.uid, m.flags, m.keywords, m.modseq};
+  return make_view_message(m.uid, m.flags, m.keywords, m.modseq);
 }
 
 void mailbox_view::reset(std::vector<view_message> messages, const std::vector<std::string>& keywords,
@@ -67,7 +67,7 @@ void mailbox_view::apply(const std::vector<mailstore::folder_event>& events, con
         // UIDs only grow, so an append goes at the end; one we already have (the
         // snapshot at SELECT raced with the event) is skipped.
         if (messages_.empty() || e.uid > messages_.back().uid) {
-          messages_.push_back(view_message{e.uid, e.flags, e.keywords, e.modseq});
+          messages_.push_back(make_view_message(e.uid, e.flags, e.keywords, e.modseq));
         }
         break;
       case mailstore::folder_event::flags_changed: {
@@ -148,7 +148,7 @@ void mailbox_view::resync(const std::vector<view_message>& messages, const std::
     }
   }
   for (const auto& e : messages) {
-    if (e.uid > top) messages_.push_back(view_message{e.uid, e.flags, e.keywords, e.modseq});
+    if (e.uid > top) messages_.push_back(make_view_message(e.uid, e.flags, e.keywords, e.modseq));
   }
   seq_ = seq;
 }

@@ -29,14 +29,26 @@
 namespace ringmail::imap {
 
 // The facts of one message the view keeps; from mailstore::message_entry.
+// Ordered largest first: 24 bytes, not 32 with padding (a session holds one per message
+// of its selected folder).
 struct view_message {
-  uint32_t uid = 0;
-  uint8_t flags = 0;      // mailstore message_flag bits, as the client last heard them
-  uint32_t keywords = 0;  // bit i: keyword i of the folder
   uint64_t modseq = 0;
+  uint32_t uid = 0;
+  uint32_t keywords = 0;  // bit i: keyword i of the folder
+  uint8_t flags = 0;      // mailstore message_flag bits, as the client last heard them
   bool expunged = false;  // gone from the store; EXPUNGE not reported yet
   bool flags_dirty = false;  // changed since last reported
 };
+static_assert(sizeof(view_message) == 24);
+// (uid, flags, keywords, modseq), the order the fields are usually named in.
+inline view_message make_view_message(uint32_t uid, uint8_t flags, uint32_t keywords, uint64_t modseq) {
+  view_message m;
+  m.modseq = modseq;
+  m.uid = uid;
+  m.keywords = keywords;
+  m.flags = flags;
+  return m;
+}
 view_message to_view_message(const mailstore::message_entry& m);
 
 class mailbox_view {

@@ -464,6 +464,8 @@ task<bool> imap_session::on_idle(const command& c) {
     report_updates(true, false);
   }
   if (!co_await flush()) co_return false;
+  // An idle session should not pin the capacity of its largest FETCH.
+  std::string().swap(out_);
   // One wake-up for everything IDLE waits on: the folder's watch (the owner posts to it
   // after each durable change) and the client's input, read by a child task that
   // notifies the same notifier. Both run on this shard.

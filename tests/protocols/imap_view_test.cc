@@ -30,7 +30,7 @@ using ev = ms::folder_event;
 
 std::vector<view_message> msgs(std::initializer_list<uint32_t> uids) {
   std::vector<view_message> out;
-  for (uint32_t u : uids) out.push_back(view_message{u, 0, 0, 1});
+  for (uint32_t u : uids) out.push_back(make_view_message(u, 0, 0, 1));
   return out;
 }
 
@@ -448,7 +448,7 @@ TEST(MailboxView, RandomizedAgainstModelClient) {
     for (int i = 0, n = static_cast<int>(pick(6)); i < n; ++i) store[next_uid++] = static_cast<uint8_t>(pick(32));
     auto snapshot = [&] {
       std::vector<view_message> out;
-      for (const auto& [u, f] : store) out.push_back(view_message{u, f, 0, seq});
+      for (const auto& [u, f] : store) out.push_back(make_view_message(u, f, 0, seq));
       return out;
     };
     mailbox_view v;
