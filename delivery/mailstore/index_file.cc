@@ -12,12 +12,17 @@ constexpr const char* kLogName = "/ringmail-index.log";
 
 }  // namespace
 
-task<io_result<std::string>> read_whole_file(std::string path) {
+task<io_result<std::string>> read_whole_file(std::string path, uint64_t size_hint) {
   auto f = co_await file::open(path, O_RDONLY);
   if (!f.ok()) co_return f.status();
   std::string out;
-  auto st = co_await f->stat();
-  size_t chunk = st.ok() && st->stx_size > 0 ? static_cast<size_t>(st->stx_size) + 1 : 64 * 1024;
+  uint64_t expected = size_hint;
+  if (expected == 0) {
+    auto st = co_await f->stat();
+    if (st.ok()) expected = st->stx_size;
+  }
+  // One byte more than expected, so a file of the expected size ends in one read.
+  size_t chunk = expected > 0 && expected < (64u << 20) ? static_cast<size_t>(expected) + 1 : 64 * 1024;
   for (;;) {
     const size_t have = out.size();
     out.resize(have + chunk);
@@ -27,7 +32,9 @@ task<io_result<std::string>> read_whole_file(std::string path) {
       co_return n.status();
     }
     out.resize(have + *n);
-    if (*n == 0) break;
+    // A short read past the expected size is the end; one before it (the file grew, or
+    // the hint was stale) reads on until a read returns nothing.
+    if (*n == 0 || (*n < chunk && out.size() >= expected)) break;
     chunk = 64 * 1024;
   }
   co_await f->close();

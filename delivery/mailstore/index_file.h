@@ -103,8 +103,10 @@ class folder_log {
 };
 
 // Reads a whole (small) file through the ring. NotFound-like errors come back as
-// io_status with error_number ENOENT.
-task<io_result<std::string>> read_whole_file(std::string path);
+// io_status with error_number ENOENT. With `size_hint` (the size an index knows) there is
+// no statx: openat, one read and close, which io_uring completes inline for a cached
+// file, while statx always goes to an io-wq worker (a wake-up and two task switches).
+task<io_result<std::string>> read_whole_file(std::string path, uint64_t size_hint = 0);
 
 // Writes `content` to `path` atomically: <path>.tmp, fsync (if `fsync`), rename, and the
 // parent directory fsynced (if `fsync`).

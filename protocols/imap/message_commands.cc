@@ -26,36 +26,8 @@ namespace {
 // not build one huge string.
 constexpr size_t kFlushBytes = 256 * 1024;
 
-// Reads a message file: openat, one read, close. The size is known from the index
-// (vsize, the CRLF size, is at least the bytes on disk), so no statx is needed: statx is
-// the one step of a file read that io_uring always hands to an io-wq worker (every read
-// of a message cost a worker wake-up and two task switches); openat on a cached path and
-// a read from the page cache complete inline. A short read of a regular file means its
-// end: io_uring completes partial reads of regular files itself (need_complete_io()), so
-// a buffer one byte larger than the file comes back short and we stop there.
-task<io_result<std::string>> read_message_file(const std::string& path, uint64_t size_hint) {
-  auto f = co_await file::open(path, O_RDONLY);
-  if (!f.ok()) co_return f.status();
-  std::string out;
-  size_t chunk = size_hint > 0 && size_hint < (64u << 20) ? static_cast<size_t>(size_hint) + 1 : 64 * 1024;
-  for (;;) {
-    const size_t have = out.size();
-    out.resize(have + chunk);
-    auto n = co_await f->read_at(std::span<char>(out.data() + have, chunk), have);
-    if (!n.ok()) {
-      co_await f->close();
-      co_return n.status();
-    }
-    out.resize(have + *n);
-    if (*n < chunk) break;
-    chunk = 64 * 1024;
-  }
-  co_await f->close();
-  co_return out;
-}
-
 task<std::optional<loaded_message>> load_message(const std::string& path, uint64_t size_hint) {
-  io_result<std::string> r = co_await read_message_file(path, size_hint);
+  io_result<std::string> r = co_await mailstore::read_whole_file(path, size_hint);
   if (!r.ok()) co_return std::nullopt;
   std::optional<loaded_message> m;
   m.emplace();
@@ -78,6 +50,21 @@ std::string_view header_block(std::string_view bytes) {
   if (bytes.substr(0, 2) == "\r\n") return bytes.substr(0, 2);
   const size_t end = bytes.find("\r\n\r\n");
   return end == std::string_view::npos ? bytes : bytes.substr(0, end + 4);
+}
+
+// The tagged NO text for a failed APPEND/COPY/MOVE into a folder (RFC 9051 7.1: TRYCREATE
+// tells the client to CREATE and retry; RFC 9208 OVERQUOTA).
+std::string save_error_text(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kNotFound:
+      return "[TRYCREATE] Mailbox doesn't exist";
+    case absl::StatusCode::kResourceExhausted:
+      return "[OVERQUOTA] Quota exceeded";
+    case absl::StatusCode::kInvalidArgument:
+      return absl::StrCat("[CANNOT] ", st.message());
+    default:
+      return absl::StrCat("[SERVERBUG] ", st.message());
+  }
 }
 
 bool needs_content(const fetch_item& f) {
@@ -725,13 +712,7 @@ task<void> imap_session::on_copy(const command& c, bool move) {
   auto hop = on_mailbox(std::move(run));
   absl::StatusOr<result> r = co_await std::move(hop);
   if (!r.ok()) {
-    if (r.status().code() == absl::StatusCode::kNotFound) {
-      no(c, "[TRYCREATE] Mailbox doesn't exist");
-    } else if (r.status().code() == absl::StatusCode::kResourceExhausted) {
-      no(c, "[OVERQUOTA] Quota exceeded");
-    } else {
-      no(c, absl::StrCat("[SERVERBUG] ", r.status().message()));
-    }
+    no(c, save_error_text(r.status()));
     co_return;
   }
   if (train && !r->paths.empty()) shard_.trainer->learn(user_, std::move(r->paths), *to == "Junk");
@@ -833,15 +814,7 @@ task<void> imap_session::on_append(command& c) {
   auto hop = on_mailbox(std::move(run));
   absl::StatusOr<result> r = co_await std::move(hop);
   if (!r.ok()) {
-    if (r.status().code() == absl::StatusCode::kNotFound) {
-      no(c, "[TRYCREATE] Mailbox doesn't exist");
-    } else if (r.status().code() == absl::StatusCode::kResourceExhausted) {
-      no(c, "[OVERQUOTA] Quota exceeded");
-    } else if (r.status().code() == absl::StatusCode::kInvalidArgument) {
-      no(c, absl::StrCat("[CANNOT] ", r.status().message()));
-    } else {
-      no(c, absl::StrCat("[SERVERBUG] ", r.status().message()));
-    }
+    no(c, save_error_text(r.status()));
     co_return;
   }
   if (selected_ && selected_->name == *name) {
