@@ -12,22 +12,12 @@
 #include <string_view>
 
 #include "protocols/imap/command.h"
+#include "mail/date.h"
 #include "protocols/imap/parser_cursor.h"
 
 namespace ringmail::imap {
 
 namespace {
-
-// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (H. Hinnant's
-// days_from_civil).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
 
 bool digits(std::string_view s, size_t n, int& out) {
   if (s.size() < n) return false;
@@ -67,7 +57,7 @@ std::optional<int64_t> date_prefix(std::string_view& s, bool fixed) {
   bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   int last = mdays[month - 1] + (month == 2 && leap ? 1 : 0);
   if (day < 1 || day > last) return std::nullopt;
-  return days_from_civil(year, month, static_cast<unsigned>(day));
+  return mail::days_from_civil(year, month, static_cast<unsigned>(day));
 }
 
 }  // namespace
