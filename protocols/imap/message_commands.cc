@@ -425,7 +425,7 @@ task<void> imap_session::on_fetch(const command& c) {
           if (f.partial_origin) absl::StrAppend(&line, "<", *f.partial_origin, ">");
           line += ' ';
           if (r.st == section_result::status::missing) {
-            line += binary ? "NIL" : "\"\"";
+            line += "\"\"";  // a part that does not exist is empty, as Dovecot answers
           } else {
             append_literal(line, partial(r.bytes, f), binary);
           }
@@ -797,8 +797,12 @@ task<void> imap_session::on_append(command& c) {
   struct result {
     uint32_t uid = 0;
     uint32_t uid_validity = 0;
+    std::string path;  // for spam training
   };
-  auto run = [n = *name, message = std::move(a.message), bits, keywords,
+  // Mail put into Junk by a client is spam for this user, as the seed's imapsieve rule
+  // (causes = COPY APPEND) learns it.
+  const bool train = shard_.trainer != nullptr && *name == "Junk";
+  auto run = [n = *name, message = std::move(a.message), bits, keywords, train,
               date = a.internal_date.value_or(0)](mailstore::mailbox& box) -> task<absl::StatusOr<result>> {
     std::vector<std::string_view> pieces;
     pieces.push_back(message);
@@ -809,6 +813,9 @@ task<void> imap_session::on_append(command& c) {
     result r;
     r.uid = *uid;
     r.uid_validity = (*f)->state().uid_validity;
+    if (train) {
+      if (const auto* m = (*f)->state().find(*uid); m != nullptr) r.path = (*f)->path_of(*m);
+    }
     co_return r;
   };
   auto hop = on_mailbox(std::move(run));
@@ -816,6 +823,11 @@ task<void> imap_session::on_append(command& c) {
   if (!r.ok()) {
     no(c, save_error_text(r.status()));
     co_return;
+  }
+  if (train && !r->path.empty()) {
+    std::vector<std::string> paths;
+    paths.push_back(std::move(r->path));
+    shard_.trainer->learn(user_, std::move(paths), true);
   }
   if (selected_ && selected_->name == *name) {
     co_await sync_selected(true);

@@ -167,6 +167,9 @@ if imap move:Junk:Trash:msg-two append:INBOX:msg-three move:INBOX:Junk:msg-three
   ok "UID MOVE Junk -> Trash, then another into Junk"; else bad "imap session 4"; fi
 if wait_counts "spam=2 ham=1" john@example.org; then ok "move from Junk to Trash learned nothing"; else
   bad "move from Junk to Trash learned nothing"; fi
+if imap append:Junk:msg-five; then ok "APPEND into Junk"; else bad "imap session 4b"; fi
+if wait_counts "spam=3 ham=1" john@example.org; then ok "APPEND into Junk learned as spam"; else
+  bad "APPEND into Junk learned as spam"; fi
 if grep -q "event=spam_training_dropped\|event=spam_training_failed" "$log"; then
   bad "training dropped or failed (see log)"; else ok "no training dropped or failed"; fi
 stop_server
@@ -177,7 +180,7 @@ if imap move:INBOX:Junk:msg-one append:INBOX:msg-four move:INBOX:Junk:msg-four; 
   ok "training off: moves into Junk"; else bad "imap session 5"; fi
 sleep 1
 got="$(counts --user=john@example.org)"
-if [ "$got" = "spam=2 ham=1" ]; then ok "training off: nothing learned ($got)"; else bad "training off: store changed to $got"; fi
+if [ "$got" = "spam=3 ham=1" ]; then ok "training off: nothing learned ($got)"; else bad "training off: store changed to $got"; fi
 stop_server
 
 errors="$(grep -c 'level=error' "$log")"
