@@ -60,7 +60,8 @@ version=$("$ringmail" --version) || fail "--version exited non-zero"
 # The usage names only what the binary serves.
 usage=$("$ringmail" 2>&1)
 grep -q "SMTP" <<<"$usage" || fail "usage does not name SMTP: $usage"
-! grep -q "IMAP\|POP3" <<<"$usage" || fail "usage promises IMAP/POP3: $usage"
+grep -q "IMAP" <<<"$usage" || fail "usage does not name IMAP: $usage"
+! grep -q "POP3" <<<"$usage" || fail "usage promises POP3: $usage"
 
 start_and_stop TERM
 [ -s "$work/data/tls/cert.pem" ] || fail "no self-signed certificate"
