@@ -735,7 +735,10 @@ run_one() {
   if [[ $server == peer ]]; then
     find "$dv_mail" -mindepth 1 -delete
   else
-    rm -rf "${rm_mail:?}"/*
+    # ringmail commits index records (100 ms) and dovecot-uidlist appends (1 s) in the
+    # background after the last 250: let them land, and retry a delete they raced.
+    sleep 1.5
+    for _ in 1 2 3 4 5; do rm -rf "${rm_mail:?}"/* 2>/dev/null && break; sleep 0.5; done
   fi
 }
 
