@@ -18,13 +18,13 @@
 #include "runtime/shard_set.h"
 #include "runtime/when_all.h"
 #include "tools/ringmail-load/message_source.h"
+#include "tools/ringmail-load/failure_samples.h"
 
 namespace ringmail::load {
 namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxFailureSamples = 5;
 constexpr const char* kKindNames[kImapKinds] = {"login",   "select", "fetch_env", "fetch_body", "store",
                                                 "search",  "append", "expunge",   "noop",       "logout"};
 constexpr const char* kSearches[] = {"SEARCH UNSEEN", "SEARCH FLAGGED", "SEARCH FROM \"alice\"",
@@ -43,28 +43,6 @@ std::string_view trim(std::string_view s) {
 
 bool mixable(imap_kind k) { return k != imap_kind::login && k != imap_kind::select && k != imap_kind::logout; }
 
-// The first few distinct failures with counts; only failures take the lock.
-class failure_samples {
- public:
-  void note(const std::string& description) {
-    std::lock_guard lock(mutex_);
-    for (auto& [text, count] : seen_) {
-      if (text == description) {
-        ++count;
-        return;
-      }
-    }
-    if (seen_.size() < kMaxFailureSamples) seen_.emplace_back(description, 1);
-  }
-  std::vector<std::pair<std::string, uint64_t>> take() {
-    std::lock_guard lock(mutex_);
-    return std::move(seen_);
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::pair<std::string, uint64_t>> seen_;
-};
 
 struct shared_state {
   explicit shared_state(const imap_load_options& o) : options(o), deliver_start(o.users.size()) {

@@ -15,37 +15,13 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/shard_set.h"
 #include "runtime/when_all.h"
+#include "tools/ringmail-load/failure_samples.h"
 
 namespace ringmail::load {
 namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxFailureSamples = 5;
-
-// The first few distinct failure descriptions, with counts. Shared by all shards; only
-// failures take the lock, so a healthy run never touches it.
-class failure_samples {
- public:
-  void note(const std::string& description) {
-    std::lock_guard lock(mutex_);
-    for (auto& [text, count] : seen_) {
-      if (text == description) {
-        ++count;
-        return;
-      }
-    }
-    if (seen_.size() < kMaxFailureSamples) seen_.emplace_back(description, 1);
-  }
-  std::vector<std::pair<std::string, uint64_t>> take() {
-    std::lock_guard lock(mutex_);
-    return std::move(seen_);
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::pair<std::string, uint64_t>> seen_;
-};
 
 struct shared_state {
   shared_state(const load_options& o, const message_source& m) : options(o), messages(m) {}
