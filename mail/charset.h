@@ -40,5 +40,8 @@ class charset_converter {
 bool is_valid_utf8(std::string_view s);
 // Appends `s` to out with every invalid UTF-8 sequence replaced by U+FFFD.
 void repair_utf8(std::string_view s, std::string& out);
+// Appends code point `cp` (a Unicode scalar value: at most U+10FFFF, not a surrogate) as
+// UTF-8. The caller has checked it.
+void encode_utf8(char32_t cp, std::string& out);
 
 }  // namespace ringmail::mail

@@ -29,6 +29,8 @@
 #include <set>
 #include <vector>
 
+#include "mail/charset.h"
+
 namespace ringmail::mail {
 namespace {
 
@@ -125,22 +127,9 @@ int hex_digit(char c) {
 }
 
 void append_utf8(uint32_t cp, std::string& out) {
+  // Character references may name NUL, surrogates or nothing at all: U+FFFD, as HTML5 says.
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
+  encode_utf8(static_cast<char32_t>(cp), out);
 }
 
 const named_entity* find_entity(std::string_view name) {
