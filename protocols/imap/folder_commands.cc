@@ -404,34 +404,30 @@ task<void> imap_session::on_list(const command& c, bool lsub) {
     untagged(line);
     if (!o.return_status.empty() && e.exists) status_targets.emplace_back(e.name, true);
   }
-  // LIST-STATUS (RFC 5819): a STATUS response after each selectable folder's LIST.
+  // LIST-STATUS (RFC 5819): a STATUS response after each selectable folder's LIST; a folder
+  // that went away meanwhile simply has none.
   for (const auto& [name, unused] : status_targets) {
-    command sc;
-    sc.tag = c.tag;
-    sc.atoms = o.return_status;
-    sc.mailbox = wire_name(name);
-    sc.name = command_name::status;
-    // Reuses STATUS's rendering but not its tagged reply.
-    const size_t mark = out_.size();
-    co_await on_status(sc);
-    // on_status ended with a tagged line; drop it.
-    const size_t end = out_.size() >= 3 ? out_.rfind("\r\n", out_.size() - 3) : std::string::npos;
-    const size_t start = end == std::string::npos || end + 2 < mark ? mark : end + 2;
-    out_.resize(start);
+    absl::StatusOr<std::string> line = co_await status_line(name, o.return_status);
+    if (line.ok()) untagged(*line);
   }
   ok(c, lsub ? "Lsub completed" : "List completed");
 }
 
-task<void> imap_session::on_status(const command& c) {
-  std::optional<std::string> name = store_name(c, c.mailbox);
-  if (!name) co_return;
+namespace {
+bool known_status_item(const std::string& a) {
+  return a == "MESSAGES" || a == "UIDNEXT" || a == "UIDVALIDITY" || a == "UNSEEN" || a == "DELETED" ||
+         a == "SIZE" || a == "RECENT" || a == "HIGHESTMODSEQ";
+}
+}  // namespace
+
+task<absl::StatusOr<std::string>> imap_session::status_line(std::string name, std::vector<std::string> atoms) {
   bool want_deleted = false;
-  for (const auto& a : c.atoms) want_deleted = want_deleted || a == "DELETED";
+  for (const auto& a : atoms) want_deleted = want_deleted || a == "DELETED";
   struct totals {
     mailstore::folder_summary summary;
     uint32_t deleted = 0;
   };
-  auto get = [n = *name, want_deleted](mailstore::mailbox& box) -> task<absl::StatusOr<totals>> {
+  auto get = [n = name, want_deleted](mailstore::mailbox& box) -> task<absl::StatusOr<totals>> {
     totals t;
     if (want_deleted) {
       // \Deleted counts are not in the checkpoint's header: open the folder.
@@ -448,12 +444,9 @@ task<void> imap_session::on_status(const command& c) {
   };
   auto hop = on_mailbox(std::move(get));
   absl::StatusOr<totals> t = co_await std::move(hop);
-  if (!t.ok()) {
-    no(c, no_text(t.status()));
-    co_return;
-  }
+  if (!t.ok()) co_return t.status();
   std::string items;
-  for (const auto& a : c.atoms) {
+  for (const auto& a : atoms) {
     if (!items.empty()) items += ' ';
     if (a == "MESSAGES") {
       absl::StrAppend(&items, "MESSAGES ", t->summary.messages);
@@ -471,15 +464,29 @@ task<void> imap_session::on_status(const command& c) {
       items += "RECENT 0";
     } else if (a == "HIGHESTMODSEQ") {
       absl::StrAppend(&items, "HIGHESTMODSEQ ", t->summary.highest_modseq);
-    } else {
+    }
+  }
+  std::string line = "STATUS ";
+  append_string(line, wire_name(name));
+  absl::StrAppend(&line, " (", items, ")");
+  co_return line;
+}
+
+task<void> imap_session::on_status(const command& c) {
+  std::optional<std::string> name = store_name(c, c.mailbox);
+  if (!name) co_return;
+  for (const auto& a : c.atoms) {
+    if (!known_status_item(a)) {
       bad(c, "Unknown STATUS item");
       co_return;
     }
   }
-  std::string line = "STATUS ";
-  append_string(line, wire_name(*name));
-  absl::StrAppend(&line, " (", items, ")");
-  untagged(line);
+  absl::StatusOr<std::string> line = co_await status_line(*name, c.atoms);
+  if (!line.ok()) {
+    no(c, no_text(line.status()));
+    co_return;
+  }
+  untagged(*line);
   ok(c, "Status completed");
 }
 

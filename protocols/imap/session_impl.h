@@ -109,6 +109,8 @@ class imap_session {
   task<void> on_subscribe(const command& c, bool subscribe);
   task<void> on_list(const command& c, bool lsub);
   task<void> on_status(const command& c);
+  // The "STATUS name (items)" response of a folder (store name, known items).
+  task<absl::StatusOr<std::string>> status_line(std::string name, std::vector<std::string> atoms);
   task<void> on_close(const command& c, bool expunge);
   void deselect();
   // Asks the owner for the selected folder's news and applies it to the view. `force`:
