@@ -1,6 +1,7 @@
 #include "runtime/stream.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "runtime/log.h"
@@ -11,6 +12,8 @@ constexpr size_t kTlsReadChunk = 16384;  // one TLS record's worth of plaintext
 // Spare capacity in_ may keep while the stream waits for the peer. A wait may last the
 // IDLE timeout (30 minutes), and 100,000 idle sessions must not pin 16 KiB each.
 constexpr size_t kKeepWhileWaiting = 256;
+// Compressed input is inflated at most this much at a time beyond what is buffered.
+constexpr size_t kInflateChunk = 16384;
 }
 
 stream::stream(connection conn, stream_options options, cancel_source* cancel)
@@ -76,6 +79,7 @@ task<io_status> stream::flush_tls() {
 }
 
 task<io_status> stream::fill() {
+  if (inflater_ != nullptr) co_return co_await fill_compressed();
   if (tls_ == nullptr) {
     if (lease_.size() == 0 && in_pos_ == in_.size()) {
       // Nothing buffered: take the next buffer as is (the zero-copy path).
@@ -180,6 +184,12 @@ task<io_result<std::string_view>> stream::read_some() {
 }
 
 task<io_status> stream::write(std::string_view bytes) {
+  if (deflater_ != nullptr) {
+    // One sync-flushed batch per write (RFC 4978 section 3): the peer can decode all of it.
+    std::string out;
+    if (!deflater_->deflate(bytes, out)) co_return io_status::from(io_kind::error);
+    co_return co_await write_transport(out);
+  }
   if (tls_ == nullptr) co_return co_await conn_.send_all(bytes, options_.write_timeout, cancel_);
   tls::io_result r = tls_->write(std::span<const char>(bytes.data(), bytes.size()));
   if (r.st != tls::status::ok) co_return io_status::from(io_kind::tls_error);
@@ -187,6 +197,11 @@ task<io_status> stream::write(std::string_view bytes) {
 }
 
 task<io_status> stream::start_tls(std::shared_ptr<tls::context> context, tls::role role, std::string_view sni) {
+  if (inflater_ != nullptr) {
+    // TLS would have to go below compression, and the peer's bytes are already deflated.
+    log::info("starttls_refused_compression_active", {{"peer", conn_.peer().to_string()}});
+    co_return io_status::from(io_kind::tls_error);
+  }
   size_t dropped = discard_buffered();
   if (dropped > 0) {
     log::info("starttls_discarded_plaintext", {{"peer", conn_.peer().to_string()}, {"bytes", dropped}});
@@ -206,6 +221,89 @@ task<io_status> stream::start_tls(std::shared_ptr<tls::context> context, tls::ro
     if (!flushed.ok()) co_return flushed;
     io_status s = co_await receive_ciphertext();
     if (!s.ok()) co_return s;
+  }
+}
+
+bool stream::start_compression(size_t max_buffered, deflate::deflater_options options) {
+  if (inflater_ != nullptr) return false;
+  inflater_ = std::make_unique<deflate::inflater>();
+  deflater_ = std::make_unique<deflate::deflater>(options);
+  max_compressed_buffered_ = max_buffered;
+  // What the peer sent after the command is already compressed (RFC 4978 section 3).
+  std::string_view rest = buffered();
+  if (!rest.empty()) inflater_->feed(std::span<const char>(rest.data(), rest.size()));
+  lease_.release();
+  in_.clear();
+  in_pos_ = 0;
+  skipping_long_line_ = false;
+  return true;
+}
+
+stream::compression_totals stream::compression_stats() const {
+  compression_totals t;
+  if (inflater_ == nullptr) return t;
+  t.in_wire = inflater_->total_in();
+  t.in_plain = inflater_->total_out();
+  t.out_plain = deflater_->total_in();
+  t.out_wire = deflater_->total_out();
+  return t;
+}
+
+task<io_status> stream::receive_transport(std::string& out) {
+  if (tls_ == nullptr) {
+    auto got = co_await conn_.receive(options_.read_timeout, cancel_);
+    if (!got.ok()) co_return got.status();
+    out.append(got->data(), got->size());
+    co_return io_status::success();
+  }
+  for (;;) {
+    size_t old = out.size();
+    out.resize(old + kTlsReadChunk);
+    tls::io_result r = tls_->read(std::span<char>(out.data() + old, kTlsReadChunk));
+    out.resize(old + (r.st == tls::status::ok ? r.bytes : 0));
+    io_status flushed = co_await flush_tls();
+    if (!flushed.ok()) co_return flushed;
+    if (r.st == tls::status::ok && r.bytes > 0) co_return io_status::success();
+    if (r.st == tls::status::closed) co_return io_status::from(io_kind::closed);
+    if (r.st == tls::status::error) {
+      log::debug("tls_read_failed", {{"peer", conn_.peer().to_string()}, {"reason", tls_->last_error()}});
+      co_return io_status::from(io_kind::tls_error);
+    }
+    io_status s = co_await receive_ciphertext();
+    if (!s.ok()) co_return s;
+  }
+}
+
+task<io_status> stream::write_transport(std::string_view bytes) {
+  if (tls_ == nullptr) co_return co_await conn_.send_all(bytes, options_.write_timeout, cancel_);
+  tls::io_result r = tls_->write(std::span<const char>(bytes.data(), bytes.size()));
+  if (r.st != tls::status::ok) co_return io_status::from(io_kind::tls_error);
+  co_return co_await flush_tls();
+}
+
+task<io_status> stream::fill_compressed() {
+  compact();
+  // The protocol has not consumed what it has: it is framing something larger than its
+  // limits allow. Inflating more would let a small compressed input grow without bound.
+  if (in_.size() >= max_compressed_buffered_) co_return io_status::from(io_kind::too_long);
+  for (;;) {
+    const size_t old = in_.size();
+    in_.resize(old + kInflateChunk);
+    deflate::inflater::result r = inflater_->inflate(std::span<char>(in_.data() + old, kInflateChunk));
+    in_.resize(old + r.bytes);
+    if (r.bytes > 0) co_return io_status::success();
+    if (r.st == deflate::inflater::status::error) {
+      log::info("compress_inflate_failed", {{"peer", conn_.peer().to_string()},
+                                            {"reason", inflater_->reason()},
+                                            {"after_bytes", inflater_->total_in()}});
+      co_return io_status{io_kind::error, EBADMSG};
+    }
+    if (r.st == deflate::inflater::status::end) co_return io_status::from(io_kind::closed);
+    trim_before_wait();
+    std::string raw;
+    io_status s = co_await receive_transport(raw);
+    if (!s.ok()) co_return s;
+    inflater_->feed(std::span<const char>(raw.data(), raw.size()));
   }
 }
 

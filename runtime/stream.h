@@ -8,6 +8,15 @@
 // STARTTLS (RFC 3207 section 4, RFC 2595 section 3.1): start_tls() throws away every
 // plaintext byte received before the handshake, so commands a client (or an attacker in
 // the path) pipelined after STARTTLS are never executed inside the TLS session.
+//
+// Compression (IMAP COMPRESS=DEFLATE, RFC 4978; deflate_stream.h): start_compression()
+// puts raw DEFLATE between the transport (plain or TLS) and the protocol. Bytes already
+// buffered are compressed input (RFC 4978 section 3: compression starts right after the
+// CRLF of the command). Each write() is sync-flushed. A read inflates at most one chunk
+// (16 KiB) beyond what is buffered, and refuses to buffer more than max_buffered
+// unconsumed plaintext bytes (too_long), so a deflate bomb is bounded by the protocol's
+// own limits. TLS cannot start once compression is on (RFC 4978 section 4: TLS must come
+// first, below compression).
 #pragma once
 
 #include <memory>
@@ -15,6 +24,7 @@
 #include <string_view>
 
 #include "runtime/buffer_ring.h"
+#include "runtime/deflate_stream.h"
 #include "runtime/io_status.h"
 #include "runtime/net.h"
 #include "runtime/task.h"
@@ -65,6 +75,17 @@ class stream {
   std::string tls_cipher() const;
   std::string tls_server_name() const;
 
+  // Starts raw DEFLATE both ways (see the top of this file). False if already active.
+  // `max_buffered`: unconsumed plaintext a read may accumulate before it fails with
+  // too_long (the protocol's largest command, line or literal, plus slack).
+  bool start_compression(size_t max_buffered, deflate::deflater_options options = {});
+  bool compression_active() const { return inflater_ != nullptr; }
+  // Bytes before and after compression so far, for logs: (wire in, plain in, plain out, wire out).
+  struct compression_totals {
+    uint64_t in_wire = 0, in_plain = 0, out_plain = 0, out_wire = 0;
+  };
+  compression_totals compression_stats() const;
+
   // Heap bytes this stream holds for buffering: the plaintext buffer's capacity plus the
   // TLS engine's memory BIOs (not OpenSSL's record buffers, released when empty). While a
   // read waits for the peer with nothing buffered this is small (a few hundred bytes):
@@ -78,6 +99,10 @@ class stream {
   task<io_status> fill();          // appends at least one more byte of plaintext
   task<io_status> flush_tls();     // sends pending TLS output
   task<io_status> receive_ciphertext();
+  task<io_status> fill_compressed();
+  // Appends at least one byte from below compression (the socket, or TLS plaintext).
+  task<io_status> receive_transport(std::string& out);
+  task<io_status> write_transport(std::string_view bytes);
   void compact();
   // Before waiting on the network: frees in_'s memory if it holds nothing.
   void trim_before_wait();
@@ -91,6 +116,9 @@ class stream {
   std::string in_;
   size_t in_pos_ = 0;
   bool skipping_long_line_ = false;
+  std::unique_ptr<deflate::inflater> inflater_;  // set with deflater_ by start_compression
+  std::unique_ptr<deflate::deflater> deflater_;
+  size_t max_compressed_buffered_ = 0;
 };
 
 }  // namespace ringmail
