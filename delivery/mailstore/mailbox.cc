@@ -118,6 +118,7 @@ folder_summary open_folder::summary() const {
   s.highest_modseq = state_.highest_modseq;
   s.vsize = state_.total_vsize();
   s.size = state_.total_size();
+  s.mailbox_guid = state_.mailbox_guid;
   return s;
 }
 
@@ -332,6 +333,7 @@ task<std::optional<folder_summary>> mailbox::summary_from_checkpoint(std::string
   s.highest_modseq = c->highest_modseq;
   s.vsize = c->vsize;
   s.size = c->size;
+  s.mailbox_guid = c->mailbox_guid;
   co_return s;
 }
 
@@ -1086,6 +1088,7 @@ task<absl::Status> mailbox::delete_folder(std::string name) {
   if (!there.ok()) co_return absl::NotFoundError(absl::StrCat("no folder ", name));
   std::vector<std::string> names(1, name);
   co_await quiesce(names);
+  while (metadata_busy_) co_await metadata_idle_.wait();  // its file is in the directory
   // One atomic rename takes the folder away (a name without the leading '.' is no folder
   // to Dovecot or us, as Dovecot's own DOVECOT-TRASHED); the files go after, off the shard.
   const std::string trash = absl::StrCat(maildir_, "/ringmail-trashed.", writer_.unique_name(0, 0));
@@ -1134,6 +1137,7 @@ task<absl::Status> mailbox::rename_folder(std::string from, std::string to) {
   std::vector<std::string> names;
   for (const auto& [old_name, new_name] : moves) names.push_back(old_name);
   co_await quiesce(names);
+  while (metadata_busy_) co_await metadata_idle_.wait();  // its file is in the directory
   absl::Status moved = absl::OkStatus();
   for (const auto& [old_name, new_name] : moves) {
     auto a = dir_of(old_name);

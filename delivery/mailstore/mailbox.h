@@ -61,9 +61,11 @@
 
 #include "absl/status/statusor.h"
 #include "delivery/mailstore/dotlock.h"
+#include "delivery/fts/text_index_store.h"
 #include "delivery/mailstore/folder_index.h"
 #include "delivery/mailstore/index_file.h"
 #include "delivery/mailstore/maildir_writer.h"
+#include "delivery/mailstore/metadata_format.h"
 #include "runtime/io_op.h"
 #include "runtime/notifier.h"
 #include "runtime/task.h"
@@ -123,6 +125,7 @@ struct folder_summary {
   uint64_t highest_modseq = 0;
   uint64_t vsize = 0;
   uint64_t size = 0;
+  std::string mailbox_guid;  // folder_state::mailbox_guid: IMAP's MAILBOXID (RFC 8474)
 };
 
 enum class flag_op { add, remove, replace };
@@ -247,6 +250,17 @@ class mailbox {
   task<absl::Status> subscribe(std::string name, bool subscribed);
   task<absl::StatusOr<std::vector<std::string>>> subscriptions();
 
+  // ---- METADATA (RFC 5464): metadata_store.h, implemented in metadata_store.cc ----------
+  // The entries of `folder_name` ("" = the server's entries, kept per user). NotFound if
+  // the folder does not exist.
+  task<absl::StatusOr<metadata_entries>> metadata(std::string folder_name);
+  // Applies `changes` all or nothing (apply_metadata_changes) and returns once durable.
+  task<absl::Status> set_metadata(std::string folder_name, std::vector<metadata_change> changes);
+
+  // ---- full-text search (issue 11): the folders' SEARCH BODY/TEXT indexes --------------
+  // (delivery/fts/text_index_store.h), filled and asked by the IMAP session (imap/fts_search.h).
+  fts::user_text_index& text_index() { return text_index_; }
+
   // ---- totals ---------------------------------------------------------------------------
   // Bytes and messages in all folders, from the indexes (opened once, then kept as
   // running totals): what quota checks use.
@@ -326,6 +340,11 @@ class mailbox {
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
   enum class lock_state { none, taking, held, failed };
   lock_state lock_ = lock_state::none;
+  fts::user_text_index text_index_;  // full-text search indexes, by folder directory
+  // METADATA writes run one at a time per user, and never during a rename or delete
+  // (metadata_store.cc): the file lives in the folder's directory.
+  bool metadata_busy_ = false;
+  notifier metadata_idle_;
   int lock_fd_ = -1;
   absl::Status lock_error_;
   notifier lock_taken_;
