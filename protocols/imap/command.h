@@ -77,9 +77,12 @@ struct fetch_item {
     binary_section,  // BINARY[...] / BINARY.PEEK[...] (RFC 3516; part numbers only)
     binary_size,     // BINARY.SIZE[...]
     modseq,          // MODSEQ (RFC 7162; parsed so CONDSTORE can follow)
+    // OBJECTID (RFC 8474), SAVEDATE (RFC 8514), PREVIEW (RFC 8970): object_id.h, preview.h
+    email_id, thread_id, save_date, preview,
   };
   kind k = kind::uid;
   bool peek = false;  // .PEEK: does not set \Seen
+  bool lazy = false;  // PREVIEW (LAZY), RFC 8970: NIL rather than read the file
   section_spec section;
   // <origin.length> (RFC 9051: "BODY[]<0.2048>"); nullopt: the whole section.
   std::optional<uint32_t> partial_origin;
@@ -108,6 +111,11 @@ struct search_key {
     // sizes: `number`
     larger, smaller,
     modseq,  // MODSEQ n (RFC 7162; `number`)
+    // OBJECTID (RFC 8474): `text`; SAVEDATE (RFC 8514): `date` / none; WITHIN (RFC 5032):
+    // OLDER/YOUNGER n seconds (`number`)
+    email_id, thread_id,
+    saved_before, saved_on, saved_since, save_date_supported,
+    older, younger,
   };
   kind k = kind::all;
   std::string text;
@@ -144,6 +152,85 @@ enum class command_name {
   capability, noop, logout, starttls, authenticate, login, enable, select, examine,
   create, delete_, rename, subscribe, unsubscribe, list, lsub, namespace_, status,
   append, idle, check, close, unselect, expunge, search, fetch, store, copy, move, id,
+  getmetadata, setmetadata, notify,  // METADATA (RFC 5464), NOTIFY (RFC 5465)
+  sort, thread,  // RFC 5256 (sort_parser.cc, sort_commands.cc)
+  compress,  // COMPRESS=DEFLATE (RFC 4978; compress_command.cc): the algorithm in `atoms`
+  getquota, getquotaroot, setquota,  // QUOTA (RFC 9208; quota_commands.cc): see quota_root
+};
+
+// ---- CONDSTORE / QRESYNC (RFC 7162) -----------------------------------------------------
+
+// SELECT/EXAMINE (QRESYNC (uidvalidity modseq [known-uids] [(seq-match uid-match)])).
+// The sets are kept as written (ranges), never expanded: "1:4294967295" is one range.
+struct qresync_param {
+  uint32_t uid_validity = 0;
+  uint64_t modseq = 0;
+  std::optional<sequence_set> known_uids;
+  // Message sequence match data: message numbers and the UIDs the client has for them,
+  // pairwise (section 3.2.5.2); both or neither.
+  std::optional<sequence_set> match_seqs;
+  std::optional<sequence_set> match_uids;
+  bool operator==(const qresync_param&) const = default;
+};
+
+// ---- CATENATE / UTF8=ACCEPT (RFC 4469, RFC 6855) -----------------------------------------
+
+// One cat-part of APPEND .. CATENATE (..): "TEXT" literal, "URL" astring, or (RFC 6855
+// section 4) "UTF8" "(" literal8 ")".
+struct catenate_part {
+  bool url = false;   // true: `text` is the URL (imap_url.h); false: the bytes
+  bool utf8 = false;  // the UTF8 (~{n}) form
+  std::string text;
+  bool operator==(const catenate_part&) const = default;
+};
+
+// ---- SORT and THREAD (RFC 5256, RFC 5957 SORT=DISPLAY, RFC 5267 ESORT) ------------------
+
+// One sort-key of SORT (sort-criterion = ["REVERSE" SP] sort-key).
+struct sort_criterion {
+  enum class kind { arrival, cc, date, from, size, subject, to, display_from, display_to };
+  kind k = kind::arrival;
+  bool reverse = false;
+  bool operator==(const sort_criterion&) const = default;
+};
+
+// THREAD algorithms (RFC 5256 section 3; REFS: draft-ietf-morg-inthread, as Dovecot).
+enum class thread_algorithm { ordered_subject, references, refs };
+
+// ---- METADATA / NOTIFY (RFC 5464, RFC 5465) ----------------------------------------------
+
+// GETMETADATA [(options)] mailbox entries / SETMETADATA mailbox (entry value ...).
+struct metadata_args {
+  std::vector<std::string> entries;  // GETMETADATA: names as written (valid, checked)
+  std::vector<std::pair<std::string, std::optional<std::string>>> values;  // SETMETADATA; nullopt: NIL
+  std::optional<uint32_t> maxsize;   // MAXSIZE n
+  int depth = 0;                     // DEPTH 0 / 1 / infinity (-1)
+  bool operator==(const metadata_args&) const = default;
+};
+
+// One event-group of NOTIFY SET: "(" filter-mailboxes SP events ")".
+struct notify_group {
+  enum class filter { selected, selected_delayed, inboxes, personal, subscribed, subtree, mailboxes };
+  filter f = filter::selected;
+  std::vector<std::string> mailboxes;  // subtree / mailboxes, as written
+  // Events (RFC 5465 section 5); `none`: the group's events were NONE.
+  enum event : uint16_t {
+    message_new = 1, message_expunge = 2, flag_change = 4, annotation_change = 8,
+    mailbox_name = 16, subscription_change = 32, mailbox_metadata_change = 64,
+    server_metadata_change = 128,
+  };
+  uint16_t events = 0;
+  bool none = false;
+  std::vector<fetch_item> fetch;             // MessageNew (fetch-att ...)
+  std::vector<std::string> unknown_events;   // event-ext names we do not know (NO [BADEVENT])
+  bool operator==(const notify_group&) const = default;
+};
+
+struct notify_args {
+  bool none = false;    // NOTIFY NONE
+  bool status = false;  // NOTIFY SET STATUS
+  std::vector<notify_group> groups;
+  bool operator==(const notify_args&) const = default;
 };
 
 struct append_message {
@@ -151,6 +238,13 @@ struct append_message {
   std::optional<int64_t> internal_date;  // seconds since the epoch (the zone applied)
   std::string message;             // the literal's bytes
   bool binary = false;             // literal8 "~{n}" (RFC 3516)
+  // RFC 6855 section 4: append-data "UTF8" SP "(" literal8 ")" (the session refuses it
+  // with BAD unless UTF8=ACCEPT is enabled).
+  bool utf8 = false;
+  // RFC 4469: CATENATE (..) instead of a literal; `message` is then empty until the
+  // session resolves the parts.
+  bool catenate = false;
+  std::vector<catenate_part> parts;
   bool operator==(const append_message&) const = default;
 };
 
@@ -185,6 +279,10 @@ struct command {
   std::vector<fetch_item> fetch;
   bool fetch_macro = false;  // ALL/FAST/FULL were expanded into `fetch`
   std::optional<uint64_t> changed_since;  // FETCH modifier (CHANGEDSINCE n), RFC 7162
+  // RFC 7162 QRESYNC: UID FETCH modifier VANISHED (only with CHANGEDSINCE, UID FETCH);
+  // SELECT/EXAMINE (QRESYNC (..)) parameter ("QRESYNC" is also in `atoms`).
+  bool fetch_vanished = false;
+  std::optional<qresync_param> qresync;
 
   // STORE set [+|-]FLAGS[.SILENT] (flags)
   enum class store_mode { replace, add, remove } store = store_mode::replace;
@@ -197,12 +295,25 @@ struct command {
   search_return search_ret;
   bool esearch = false;   // RETURN was given: answer with ESEARCH (RFC 4731)
   std::string charset;    // upper-cased; empty if not given
+  // SORT [RETURN (..)] (criteria) charset keys: the criteria in order (RETURN, the charset
+  // and the keys go to search_ret/esearch, charset and search); THREAD alg charset keys.
+  std::vector<sort_criterion> sort;
+  thread_algorithm thread = thread_algorithm::references;
 
-  // APPEND: one message (MULTIAPPEND later adds more)
+  // APPEND: one message, or several (MULTIAPPEND, RFC 3502), in order
   std::vector<append_message> append;
+
+  // GETMETADATA / SETMETADATA (RFC 5464); NOTIFY (RFC 5465)
+  metadata_args metadata;
+  notify_args notify;
 
   // ID ( "key" "value" ... ) or NIL
   std::vector<std::pair<std::string, std::optional<std::string>>> id_params;
+
+  // QUOTA (RFC 9208): GETQUOTA / SETQUOTA quota-root (GETQUOTAROOT uses `mailbox`);
+  // SETQUOTA's (resource limit) pairs, names upper-cased.
+  std::string quota_root;
+  std::vector<std::pair<std::string, uint64_t>> quota_limits;
 };
 
 struct parse_error {

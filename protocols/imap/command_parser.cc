@@ -9,9 +9,17 @@
 #include <utility>
 
 #include "protocols/imap/command.h"
+#include "protocols/imap/metadata_notify_parser.h"
 #include "protocols/imap/parser_cursor.h"
+#include "protocols/imap/qresync_parser.h"
 
 namespace ringmail::imap {
+
+namespace detail {
+// sort_parser.cc: SORT and THREAD arguments after the command name.
+bool parse_sort_args(cursor& c, command& cmd);
+bool parse_thread_args(cursor& c, command& cmd);
+}  // namespace detail
 
 namespace {
 
@@ -65,6 +73,13 @@ bool select_args(cursor& c, command& cmd) {
       std::string name;
       if (!c.atom(name)) return false;
       cmd.atoms.push_back(upper(name));
+      if (cmd.atoms.back() == "QRESYNC") {  // RFC 7162: its value is required (qresync_parser.h)
+        cmd.qresync.emplace();
+        if (!c.sp() || !detail::parse_qresync_param(c, *cmd.qresync)) return false;
+        if (c.take(')')) break;
+        if (!c.sp()) return false;
+        continue;
+      }
       if (c.take(')')) break;
       if (!c.sp()) return false;
       if (c.peek() != '(' && (c.peek() < '0' || c.peek() > '9')) continue;  // next name
@@ -102,7 +117,8 @@ bool rename_args(cursor& c, command& cmd) {
 bool status_att(cursor& c, std::vector<std::string>& out) {
   static constexpr std::string_view known[] = {
       "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-      "DELETED", "SIZE", "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID"};
+      "DELETED", "SIZE", "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID",
+      "DELETED-STORAGE"};  // RFC 9208 4.1.5
   if (!c.expect('(')) return false;
   do {
     std::string a = upper(c.word());
@@ -180,21 +196,14 @@ bool lsub_args(cursor& c, command& cmd) {
          c.list_mailbox(cmd.patterns.back()) && c.end();
 }
 
-// append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP (literal / literal8)
+// append = "APPEND" SP mailbox 1*append-message            (RFC 3502 MULTIAPPEND)
+// append-message = [SP flag-list] [SP date-time] SP append-data
+// append-data = literal / literal8 / "CATENATE" SP "(" cat-part *(SP cat-part) ")"
+//             / "UTF8" SP "(" literal8 ")"                   (RFC 4469, RFC 6855 4)
+// cat-part = "TEXT" SP literal / "URL" SP astring / "UTF8" SP "(" literal8 ")"
 bool append_args(cursor& c, command& cmd) {
-  append_message m;
-  if (!c.sp() || !c.mailbox(cmd.mailbox) || !c.sp()) return false;
-  if (c.peek() == '(') {
-    if (!c.flag_list(m.flags) || !c.sp()) return false;
-  }
-  if (c.peek() == '"') {
-    int64_t t = 0;
-    if (!c.date_time(t) || !c.sp()) return false;
-    m.internal_date = t;
-  }
-  if (!c.literal(m.message, true, &m.binary)) return false;
-  cmd.append.push_back(std::move(m));
-  return c.end();
+  if (!c.sp() || !c.mailbox(cmd.mailbox)) return false;
+  return detail::parse_append_messages(c, cmd);
 }
 
 bool expunge_args(cursor& c, command& cmd) {
@@ -203,6 +212,10 @@ bool expunge_args(cursor& c, command& cmd) {
 }
 
 bool search_args(cursor& c, command& cmd) { return detail::parse_search_args(c, cmd); }
+
+// SORT / THREAD (RFC 5256): sort_parser.cc.
+bool sort_args(cursor& c, command& cmd) { return detail::parse_sort_args(c, cmd); }
+bool thread_args(cursor& c, command& cmd) { return detail::parse_thread_args(c, cmd); }
 
 bool fetch_args(cursor& c, command& cmd) {
   return c.sp() && detail::parse_sequence_set(c, cmd.set) && detail::parse_fetch_args(c, cmd);
@@ -254,6 +267,33 @@ bool id_args(cursor& c, command& cmd) {
   return c.expect(')') && c.end();
 }
 
+// ---- COMPRESS (RFC 4978 section 4) and QUOTA (RFC 9208 section 7) ----
+// compress = "COMPRESS" SP algorithm; algorithm = atom
+bool compress_args(cursor& c, command& cmd) {
+  std::string algorithm;
+  if (!c.sp() || !c.atom(algorithm)) return false;
+  cmd.atoms.push_back(upper(algorithm));
+  return c.end();
+}
+
+// getquota = "GETQUOTA" SP quota-root-name; quota-root-name = astring
+bool getquota_args(cursor& c, command& cmd) { return c.sp() && c.astring(cmd.quota_root) && c.end(); }
+
+// setquota = "SETQUOTA" SP quota-root-name SP setquota-list
+// setquota-list = "(" [setquota-resource *(SP setquota-resource)] ")"
+// setquota-resource = resource-name SP resource-limit (atom SP number64)
+bool setquota_args(cursor& c, command& cmd) {
+  if (!c.sp() || !c.astring(cmd.quota_root) || !c.sp() || !c.expect('(')) return false;
+  if (c.take(')')) return c.end();
+  do {
+    std::string name;
+    uint64_t limit = 0;
+    if (!c.atom(name) || !c.sp() || !c.number64(limit)) return false;
+    cmd.quota_limits.emplace_back(upper(name), limit);
+  } while (c.take(' '));
+  return c.expect(')') && c.end();
+}
+
 struct command_def {
   std::string_view name;
   command_name id;
@@ -287,11 +327,22 @@ constexpr command_def commands[] = {
     {"UNSELECT", command_name::unselect, no_args, false},
     {"EXPUNGE", command_name::expunge, expunge_args, true},
     {"SEARCH", command_name::search, search_args, true},
+    {"SORT", command_name::sort, sort_args, true},
+    {"THREAD", command_name::thread, thread_args, true},
     {"FETCH", command_name::fetch, fetch_args, true},
     {"STORE", command_name::store, store_args, true},
     {"COPY", command_name::copy, copy_args, true},
     {"MOVE", command_name::move, copy_args, true},
     {"ID", command_name::id, id_args, false},
+    // METADATA (RFC 5464), NOTIFY (RFC 5465): metadata_parser.cc, notify_parser.cc
+    {"GETMETADATA", command_name::getmetadata, detail::parse_getmetadata_args, false},
+    {"SETMETADATA", command_name::setmetadata, detail::parse_setmetadata_args, false},
+    {"NOTIFY", command_name::notify, detail::parse_notify_args, false},
+    // COMPRESS=DEFLATE (RFC 4978), QUOTA (RFC 9208)
+    {"COMPRESS", command_name::compress, compress_args, false},
+    {"GETQUOTA", command_name::getquota, getquota_args, false},
+    {"GETQUOTAROOT", command_name::getquotaroot, mailbox_args, false},
+    {"SETQUOTA", command_name::setquota, setquota_args, false},
 };
 
 const command_def* find_command(std::string_view name) {

@@ -84,6 +84,28 @@ bool partial(cursor& c, fetch_item& item) {
   return true;
 }
 
+// OBJECTID (RFC 8474 section 7): "EMAILID" / "THREADID"; SAVEDATE (RFC 8514): "SAVEDATE";
+// PREVIEW (RFC 8970 section 7): "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"],
+// preview-mod = "LAZY" (an unknown one after LAZY is a BAD; a list that does not start
+// with LAZY is left to be read as the FETCH modifiers).
+bool object_att(cursor& c, const std::string& name, fetch_item& item) {
+  item.k = name == "EMAILID" ? fk::email_id : name == "THREADID" ? fk::thread_id
+         : name == "SAVEDATE" ? fk::save_date : fk::preview;
+  if (item.k != fk::preview) return c.ok();
+  // " (LAZY" follows, or nothing of ours: "FETCH 1 PREVIEW (CHANGEDSINCE 5)" has the
+  // fetch modifiers there, so look before consuming.
+  const size_t b = c.pos();
+  if (!c.take(' ') || !c.take('(') || !c.take_word("LAZY")) {
+    c.seek(b);
+    return c.ok();
+  }
+  item.lazy = true;
+  while (c.take(' ')) {
+    if (!c.take_word("LAZY")) return c.fail("Unknown PREVIEW modifier");
+  }
+  return c.expect(')');
+}
+
 bool fetch_att(cursor& c, std::vector<fetch_item>& out) {
   std::string name = upper(c.word());
   fetch_item item;
@@ -108,6 +130,8 @@ bool fetch_att(cursor& c, std::vector<fetch_item>& out) {
     item.k = fk::uid;
   } else if (name == "MODSEQ") {
     item.k = fk::modseq;
+  } else if (name == "EMAILID" || name == "THREADID" || name == "SAVEDATE" || name == "PREVIEW") {
+    if (!object_att(c, name, item)) return false;  // RFC 8474, 8514, 8970
   } else if (name == "BODY" && c.peek() != '[') {
     item.k = fk::body;
   } else if (name == "BODY" || name == "BODY.PEEK") {
@@ -145,6 +169,10 @@ void expand_macro(std::string_view name, command& cmd) {
 bool modifiers(cursor& c, command& cmd) {
   if (!c.expect('(')) return false;
   do {
+    if (c.take_word("VANISHED")) {  // RFC 7162 3.2.6 (QRESYNC)
+      cmd.fetch_vanished = true;
+      continue;
+    }
     if (!c.take_word("CHANGEDSINCE")) return c.fail("Unknown FETCH modifier");
     uint64_t n = 0;
     if (!c.sp() || !c.number64(n)) return false;
@@ -173,6 +201,8 @@ bool parse_fetch_args(cursor& c, command& cmd) {
     }
   }
   if (c.take(' ') && !modifiers(c, cmd)) return false;
+  // RFC 7162 3.2.6: VANISHED only in UID FETCH, and only with CHANGEDSINCE.
+  if (cmd.fetch_vanished && (!cmd.uid || !cmd.changed_since)) return c.fail("VANISHED needs UID FETCH and CHANGEDSINCE");
   return c.end();
 }
 

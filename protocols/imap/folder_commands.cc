@@ -8,8 +8,10 @@
 #include "delivery/mailstore/maildir_filename.h"
 #include "delivery/mailstore/mutf7.h"
 #include "mail/header.h"
+#include "protocols/imap/condstore.h"
 #include "protocols/imap/list_match.h"
 #include "protocols/imap/message_render.h"
+#include "protocols/imap/object_id.h"
 #include "protocols/imap/session_impl.h"
 #include "runtime/log.h"
 #include "runtime/reactor.h"
@@ -25,6 +27,9 @@ struct select_snapshot {
   uint32_t uid_next = 0;
   uint64_t seq = 0;
   uint32_t first_unseen = 0;  // sequence number, 0: none
+  uint64_t highest_modseq = 0;  // RFC 7162
+  qresync_result resync;        // SELECT (QRESYNC ...) (condstore.h)
+  std::string mailbox_guid;     // MAILBOXID (RFC 8474, object_id.h)
 };
 
 // The tagged NO for a store error, with the RFC 5530 response code that fits.
@@ -51,9 +56,12 @@ std::string no_text(const absl::Status& st) {
 }  // namespace
 
 std::optional<std::string> imap_session::store_name(const command& c, const std::string& wire) {
-  auto utf8 = mailstore::mutf7_to_utf8(wire);
+  // UTF8=ACCEPT (RFC 6855 section 3): names are UTF-8 on the wire, not modified UTF-7.
+  auto utf8 = utf8_accept_ ? (mailstore::is_valid_utf8(wire) ? absl::StatusOr<std::string>(wire)
+                                                             : absl::InvalidArgumentError("not UTF-8"))
+                           : mailstore::mutf7_to_utf8(wire);
   if (!utf8.ok()) {
-    no(c, "[CANNOT] Mailbox name is not valid modified UTF-7");
+    no(c, utf8_accept_ ? "[CANNOT] Mailbox name is not valid UTF-8" : "[CANNOT] Mailbox name is not valid modified UTF-7");
     return std::nullopt;
   }
   std::string name = *std::move(utf8);
@@ -70,6 +78,7 @@ std::optional<std::string> imap_session::store_name(const command& c, const std:
 }
 
 std::string imap_session::wire_name(const std::string& utf8) const {
+  if (utf8_accept_) return utf8;  // RFC 6855 section 3
   auto m = mailstore::utf8_to_mutf7(utf8);
   return m.ok() ? *m : utf8;
 }
@@ -98,7 +107,7 @@ task<void> imap_session::on_select(const command& c, bool read_only) {
   if (!name) co_return;
   auto watch = std::make_shared<mailstore::folder_watch>();
   watch->shard = reactor::current()->shard_id();
-  auto open = [name = *name, watch](mailstore::mailbox& box) -> task<absl::StatusOr<select_snapshot>> {
+  auto open = [name = *name, watch, q = c.qresync](mailstore::mailbox& box) -> task<absl::StatusOr<select_snapshot>> {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
     const mailstore::folder_state& st = (*f)->state();
@@ -113,7 +122,10 @@ task<void> imap_session::on_select(const command& c, bool read_only) {
     snap.keywords = st.keywords;
     snap.uid_validity = st.uid_validity;
     snap.uid_next = st.uid_next;
+    snap.mailbox_guid = st.mailbox_guid;
     snap.seq = (*f)->visible_seq();
+    snap.highest_modseq = st.highest_modseq;
+    if (q) snap.resync = compute_qresync(st, *q);
     (*f)->watch(watch);
     co_return snap;
   };
@@ -148,11 +160,16 @@ task<void> imap_session::on_select(const command& c, bool read_only) {
   }
   untagged(absl::StrCat("OK [UIDVALIDITY ", snap->uid_validity, "] UIDs valid"));
   untagged(absl::StrCat("OK [UIDNEXT ", snap->uid_next, "] Predicted next UID"));
+  if (std::string id = mailbox_id(snap->mailbox_guid); !id.empty()) {  // RFC 8474 4.1
+    untagged(absl::StrCat("OK [MAILBOXID (", id, ")] Ok"));
+  }
+  untagged(absl::StrCat("OK [HIGHESTMODSEQ ", snap->highest_modseq, "] Highest"));  // RFC 7162 3.1.2.1
   if (rev2_) {
     std::string line = "LIST () \"/\" ";
     append_string(line, wire_name(*name));
     untagged(line);
   }
+  report_qresync(snap->resync);  // VANISHED (EARLIER), FETCH of changes (condstore_commands.cc)
   ok(c, read_only ? "[READ-ONLY] Examine completed" : "[READ-WRITE] Select completed");
 }
 
@@ -251,11 +268,19 @@ task<void> imap_session::on_create(const command& c) {
     no(c, "[CANNOT] Reserved mailbox name (tmp, cur and new are Maildir's own)");
     co_return;
   }
-  auto run = [n = *name](mailstore::mailbox& box) -> task<absl::Status> { co_return co_await box.create_folder(n); };
+  // RFC 8474 4.1: the tagged OK of CREATE carries the new folder's MAILBOXID.
+  auto run = [n = *name](mailstore::mailbox& box) -> task<absl::StatusOr<std::string>> {
+    absl::Status made = co_await box.create_folder(n);
+    if (!made.ok()) co_return made;
+    auto s = co_await box.status(n);
+    co_return s.ok() ? s->mailbox_guid : std::string();
+  };
   auto hop = on_mailbox(std::move(run));
-  absl::Status st = co_await std::move(hop);
+  absl::StatusOr<std::string> st = co_await std::move(hop);
   if (!st.ok()) {
-    no(c, no_text(st));
+    no(c, no_text(st.status()));
+  } else if (std::string id = mailbox_id(*st); !id.empty()) {
+    ok(c, absl::StrCat("[MAILBOXID (", id, ")] Create completed"));
   } else {
     ok(c, "Create completed");
   }
@@ -361,7 +386,7 @@ task<void> imap_session::on_list(const command& c, bool lsub) {
   for (const auto& p : c.patterns) {
     std::string full = list_full_pattern(c.reference, p);
     auto utf8 = mailstore::mutf7_to_utf8(full);
-    patterns.push_back(utf8.ok() ? *utf8 : full);
+    patterns.push_back(utf8.ok() && !utf8_accept_ ? *utf8 : full);  // UTF8=ACCEPT: already UTF-8
   }
   std::vector<std::pair<std::string, bool>> status_targets;  // LIST-STATUS
   for (const auto& e : entries) {
@@ -416,16 +441,20 @@ task<void> imap_session::on_list(const command& c, bool lsub) {
 namespace {
 bool known_status_item(const std::string& a) {
   return a == "MESSAGES" || a == "UIDNEXT" || a == "UIDVALIDITY" || a == "UNSEEN" || a == "DELETED" ||
-         a == "SIZE" || a == "RECENT" || a == "HIGHESTMODSEQ";
+         a == "SIZE" || a == "RECENT" || a == "HIGHESTMODSEQ" ||
+         a == "APPENDLIMIT" ||  // RFC 7889
+         a == "MAILBOXID" ||    // RFC 8474
+         a == "DELETED-STORAGE";  // RFC 9208 4.1.5
 }
 }  // namespace
 
 task<absl::StatusOr<std::string>> imap_session::status_line(std::string name, std::vector<std::string> atoms) {
   bool want_deleted = false;
-  for (const auto& a : atoms) want_deleted = want_deleted || a == "DELETED";
+  for (const auto& a : atoms) want_deleted = want_deleted || a == "DELETED" || a == "DELETED-STORAGE";
   struct totals {
     mailstore::folder_summary summary;
     uint32_t deleted = 0;
+    uint64_t deleted_bytes = 0;  // DELETED-STORAGE (RFC 9208 4.1.5)
   };
   auto get = [n = name, want_deleted](mailstore::mailbox& box) -> task<absl::StatusOr<totals>> {
     totals t;
@@ -434,7 +463,11 @@ task<absl::StatusOr<std::string>> imap_session::status_line(std::string name, st
       auto f = co_await box.folder(n);
       if (!f.ok()) co_return f.status();
       t.summary = (*f)->summary();
-      for (const auto& m : (*f)->state().messages) t.deleted += (m.flags & mailstore::flag_deleted) ? 1 : 0;
+      for (const auto& m : (*f)->state().messages) {
+        if (!(m.flags & mailstore::flag_deleted)) continue;
+        ++t.deleted;
+        t.deleted_bytes += m.size;  // on disk, as quota usage counts (mailbox::usage)
+      }
       co_return t;
     }
     auto s = co_await box.status(n);
@@ -458,12 +491,22 @@ task<absl::StatusOr<std::string>> imap_session::status_line(std::string name, st
       absl::StrAppend(&items, "UNSEEN ", t->summary.unseen);
     } else if (a == "DELETED") {
       absl::StrAppend(&items, "DELETED ", t->deleted);
+    } else if (a == "DELETED-STORAGE") {  // KiB, rounded up as STORAGE (quota_commands.cc)
+      absl::StrAppend(&items, "DELETED-STORAGE ", (t->deleted_bytes + 1023) / 1024);
     } else if (a == "SIZE") {
       absl::StrAppend(&items, "SIZE ", t->summary.vsize);
     } else if (a == "RECENT") {
       items += "RECENT 0";
     } else if (a == "HIGHESTMODSEQ") {
       absl::StrAppend(&items, "HIGHESTMODSEQ ", t->summary.highest_modseq);
+    } else if (a == "MAILBOXID") {  // RFC 8474 4.2
+      if (std::string id = mailbox_id(t->summary.mailbox_guid); !id.empty()) {
+        absl::StrAppend(&items, "MAILBOXID (", id, ")");
+      } else if (!items.empty()) {
+        items.pop_back();  // no id to tell: leave the item out
+      }
+    } else if (a == "APPENDLIMIT") {
+      absl::StrAppend(&items, "APPENDLIMIT ", config_.max_append);  // RFC 7889: one limit for all
     }
   }
   std::string line = "STATUS ";

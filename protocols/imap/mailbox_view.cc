@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "delivery/mailstore/maildir_filename.h"
+#include "protocols/imap/number_set.h"
 
 namespace ringmail::imap {
 
@@ -171,6 +172,18 @@ void mailbox_view::reported_flags(uint32_t uid, uint8_t flags, uint32_t keywords
 }
 
 void mailbox_view::report(std::string& out, bool allow_expunge, bool uid_in_fetch) {
+  if (allow_expunge && pending_expunges_ > 0 && vanished_) {
+    // QRESYNC: the UIDs, ascending, in one response (RFC 7162 3.2.10); the count of
+    // messages drops by as many.
+    std::vector<uint32_t> gone;
+    for (size_t i = 0; i < messages_.size() && i < exists_reported_; ++i) {
+      if (messages_[i].expunged) gone.push_back(messages_[i].uid);
+    }
+    if (!gone.empty()) absl::StrAppend(&out, "* VANISHED ", format_number_set(gone), "\r\n");
+    exists_reported_ -= gone.size();
+    std::erase_if(messages_, [](const view_message& m) { return m.expunged; });
+    pending_expunges_ = 0;
+  }
   if (allow_expunge && pending_expunges_ > 0) {
     // Highest number first: each EXPUNGE renumbers only the messages after it, which
     // were already reported, so every number sent is right at the moment it is sent.
@@ -194,8 +207,10 @@ void mailbox_view::report(std::string& out, bool allow_expunge, bool uid_in_fetc
       if (!m.flags_dirty) continue;
       m.flags_dirty = false;
       absl::StrAppend(&out, "* ", i + 1, " FETCH (");
-      if (uid_in_fetch) absl::StrAppend(&out, "UID ", m.uid, " ");
-      absl::StrAppend(&out, "FLAGS ", flag_list(m.flags, m.keywords), ")\r\n");
+      if (uid_in_fetch || vanished_) absl::StrAppend(&out, "UID ", m.uid, " ");
+      absl::StrAppend(&out, "FLAGS ", flag_list(m.flags, m.keywords));
+      if (modseq_) absl::StrAppend(&out, " MODSEQ (", m.modseq, ")");
+      out += ")\r\n";
     }
     dirty_ = 0;
   }

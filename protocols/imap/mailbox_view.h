@@ -85,6 +85,13 @@ class mailbox_view {
   bool keywords_grew() const { return keywords_grew_; }
   void clear_keywords_grew() { keywords_grew_ = false; }
 
+  // RFC 7162: once CONDSTORE is on, FETCH for a flag change carries MODSEQ; once QRESYNC
+  // is on, it carries UID too and expunges go out as one "VANISHED uid-set" (3.2.10).
+  void set_condstore(bool modseq, bool vanished) {
+    modseq_ = modseq;
+    vanished_ = vanished;
+  }
+
   // "\\Seen \\Flagged $Junk" for FETCH FLAGS.
   std::string flag_list(uint8_t flags, uint32_t keywords) const;
 
@@ -98,6 +105,8 @@ class mailbox_view {
   size_t pending_expunges_ = 0;
   size_t dirty_ = 0;
   bool keywords_grew_ = false;
+  bool modseq_ = false;    // set_condstore
+  bool vanished_ = false;
 };
 
 // The flag names of mailstore message_flag bits, in the order Dovecot lists them.

@@ -10,10 +10,12 @@
 #include "delivery/mailstore/index_file.h"
 #include "delivery/mailstore/maildir_filename.h"
 #include "mail/header.h"
+#include "protocols/imap/condstore.h"
 #include "protocols/imap/fetch_cache.h"
 #include "protocols/imap/header_cache.h"
 #include "protocols/imap/message_render.h"
 #include "protocols/imap/number_set.h"
+#include "protocols/imap/object_fetch.h"
 #include "protocols/imap/search.h"
 #include "protocols/imap/session_impl.h"
 #include "runtime/file.h"
@@ -74,6 +76,7 @@ bool needs_content(const fetch_item& f) {
     case fetch_item::kind::internal_date:
     case fetch_item::kind::rfc822_size:
     case fetch_item::kind::modseq:
+    case fetch_item::kind::save_date:  // from the file name (object_id.h)
       return false;
     default:
       return true;
@@ -83,7 +86,8 @@ bool needs_content(const fetch_item& f) {
 // ENVELOPE, BODYSTRUCTURE and BODY come from the cache blob when it is there.
 bool cached_item(const fetch_item& f) {
   return f.k == fetch_item::kind::envelope || f.k == fetch_item::kind::body_structure ||
-         f.k == fetch_item::kind::body;
+         f.k == fetch_item::kind::body || f.k == fetch_item::kind::email_id ||  // and OBJECTID,
+         f.k == fetch_item::kind::thread_id || f.k == fetch_item::kind::preview;  // PREVIEW
 }
 
 bool sets_seen(const fetch_item& f) {
@@ -308,6 +312,13 @@ task<void> imap_session::on_fetch(const command& c) {
   if (c.uid && std::none_of(items.begin(), items.end(), [](const fetch_item& f) { return f.k == fetch_item::kind::uid; })) {
     items.insert(items.begin(), fetch_item{});  // UID FETCH always reports UID (RFC 9051 6.4.9)
   }
+  // RFC 7162 3.1.4.1: CHANGEDSINCE answers with MODSEQ; VANISHED (EARLIER) comes first.
+  bool modseq_item = std::any_of(items.begin(), items.end(), [](const fetch_item& f) { return f.k == fetch_item::kind::modseq; });
+  if (c.changed_since && !modseq_item) {
+    items.emplace_back().k = fetch_item::kind::modseq;
+    modseq_item = true;
+  }
+  if (c.fetch_vanished) co_await report_fetch_vanished(c);
   bool content = false, seen = false, flags_item = false, file = false, structure = false;
   for (const auto& f : items) {
     content = content || needs_content(f);
@@ -317,6 +328,8 @@ task<void> imap_session::on_fetch(const command& c) {
     flags_item = flags_item || f.k == fetch_item::kind::flags;
   }
   std::vector<std::pair<uint32_t, std::string>> new_caches;
+  const object_needs objects = object_needs_of(items);
+  const bool lazy_preview = wants_lazy_preview(items);
   seen = seen && !selected_->read_only;
   std::vector<std::string> keywords;
   auto get = facts_for(*seqs, &keywords, seen);
@@ -335,6 +348,7 @@ task<void> imap_session::on_fetch(const command& c) {
     return f.k == fetch_item::kind::uid || f.k == fetch_item::kind::flags;
   });
   for (message_facts& m : *facts) {
+    if (c.changed_since && m.modseq <= *c.changed_since) continue;  // RFC 7162 (gone: modseq 0)
     if (!m.found) {
       // Expunged by another session, and this one has not been told yet: its UID and
       // last flags are still known here, so a FETCH of just those is answered from the
@@ -350,7 +364,8 @@ task<void> imap_session::on_fetch(const command& c) {
     std::optional<loaded_message> msg;
     std::optional<fetch_cache> cached;
     if (structure) cached = decode_fetch_cache(m.cache);
-    if (file || (structure && !cached)) {
+    const bool objects_missing = cached && !cache_has(*cached, objects);  // object_fetch.h
+    if (file || (structure && !cached) || objects_missing) {
       msg = co_await load(m);
       if (!msg) {
         expunge_issued = true;
@@ -362,6 +377,11 @@ task<void> imap_session::on_fetch(const command& c) {
         cached->body_structure = render_body_structure(msg->parsed(*shard_.charsets), true);
         cached->body = render_body_structure(msg->parsed(*shard_.charsets), false);
         new_caches.emplace_back(m.uid, encode_fetch_cache(*cached));
+      }
+      // EMAILID, THREADID, PREVIEW (a LAZY one too, now that the file is read anyway).
+      if ((objects.any() || lazy_preview) &&
+          fill_fetch_cache(cached, {objects.ids, objects.preview || lazy_preview}, *msg, *shard_.charsets)) {
+        keep_cache_blob(new_caches, m.uid, *cached);
       }
     }
     std::string line = absl::StrCat("* ", m.seq, " FETCH (");
@@ -399,6 +419,12 @@ task<void> imap_session::on_fetch(const command& c) {
           break;
         case fetch_item::kind::body:
           absl::StrAppend(&line, "BODY ", cached->body);
+          break;
+        case fetch_item::kind::email_id:
+        case fetch_item::kind::thread_id:
+        case fetch_item::kind::save_date:
+        case fetch_item::kind::preview:
+          append_object_item(line, f, cached ? &*cached : nullptr, m);  // object_fetch.h
           break;
         case fetch_item::kind::rfc822:
           line += "RFC822 ";
@@ -449,6 +475,7 @@ task<void> imap_session::on_fetch(const command& c) {
       sep();
       absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(m.flags, m.keywords));
       reported_flags = true;
+      if (condstore_ && !modseq_item) absl::StrAppend(&line, " MODSEQ (", m.modseq, ")");  // RFC 7162 3.1.4
     }
     if (reported_flags) selected_->view.reported_flags(m.uid, m.flags, m.keywords);
     line += ")\r\n";
@@ -495,6 +522,7 @@ task<void> imap_session::on_store(const command& c) {
   struct result {
     std::vector<uint32_t> failed;
     std::vector<std::tuple<uint32_t, uint8_t, uint32_t>> flags;  // uid, flags, keywords
+    std::vector<uint64_t> modseqs;  // of `flags`, by index (RFC 7162)
     std::vector<std::string> keywords;
   };
   auto run = [name = selected_->name, uids, op, bits, keywords, since = c.unchanged_since](
@@ -505,7 +533,10 @@ task<void> imap_session::on_store(const command& c) {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
     for (uint32_t u : uids) {
-      if (const auto* m = (*f)->state().find(u); m != nullptr) r.flags.emplace_back(u, m->flags, m->keywords);
+      if (const auto* m = (*f)->state().find(u); m != nullptr) {
+        r.flags.emplace_back(u, m->flags, m->keywords);
+        r.modseqs.push_back(m->modseq);
+      }
     }
     r.keywords = (*f)->state().keywords;
     co_return r;
@@ -520,14 +551,23 @@ task<void> imap_session::on_store(const command& c) {
     selected_->view.apply({}, r->keywords, selected_->view.event_seq());
     report_updates(false, c.uid);  // FLAGS before FETCH responses that use the new keyword
   }
+  size_t at = 0;  // index into r->modseqs
   for (const auto& [uid, flags, kw] : r->flags) {
+    const uint64_t modseq = r->modseqs[at++];
     const uint32_t seq = selected_->view.seq_of(uid);
     if (seq == 0) continue;
     if (!c.silent) {
       std::string line = absl::StrCat("* ", seq, " FETCH (");
-      if (c.uid) absl::StrAppend(&line, "UID ", uid, " ");
-      absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(flags, kw), ")\r\n");
+      if (c.uid || qresync_) absl::StrAppend(&line, "UID ", uid, " ");
+      absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(flags, kw));
+      if (condstore_) absl::StrAppend(&line, " MODSEQ (", modseq, ")");  // RFC 7162 3.1.3
+      line += ")\r\n";
       out_ += line;
+    } else if (condstore_ && modseq > selected_->view.messages()[seq - 1].modseq &&
+               std::find(r->failed.begin(), r->failed.end(), uid) == r->failed.end()) {
+      // RFC 7162 3.1.3: even .SILENT reports the new MODSEQ of what it changed.
+      out_ += absl::StrCat("* ", seq, " FETCH (", c.uid || qresync_ ? absl::StrCat("UID ", uid, " ") : "",
+                           "MODSEQ (", modseq, "))\r\n");
     }
     selected_->view.reported_flags(uid, flags, kw);
   }
@@ -549,6 +589,9 @@ task<void> imap_session::on_search(const command& c) {
   const uint32_t exists = selected_->view.exists();
   const bool content = search_needs_content(c.search);
   const bool headers_only = content && !search_needs_body(c.search);
+  // EMAILID/THREADID need cache blobs (or files), SAVED* the base names (object_fetch.h).
+  const bool want_ids = search_needs_object_ids(c.search);
+  const bool want_files = content || want_ids || search_needs_save_date(c.search);
   // The index facts of every message in the view, in one hop to the owner. Unlike
   // facts_for (FETCH), no cache blobs are copied, and file names only when a key needs
   // the content (with the base name, the header cache's key).
@@ -559,7 +602,7 @@ task<void> imap_session::on_search(const command& c) {
   };
   std::vector<uint32_t> uids(exists);
   for (uint32_t i = 0; i < exists; ++i) uids[i] = selected_->view.uid_at(i + 1);
-  auto get = [name = selected_->name, uids = std::move(uids), content](
+  auto get = [name = selected_->name, uids = std::move(uids), content = want_files, want_ids](
                  mailstore::mailbox& box) -> task<absl::StatusOr<search_facts>> {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
@@ -581,6 +624,7 @@ task<void> imap_session::on_search(const command& c) {
         mf.path = (*f)->path_of(*m);
         r.bases[i] = m->base;
       }
+      if (want_ids) mf.cache = m->cache;
     }
     r.keywords = (*f)->state().keywords;
     co_return r;
@@ -594,23 +638,36 @@ task<void> imap_session::on_search(const command& c) {
   std::vector<message_facts>* facts = &got->facts;
   std::vector<std::string>& keywords = got->keywords;
   for (uint32_t i = 0; i < exists; ++i) (*facts)[i].seq = i + 1;
+  // Full-text index (fts_search.cc): messages it rules out for BODY/TEXT are not read.
+  std::optional<std::vector<uint32_t>> fts = co_await fts_filter(c.search, *facts);
   header_cache& headers = *shard_.headers;
   const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
   search_context ctx;
+  ctx.now = std::time(nullptr);  // WITHIN (RFC 5032)
+  std::vector<std::pair<uint32_t, std::string>> new_caches;  // OBJECTID ids computed here
   ctx.max_seq = exists;
   ctx.max_uid = selected_->view.max_uid();
   ctx.keywords = &keywords;
   ctx.saved_uids = &saved_uids_;
   ctx.charsets = shard_.charsets;
   std::vector<uint32_t> hits_seq, hits_uid;
+  uint64_t hits_modseq = 0;  // RFC 7162 3.1.5: the highest of the matches, for (MODSEQ n)
   search_text_cache cache;
   for (size_t i = 0; i < facts->size(); ++i) {
     const message_facts& m = (*facts)[i];
     if (!m.found) continue;
+    if (fts && !std::binary_search(fts->begin(), fts->end(), m.uid)) continue;
     mailstore::message_entry e = entry_of(m);
+    if (!got->bases.empty()) e.base = got->bases[i];  // SAVED* (search.h)
     search_message sm;
     sm.seq = m.seq;
     sm.entry = &e;
+    std::pair<std::string, std::string> ids;  // OBJECTID (object_fetch.h)
+    if (want_ids) {
+      ids = co_await object_ids_of(m, &new_caches);
+      sm.email_id = ids.first;
+      sm.thread_id = ids.second;
+    }
     std::optional<loaded_message> msg;
     if (headers_only) {
       std::string key = absl::StrCat(key_prefix, got->bases[i]);
@@ -632,7 +689,16 @@ task<void> imap_session::on_search(const command& c) {
     if (search_matches(c.search, sm, ctx, cache)) {
       hits_seq.push_back(m.seq);
       hits_uid.push_back(m.uid);
+      hits_modseq = std::max(hits_modseq, m.modseq);
     }
+  }
+  if (!new_caches.empty()) {  // EMAILID/THREADID computed for the search: keep them
+    auto keep = [name = selected_->name, blobs = std::move(new_caches)](mailstore::mailbox& box) -> task<absl::Status> {
+      co_return co_await box.set_cache(name, blobs);
+    };
+    auto hop = on_mailbox(std::move(keep));
+    absl::Status st = co_await std::move(hop);
+    if (!st.ok()) log::debug("imap_cache_not_kept", {{"sid", sid_}, {"reason", st.ToString()}});
   }
   const std::vector<uint32_t>& hits = c.uid ? hits_uid : hits_seq;
   const search_return& ret = c.search_ret;
@@ -661,11 +727,13 @@ task<void> imap_session::on_search(const command& c) {
         if (ret.all || all_by_default) absl::StrAppend(&line, " ALL ", format_number_set(hits));
       }
       if (ret.count) absl::StrAppend(&line, " COUNT ", hits.size());
+      if (!hits.empty() && search_uses_modseq(c.search)) absl::StrAppend(&line, " MODSEQ ", hits_modseq);
       untagged(line);
     }
   } else {
     std::string line = "SEARCH";
     for (uint32_t n : hits) absl::StrAppend(&line, " ", n);
+    if (!hits.empty() && search_uses_modseq(c.search)) absl::StrAppend(&line, " (MODSEQ ", hits_modseq, ")");
     untagged(line);
   }
   ok(c, "Search completed");
@@ -686,6 +754,8 @@ task<void> imap_session::on_copy(const command& c, bool move) {
   }
   std::vector<uint32_t> uids;
   for (uint32_t s : *seqs) uids.push_back(selected_->view.uid_at(s));
+  // QUOTA (RFC 9208, quota_commands.cc); a MOVE within the user's folders adds nothing.
+  if (!move && co_await refuse_over_quota(c, uids)) co_return;
   struct result {
     std::vector<std::pair<uint32_t, uint32_t>> pairs;
     uint32_t uid_validity = 0;
@@ -781,6 +851,18 @@ task<void> imap_session::on_append(command& c) {
   if (!name) co_return;
   if (c.append.empty()) {
     bad(c, "Missing message");
+    co_return;
+  }
+  // MULTIAPPEND, CATENATE, UTF8 data, APPENDLIMIT (append_commands.cc).
+  if (!co_await prepare_append(c)) co_return;
+  if (co_await refuse_over_quota(c)) co_return;  // QUOTA (RFC 9208, quota_commands.cc)
+  if (c.append.size() > 1) {
+    absl::StatusOr<std::string> done = co_await append_several(c, *name);
+    if (done.ok()) {
+      ok(c, *done);
+    } else {
+      no(c, save_error_text(done.status()));
+    }
     co_return;
   }
   append_message& a = c.append.front();

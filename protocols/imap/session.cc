@@ -67,6 +67,15 @@ std::string imap_session::capabilities() const {
   caps +=
       " LITERAL+ NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE ESEARCH"
       " SEARCHRES BINARY STATUS=SIZE";
+  // RFC 3502, 4469, 7889, 6855 (append_commands.cc).
+  absl::StrAppend(&caps, " MULTIAPPEND CATENATE APPENDLIMIT=", config_.max_append, " UTF8=ACCEPT");
+  caps += " CONDSTORE QRESYNC";  // RFC 7162 (condstore_commands.cc)
+  caps += " OBJECTID SAVEDATE PREVIEW WITHIN";  // RFC 8474, 8514, 8970, 5032 (object_fetch.h)
+  // RFC 4978 (compress_command.cc), RFC 9208 (quota_commands.cc).
+  if (config_.compress) caps += " COMPRESS=DEFLATE";
+  caps += " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
+  caps += " METADATA NOTIFY";  // RFC 5464 (metadata_commands.cc), RFC 5465 (notify_commands.cc)
+  caps += " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";  // RFC 5256, 5957, 5267 (sort_commands.cc)
   return caps;
 }
 
@@ -110,13 +119,15 @@ task<void> imap_session::run() {
       out_ += r.tag.empty() ? std::string("*") : r.tag;
       absl::StrAppend(&out_, " ", code, r.message, "\r\n");
       ++errors_;
-      if (r.close) {
+      // Under COMPRESS an over-long line is not skipped: skipping would inflate a deflate
+      // bomb to its end for nothing (compress_command.cc).
+      if (r.close || (io_.compression_active() && !r.too_big)) {
         untagged("BYE Protocol error");
         break;
       }
     } else {
       parse_options po;
-      po.utf8 = rev2_;
+      po.utf8 = rev2_ || utf8_accept_;  // RFC 6855 section 3: UTF-8 in quoted strings
       parse_result p = parse_command(r.bytes, po);
       io_.consume(r.consumed);
       if (!p.cmd) {
@@ -135,6 +146,7 @@ task<void> imap_session::run() {
   }
   co_await flush();
   deselect();
+  drop_notify();
   co_await io_.close();
 }
 
@@ -155,6 +167,9 @@ bool imap_session::check_state(const command& c) {
     case command_name::login:
       return need(state_ == state::not_authenticated, "Already authenticated");
     case command_name::enable:
+    case command_name::getmetadata:  // RFC 5464, RFC 5465
+    case command_name::setmetadata:
+    case command_name::notify:
     case command_name::select:
     case command_name::examine:
     case command_name::create:
@@ -168,12 +183,18 @@ bool imap_session::check_state(const command& c) {
     case command_name::status:
     case command_name::append:
     case command_name::idle:
+    case command_name::compress:  // RFC 4978 3: authenticated or selected
+    case command_name::getquota:
+    case command_name::getquotaroot:
+    case command_name::setquota:
       return need(state_ == state::authenticated || state_ == state::selected, "Log in first");
     case command_name::check:
     case command_name::close:
     case command_name::unselect:
     case command_name::expunge:
     case command_name::search:
+    case command_name::sort:
+    case command_name::thread:
     case command_name::fetch:
     case command_name::store:
     case command_name::copy:
@@ -186,9 +207,11 @@ bool imap_session::check_state(const command& c) {
 
 task<bool> imap_session::dispatch(command& c) {
   if (!check_state(c)) co_return true;
+  if (!co_await condstore_before(c)) co_return true;  // RFC 7162 (condstore_commands.cc)
   // Commands during which EXPUNGE may not be told (RFC 9051 7.5.1); the UID forms may.
   const bool numbers_in_use = !c.uid && (c.name == command_name::fetch || c.name == command_name::store ||
-                                         c.name == command_name::search);
+                                         c.name == command_name::search || c.name == command_name::sort ||
+                                         c.name == command_name::thread);
   switch (c.name) {
     case command_name::capability:
       untagged("CAPABILITY " + capabilities());
@@ -220,6 +243,15 @@ task<bool> imap_session::dispatch(command& c) {
       break;
     case command_name::id:
       on_id(c);
+      break;
+    case command_name::getmetadata:  // RFC 5464 (metadata_commands.cc)
+      co_await on_getmetadata(c);
+      break;
+    case command_name::setmetadata:
+      co_await on_setmetadata(c);
+      break;
+    case command_name::notify:  // RFC 5465 (notify_commands.cc)
+      co_await on_notify(c);
       break;
     case command_name::select:
       co_await on_select(c, false);
@@ -272,6 +304,12 @@ task<bool> imap_session::dispatch(command& c) {
     case command_name::search:
       co_await on_search(c);
       break;
+    case command_name::sort:
+      co_await on_sort(c);
+      break;
+    case command_name::thread:
+      co_await on_thread(c);
+      break;
     case command_name::fetch:
       co_await on_fetch(c);
       break;
@@ -284,6 +322,13 @@ task<bool> imap_session::dispatch(command& c) {
     case command_name::move:
       co_await on_copy(c, true);
       co_return true;
+    case command_name::compress:  // RFC 4978 (compress_command.cc)
+      co_return co_await on_compress(c);
+    case command_name::getquota:  // RFC 9208 (quota_commands.cc)
+    case command_name::getquotaroot:
+    case command_name::setquota:
+      co_await on_quota(c);
+      break;
   }
   // News of the selected folder (another session's flag change, new mail) goes out with
   // this command's responses, before its tagged reply, when the owner has woken us.
@@ -296,6 +341,8 @@ task<bool> imap_session::dispatch(command& c) {
     report_updates(!numbers_in_use, c.uid);
     out_ += tagged_line;
   }
+  // NOTIFY (RFC 5465 section 5): other folders' news, now that the command is done.
+  if (notify_pending()) co_await report_notify();
   co_return true;
 }
 
@@ -439,6 +486,11 @@ void imap_session::on_enable(const command& c) {
       rev2_ = true;
       enabled += " IMAP4rev2";
     }
+    enable_condstore(cap, &enabled);  // CONDSTORE, QRESYNC (RFC 7162)
+    if (cap == "UTF8=ACCEPT" && !utf8_accept_) {
+      utf8_accept_ = true;
+      enabled += " UTF8=ACCEPT";
+    }
   }
   untagged("ENABLED" + enabled);
   ok(c, "Enabled");
@@ -480,6 +532,8 @@ task<bool> imap_session::on_idle(const command& c) {
     input_done = true;
     wake.notify_all();
   };
+  bool idle_over = false;
+  relay_notify(reader, wake, idle_over);  // NOTIFY's folders wake us too (notify_commands.cc)
   bool need_read = io_.buffered().empty();
   if (need_read) {
     reader.spawn(read_input());
@@ -491,6 +545,13 @@ task<bool> imap_session::on_idle(const command& c) {
     if (selected_ && selected_->watch->pending) {
       co_await sync_selected(false);
       report_updates(true, false);
+      if (!co_await flush()) {
+        alive = false;
+        break;
+      }
+    }
+    if (notify_pending()) {
+      co_await report_notify();
       if (!co_await flush()) {
         alive = false;
         break;
@@ -532,6 +593,8 @@ task<bool> imap_session::on_idle(const command& c) {
     // The child read may still be in flight: cancel the session's I/O and let it finish.
     s_.cancel.request_cancel();
   }
+  idle_over = true;
+  release_notify_relays();
   co_await reader.join();
   co_return alive;
 }

@@ -18,6 +18,7 @@
 #include "protocols/imap/mailbox_view.h"
 #include "protocols/imap/session.h"
 #include "runtime/stream.h"
+#include "runtime/task_scope.h"
 
 namespace ringmail::imap {
 
@@ -123,11 +124,67 @@ class imap_session {
   std::optional<std::string> store_name(const command& c, const std::string& wire);
   std::string wire_name(const std::string& utf8) const;
 
+  // ---- condstore_commands.cc (CONDSTORE/QRESYNC, RFC 7162) ----
+  // Before each command: BAD for QRESYNC syntax before ENABLE QRESYNC (false: answered);
+  // a "CONDSTORE enabling command" (3.1) turns CONDSTORE on, announcing HIGHESTMODSEQ if a
+  // folder is selected; keeps the view's MODSEQ/VANISHED mode in step.
+  task<bool> condstore_before(const command& c);
+  // ENABLE CONDSTORE / QRESYNC (QRESYNC implies CONDSTORE): appends " NAME" to *enabled.
+  void enable_condstore(const std::string& cap, std::string* enabled);
+  // SELECT's QRESYNC answer (computed on the owner, see condstore.h): VANISHED (EARLIER)
+  // and FETCH (UID FLAGS MODSEQ) of the changed messages, numbered by the new view.
+  void report_qresync(const struct qresync_result& r);
+  // UID FETCH ... (CHANGEDSINCE n VANISHED): the VANISHED (EARLIER) response.
+  task<void> report_fetch_vanished(const command& c);
+  bool condstore_ = false;  // RFC 7162 3.1: on once enabled, for the session's life
+  bool qresync_ = false;    // ENABLE QRESYNC
+
+  // ---- compress_command.cc (COMPRESS=DEFLATE, RFC 4978) ----
+  // false: the connection is to be closed.
+  task<bool> on_compress(const command& c);
+
+  // ---- quota_commands.cc (QUOTA, RFC 9208) ----
+  task<void> on_quota(const command& c);  // GETQUOTA, GETQUOTAROOT, SETQUOTA
+  // APPEND (all of c.append) or COPY (`uids` of the selected folder): answers
+  // NO [OVERQUOTA] and returns true when the user's usage would pass a limit.
+  task<bool> refuse_over_quota(const command& c, std::vector<uint32_t> uids = {});
+
+  // ---- sort_commands.cc (SORT, THREAD: RFC 5256, 5957, 5267) ----
+  task<void> on_sort(const command& c);
+  task<void> on_thread(const command& c);
+  // The messages matching c.search with the values `needs` (sort.h sort_need) filled in,
+  // ascending sequence numbers; nullopt after a NO.
+  task<std::optional<std::vector<struct sort_facts>>> sort_candidates(const command& c, uint32_t needs);
+
+  // ---- metadata_commands.cc (METADATA, RFC 5464) ----
+  task<void> on_getmetadata(const command& c);
+  task<void> on_setmetadata(const command& c);
+
+  // ---- notify_commands.cc (NOTIFY, RFC 5465) ----
+  task<void> on_notify(const command& c);
+  // True when a folder NOTIFY follows (other than the selected one) has news.
+  bool notify_pending() const;
+  // STATUS responses for the followed folders with news (section 5.2-5.4); clears them.
+  task<void> report_notify();
+  // IDLE: children that wake `wake` when a followed folder has news, until *over.
+  void relay_notify(task_scope& scope, notifier& wake, const bool& over);
+  void release_notify_relays();
+  void drop_notify();  // NOTIFY NONE, logout
+  struct notify_watch {
+    std::string name;  // UTF-8 store name
+    std::shared_ptr<mailstore::folder_watch> watch;
+  };
+  std::vector<notify_watch> notify_watches_;
+  bool notify_status_ = false;  // NOTIFY SET STATUS
+
   // ---- message_commands.cc ----
   task<void> on_append(command& c);
   task<void> on_fetch(const command& c);
   task<void> on_store(const command& c);
   task<void> on_search(const command& c);
+  // Full-text index (fts_search.cc): the UIDs (ascending) that may match `key`, after
+  // indexing the messages of `facts` the index lacks; nullopt = every message.
+  task<std::optional<std::vector<uint32_t>>> fts_filter(const search_key& key, const std::vector<message_facts>& facts);
   task<void> on_copy(const command& c, bool move);
   task<void> on_expunge(const command& c);
   // Sequence numbers named by c.set (UIDs when c.uid), ascending; nullopt after a BAD.
@@ -143,6 +200,23 @@ class imap_session {
   // Reads and parses a message's file, following it through renames (current_path);
   // nullopt if it is gone (expunged).
   task<std::optional<loaded_message>> load(const message_facts& m);
+
+  // ---- object_fetch.cc (OBJECTID, RFC 8474) ----
+  // (EMAILID, THREADID) of `m` for SEARCH: from its cache blob (m.cache), else computed
+  // from its file, the new blob added to *blobs; empty if the file is gone.
+  task<std::pair<std::string, std::string>> object_ids_of(const message_facts& m,
+                                                          std::vector<std::pair<uint32_t, std::string>>* blobs);
+
+  // ---- append_commands.cc (MULTIAPPEND, CATENATE, APPENDLIMIT, UTF8=ACCEPT) ----
+  // Before any message of an APPEND is stored: refuses UTF8 data without UTF8=ACCEPT (BAD),
+  // resolves CATENATE parts into each message's bytes ([BADURL]), checks every message
+  // against APPENDLIMIT ([TOOBIG]). False after it answered.
+  task<bool> prepare_append(command& c);
+  // The bytes a CATENATE URL names (RFC 4469 section 3, imap_url.h); nullopt after NO [BADURL].
+  task<std::optional<std::string>> resolve_catenate_url(const command& c, const std::string& url);
+  // Stores the messages of a MULTIAPPEND (two or more, prepared), all or nothing: the
+  // tagged OK's text ("[APPENDUID v set] ..."), or the store's error for the NO.
+  task<absl::StatusOr<std::string>> append_several(command& c, const std::string& name);
 
   // Runs fn(mailbox&) on the user's owner shard.
   template <typename F>
@@ -162,6 +236,7 @@ class imap_session {
   state state_ = state::not_authenticated;
   std::string user_;  // normalised login once authenticated
   bool rev2_ = false;  // ENABLE IMAP4rev2
+  bool utf8_accept_ = false;  // ENABLE UTF8=ACCEPT (RFC 6855): UTF-8 mailbox names, UTF8 APPEND
   size_t errors_ = 0;
   std::optional<selection> selected_;
   std::vector<uint32_t> saved_uids_;  // SEARCHRES "$"
