@@ -1249,4 +1249,14 @@ std::optional<uint64_t> binary_size(const message& m, const std::vector<uint32_t
   return r.bytes.size();
 }
 
+std::optional<first_address_result> first_address(std::string_view value) {
+  std::vector<address> list = address_parser(value).parse();
+  if (list.empty()) return std::nullopt;
+  first_address_result r;
+  r.name = std::move(list.front().name);
+  r.mailbox = std::move(list.front().mailbox);
+  r.domain = std::move(list.front().domain);
+  return r;
+}
+
 }  // namespace ringmail::imap

@@ -79,4 +79,14 @@ section_result render_section(const mail::message& m, const section_spec& s, boo
 // missing (as Dovecot), nullopt when its encoding is unknown.
 std::optional<uint64_t> binary_size(const mail::message& m, const std::vector<uint32_t>& part);
 
+// The first address of an address-list header value (raw, folded or not), parsed as
+// ENVELOPE parses it (missing mailbox/domain filled in as MISSING_MAILBOX/MISSING_DOMAIN, a
+// group's start as the group name in `mailbox`, the display name still RFC 2047-encoded).
+// For SORT FROM/TO/CC/DISPLAYFROM/DISPLAYTO (sort.h): Dovecot's index-sort.c uses the same
+// parser. nullopt when the value holds no address. (Added for issue 11 SORT.)
+struct first_address_result {
+  std::optional<std::string> name, mailbox, domain;
+};
+std::optional<first_address_result> first_address(std::string_view value);
+
 }  // namespace ringmail::imap

@@ -1,0 +1,201 @@
+// The session's SORT and THREAD (RFC 5256; SORT=DISPLAY RFC 5957; ESORT RFC 5267):
+// SEARCH's evaluation picks the messages, sort.h orders them, thread.h threads them.
+//
+// Facts come as SEARCH's do: one hop to the owner for the index entries (flags, sizes,
+// dates, file names), then each message's top-level header block from the shard's
+// header_cache (header_cache.h), read from the file only on a miss. ARRIVAL and SIZE need
+// no header at all. Keys that need the body (BODY, TEXT) read the file, as SEARCH does
+// without its full-text index. OBJECTID's EMAILID/THREADID keys are not evaluated here
+// (they match nothing in SORT/THREAD): a later change can share SEARCH's code for them.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "protocols/imap/header_cache.h"
+#include "protocols/imap/message_render.h"
+#include "protocols/imap/number_set.h"
+#include "protocols/imap/search.h"
+#include "protocols/imap/session_impl.h"
+#include "protocols/imap/sort.h"
+#include "protocols/imap/thread.h"
+
+namespace ringmail::imap {
+
+namespace {
+
+bool needs_body(const search_key& k) {
+  if (k.k == search_key::kind::body || k.k == search_key::kind::text) return true;
+  return std::any_of(k.children.begin(), k.children.end(), needs_body);
+}
+
+// Up to and including the empty line that ends the header (CRLF bytes).
+std::string_view header_part(std::string_view bytes) {
+  if (bytes.substr(0, 2) == "\r\n") return bytes.substr(0, 2);
+  const size_t end = bytes.find("\r\n\r\n");
+  return end == std::string_view::npos ? bytes : bytes.substr(0, end + 4);
+}
+
+}  // namespace
+
+task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const command& c, uint32_t needs) {
+  // RFC 5256 section 3: "the server MUST support ... US-ASCII and UTF-8"; others: NO
+  // [BADCHARSET] as SEARCH.
+  if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
+    no(c, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
+    co_return std::nullopt;
+  }
+  const uint32_t exists = selected_->view.exists();
+  const bool content = search_needs_content(c.search);
+  const bool body = content && needs_body(c.search);
+  const bool files = content || needs != 0;
+  struct facts_reply {
+    std::vector<message_facts> facts;
+    std::vector<std::string> bases;
+    std::vector<std::string> keywords;
+  };
+  std::vector<uint32_t> uids(exists);
+  for (uint32_t i = 0; i < exists; ++i) uids[i] = selected_->view.uid_at(i + 1);
+  auto get = [name = selected_->name, uids = std::move(uids), files](
+                 mailstore::mailbox& box) -> task<absl::StatusOr<facts_reply>> {
+    auto f = co_await box.folder(name);
+    if (!f.ok()) co_return f.status();
+    facts_reply r;
+    r.facts.resize(uids.size());
+    if (files) r.bases.resize(uids.size());
+    for (size_t i = 0; i < uids.size(); ++i) {
+      message_facts& mf = r.facts[i];
+      mf.uid = uids[i];
+      const auto* m = (*f)->state().find(uids[i]);
+      if (m == nullptr) continue;
+      mf.found = true;
+      mf.flags = m->flags;
+      mf.keywords = m->keywords;
+      mf.modseq = m->modseq;
+      mf.vsize = m->vsize;
+      mf.internal_date = m->internal_date;
+      if (files) {
+        mf.path = (*f)->path_of(*m);
+        r.bases[i] = m->base;
+      }
+    }
+    r.keywords = (*f)->state().keywords;
+    co_return r;
+  };
+  auto hop = on_mailbox(std::move(get));
+  absl::StatusOr<facts_reply> got = co_await std::move(hop);
+  if (!got.ok()) {
+    no(c, "[SERVERBUG] Cannot read the mailbox");
+    co_return std::nullopt;
+  }
+  header_cache& headers = *shard_.headers;
+  const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
+  search_context ctx;
+  ctx.max_seq = exists;
+  ctx.max_uid = selected_->view.max_uid();
+  ctx.keywords = &got->keywords;
+  ctx.saved_uids = &saved_uids_;
+  ctx.charsets = shard_.charsets;
+  search_text_cache cache;
+  std::vector<sort_facts> out;
+  out.reserve(exists);
+  for (size_t i = 0; i < got->facts.size(); ++i) {
+    message_facts& m = got->facts[i];
+    if (!m.found) continue;
+    m.seq = static_cast<uint32_t>(i + 1);
+    mailstore::message_entry e;
+    e.uid = m.uid;
+    e.flags = m.flags;
+    e.keywords = m.keywords;
+    e.modseq = m.modseq;
+    e.vsize = m.vsize;
+    e.size = m.vsize;
+    e.internal_date = m.internal_date;
+    search_message sm;
+    sm.seq = m.seq;
+    sm.entry = &e;
+    std::optional<loaded_message> msg;
+    if (body) {
+      msg = co_await load(m);
+      if (!msg) continue;
+    } else if (files) {
+      std::string key = absl::StrCat(key_prefix, got->bases[i]);
+      if (const std::string* h = headers.find(key)) {
+        msg.emplace();
+        msg->bytes = *h;
+      } else {
+        msg = co_await load(m);
+        if (!msg) continue;
+        msg->bytes.resize(header_part(msg->bytes).size());
+        headers.put(std::move(key), msg->bytes);
+      }
+    }
+    if (content) sm.parsed = &msg->parsed(*shard_.charsets);
+    if (!search_matches(c.search, sm, ctx, cache)) continue;
+    sort_facts& f = out.emplace_back();
+    f.seq = m.seq;
+    f.uid = m.uid;
+    f.internal_date = m.internal_date;
+    f.size = m.vsize;
+    fill_sort_facts(msg ? header_part(msg->bytes) : std::string_view(), needs, *shard_.charsets, f);
+  }
+  co_return out;
+}
+
+task<void> imap_session::on_sort(const command& c) {
+  std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, sort_needs(c.sort));
+  if (!facts) co_return;
+  std::vector<uint32_t> order = sort_order(*facts, c.sort);
+  std::vector<uint32_t> hits;
+  hits.reserve(order.size());
+  for (uint32_t i : order) hits.push_back(c.uid ? (*facts)[i].uid : (*facts)[i].seq);
+  const search_return& ret = c.search_ret;
+  if (ret.save) {
+    // RFC 5182 2.4: the saved result is a set (ascending UIDs); with MIN or MAX alone,
+    // only those.
+    std::vector<uint32_t> keep;
+    if ((ret.min || ret.max) && !ret.all && !ret.count) {
+      if (!order.empty()) {
+        if (ret.min) keep.push_back((*facts)[order.front()].uid);
+        if (ret.max) keep.push_back((*facts)[order.back()].uid);
+      }
+    } else {
+      for (const sort_facts& f : *facts) keep.push_back(f.uid);
+    }
+    std::sort(keep.begin(), keep.end());
+    keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+    saved_uids_ = std::move(keep);
+  }
+  if (c.esearch) {
+    // RFC 5267 3.2: ESORT answers ESEARCH; MIN/MAX are the first/last message in sort
+    // order, ALL lists them in sort order (ranges only over ascending runs).
+    const bool only_save = ret.save && !ret.min && !ret.max && !ret.all && !ret.count;
+    if (!only_save) {
+      std::string line = "ESEARCH (TAG ";
+      append_string(line, c.tag);
+      line += ")";
+      if (c.uid) line += " UID";
+      if (!hits.empty()) {
+        if (ret.min) absl::StrAppend(&line, " MIN ", hits.front());
+        if (ret.max) absl::StrAppend(&line, " MAX ", hits.back());
+        if (ret.all) absl::StrAppend(&line, " ALL ", format_number_set(hits));
+      }
+      if (ret.count) absl::StrAppend(&line, " COUNT ", hits.size());
+      untagged(line);
+    }
+  } else {
+    std::string line = "SORT";
+    line.reserve(hits.size() * 7 + 4);
+    for (uint32_t n : hits) absl::StrAppend(&line, " ", n);
+    untagged(line);
+  }
+  ok(c, "Sort completed");
+}
+
+task<void> imap_session::on_thread(const command& c) {
+  std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, thread_needs(c.thread));
+  if (!facts) co_return;
+  std::string data = thread_response(*facts, c.thread, c.uid);
+  untagged(data.empty() ? std::string("THREAD") : absl::StrCat("THREAD ", data));
+  ok(c, "Thread completed");
+}
+
+}  // namespace ringmail::imap
