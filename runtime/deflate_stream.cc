@@ -80,7 +80,9 @@ inflater::result inflater::inflate(std::span<char> out) {
     default:
       failed_ = true;
       reason_ = z.msg != nullptr ? z.msg : (rc == Z_NEED_DICT ? "dictionary required" : "inflate failed");
-      return {status::error, 0};
+      // What decoded before the damage is handed out first (the next call reports the
+      // error), so the plaintext does not depend on how the input was split.
+      return {made > 0 ? status::ok : status::error, made};
   }
 }
 

@@ -18,7 +18,9 @@ declare -A sources=(
   [sasl_fuzz]="protocols/sasl/sasl_server.cc"
   [smtp_command_fuzz]="protocols/smtp/command_reader.cc protocols/smtp/command.cc"
   [smtp_data_fuzz]="protocols/smtp/data_reader.cc"
-  [imap_command_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/date_time.cc mail/date.cc"
+  [imap_command_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc protocols/imap/imap_url.cc mail/date.cc"
+  [imap_url_fuzz]="protocols/imap/imap_url.cc protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc mail/date.cc"
+  [imap_thread_fuzz]="$mail_all mail/date.cc mail/casefold.cc protocols/imap/message_render.cc protocols/imap/base_subject.cc protocols/imap/sort.cc protocols/imap/thread.cc"
   [mail_decode_fuzz]="$mail_decoders"
   [dnsbl_spec_fuzz]="spam/dnsbl_spec.cc"
   [mail_message_fuzz]="$mail_all"
@@ -29,6 +31,7 @@ declare -A sources=(
   [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
   [tag_prefilter_fuzz]="spam/tag_prefilter.cc"
   [mailstore_index_fuzz]="delivery/mailstore/folder_index.cc"
+  [deflate_stream_fuzz]="runtime/deflate_stream.cc"
   [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc mail/header.cc"
 )
 declare -A libs=(
@@ -36,10 +39,12 @@ declare -A libs=(
   [smtp_command_fuzz]=""
   [smtp_data_fuzz]=""
   [imap_command_fuzz]=""
+  [imap_url_fuzz]=""
   [mail_decode_fuzz]="$(pkg-config --libs absl_hash absl_raw_hash_set)"
   [dnsbl_spec_fuzz]="$(pkg-config --libs absl_status absl_statusor absl_strings)"
   [mail_message_fuzz]="$absl_all"
   [imap_render_fuzz]="$absl_all"
+  [imap_thread_fuzz]="$absl_all"
   [mail_date_fuzz]="$(pkg-config --libs absl_hash absl_raw_hash_set)"
   [rule_loader_fuzz]="$absl_all"
   [perl_regex_fuzz]="-lpcre2-8 $absl_all"
@@ -47,6 +52,7 @@ declare -A libs=(
   [tag_prefilter_fuzz]="-lpcre2-8"
   [mailstore_formats_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
   [mailstore_index_fuzz]="-lz $(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [deflate_stream_fuzz]="-lz"
 )
 
 for target in "${!sources[@]}"; do
