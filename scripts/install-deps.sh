@@ -19,6 +19,8 @@ packages=(
   # real IMAP clients for the end-to-end tests: Roundcube (run with `php -S`) driven by
   # headless Chromium (tests/tools/roundcube_test.sh), mbsync (tests/tools/imap_mbsync_test.sh)
   roundcube-core roundcube-plugins php-cli php-sqlite3 chromium python3-websocket isync
+  # offlineimap3 (tests/tools/imap_offlineimap_test.sh)
+  offlineimap3
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3 curl ca-certificates
 )

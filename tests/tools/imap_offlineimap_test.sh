@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# offlineimap3 (Debian's package) against an IMAP server: a 1,000-message folder synced
+# down into a local Maildir, then changes on both sides (flags, expunges and new messages
+# through another IMAP session on the server; renamed, deleted and new files locally), an
+# incremental sync, and checks that both sides agree (messages, flags, bytes); a third
+# sync must change nothing (tests/tools/imap_offlineimap.py does the work). offlineimap3
+# has no CONDSTORE/QRESYNC code; it uses COMPRESS=DEFLATE when the server offers it (the
+# private Dovecot gets the imap_zlib plugin so that path is validated too).
+# Usage:
+#   imap_offlineimap_test.sh dovecot                        a private Dovecot (validates the test)
+#   imap_offlineimap_test.sh ringmail RINGMAIL RINGMAIL_ADMIN   a `ringmail serve` with a temp data dir
+# COUNT=N changes the number of messages (default 1000); KEEP_WORK=1 keeps the files.
+# Installs offlineimap3 with apt-get when it is missing; exits 77 (skip) only if that fails.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+kind="${1:?usage: imap_offlineimap_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
+count="${COUNT:-1000}"
+work="$(mktemp -d)"
+server_pid=""
+fatal() { echo "FAIL: $*"; exit 1; }
+cleanup() {
+  [ "$kind" = dovecot ] && dovecot_stop
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! command -v offlineimap >/dev/null; then
+  echo "offlineimap not found: installing offlineimap3" >&2
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo -n)
+  { DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends offlineimap3 >/dev/null ||
+    { "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends offlineimap3 >/dev/null; }; } ||
+    { echo "SKIP: offlineimap3 cannot be installed"; exit 77; }
+fi
+command -v python3 >/dev/null || fatal "python3 not found"
+
+client_work="$work/client"
+mkdir -p "$client_work"
+case "$kind" in
+  dovecot)
+    # shellcheck source=imap_dovecot_lib.sh
+    . "$here/imap_dovecot_lib.sh"
+    dovecot_start
+    # COMPRESS=DEFLATE needs Dovecot's imap_zlib plugin (not loaded by imap_dovecot_lib.sh):
+    # added here and the master reloaded, so new imap processes offer it.
+    printf '%s\n' 'protocol imap {' '  mail_plugins = $mail_plugins imap_zlib' '}' >>"$dovecot_conf"
+    dovecot -c "$dovecot_conf" reload || fatal "dovecot reload (imap_zlib)"
+    sleep 0.5
+    chmod 777 "$client_work"
+    args=(--port "$dovecot_imaps_port" --user john@example.org --password pw-john)
+    ;;
+  ringmail)
+    ringmail="$(readlink -f "${2:?ringmail binary}")"
+    admin="$(readlink -f "${3:?ringmail-admin binary}")"
+    data="$work/data"
+    "$admin" --data_dir="$data" domain add example.org >/dev/null || fatal "domain add"
+    echo "pw-john" | "$admin" --data_dir="$data" user add john@example.org >/dev/null || fatal "user add"
+    read -r imap_port imaps_port < <(python3 -c '
+import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(*(x.getsockname()[1] for x in s))')
+    pdeath=()
+    setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
+    # --maildir_fsync=false as the private Dovecot's mail_fsync = never: filling 1,000
+    # messages is the test's own doing, and takes 25 s with an fsync per APPEND here.
+    "${pdeath[@]}" "$ringmail" serve --spam_scan=false --maildir_fsync=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
+      --imap_port="$imap_port" --imaps_port="$imaps_port" --listen_address=127.0.0.1 --hostname=mx.test \
+      --log_level=info 2>"$work/server.log" &
+    server_pid=$!
+    for _ in $(seq 1 200); do
+      grep -q "event=ready" "$work/server.log" 2>/dev/null && break
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    grep -q "event=ready" "$work/server.log" || { tail -20 "$work/server.log"; fatal "ringmail did not get ready in 10 s"; }
+    args=(--port "$imaps_port" --user john@example.org --password pw-john)
+    ;;
+  *) fatal "unknown server kind $kind" ;;
+esac
+
+rc=0
+timeout 900 python3 "$here/imap_offlineimap.py" --host 127.0.0.1 "${args[@]}" --work "$client_work" --count "$count" ${OI_ARGS:-} || rc=1
+if [ "$kind" = ringmail ] && [ $rc -ne 0 ]; then
+  echo "--- server log (last 30 lines)"; tail -30 "$work/server.log"
+fi
+echo "imap_offlineimap ($kind): $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
+exit $rc
