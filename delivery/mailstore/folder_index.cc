@@ -405,8 +405,8 @@ absl::StatusOr<checkpoint_summary> decode_checkpoint_summary(std::string_view in
   c.uid_validity = r.u32();
   c.uid_next = r.u32();
   c.highest_modseq = r.u64();
-  r.str(64);  // mailbox GUID
-  r.u32();    // dovecot_uidlist_next
+  c.mailbox_guid = r.str(64);
+  r.u32();  // dovecot_uidlist_next
   c.new_mtime_ns = static_cast<int64_t>(r.u64());
   c.cur_mtime_ns = static_cast<int64_t>(r.u64());
   c.messages = r.u32();

@@ -160,6 +160,7 @@ struct checkpoint_summary {
   uint32_t unseen = 0;
   uint64_t vsize = 0;
   uint64_t size = 0;
+  std::string mailbox_guid;  // IMAP STATUS MAILBOXID (RFC 8474)
 };
 absl::StatusOr<checkpoint_summary> decode_checkpoint_summary(std::string_view prefix);
 

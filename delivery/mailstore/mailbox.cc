@@ -358,6 +358,13 @@ task<absl::StatusOr<std::shared_ptr<open_folder>>> mailbox::open_folder_at(std::
   if (!log.ok()) co_return log.status();
   if (presence == index_presence::loaded) {
     f->log_ = std::move(*log);
+    if (f->state_.mailbox_guid.empty()) {
+      // An index without a mailbox GUID (IMAP's MAILBOXID, RFC 8474): it gets one now,
+      // durable in a checkpoint before anyone is told it, so it never changes later.
+      f->state_.mailbox_guid = random_guid();
+      io_status st = co_await f->log_->checkpoint();
+      if (!st.ok()) co_return io_error("cannot write the index of", dir, st);
+    }
     if (f->state_.dovecot_uidlist_next > 0) {
       f->dovecot_written_ = true;
       f->dovecot_uid_ = f->state_.dovecot_uidlist_next - 1;

@@ -1114,5 +1114,66 @@ TEST_F(MailStore, ASecondProcessIsRefusedWhileTheMailboxIsHeld) {
   EXPECT_EQ(deliver("INBOX", message(2)), 2u);
 }
 
+// OBJECTID (RFC 8474): the mailbox GUID is IMAP's MAILBOXID. It survives reopening
+// (clean or not), is what a closed folder's STATUS reads from the checkpoint header,
+// follows RENAME (the index moves with the directory), and is new after DELETE + CREATE.
+TEST_F(MailStore, MailboxGuidIsStableAcrossReopenAndRenameAndNewAfterDelete) {
+  ASSERT_TRUE(create("Proj").ok());
+  deliver("Proj", message(1));
+  const std::string guid = state("Proj").mailbox_guid;
+  ASSERT_EQ(guid.size(), 32u);
+  EXPECT_NE(state("INBOX").mailbox_guid, guid);
+  reopen(/*clean=*/false);
+  EXPECT_EQ(state("Proj").mailbox_guid, guid);
+  reopen(/*clean=*/true);
+  auto quick = on_box([](mailbox& b) -> task<absl::StatusOr<folder_summary>> {
+    auto t = b.status("Proj");
+    co_return co_await std::move(t);
+  });
+  ASSERT_TRUE(quick.ok()) << quick.status();
+  EXPECT_EQ(quick->mailbox_guid, guid) << "from the checkpoint header";
+  EXPECT_EQ(on_box([](mailbox& b) -> task<size_t> { co_return b.open_folder_count(); }), 0u);
+  ASSERT_TRUE(rename("Proj", "Archive/Proj").ok());
+  EXPECT_EQ(state("Archive/Proj").mailbox_guid, guid);
+  ASSERT_TRUE(remove("Archive/Proj").ok());
+  ASSERT_TRUE(create("Archive/Proj").ok());
+  const std::string fresh = state("Archive/Proj").mailbox_guid;
+  EXPECT_EQ(fresh.size(), 32u);
+  EXPECT_NE(fresh, guid);
+}
+
+// An index written without a mailbox GUID still opens, keeps its UIDs, and gets a GUID
+// that is durable: the same after the next reopen.
+TEST_F(MailStore, AnIndexWithoutAGuidGetsOneOnOpen) {
+  for (int i = 1; i <= 2; ++i) deliver("INBOX", message(i));
+  const folder_state before = state("INBOX");
+  close_stores(/*clean=*/true);
+  const std::string path = maildir_ + "/ringmail-index";
+  auto cp = decode_checkpoint(read_all(path));
+  ASSERT_TRUE(cp.ok()) << cp.status();
+  cp->state.mailbox_guid.clear();
+  write_all(path, encode_checkpoint(cp->state, cp->seq));
+  open_stores();
+  const folder_state opened = state("INBOX");
+  EXPECT_EQ(opened.mailbox_guid.size(), 32u);
+  expect_same_messages(before, opened, "old index");
+  reopen(/*clean=*/false);
+  EXPECT_EQ(state("INBOX").mailbox_guid, opened.mailbox_guid);
+}
+
+// A COPY keeps the message's bytes (a hard link) and its cache blob, so the EMAILID
+// derived from the bytes and cached in the blob is the same in both folders.
+TEST_F(MailStore, CopyKeepsTheCacheBlob) {
+  ASSERT_TRUE(create("Other").ok());
+  deliver("INBOX", message(1));
+  ASSERT_TRUE(on_box([](mailbox& b) -> task<absl::Status> {
+                auto t = b.set_cache("INBOX", {{1, "imap1:0:0:0:4:Mabc4:Tdef0:"}});
+                co_return co_await std::move(t);
+              }).ok());
+  ASSERT_TRUE(copy("INBOX", {1}, "Other", false).ok());
+  EXPECT_EQ(state("Other").find(1)->cache, "imap1:0:0:0:4:Mabc4:Tdef0:");
+  EXPECT_EQ(read_all(path_of("Other", 1)), read_all(path_of("INBOX", 1)));
+}
+
 }  // namespace
 }  // namespace ringmail::mailstore
