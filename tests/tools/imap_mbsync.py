@@ -11,7 +11,13 @@ imap_mbsync_test.sh (issue 10, "Real clients"):
      new messages to new/;
   4. mbsync syncs both ways: the server must then hold N - 300 + 20 messages, the 300
      UIDs gone, the flags as set locally, and the 20 new messages byte for byte;
-  5. a second sync changes nothing (both sides agree).
+  5. a second sync changes nothing (both sides agree);
+  6, 7. (issue 11) two rounds of changes made on the server by another IMAP session
+     (\\Flagged/\\Seen set and cleared, \\Answered set, expunges, 5 new messages), each
+     followed by an mbsync run: the local Maildir must then hold exactly the server's
+     messages with the server's flags; the second run is traced (-Dn) and the test prints
+     whether CONDSTORE/QRESYNC/COMPRESS were offered and used (a server offering
+     COMPRESS=DEFLATE must see mbsync use it).
 
 Usage: imap_mbsync.py --host H --port P --tls|--starttls --user U --password PW
        --work DIR [--count 5000] [--source ADDR]
@@ -177,17 +183,40 @@ def server_bodies(folder, uids):
     return out
 
 
-def run_mbsync(conf, label):
+def run_mbsync(conf, label, net_debug=False):
     t0 = time.time()
-    p = subprocess.run(["mbsync", "-c", conf, "-V", "-a"], capture_output=True, text=True, timeout=600)
+    # -Dn prints the IMAP protocol lines (not the message payloads): what was negotiated.
+    p = subprocess.run(["mbsync", "-c", conf, "-Dn" if net_debug else "-V", "-a"], capture_output=True,
+                       text=True, timeout=600)
     took = time.time() - t0
     tail = (p.stdout + p.stderr).strip().splitlines()[-15:]
     check(f"{label}: mbsync exits 0 ({took:.1f} s)", p.returncode == 0,
           "\n    " + "\n    ".join(tail))
-    print(f"  {label}: mbsync took {took:.1f} s; last lines:")
-    for ln in (p.stdout + p.stderr).strip().splitlines()[-4:]:
-        print("    " + ln)
+    if not net_debug:
+        print(f"  {label}: mbsync took {took:.1f} s; last lines:")
+        for ln in (p.stdout + p.stderr).strip().splitlines()[-4:]:
+            print("    " + ln)
     return p
+
+
+def negotiated(p, label):
+    """What an `mbsync -Dn` run says about CONDSTORE/QRESYNC/COMPRESS: offered by the
+    server after login, and asked for by mbsync (ENABLE, CHANGEDSINCE, COMPRESS DEFLATE)."""
+    out = p.stdout + p.stderr
+    caps = set()
+    for m in re.finditer(r"CAPABILITY ([^\]\n]*)", out):
+        caps |= set(m.group(1).upper().split())
+    sent = [ln.split(">>> ", 1)[1] for ln in out.splitlines() if ">>> " in ln]
+    verbs = sorted({re.sub(r"^\d+ ", "", c).split(" ")[0] + (" " + c.split(" ")[2] if c.split(" ")[1:2] == ["UID"]
+                    and len(c.split(" ")) > 2 else "") for c in sent})
+    used = {ext: any(re.search(pat, c, re.I) for c in sent) for ext, pat in
+            (("COMPRESS", r"COMPRESS DEFLATE"), ("CONDSTORE", r"CONDSTORE|CHANGEDSINCE|MODSEQ"),
+             ("QRESYNC", r"QRESYNC|VANISHED"))}
+    offered = {ext: any(c == ext or c.startswith(ext + "=") for c in caps) for ext in used}
+    print(f"  {label}: server offers " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in offered.items()) +
+          "; mbsync used " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in used.items()))
+    print(f"  {label}: commands sent: {' '.join(verbs)}")
+    return offered, used
 
 
 def main():
@@ -383,6 +412,74 @@ SyncState {state_dir}
     check("a second sync changes nothing on the server", st3 == st2, f"{len(st3)} vs {len(st2)}")
     check("the local Maildir agrees with the server", len(maildir_files(local)) == len(st2),
           f"{len(maildir_files(local))} local vs {len(st2)}")
+
+    # 6, 7. incremental syncs after changes made on the server by another IMAP session
+    # (issue 11): flags set and cleared, expunges, new messages; mbsync must bring each
+    # into the local Maildir. The last one runs with -Dn: whether mbsync negotiated
+    # CONDSTORE/QRESYNC/COMPRESS with the server is printed (isync 1.4 has COMPRESS=DEFLATE
+    # but no CONDSTORE/QRESYNC code, so "used no" for those is expected whatever is offered).
+    rnd3 = random.Random(7)
+    st_now = st3
+    for rnd_no, label in ((1, "server changes sync 1"), (2, "server changes sync 2")):
+        prev = st_now
+        uids = sorted(st_now)
+        rnd3.shuffle(uids)
+        it = iter(uids)
+        take = lambda n: [next(it) for _ in range(n)]  # noqa: E731
+        n = max(1, A.count // 100)                          # 10 of 1,000
+        add_f, add_s, clr, add_r, expunge = take(4 * n), take(4 * n), take(4 * n), take(2 * n), take(3 * n)
+        clr_s = [u for u in clr if "\\Seen" in st_now[u][0]]
+        clr_f = [u for u in clr if "\\Flagged" in st_now[u][0]]
+        c = Imap()
+        c.cmd(b'SELECT "%s"' % folder.encode())
+        j = lambda us: ",".join(map(str, us)).encode()  # noqa: E731
+        c.cmd(b"UID STORE %s +FLAGS.SILENT (\\Flagged)" % j(add_f))
+        c.cmd(b"UID STORE %s +FLAGS.SILENT (\\Seen)" % j(add_s))
+        if clr_s:
+            c.cmd(b"UID STORE %s -FLAGS.SILENT (\\Seen)" % j(clr_s))
+        if clr_f:
+            c.cmd(b"UID STORE %s -FLAGS.SILENT (\\Flagged)" % j(clr_f))
+        c.cmd(b"UID STORE %s +FLAGS.SILENT (\\Answered)" % j(add_r))
+        c.cmd(b"UID STORE %s +FLAGS.SILENT (\\Deleted)" % j(expunge))
+        c.cmd(b"UID EXPUNGE %s" % j(expunge))
+        added = {}
+        for i in range(5):
+            mid, data = gen_message(200000 + 100 * rnd_no + i, rnd)
+            added[mid] = data
+            c.cmd(b'APPEND "%s" {%d+}\r\n' % (folder.encode(), len(data)) + data)
+        c.cmd(b"LOGOUT")
+        before = server_state(folder)
+        p = run_mbsync(conf, label, net_debug=(rnd_no == 2))
+        if rnd_no == 2:
+            offered, used = negotiated(p, label)
+            if offered["COMPRESS"]:
+                check(f"{label}: mbsync used COMPRESS=DEFLATE, which the server offers", used["COMPRESS"])
+        st_now = server_state(folder)
+        check(f"{label}: mbsync changed nothing on the server", st_now == before,
+              f"{len(st_now)} vs {len(before)}")
+        loc = {}
+        for path in maildir_files(local):
+            data = open(path, "rb").read()
+            info = os.path.basename(path).split(":2,")[-1] if ":2," in path else ""
+            loc[msgid_of(data)] = ("".join(sorted(ch for ch in info if ch in "FSR")), data)
+        srv_letters = {mid: "".join(sorted(l for f, l in (("\\Flagged", "F"), ("\\Seen", "S"),
+                                                          ("\\Answered", "R")) if f in fl))
+                       for fl, mid in st_now.values()}
+        check(f"{label}: local Maildir holds the server's {len(st_now)} messages",
+              set(loc) == set(srv_letters) and len(loc) == len(st_now),
+              f"{len(loc)} local; only local {sorted(set(loc) - set(srv_letters))[:3]}, "
+              f"only on the server {sorted(set(srv_letters) - set(loc))[:3]}")
+        gone = [u for u in expunge if prev[u][1] in loc]
+        check(f"{label}: the {len(expunge)} messages expunged on the server are gone locally", not gone, gone[:5])
+        wrong = [(m, srv_letters[m], loc[m][0]) for m in srv_letters if m in loc and loc[m][0] != srv_letters[m]]
+        check(f"{label}: local flags (F S R) equal the server's after its changes", not wrong, wrong[:5])
+        new_bad = [m for m, d in added.items()
+                   if m not in loc or re.sub(rb"^X-TUID: [^\n]*\n", b"", loc[m][1], count=1, flags=re.M)
+                   != d.replace(b"\r\n", b"\n")]
+        check(f"{label}: the 5 messages appended on the server are local, byte for byte", not new_bad, new_bad[:3])
+    p = run_mbsync(conf, "idempotent re-sync after server changes")
+    check("a further sync changes nothing on the server", server_state(folder) == st_now)
+
     c = Imap()
     c.cmd(b'DELETE "%s"' % folder.encode())
     c.cmd(b"LOGOUT")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # mbsync (Debian's isync) against an IMAP server: a 5,000-message folder synced down into
 # a local Maildir (counts and bytes compared), flags changed, messages deleted and added
-# locally, synced back up, the server's state checked (tests/tools/imap_mbsync.py does
-# the work).
+# locally, synced back up, the server's state checked; then two rounds of flag changes,
+# expunges and new messages made on the server by another session, each synced down and
+# the local Maildir compared; the last run is traced (-Dn) to show whether mbsync used
+# CONDSTORE/QRESYNC/COMPRESS (tests/tools/imap_mbsync.py does the work).
 # Usage:
 #   imap_mbsync_test.sh dovecot                        a private Dovecot (validates the test)
 #   imap_mbsync_test.sh ringmail RINGMAIL RINGMAIL_ADMIN   a `ringmail serve` with a temp data dir
@@ -46,6 +48,11 @@ case "$kind" in
     # shellcheck source=imap_dovecot_lib.sh
     . "$here/imap_dovecot_lib.sh"
     dovecot_start
+    # COMPRESS=DEFLATE needs Dovecot's imap_zlib plugin (not loaded by imap_dovecot_lib.sh):
+    # added here and the master reloaded, so new imap processes offer it to mbsync.
+    printf '%s\n' 'protocol imap {' '  mail_plugins = $mail_plugins imap_zlib' '}' >>"$dovecot_conf"
+    dovecot -c "$dovecot_conf" reload || fatal "dovecot reload (imap_zlib)"
+    sleep 0.5
     chmod 777 "$client_work"
     args=(--port "$dovecot_imaps_port" --tls --user john@example.org --password pw-john)
     ;;
