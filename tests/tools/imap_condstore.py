@@ -429,12 +429,18 @@ def search_modseq():
 @check
 def hostile_modseqs_and_sets():
     c = SESSIONS["c3"]
-    for cmd in [f"SEARCH MODSEQ 9223372036854775808",
-                f"SELECT {S.folder} (QRESYNC ({S.uv} 9223372036854775808))",
-                f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 18446744073709551616)",
-                f"UID STORE 1 (UNCHANGEDSINCE 99999999999999999999) +FLAGS (\\Seen)"]:
+    # mod-sequence-value is 1*DIGIT below 2^63 (RFC 7162 section 7). ringmail says BAD to
+    # anything larger; Dovecot reads some of them leniently (DIFFERENCES.md).
+    for i, cmd in enumerate([f"SEARCH MODSEQ 9223372036854775808",
+                             f"SELECT {S.folder} (QRESYNC ({S.uv} 9223372036854775808))",
+                             f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 18446744073709551616)",
+                             f"UID STORE 1 (UNCHANGEDSINCE 99999999999999999999) +FLAGS (\\Seen)"]):
         _, t = c.cmd(cmd)
-        need(t.startswith("BAD"), f"{cmd} -> {t}")
+        result(f"modseq_2^63_{i}", t.split()[0])
+        if ARGS.server_kind == "ringmail":
+            need(t.startswith("BAD"), f"{cmd} -> {t}")
+        elif not t.startswith("BAD"):
+            note(f"{cmd} -> {t}")
     qresync_select(c, f"{S.uv} {S.hm1}")
     _, t = c.cmd("SEARCH MODSEQ 9223372036854775807")
     need(t.startswith("OK"), f"2^63-1 refused: {t}")
