@@ -19,7 +19,7 @@ declare -A sources=(
   [smtp_command_fuzz]="protocols/smtp/command_reader.cc protocols/smtp/command.cc"
   [smtp_data_fuzz]="protocols/smtp/data_reader.cc"
   [imap_command_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc protocols/imap/imap_url.cc mail/date.cc"
-  [imap_url_fuzz]="protocols/imap/imap_url.cc protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc mail/date.cc"
+  [imap_url_fuzz]="protocols/imap/imap_url.cc protocols/imap/parser_cursor.cc protocols/imap/fetch_parser.cc protocols/imap/sequence_set.cc protocols/imap/date_time.cc mail/date.cc"
   [imap_thread_fuzz]="$mail_all mail/date.cc mail/casefold.cc protocols/imap/message_render.cc protocols/imap/base_subject.cc protocols/imap/sort.cc protocols/imap/thread.cc"
   [mail_decode_fuzz]="$mail_decoders"
   [dnsbl_spec_fuzz]="spam/dnsbl_spec.cc"
@@ -32,6 +32,7 @@ declare -A sources=(
   [tag_prefilter_fuzz]="spam/tag_prefilter.cc"
   [mailstore_index_fuzz]="delivery/mailstore/folder_index.cc"
   [deflate_stream_fuzz]="runtime/deflate_stream.cc"
+  [fts_index_fuzz]="delivery/fts/text_index.cc"
   [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc mail/header.cc"
 )
 declare -A libs=(
@@ -53,6 +54,7 @@ declare -A libs=(
   [mailstore_formats_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
   [mailstore_index_fuzz]="-lz $(pkg-config --libs absl_strings absl_status absl_statusor)"
   [deflate_stream_fuzz]="-lz"
+  [fts_index_fuzz]="-lz $absl_all"
 )
 
 for target in "${!sources[@]}"; do

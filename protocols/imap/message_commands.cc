@@ -854,7 +854,8 @@ task<void> imap_session::on_append(command& c) {
     co_return;
   }
   // MULTIAPPEND, CATENATE, UTF8 data, APPENDLIMIT (append_commands.cc).
-  if (!co_await prepare_append(c)) co_return;
+  auto prepare = prepare_append(c);
+  if (!co_await std::move(prepare)) co_return;
   if (co_await refuse_over_quota(c)) co_return;  // QUOTA (RFC 9208, quota_commands.cc)
   if (c.append.size() > 1) {
     absl::StatusOr<std::string> done = co_await append_several(c, *name);

@@ -43,6 +43,7 @@ class cursor {
   char peek() const { return eof() ? '\0' : s_[pos_]; }
   size_t pos() const { return pos_; }
   void seek(size_t p) { pos_ = p; }
+  std::string_view rest() const { return s_.substr(pos_); }  // what is left (NOTIFY's sub-parse)
 
   bool take(char c);    // consumes c if it is next
   bool expect(char c);  // consumes c or fails
@@ -89,5 +90,8 @@ bool parse_sequence_set(cursor& c, sequence_set& out);
 bool parse_fetch_args(cursor& c, command& cmd);
 // search_parser.cc: SEARCH arguments after the command name.
 bool parse_search_args(cursor& c, command& cmd);
+// append_parser.cc: APPEND's 1*append-message after the mailbox (MULTIAPPEND, CATENATE,
+// UTF8 data; RFC 3502, 4469, 6855).
+bool parse_append_messages(cursor& c, command& cmd);
 
 }  // namespace ringmail::imap::detail
