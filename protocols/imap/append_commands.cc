@@ -68,6 +68,21 @@ std::optional<std::string> url_store_name(std::string name) {
 
 }  // namespace
 
+void imap_session::append_mailbox_name(std::string& out, const std::string& name) const {
+  const bool quotable = utf8_accept_ && mailstore::is_valid_utf8(name) &&
+                        name.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos;
+  if (!quotable) {
+    append_string(out, wire_name(name));
+    return;
+  }
+  out += '"';
+  for (char ch : name) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  out += '"';
+}
+
 task<std::optional<std::string>> imap_session::resolve_catenate_url(const command& c, const std::string& text) {
   auto badurl = [&](std::string_view why) {
     no(c, absl::StrCat("[BADURL ", url_resp_text(text), "] ", std::string(why)));

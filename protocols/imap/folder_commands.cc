@@ -160,13 +160,13 @@ task<void> imap_session::on_select(const command& c, bool read_only) {
   }
   untagged(absl::StrCat("OK [UIDVALIDITY ", snap->uid_validity, "] UIDs valid"));
   untagged(absl::StrCat("OK [UIDNEXT ", snap->uid_next, "] Predicted next UID"));
-  if (std::string id = mailbox_id(snap->mailbox_guid); !id.empty()) {  // RFC 8474 4.1
-    untagged(absl::StrCat("OK [MAILBOXID (", id, ")] Ok"));
-  }
+  // RFC 8474 4.1.
+  const std::string mailbox_id_text = mailbox_id(snap->mailbox_guid);
+  if (!mailbox_id_text.empty()) untagged(absl::StrCat("OK [MAILBOXID (", mailbox_id_text, ")] Ok"));
   untagged(absl::StrCat("OK [HIGHESTMODSEQ ", snap->highest_modseq, "] Highest"));  // RFC 7162 3.1.2.1
   if (rev2_) {
     std::string line = "LIST () \"/\" ";
-    append_string(line, wire_name(*name));
+    append_mailbox_name(line, *name);
     untagged(line);
   }
   report_qresync(snap->resync);  // VANISHED (EARLIER), FETCH of changes (condstore_commands.cc)
@@ -277,9 +277,10 @@ task<void> imap_session::on_create(const command& c) {
   };
   auto hop = on_mailbox(std::move(run));
   absl::StatusOr<std::string> st = co_await std::move(hop);
+  const std::string id = st.ok() ? mailbox_id(*st) : std::string();
   if (!st.ok()) {
     no(c, no_text(st.status()));
-  } else if (std::string id = mailbox_id(*st); !id.empty()) {
+  } else if (!id.empty()) {
     ok(c, absl::StrCat("[MAILBOXID (", id, ")] Create completed"));
   } else {
     ok(c, "Create completed");
@@ -422,7 +423,7 @@ task<void> imap_session::on_list(const command& c, bool lsub) {
     if (!lsub && !e.special_use.empty()) add(e.special_use);
     std::string line = lsub ? "LSUB (" : "LIST (";
     absl::StrAppend(&line, attrs, ") \"/\" ");
-    append_string(line, wire_name(e.name));
+    append_mailbox_name(line, e.name);
     if (o.recursive_match && o.subscribed && !e.subscribed && e.child_subscribed) {
       line += " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
     }
@@ -500,7 +501,8 @@ task<absl::StatusOr<std::string>> imap_session::status_line(std::string name, st
     } else if (a == "HIGHESTMODSEQ") {
       absl::StrAppend(&items, "HIGHESTMODSEQ ", t->summary.highest_modseq);
     } else if (a == "MAILBOXID") {  // RFC 8474 4.2
-      if (std::string id = mailbox_id(t->summary.mailbox_guid); !id.empty()) {
+      const std::string id = mailbox_id(t->summary.mailbox_guid);
+      if (!id.empty()) {
         absl::StrAppend(&items, "MAILBOXID (", id, ")");
       } else if (!items.empty()) {
         items.pop_back();  // no id to tell: leave the item out
@@ -510,7 +512,7 @@ task<absl::StatusOr<std::string>> imap_session::status_line(std::string name, st
     }
   }
   std::string line = "STATUS ";
-  append_string(line, wire_name(name));
+  append_mailbox_name(line, name);
   absl::StrAppend(&line, " (", items, ")");
   co_return line;
 }

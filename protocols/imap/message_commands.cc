@@ -70,6 +70,7 @@ std::string save_error_text(const absl::Status& st) {
 }
 
 bool needs_content(const fetch_item& f) {
+  if (f.k == fetch_item::kind::preview && f.lazy) return false;  // RFC 8970: cached or NIL
   switch (f.k) {
     case fetch_item::kind::uid:
     case fetch_item::kind::flags:
@@ -87,7 +88,7 @@ bool needs_content(const fetch_item& f) {
 bool cached_item(const fetch_item& f) {
   return f.k == fetch_item::kind::envelope || f.k == fetch_item::kind::body_structure ||
          f.k == fetch_item::kind::body || f.k == fetch_item::kind::email_id ||  // and OBJECTID,
-         f.k == fetch_item::kind::thread_id || f.k == fetch_item::kind::preview;  // PREVIEW
+         f.k == fetch_item::kind::thread_id || (f.k == fetch_item::kind::preview && !f.lazy);  // PREVIEW
 }
 
 bool sets_seen(const fetch_item& f) {
@@ -363,7 +364,7 @@ task<void> imap_session::on_fetch(const command& c) {
     }
     std::optional<loaded_message> msg;
     std::optional<fetch_cache> cached;
-    if (structure) cached = decode_fetch_cache(m.cache);
+    if (structure || lazy_preview) cached = decode_fetch_cache(m.cache);
     const bool objects_missing = cached && !cache_has(*cached, objects);  // object_fetch.h
     if (file || (structure && !cached) || objects_missing) {
       msg = co_await load(m);
@@ -582,6 +583,12 @@ task<void> imap_session::on_store(const command& c) {
 }
 
 task<void> imap_session::on_search(const command& c) {
+  // RFC 6855 section 3: after UTF8=ACCEPT a charset label conflicts (BAD); CHARSET UTF-8
+  // is tolerated, since clients (Thunderbird) keep sending it and it conflicts with nothing.
+  if (utf8_accept_ && !c.charset.empty() && c.charset != "UTF-8" && c.charset != "US-ASCII") {
+    bad(c, "SEARCH CHARSET after ENABLE UTF8=ACCEPT");
+    co_return;
+  }
   if (!c.charset.empty() && c.charset != "UTF-8" && c.charset != "US-ASCII") {
     no(c, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
     co_return;

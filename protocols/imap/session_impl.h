@@ -214,6 +214,9 @@ class imap_session {
   task<bool> prepare_append(command& c);
   // The bytes a CATENATE URL names (RFC 4469 section 3, imap_url.h); nullopt after NO [BADURL].
   task<std::optional<std::string>> resolve_catenate_url(const command& c, const std::string& url);
+  // A mailbox name (store name) in a response: wire_name() as an IMAP string; after
+  // UTF8=ACCEPT a quoted UTF-8 string (RFC 6855 section 3 uQUOTED-CHAR), not a literal.
+  void append_mailbox_name(std::string& out, const std::string& name) const;
   // Stores the messages of a MULTIAPPEND (two or more, prepared), all or nothing: the
   // tagged OK's text ("[APPENDUID v set] ..."), or the store's error for the NO.
   task<absl::StatusOr<std::string>> append_several(command& c, const std::string& name);

@@ -498,7 +498,13 @@ def utf8_accept():
     need(r.ok and b"MESSAGES 1" in b"".join(r.untagged), f"STATUS UTF-8 name: {r.untagged!r}")
     # A quoted UTF-8 search string after ENABLE (RFC 6855 section 3).
     r = c.cmd(b'UID SEARCH SUBJECT "Gr\xc3\xbc\xc3\x9fe"')
-    need(r.ok, f"SEARCH with a UTF-8 quoted string: {r.tagged!r}")
+    need(r.ok and any(f" {uid}".encode() in u for u in r.untagged if u.startswith(b"* SEARCH")),
+         f"SEARCH with a UTF-8 quoted string: {r.untagged!r} {r.tagged!r}")
+    r = c.cmd(b'UID SEARCH CHARSET ISO-8859-1 SUBJECT x')
+    need(r.status == "BAD", f"SEARCH CHARSET ISO-8859-1 after UTF8=ACCEPT: {r.tagged!r}")
+    # Names go out as quoted UTF-8 strings, not literals, once enabled.
+    r = c.cmd(b'LIST "" ' + quote(name.encode()))
+    need(any(quote(name.encode()) + b"\r\n" in u for u in r.untagged), f"LIST quoting: {r.untagged!r}")
     # Another session without ENABLE sees the modified UTF-7 name.
     other = Conn()
     r = other.cmd(b'LIST "" ' + quote((PREFIX + "-Entw*").encode()))
@@ -556,7 +562,7 @@ def main():
     ARGS = p.parse_args()
     ARGS.limit = 0
     ARGS.utf8 = True
-    failed = 0
+    failed = passed = skipped = 0
     only = set(filter(None, ARGS.only.split(",")))
     for fn in CHECKS:
         if only and fn.__name__ not in only and fn.__name__ != "capabilities":
@@ -565,13 +571,15 @@ def main():
         try:
             fn()
             print(f"PASS {fn.__name__}", flush=True)
+            passed += 1
         except Skip as e:
             print(f"SKIP {fn.__name__}: {e}", flush=True)
+            skipped += 1
         except Exception as e:  # noqa: BLE001 - report every kind of failure
             failed += 1
             why = str(e) if isinstance(e, CheckFailed) else traceback.format_exc()
             print(f"FAIL {fn.__name__}: {why}", flush=True)
-    print(f"imap_append_ext: {len(CHECKS) - failed if not only else '-'} passed, {failed} failed")
+    print(f"imap_append_ext: {passed} passed, {skipped} skipped, {failed} failed")
     return 1 if failed else 0
 
 
