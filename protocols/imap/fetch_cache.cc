@@ -31,6 +31,11 @@ std::string encode_fetch_cache(const fetch_cache& c) {
   put(out, c.envelope);
   put(out, c.body_structure);
   put(out, c.body);
+  if (!c.email_id.empty() || !c.thread_id.empty() || c.preview) {  // OBJECTID/PREVIEW fields
+    put(out, c.email_id);
+    put(out, c.thread_id);
+    put(out, c.preview ? "=" + *c.preview : std::string());
+  }
   return out;
 }
 
@@ -38,8 +43,16 @@ std::optional<fetch_cache> decode_fetch_cache(std::string_view blob) {
   if (blob.substr(0, kMagic.size()) != kMagic) return std::nullopt;
   blob.remove_prefix(kMagic.size());
   fetch_cache c;
-  if (!get(blob, c.envelope) || !get(blob, c.body_structure) || !get(blob, c.body) || !blob.empty()) {
-    return std::nullopt;
+  if (!get(blob, c.envelope) || !get(blob, c.body_structure) || !get(blob, c.body)) return std::nullopt;
+  if (!blob.empty()) {  // OBJECTID/PREVIEW fields (see fetch_cache.h)
+    std::string preview;
+    if (!get(blob, c.email_id) || !get(blob, c.thread_id) || !get(blob, preview) || !blob.empty()) {
+      return std::nullopt;
+    }
+    if (!preview.empty()) {
+      if (preview[0] != '=') return std::nullopt;
+      c.preview = preview.substr(1);
+    }
   }
   return c;
 }

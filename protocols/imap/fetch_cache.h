@@ -5,6 +5,10 @@
 //
 // Format: "imap1:" then three netstring-like fields "<decimal length>:<bytes>". A blob that
 // does not decode (another version, damage) is ignored and computed again.
+// OBJECTID/PREVIEW (object_id.h, preview.h) append three more fields when any is known:
+// EMAILID, THREADID ("" = not computed yet) and the preview ("" = not computed, else "="
+// and the text, so an empty preview is cached too). Blobs written before them have three
+// fields and decode with those unknown, so old indexes keep their cache.
 #pragma once
 
 #include <optional>
@@ -17,6 +21,10 @@ struct fetch_cache {
   std::string envelope;
   std::string body_structure;  // extensible (BODYSTRUCTURE)
   std::string body;            // non-extensible (BODY)
+  // OBJECTID (RFC 8474) and PREVIEW (RFC 8970): empty / nullopt until computed.
+  std::string email_id;
+  std::string thread_id;
+  std::optional<std::string> preview;
   bool operator==(const fetch_cache&) const = default;
 };
 

@@ -7,6 +7,7 @@
 #include "mail/casefold.h"
 #include "mail/date.h"
 #include "mail/header.h"
+#include "protocols/imap/object_id.h"
 
 namespace ringmail::imap {
 
@@ -44,6 +45,25 @@ bool has_flag(const search_message& m, uint8_t flag) { return (m.entry->flags & 
 
 }  // namespace
 
+namespace {
+template <typename Pred>
+bool any_key(const search_key& k, Pred pred) {
+  if (pred(k.k)) return true;
+  for (const search_key& c : k.children) {
+    if (any_key(c, pred)) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool search_needs_object_ids(const search_key& k) {
+  return any_key(k, [](kind x) { return x == kind::email_id || x == kind::thread_id; });
+}
+
+bool search_needs_save_date(const search_key& k) {
+  return any_key(k, [](kind x) { return x == kind::saved_before || x == kind::saved_on || x == kind::saved_since; });
+}
+
 bool search_needs_content(const search_key& k) {
   if (is_content_leaf(k.k)) return true;
   for (const search_key& c : k.children) {
@@ -58,6 +78,15 @@ class search_evaluator {
  public:
   search_evaluator(const search_message& m, const search_context& ctx, search_text_cache& cache)
       : m_(m), ctx_(ctx), cache_(cache) {}
+
+  // The texts the full-text index is built from (search_texts_of).
+  search_texts texts() {
+    search_texts r;
+    if (!content_ok()) return r;
+    r.headers = text_headers();
+    r.body = body();
+    return r;
+  }
 
   bool eval(const search_key& k) {
     switch (k.k) {
@@ -95,6 +124,16 @@ class search_evaluator {
       case kind::larger: return m_.entry->vsize > k.number;
       case kind::smaller: return m_.entry->vsize < k.number;
       case kind::modseq: return m_.entry->modseq >= k.number;
+
+      // OBJECTID, SAVEDATE, WITHIN (search.h)
+      case kind::email_id: return !m_.email_id.empty() && m_.email_id == k.text;
+      case kind::thread_id: return !m_.thread_id.empty() && m_.thread_id == k.text;
+      case kind::saved_before: return save_day() < k.date;
+      case kind::saved_on: return save_day() == k.date;
+      case kind::saved_since: return save_day() >= k.date;
+      case kind::save_date_supported: return true;
+      case kind::older: return m_.entry->internal_date <= ctx_.now - static_cast<int64_t>(k.number);
+      case kind::younger: return m_.entry->internal_date >= ctx_.now - static_cast<int64_t>(k.number);
 
       case kind::bcc: case kind::cc: case kind::from: case kind::subject: case kind::to:
       case kind::header:
@@ -149,6 +188,10 @@ class search_evaluator {
       if (mail::equals_ignore_case(names[i], name)) return (m_.entry->keywords >> i) & 1;
     }
     return false;
+  }
+
+  int64_t save_day() const {
+    return mail::day_of(save_date_of(m_.entry->base, m_.entry->internal_date) + ctx_.tz_offset_seconds);
   }
 
   int64_t internal_day() const {
@@ -270,6 +313,11 @@ bool search_matches(const search_key& k, const search_message& m, const search_c
                     search_text_cache& cache) {
   if (m.entry == nullptr) return false;
   return search_evaluator(m, ctx, cache).eval(k);
+}
+
+search_texts search_texts_of(const search_message& m, const search_context& ctx) {
+  search_text_cache cache;
+  return search_evaluator(m, ctx, cache).texts();
 }
 
 bool search_matches(const search_key& k, const search_message& m, const search_context& ctx) {

@@ -43,6 +43,14 @@
 // Sequence sets: "*" is max_seq / max_uid; "$" (RFC 5182 SEARCHRES) is the saved list of
 //   UIDs, for a message-number set and a UID set alike ("$" always names messages by UID).
 // MODSEQ n (RFC 7162): message_entry::modseq >= n.
+// EMAILID/THREADID id (RFC 8474): exact match with search_message::email_id/thread_id,
+//   which the session fills (object_id.h) when search_needs_object_ids(); none matches "".
+// SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514): as BEFORE/ON/SINCE on the save date
+//   (object_id.h save_date_of: the Maildir base name's time, message_entry::base; the
+//   session sets `base` when search_needs_save_date()). SAVEDATESUPPORTED: every message
+//   (every folder has save dates).
+// OLDER n / YOUNGER n (RFC 5032 WITHIN): INTERNALDATE <= now - n / >= now - n, in
+//   seconds, search_context::now (both include the boundary second, as Dovecot).
 //
 // Cost: search_matches() evaluates flag, set, date and size keys before content keys at
 // each AND/OR level and stops at the first decision, so a SEARCH whose keys are all
@@ -73,6 +81,8 @@ struct search_message {
   const mailstore::message_entry* entry = nullptr;  // uid, flags, keywords, vsize, dates
   const mail::message* parsed = nullptr;            // set when search_needs_content();
                                                     // bytes with CRLF or LF line ends
+  std::string_view email_id, thread_id;             // RFC 8474; set when
+                                                    // search_needs_object_ids()
 };
 
 struct search_context {
@@ -82,11 +92,16 @@ struct search_context {
                                                          // null = empty
   mail::charset_converter* charsets = nullptr;           // needed for content keys
   int64_t tz_offset_seconds = 0;                         // server zone for BEFORE/ON/SINCE
+  int64_t now = 0;                                       // seconds since the epoch (OLDER/YOUNGER)
 };
 
 // Whether any key in the tree needs the message's content (header, body, text and
 // sent-date keys, at any depth): the session parses the message only then.
 bool search_needs_content(const search_key& k);
+// Whether any key is EMAILID/THREADID (the ids come from the fetch cache or the file) or
+// SAVED* (the message's base name is needed).
+bool search_needs_object_ids(const search_key& k);
+bool search_needs_save_date(const search_key& k);
 
 // The decoded, case-folded text of one message, computed lazily and reused across the
 // keys of one SEARCH. It notices by itself when it is handed another message (by UID,
@@ -123,5 +138,14 @@ bool search_matches(const search_key& k, const search_message& m, const search_c
 // SEARCH passes over one message, decode once).
 bool search_matches(const search_key& k, const search_message& m, const search_context& ctx,
                     search_text_cache& cache);
+
+// Full-text index (issue 11, imap/fts_search.h): the folded texts BODY and TEXT look in,
+// built exactly as search_matches() builds them (every part's "Name: value" header lines;
+// the BODY text), so every substring the matcher can find is in one of them. Both empty
+// when the message has no content (m.parsed or ctx.charsets unset, no parts).
+struct search_texts {
+  std::string headers, body;
+};
+search_texts search_texts_of(const search_message& m, const search_context& ctx);
 
 }  // namespace ringmail::imap

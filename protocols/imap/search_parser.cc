@@ -33,6 +33,7 @@ constexpr keyword_kind flag_keys[] = {
     {"RECENT", k::recent},     {"NEW", k::new_},              {"OLD", k::old},
     {"UNANSWERED", k::unanswered}, {"UNDELETED", k::undeleted}, {"UNDRAFT", k::undraft},
     {"UNFLAGGED", k::unflagged}, {"UNSEEN", k::unseen},
+    {"SAVEDATESUPPORTED", k::save_date_supported},  // RFC 8514
 };
 // Keys with an astring argument.
 constexpr keyword_kind string_keys[] = {
@@ -43,6 +44,7 @@ constexpr keyword_kind string_keys[] = {
 constexpr keyword_kind date_keys[] = {
     {"BEFORE", k::before},          {"ON", k::on},           {"SINCE", k::since},
     {"SENTBEFORE", k::sent_before}, {"SENTON", k::sent_on},  {"SENTSINCE", k::sent_since},
+    {"SAVEDBEFORE", k::saved_before}, {"SAVEDON", k::saved_on}, {"SAVEDSINCE", k::saved_since},  // RFC 8514
 };
 
 template <size_t N>
@@ -133,6 +135,19 @@ bool search_key_at(cursor& c, search_key& key, int depth) {
            search_key_at(c, key.children[1], depth + 1);
   }
   if (name == "MODSEQ") return modseq_key(c, key);
+  // RFC 8474 section 6: "EMAILID" SP objectid / "THREADID" SP objectid.
+  if (name == "EMAILID" || name == "THREADID") {
+    key.k = name == "EMAILID" ? k::email_id : k::thread_id;
+    return c.sp() && c.atom(key.text);
+  }
+  // RFC 5032: "OLDER" / "YOUNGER" SP nz-number (seconds).
+  if (name == "OLDER" || name == "YOUNGER") {
+    key.k = name == "OLDER" ? k::older : k::younger;
+    uint32_t n = 0;
+    if (!c.sp() || !c.nz_number(n)) return false;
+    key.number = n;
+    return true;
+  }
   return c.fail("Invalid search key");
 }
 
