@@ -137,6 +137,8 @@ task<void> imap_session::run() {
       } else {
         last_command_ = std::chrono::steady_clock::now();
         if (!co_await dispatch(*p.cmd)) break;
+        // NOTIFY (RFC 5465 section 5): other folders' news, now that the command is done.
+        if (notify_pending()) co_await report_notify();
       }
     }
     if (errors_ >= config_.max_errors) {
@@ -341,8 +343,6 @@ task<bool> imap_session::dispatch(command& c) {
     report_updates(!numbers_in_use, c.uid);
     out_ += tagged_line;
   }
-  // NOTIFY (RFC 5465 section 5): other folders' news, now that the command is done.
-  if (notify_pending()) co_await report_notify();
   co_return true;
 }
 

@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "delivery/auth/authenticator.h"
+#include "delivery/directory/source.h"
 #include "delivery/mailstore/mail_store.h"
 #include "mail/charset.h"
 #include "protocols/imap/header_cache.h"
@@ -47,6 +48,13 @@ struct server_config {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(30)};
   // Created (and subscribed) at a user's first login, with their SPECIAL-USE attribute.
   std::vector<std::string> special_folders = {"Drafts", "Sent", "Trash", "Junk"};
+  // COMPRESS=DEFLATE (RFC 4978) offered after login (--imap_compress).
+  bool compress = true;
+  // QUOTA (RFC 9208): a MESSAGE limit for every user (the directory has only bytes);
+  // 0 = none, and then no MESSAGE resource is reported.
+  uint64_t quota_messages = 0;
+  // SEARCH BODY/TEXT through the full-text index (imap/fts_search.cc); off: linear scan.
+  bool fts = true;
 };
 
 // Spam training when the user moves mail into or out of Junk (the seed's set-up: Dovecot's
@@ -69,6 +77,8 @@ struct shard_context {
   header_cache* headers = nullptr;  // SEARCH's header blocks, one per shard
   // Users whose special-use folders this shard has already made sure of.
   absl::flat_hash_set<std::string> provisioned;
+  // QUOTA (RFC 9208): users' STORAGE limits (quota_bytes); null: no quotas.
+  directory::source* directory = nullptr;
 };
 
 task<void> run_session(session& s, const server_config& config, shard_context& shard);

@@ -36,7 +36,13 @@ ABSL_FLAG(bool, imap_allow_plaintext_auth, false,
           "Allow LOGIN/AUTHENTICATE on the IMAP port before STARTTLS (passwords in the clear)");
 ABSL_FLAG(absl::Duration, imap_idle_timeout, absl::Minutes(30),
           "Autologout after this long without a command, IDLE included (RFC 9051: at least 30 minutes)");
+ABSL_FLAG(bool, imap_fts, true,
+          "Answer IMAP SEARCH BODY/TEXT from the per-folder full-text index (<folder>/ringmail-fts); "
+          "false: read every message, as before");
 ABSL_FLAG(uint64_t, imap_max_append, 50ull << 20, "Largest message IMAP APPEND accepts, in bytes");
+ABSL_FLAG(bool, imap_compress, true, "Offer IMAP COMPRESS=DEFLATE (RFC 4978) after login");
+ABSL_FLAG(uint64_t, imap_quota_messages, 0,
+          "IMAP QUOTA MESSAGE limit for every user (RFC 9208; the directory has only bytes); 0 = none");
 ABSL_FLAG(bool, imap_spam_training, true,
           "With spam scanning on: a message moved or copied into Junk is learned as spam for its "
           "owner, one moved out of Junk (not to Trash) as ham, on the offload pool");
@@ -162,7 +168,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   imap->allow_plaintext_auth = absl::GetFlag(FLAGS_imap_allow_plaintext_auth);
   imap->idle_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_imap_idle_timeout));
   imap->max_append = absl::GetFlag(FLAGS_imap_max_append);
+  imap->fts = absl::GetFlag(FLAGS_imap_fts);
   imap->max_errors = absl::GetFlag(FLAGS_max_errors);
+  imap->compress = absl::GetFlag(FLAGS_imap_compress);
+  imap->quota_messages = absl::GetFlag(FLAGS_imap_quota_messages);
   auto imaps = std::make_shared<imap::server_config>(*imap);
   imaps->implicit_tls = true;
 
@@ -238,6 +247,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.imap.charsets = &st.charsets;
       st.imap.headers = &st.imap_headers;
       st.imap.trainer = imap_trainer_.get();
+      st.imap.directory = st.cache.get();  // QUOTA limits (RFC 9208)
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);

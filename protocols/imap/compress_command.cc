@@ -1,0 +1,47 @@
+// COMPRESS=DEFLATE (RFC 4978): the COMPRESS command.
+//
+//   RFC 4978 section 3: "If the server responds OK, then the client and server both
+//   begin compressing ... immediately after the CRLF ending the tagged OK response [server
+//   side] / the COMPRESS command [client side]". Section 4: "If ... compression is already
+//   active" the server answers "NO [COMPRESSIONACTIVE]"; an algorithm the server does not
+//   support gets NO as well (Dovecot 2.3.19: "NO Unknown compression mechanism", and BAD
+//   for a missing or extra argument, which our parser gives). The command is valid once authenticated (the capability is offered only
+//   then, as Dovecot does; STARTTLS is a not-authenticated command, so it can never
+//   follow COMPRESS — runtime/stream.h refuses it too).
+//
+// The layer itself is runtime/stream's (runtime/deflate_stream.h): raw DEFLATE between
+// TLS and the command reader, one sync flush per response batch (each imap_session::flush
+// is one stream::write). A deflate bomb is bounded twice: the stream never buffers more
+// than the largest command the reader accepts (APPEND's literal plus lines), and an
+// over-long command line ends the connection instead of being skipped (session.cc), so
+// at most one line limit's worth is ever inflated for nothing.
+#include "protocols/imap/session_impl.h"
+#include "runtime/log.h"
+
+namespace ringmail::imap {
+
+task<bool> imap_session::on_compress(const command& c) {
+  if (!config_.compress) {
+    // Not offered (--imap_compress=false): answered as a command we do not know.
+    bad(c, "Unknown command");
+    co_return true;
+  }
+  if (io_.compression_active()) {
+    no(c, "[COMPRESSIONACTIVE] COMPRESSION=DEFLATE already enabled.");
+    co_return true;
+  }
+  if (c.atoms.size() != 1 || c.atoms.front() != "DEFLATE") {
+    no(c, "Unknown compression mechanism");  // Dovecot 2.3's words
+    co_return true;
+  }
+  ok(c, "Begin compression.");
+  // The tagged OK goes out uncompressed; everything after it, both ways, is deflated.
+  if (!co_await flush()) co_return false;
+  // The largest command the reader may hold (set_reader_limits, after login) plus slack.
+  const size_t max_buffered = config_.max_append + config_.max_line * 4 + (64u << 10);
+  io_.start_compression(max_buffered);
+  log::debug("imap_compress", {{"sid", sid_}, {"user", user_}, {"algorithm", "deflate"}});
+  co_return true;
+}
+
+}  // namespace ringmail::imap
