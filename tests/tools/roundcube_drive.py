@@ -12,6 +12,20 @@ and passes their ports. What a user does, in this order:
   4. move A to Archive from the message view (the toolbar's "Move to" command);
   5. delete B from the list (Roundcube moves it to Trash), then delete it again in Trash
      (permanently: \\Deleted + EXPUNGE);
+  5b. (issue 11) threads and sorting: a folder "Lists" holds 13 messages in 3 reply
+     threads (References/In-Reply-To) and 4 single messages, appended out of date order;
+     the list is switched through Roundcube's list options (rcmail.set_list_options, what
+     the "List options" dialog calls: sort column, order, threads) to flat lists sorted by
+     date, arrival, subject and from (both orders) and threaded lists (date both orders,
+     subject, from); each rendered list is read from the DOM (rows in order, with
+     Roundcube's depth and parent_uid, threads expanded) and must equal the order computed
+     here from the messages: RFC 5256 sort keys (Date in UTC, base subject, the first From
+     address / display name, arrival), ties by sequence number, DESC as Roundcube does it
+     (the ASC result reverted), threads as THREAD=REFS gives them (children under their
+     parent by date, threads by their newest message) and re-ordered as Roundcube does for
+     other sort columns (by the first member in the sorted index). roundcube_test.sh then
+     checks in Roundcube's IMAP log that SORT and THREAD went to the server (and ENABLE
+     QRESYNC/CONDSTORE, as Roundcube's message cache does when they are offered);
   6. log out;
   7. check the server over IMAP (imaplib): INBOX holds only C, Archive holds A with
      \\Seen (Roundcube marked it read when shown), Trash does not hold B, nothing else moved.
@@ -132,6 +146,18 @@ def seed(args, msgs):
         typ, data = m.append("INBOX", None, None, raw)
         if typ != "OK":
             raise Fatal(f"APPEND {key}: {typ} {data!r}")
+    typ, data = m.list('""', LISTS)
+    if not [d for d in data if d]:
+        m.create(LISTS)
+    m.subscribe(LISTS)
+    for lmsg in args.lists:
+        typ, data = m.append(LISTS, None, None, lists_raw(lmsg, args.user))
+        if typ != "OK":
+            raise Fatal(f"APPEND {lmsg['key']} to {LISTS}: {typ} {data!r}")
+    in_lists = folder_messages(m, LISTS)
+    args.lists_uids = {str(in_lists[lm["msgid"]][0]): lm["key"] for lm in args.lists if lm["msgid"] in in_lists}
+    if len(args.lists_uids) != len(args.lists):
+        raise Fatal(f"{LISTS} holds {sorted(in_lists)} after APPEND")
     deadline = time.time() + 20
     while True:
         inbox = folder_messages(m, "INBOX")
@@ -275,6 +301,206 @@ def list_rows(b, want_subjects, what):
     return {s: uid for s in want_subjects for uid, text in rows if s in text}, rows
 
 
+# ------------------------------------------------------------------------------ threads and sorting
+LISTS = "Lists"
+
+
+def lists_messages(tag):
+    """The 13 messages of the threads/sorting check, in APPEND (= arrival, sequence) order.
+
+    Each: key, subject, (display name, address), Date header, hours after the base date
+    (the UTC instant, for the expected order), parent key. Sender display names sort
+    like their addresses so that SORT FROM and SORT DISPLAYFROM (RFC 5957, which Roundcube
+    asks for when offered) expect the same order; base subjects differ between threads."""
+    import datetime
+    base = datetime.datetime(2024, 3, 1, 10, 0, tzinfo=datetime.timezone.utc)
+    spec = [  # key, subject, sender, hours after base, timezone offset (hours), parent
+        ("s1", "Server migration", "dave", 4, 0, None),
+        ("p2", "Re: Project plan", "bob", 5, 2, "p1"),
+        ("z", "Zebra facts", "erin", 10, 0, None),
+        ("l1", "Lunch on Friday", "carol", 2, -5, None),
+        ("p1", "Project plan", "alice", 1, 0, None),
+        ("m", "Meeting notes", "bob", 0, 0, None),
+        ("s3", "Re: Server migration", "alice", 7, 1, "s1"),
+        ("p4", "Re: Project plan", "carol", 6, 0, "p1"),
+        ("i", "Invoice 42", "alice", 8, 0, None),
+        ("l2", "Re: Lunch on Friday", "erin", 3, 0, "l1"),
+        ("s2", "Re: Server migration", "bob", 12, 0, "s1"),
+        ("p3", "Re: Re: Project plan", "dave", 9, -3, "p2"),
+        ("a", "alpha release", "carol", 11, 0, None),
+    ]
+    out = []
+    parent = {k: par for k, _, _, _, _, par in spec}
+    for key, subject, who, hours, tz, par in spec:
+        when = base + datetime.timedelta(hours=hours)
+        local = when.astimezone(datetime.timezone(datetime.timedelta(hours=tz)))
+        chain = []
+        p = par
+        while p:
+            chain.insert(0, f"<rc-{p}-{tag}@example.net>")
+            p = parent[p]
+        out.append({"key": key, "subject": subject, "name": who.capitalize(), "addr": f"{who}@example.net",
+                    "date": email.utils.format_datetime(local), "utc": when, "parent": par,
+                    "msgid": f"rc-{key}-{tag}@example.net", "refs": chain})
+    return out
+
+
+def lists_raw(m, to):
+    hdr = (f"From: {m['name']} <{m['addr']}>\r\nTo: {to}\r\nSubject: {m['subject']}\r\n"
+           f"Date: {m['date']}\r\nMessage-ID: <{m['msgid']}>\r\n")
+    if m["refs"]:
+        hdr += f"In-Reply-To: {m['refs'][-1]}\r\nReferences: {' '.join(m['refs'])}\r\n"
+    return (hdr + "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
+            f"Thread and sort test message {m['key']}.\r\n").encode()
+
+
+def base_subject(s):
+    s = s.strip()
+    while s.lower().startswith("re:"):
+        s = s[3:].strip()
+    return s.lower()
+
+
+def expected_flat(lm, col, order):
+    """[key, ...] as Roundcube shows a flat list: the server's SORT (ASC, ties by
+    sequence number), reverted for DESC; no column = sequence order (SEARCH)."""
+    keyf = {"date": lambda m: m["utc"], "subject": lambda m: base_subject(m["subject"]),
+            "from": lambda m: m["addr"].lower(), "arrival": lambda m: 0, "": lambda m: 0}[col]
+    asc = [m["key"] for _, m in sorted(((keyf(m), i), m) for i, m in enumerate(lm))]
+    return asc if order == "ASC" else asc[::-1]
+
+
+def expected_threads(lm, col, order):
+    """[(key, depth), ...] as Roundcube shows a threaded list (THREAD=REFS, expanded)."""
+    seq = {m["key"]: i for i, m in enumerate(lm)}
+    by = {m["key"]: m for m in lm}
+    kids = {m["key"]: [] for m in lm}
+    roots = []
+    for m in lm:
+        (kids[m["parent"]] if m["parent"] else roots).append(m["key"])
+    for k in kids:
+        kids[k].sort(key=lambda x: (by[x]["utc"], seq[x]))
+
+    def members(k):
+        return [k] + [x for c in kids[k] for x in members(c)]
+
+    if col in ("", "date"):
+        # THREAD=REFS: threads by their newest message (oldest first); Roundcube reverts for DESC.
+        roots.sort(key=lambda r: (max(by[x]["utc"] for x in members(r)), seq[r]))
+        if order == "DESC":
+            roots.reverse()
+    else:
+        index = expected_flat(lm, col, order)
+        first = {r: min(index.index(x) for x in members(r)) for r in roots}
+        roots.sort(key=lambda r: first[r])
+    out = []
+
+    def walk(k, depth):
+        out.append((k, depth))
+        for c in kids[k]:
+            walk(c, depth + 1)
+    for r in roots:
+        walk(r, 0)
+    return out
+
+
+ROWS_JS = """(() => {
+  if (!window.rcmail || !rcmail.message_list || rcmail.busy || rcmail.env.mailbox != %s) return null;
+  const list = rcmail.message_list, rows = Object.values(list.rows);
+  if (window.__rc_mark && list.rows === window.__rc_mark) return null;
+  const byObj = new Map(rows.map(r => [r.obj, r]));
+  return {threading: !!rcmail.env.threading, sort_col: rcmail.env.sort_col, sort_order: rcmail.env.sort_order,
+          rows: [...list.tbody.rows].map(tr => byObj.get(tr)).filter(r => r)
+                .map(r => [String(r.uid), r.depth || 0, String(r.parent_uid || ''), r.obj.style.display != 'none'])};
+})()"""
+
+
+def list_state(b, want_rows, what, timeout=20):
+    """The list's rows once it shows want_rows rows, all visible, the same twice in a row."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        st = b.js(ROWS_JS % json.dumps(LISTS))
+        if st and len(st["rows"]) == want_rows and all(r[3] for r in st["rows"]):
+            if st == last:
+                return st
+            last = st
+        elif st and len(st["rows"]) == want_rows and st["threading"]:
+            b.js("rcmail.command('expand-all')")
+        time.sleep(0.15)
+    b.screenshot("lists")
+    raise Fatal(f"{what}: the list did not settle at {want_rows} visible rows: {last or st!r}")
+
+
+def lists_change(args, uid_key, store=None, expunge=None):
+    """A change to Lists made by another IMAP session while Roundcube has it cached."""
+    key_uid = {k: u for u, k in uid_key.items()}
+    m = imap_connect(args)
+    try:
+        m.select(LISTS)
+        if store:
+            m.uid("STORE", key_uid[store], "+FLAGS.SILENT", "(\\Flagged)")
+        if expunge:
+            m.uid("STORE", key_uid[expunge], "+FLAGS.SILENT", "(\\Deleted)")
+            typ, data = m.uid("EXPUNGE", key_uid[expunge])
+            if typ != "OK":
+                raise Fatal(f"UID EXPUNGE in {LISTS}: {typ} {data!r}")
+        m.close()
+    finally:
+        m.logout()
+
+
+def threads_and_sorting(b, args, base, lm, uid_key):
+    b.goto(base + f"?_task=mail&_mbox={LISTS}")
+    st = list_state(b, len(lm), "Lists folder")
+    check(f"lists: {LISTS} shows its {len(lm)} messages", len(st["rows"]) == len(lm), repr(st))
+    modes = [(False, "date", "DESC"), (False, "date", "ASC"), (False, "arrival", "ASC"),
+             (False, "arrival", "DESC"), (False, "subject", "ASC"), (False, "subject", "DESC"),
+             (False, "from", "ASC"), (False, "from", "DESC"),
+             (True, "date", "DESC"), (True, "date", "ASC"), (True, "subject", "ASC"), (True, "from", "DESC"),
+             (True, "arrival", "ASC"), (False, "date", "DESC")]
+    for n, (threads, col, order) in enumerate(modes):
+        label = f"{'threads' if threads else 'list'} by {col} {order}"
+        if n == 8:
+            # Another session flags "i": Roundcube's cache must learn it (QRESYNC/CONDSTORE
+            # FETCH ... CHANGEDSINCE when offered, else a full flags fetch).
+            lists_change(args, uid_key, store="i")
+        b.js("window.__rc_mark = rcmail.message_list.rows")
+        cur = b.js("[rcmail.env.sort_col, rcmail.env.sort_order, !!rcmail.env.threading]")
+        if cur == [col, order, threads]:
+            b.js("window.__rc_mark = null")
+        b.js(f"rcmail.set_list_options(null, {json.dumps(col)}, {json.dumps(order)}, {1 if threads else 0})")
+        st = list_state(b, len(lm), label)
+        b.js("window.__rc_mark = null")
+        got = [(uid_key.get(u, f"?{u}"), d) for u, d, _, _ in st["rows"]]
+        parents = {uid_key.get(u, f"?{u}"): uid_key.get(p, "") for u, _, p, _ in st["rows"]}
+        if threads:
+            want = expected_threads(lm, col, order)
+            check(f"lists: {label}: rows and depths as THREAD=REFS and Roundcube order them",
+                  got == want and st["threading"], f"got {got}, want {want}, threading {st['threading']}")
+            wrong = {k: p for k, p in parents.items()
+                     if p != ([m["parent"] for m in lm if m["key"] == k][0] or "")}
+            check(f"lists: {label}: each reply's parent is the message it answers", not wrong, repr(wrong))
+        else:
+            want = expected_flat(lm, col, order)
+            check(f"lists: {label}: rows in the RFC 5256 order",
+                  [k for k, _ in got] == want and not st["threading"] and all(d == 0 for _, d in got),
+                  f"got {[k for k, _ in got]}, want {want}, threading {st['threading']}")
+    flagged = b.js("Object.values(rcmail.message_list.rows).filter(r => r.flagged).map(r => String(r.uid))")
+    check("lists: the message flagged by another session meanwhile shows as flagged",
+          [uid_key.get(u) for u in flagged] == ["i"], repr([uid_key.get(u) for u in flagged]))
+    # Another session expunges "z"; the next list must lose it (VANISHED under QRESYNC).
+    lists_change(args, uid_key, expunge="z")
+    b.js("window.__rc_mark = rcmail.message_list.rows")
+    b.js("rcmail.command('checkmail')")
+    b.js("rcmail.list_mailbox()")
+    st = list_state(b, len(lm) - 1, "list after an expunge by another session")
+    b.js("window.__rc_mark = null")
+    got = [uid_key.get(u, f"?{u}") for u, _, _, _ in st["rows"]]
+    want = [k for k in expected_flat(lm, "date", "DESC") if k != "z"]
+    check("lists: a message expunged by another session leaves the list", got == want, f"got {got}, want {want}")
+
+
 def drive(args, msgs, base):
     shots = args.work
     b = Browser(args.chromium, os.path.join(args.work, "chrome-profile"), shots)
@@ -350,6 +576,11 @@ def drive(args, msgs, base):
                "B gone from the Trash list")
         print(f"  delete: {time.time() - t0:.1f}s")
 
+        # ---- 5b. threads and sorting
+        t0 = time.time()
+        threads_and_sorting(b, args, base, args.lists, args.lists_uids)
+        print(f"  threads and sorting: {time.time() - t0:.1f}s")
+
         # ---- 6. log out
         b.wait("!rcmail.busy && rcmail.commands['logout']", "the logout command enabled")
         b.js("rcmail.command('logout')")
@@ -409,6 +640,7 @@ def main():
     tag = os.urandom(4).hex()
     msgs = {k: (f"Roundcube test {k} {tag}", f"Body text of message {k}, marker {k}-{tag}.",
                 f"rc-{k}-{tag}@example.net") for k in "ABC"}
+    args.lists = lists_messages(tag)
     try:
         t0 = time.time()
         seed(args, msgs)

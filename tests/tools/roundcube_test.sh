@@ -2,7 +2,11 @@
 # Roundcube (Debian's package, served by `php -S` on 127.0.0.1) against an IMAP server,
 # driven by headless Chromium (tests/tools/roundcube_drive.py): log in, see INBOX's list,
 # open a message (subject and body shown), move it to another folder, delete another one
-# (to Trash, then for good), log out; then the server's state is checked over IMAP.
+# (to Trash, then for good), switch a 13-message folder through sorted and threaded lists
+# (issue 11: the rendered order checked against RFC 5256/THREAD=REFS computed in Python;
+# another session flags and expunges meanwhile), log out; then the server's state is
+# checked over IMAP, and Roundcube's IMAP log for SORT, THREAD and (its message cache being
+# on) ENABLE QRESYNC/CONDSTORE with UID FETCH (CHANGEDSINCE ...).
 # Roundcube speaks STARTTLS to the plain IMAP port (certificate checks off: the test
 # certificate is self-signed) and logs its IMAP traffic (imap_debug), printed on failure.
 # Usage:
@@ -109,6 +113,10 @@ esac
 # A private configuration directory (ROUNDCUBE_CONFIG_DIR, read by Debian's iniset.php):
 # nothing under /etc/roundcube or /var/lib/roundcube is written. SQLite database,
 # logs and temp files under $work; no SMTP (nothing is sent).
+# RC_CACHE=1 (the default) turns on Roundcube's index and message caches ('db'): the
+# message cache is what resynchronizes with ENABLE QRESYNC (or CONDSTORE) and
+# SELECT ... (QRESYNC ...) when the server offers them (rcube_imap_cache::synchronize).
+rc_cache="${RC_CACHE:-1}"
 rc="$work/roundcube"
 mkdir -p "$rc/config" "$rc/logs" "$rc/temp" "$work/client"
 ln -s /etc/roundcube/defaults.inc.php "$rc/config/defaults.inc.php"
@@ -123,8 +131,8 @@ cat >"$rc/config/config.inc.php" <<EOF
                                            'allow_self_signed' => true]];
 \$config['imap_timeout'] = 20;
 \$config['imap_debug'] = true;
-\$config['imap_cache'] = null;
-\$config['messages_cache'] = false;
+\$config['imap_cache'] = $([ "$rc_cache" = 1 ] && echo "'db'" || echo null);
+\$config['messages_cache'] = $([ "$rc_cache" = 1 ] && echo true || echo false);
 \$config['smtp_host'] = '';
 \$config['log_driver'] = 'file';
 \$config['log_dir'] = '$rc/logs/';
@@ -159,6 +167,40 @@ echo "roundcube on http://127.0.0.1:$web_port/ (IMAP STARTTLS 127.0.0.1:$imap_po
 rc_ok=0
 timeout 240 "$py" "$here/roundcube_drive.py" --url "http://127.0.0.1:$web_port/" --imap-port "$imap_port" \
   "${smtp_args[@]}" --user john@example.org --password pw-john --work "$work/client" || rc_ok=1
+# Issue 11: what Roundcube asked the server for, from its IMAP log ("[C: ]<tag> <command>"
+# lines): SORT and THREAD for the lists the driver switched to, and the CONDSTORE/QRESYNC
+# resync of its message cache when the server offered them.
+imap_log="$rc/logs/imap.log"
+caps="$(grep -m1 -o 'CAPABILITY IMAP4rev1.*' "$imap_log" 2>/dev/null | tail -1)"
+caps_after="$(grep -o '\[CAPABILITY [^]]*\]\|\* CAPABILITY .*' "$imap_log" 2>/dev/null | grep -i 'SORT\|QRESYNC\|CONDSTORE\|THREAD' | tail -1)"
+[ -n "$caps_after" ] || caps_after="$caps"
+offers() { local re="(^| |\\[)$1(=| |\\]|$)"; [[ "${caps_after^^}" =~ $re ]]; }
+sent() { grep -E -c "^\[[^]]*\]: <[^>]*> \[[^]]*\] C: [A-Za-z0-9]+ $1" "$imap_log" 2>/dev/null; }
+for what in "SORT" "THREAD"; do
+  if offers "$what"; then
+    n="$(sent "(UID )?$what ")"
+    [ "$n" -gt 0 ] && echo "ok: Roundcube sent $what to the server ($n times): $(grep -E -o "C: [A-Za-z0-9]+ (UID )?$what [^ ]+( [^ ]+)?" "$imap_log" | sed 's/^C: [A-Za-z0-9]* //' | sort | uniq -c | tr -s ' ' | tr '\n' ';')" ||
+      { echo "FAIL: the server offers $what but Roundcube never sent it"; rc_ok=1; }
+  else
+    echo "note: the server does not offer $what"
+  fi
+done
+for ext in QRESYNC CONDSTORE; do
+  if offers "$ext"; then
+    n="$(sent "ENABLE .*$ext")"
+    s="$(sent "(SELECT|EXAMINE) .*\($ext")"
+    f="$(sent "(UID )?FETCH .*CHANGEDSINCE")"
+    echo "note: $ext offered; Roundcube sent ENABLE $ext $n times, SELECT ($ext ...) $s times, FETCH (CHANGEDSINCE ...) $f times (message cache $([ "$rc_cache" = 1 ] && echo on || echo off))"
+  fi
+done
+if [ "$rc_cache" = 1 ] && { offers QRESYNC || offers CONDSTORE; }; then
+  [ "$(sent "ENABLE (QRESYNC|CONDSTORE)")" -gt 0 ] && echo "ok: Roundcube's message cache enabled QRESYNC/CONDSTORE, which the server offers" ||
+    { echo "FAIL: the server offers QRESYNC/CONDSTORE but Roundcube's message cache never enabled it"; rc_ok=1; }
+  # The driver changed Lists from another session (a flag, an expunge) while it was cached.
+  [ "$(sent "UID FETCH .*CHANGEDSINCE")" -gt 0 ] &&
+    echo "ok: Roundcube's cache resynchronized with UID FETCH (CHANGEDSINCE ...); answers: $(grep -A3 'C: [A-Za-z0-9]* UID FETCH .*CHANGEDSINCE' "$imap_log" | grep -o 'S: \* \(VANISHED.*\|[0-9]* FETCH.*\)' | sed 's/^S: //' | tr '\n' ';')" ||
+    { echo "FAIL: Roundcube's cache never asked for changes with CHANGEDSINCE"; rc_ok=1; }
+fi
 # Roundcube records IMAP failures (a NO/BAD it did not expect, a broken parse) in errors.log.
 if [ -s "$rc/logs/errors.log" ]; then
   echo "FAIL: Roundcube logged errors:"; sed 's/^/  /' "$rc/logs/errors.log" | tail -20
