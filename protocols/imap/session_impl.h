@@ -136,6 +136,8 @@ class imap_session {
   void report_qresync(const struct qresync_result& r);
   // UID FETCH ... (CHANGEDSINCE n VANISHED): the VANISHED (EARLIER) response.
   task<void> report_fetch_vanished(const command& c);
+  // "[HIGHESTMODSEQ n] " for the tagged OK of EXPUNGE and CLOSE under QRESYNC, else "".
+  task<std::string> highestmodseq_code();
   bool condstore_ = false;  // RFC 7162 3.1: on once enabled, for the session's life
   bool qresync_ = false;    // ENABLE QRESYNC
 
@@ -212,8 +214,19 @@ class imap_session {
   // resolves CATENATE parts into each message's bytes ([BADURL]), checks every message
   // against APPENDLIMIT ([TOOBIG]). False after it answered.
   task<bool> prepare_append(command& c);
+  // The message file a command's CATENATE URLs read last (clients name several sections
+  // of one message in a row) and how many files it read: one APPEND may read at most
+  // kMaxCatenateFiles, so 10,000 URL parts cannot make it read 10,000 big files.
+  struct catenate_source {
+    std::string box;
+    uint32_t uid = 0;
+    uint32_t uid_validity = 0;
+    std::string bytes;  // CRLF
+    size_t reads = 0;
+  };
   // The bytes a CATENATE URL names (RFC 4469 section 3, imap_url.h); nullopt after NO [BADURL].
-  task<std::optional<std::string>> resolve_catenate_url(const command& c, const std::string& url);
+  task<std::optional<std::string>> resolve_catenate_url(const command& c, const std::string& url,
+                                                        catenate_source& source);
   // A mailbox name (store name) in a response: wire_name() as an IMAP string; after
   // UTF8=ACCEPT a quoted UTF-8 string (RFC 6855 section 3 uQUOTED-CHAR), not a literal.
   void append_mailbox_name(std::string& out, const std::string& name) const;
