@@ -2,6 +2,7 @@
 #include "protocols/imap/base_subject.h"
 
 #include "mail/casefold.h"
+#include "mail/charset.h"
 #include "mail/header.h"
 #include "mail/rfc2047.h"
 
@@ -162,7 +163,31 @@ class base_subject_machine {
 }  // namespace
 
 std::string sort_casemap(std::string_view utf8) {
-  std::string out = mail::fold_case(utf8);
+  // Invalid UTF-8 (raw 8-bit headers) becomes U+FFFD, one for a run of them, as Dovecot's
+  // uni_utf8_to_decomposed_titlecase() writes it: SORT then orders such values as Dovecot.
+  std::string repaired;
+  std::string_view in = utf8;
+  if (!mail::is_valid_utf8(utf8)) {
+    mail::repair_utf8(utf8, repaired);
+    in = repaired;
+  }
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string collapsed;
+  if (in.find(kReplacement) != std::string_view::npos) {
+    collapsed.reserve(in.size());
+    for (size_t i = 0; i < in.size();) {
+      if (in.substr(i, 3) == kReplacement) {
+        if (collapsed.size() < 3 || std::string_view(collapsed).substr(collapsed.size() - 3) != kReplacement) {
+          collapsed.append(kReplacement);
+        }
+        i += 3;
+      } else {
+        collapsed += in[i++];
+      }
+    }
+    in = collapsed;
+  }
+  std::string out = mail::fold_case(in);
   for (char& c : out) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   }

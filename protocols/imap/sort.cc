@@ -98,7 +98,100 @@ uint32_t sort_needs(std::span<const sort_criterion> criteria) {
   return n;
 }
 
+namespace {
+
+bool is_lwsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// RFC 5322 atext.
+bool is_atext(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  if (static_cast<unsigned char>(c) >= 0x80) return true;  // 8-bit, as Dovecot's parser
+  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
+}
+
+// Skips whitespace and (nested) comments; false at an unterminated comment.
+bool skip_cfws(std::string_view v, size_t& p) {
+  for (;;) {
+    while (p < v.size() && is_lwsp(v[p])) ++p;
+    if (p >= v.size() || v[p] != '(') return true;
+    int depth = 0;
+    for (; p < v.size(); ++p) {
+      if (v[p] == '\\') {
+        ++p;
+      } else if (v[p] == '(') {
+        ++depth;
+      } else if (v[p] == ')' && --depth == 0) {
+        ++p;
+        break;
+      }
+    }
+    if (depth != 0) return false;
+  }
+}
+
+// dot-atom with CFWS around the dots ("a . b" is "a.b"), appended to out.
+bool dot_atom(std::string_view v, size_t& p, std::string& out) {
+  for (;;) {
+    size_t start = p;
+    while (p < v.size() && is_atext(v[p])) ++p;
+    if (p == start) return false;
+    out.append(v.substr(start, p - start));
+    size_t save = p;
+    if (!skip_cfws(v, p)) return false;
+    if (p < v.size() && v[p] == '.') {
+      out += '.';
+      ++p;
+      if (!skip_cfws(v, p)) return false;
+      continue;
+    }
+    p = save;
+    return skip_cfws(v, p);
+  }
+}
+
+// Dovecot's slow path (get_untokenized_msgid) from just after "<": [CFWS] id-left "@"
+// [CFWS] id-right ">", where id-left is a dot-atom or a quoted string and id-right a
+// dot-atom or a domain literal; comments and whitespace between tokens are dropped.
+bool untokenized_msg_id(std::string_view v, size_t& p, std::string& out) {
+  if (!skip_cfws(v, p)) return false;
+  if (p < v.size() && v[p] == '"') {
+    out += '"';
+    for (++p; p < v.size() && v[p] != '"'; ++p) {
+      if (v[p] == '\\' && p + 1 < v.size()) ++p;
+      out += v[p];
+    }
+    if (p >= v.size()) return false;
+    out += '"';
+    ++p;
+    if (!skip_cfws(v, p)) return false;
+  } else if (!dot_atom(v, p, out)) {
+    return false;
+  }
+  if (p >= v.size() || v[p] != '@') return false;
+  out += '@';
+  ++p;
+  if (!skip_cfws(v, p)) return false;
+  if (p < v.size() && v[p] == '[') {
+    size_t close = v.find(']', p);
+    if (close == std::string_view::npos) return false;
+    out.append(v.substr(p, close + 1 - p));
+    p = close + 1;
+    if (!skip_cfws(v, p)) return false;
+  } else if (!dot_atom(v, p, out)) {
+    return false;
+  }
+  if (p >= v.size() || v[p] != '>') return false;
+  ++p;
+  return true;
+}
+
+}  // namespace
+
 std::vector<std::string> parse_msg_ids(std::string_view v, size_t limit) {
+  // Dovecot's message_id_get_next(): from each "<", a quick scan to ">"; an id without
+  // '"', '(' or '[' before the ">" is taken as written minus its whitespace (when it has
+  // an "@"; without one the scan goes on after the ">"); otherwise the slow tokenized
+  // parse, which on failure goes on right after the "<" (so `<"from <a@b>` finds a@b).
   std::vector<std::string> ids;
   size_t p = 0;
   while (ids.size() < limit) {
@@ -106,28 +199,29 @@ std::vector<std::string> parse_msg_ids(std::string_view v, size_t limit) {
     if (lt == std::string_view::npos) break;
     size_t q = lt + 1;
     bool at = false;
-    bool slow = false;
-    while (q < v.size() && v[q] != '>') {
-      char c = v[q];
-      if (c == '@') at = true;
-      if (c == '"' || c == '(' || c == '[') slow = true;
+    while (q < v.size() && v[q] != '>' && v[q] != '"' && v[q] != '(' && v[q] != '[') {
+      if (v[q] == '@') at = true;
       ++q;
     }
-    if (q >= v.size()) break;  // no '>': nothing more is an id
-    std::string_view inner = v.substr(lt + 1, q - lt - 1);
-    p = q + 1;
-    if (!at) continue;
-    std::string id;
-    if (slow) {
-      // Dovecot parses quoted local parts, comments and domain literals token by token
-      // and drops the whitespace between them; dropping whitespace is all we do.
-      for (char c : inner) {
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') id += c;
+    if (q >= v.size()) break;
+    if (v[q] == '>') {
+      p = q + 1;
+      if (!at) continue;
+      std::string id;
+      for (char c : v.substr(lt + 1, q - lt - 1)) {
+        if (!is_lwsp(c)) id += c;
       }
-    } else {
-      id.assign(inner);
+      ids.push_back(std::move(id));
+      continue;
     }
-    ids.push_back(std::move(id));
+    size_t r = lt + 1;
+    std::string id;
+    if (untokenized_msg_id(v, r, id)) {
+      ids.push_back(std::move(id));
+      p = r;
+    } else {
+      p = lt + 1;
+    }
   }
   return ids;
 }

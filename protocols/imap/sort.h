@@ -79,8 +79,9 @@ void fill_sort_facts(std::string_view header_block, uint32_t needs, mail::charse
                      sort_facts& out);
 
 // The msg-ids of a Message-ID / References / In-Reply-To value, in order, without "<>",
-// as Dovecot's message_id_get_next() reads them: "<" ... ">" holding an "@"; one without
-// "@" is skipped; at most `limit`.
+// as Dovecot's message_id_get_next() reads them (sort.cc): "<" ... ">" holding an "@",
+// whitespace inside dropped; ids with quotes, comments or domain literals tokenized; one
+// that does not parse is skipped; at most `limit`.
 std::vector<std::string> parse_msg_ids(std::string_view value, size_t limit);
 
 // Indices into `messages` in the order `criteria` say (stable on the sequence number).

@@ -235,13 +235,17 @@ class thread_builder {
           kept.push_back(c);
         } else if (child.children.empty()) {
           // (4A) a dummy without children goes
-        } else if (x != 0 || child.children.size() == 1) {
-          // (4B) promoted: into a message's list always, into the root set when it is
-          // one message
+        } else if (x != 0) {
+          // (4B) promoted into a message's list
           for (int32_t g : child.children) {
-            nodes_[g].parent = x == 0 ? kNone : x;
+            nodes_[g].parent = x;
             kept.push_back(g);
           }
+          child.children.clear();
+        } else if (child.children.size() == 1) {
+          // (4B) into the root set when it is one message
+          nodes_[child.children.front()].parent = kNone;
+          kept.push_back(child.children.front());
           child.children.clear();
         } else {
           kept.push_back(c);
@@ -251,15 +255,37 @@ class thread_builder {
     });
   }
 
-  // The message whose subject stands for root `r` (a dummy's first child's).
+  // The message whose subject stands for root `r`: a dummy's oldest child (sent date,
+  // then sequence number). RFC 5256 (5B) says "the first child"; Dovecot takes the
+  // oldest ("sorting children will give us the oldest child"), which does not depend on
+  // the order the links were made in.
   const sort_facts& subject_message(int32_t r) const {
     const node& x = nodes_[r];
-    return m_[x.msg != kNone ? x.msg : nodes_[x.children.front()].msg];
+    if (x.msg != kNone) return m_[x.msg];
+    const sort_facts* best = nullptr;
+    for (int32_t c : x.children) {
+      const sort_facts& f = m_[nodes_[c].msg];
+      if (best == nullptr || f.sent_date < best->sent_date ||
+          (f.sent_date == best->sent_date && f.seq < best->seq)) {
+        best = &f;
+      }
+    }
+    return *best;
   }
 
   // (5)
   void group_by_subject() {
-    const std::vector<int32_t> roots = nodes_[0].children;
+    // The roots are taken in sent-date order (a dummy: its oldest child's), as Dovecot
+    // walks them; RFC 5256 leaves the order open, and it decides which message a reply
+    // joins ("5B" keeps the first original it meets, "5C" hangs a reply under the
+    // table's message until a second original turns the entry into a dummy).
+    std::vector<int32_t> roots = nodes_[0].children;
+    std::stable_sort(roots.begin(), roots.end(), [&](int32_t a, int32_t b) {
+      const sort_facts& x = subject_message(a);
+      const sort_facts& y = subject_message(b);
+      if (x.sent_date != y.sent_date) return x.sent_date < y.sent_date;
+      return x.seq < y.seq;
+    });
     // (5A, 5B) the subject table: a dummy beats a message, a message beats a reply.
     absl::flat_hash_map<std::string_view, int32_t> table;
     for (int32_t r : roots) {

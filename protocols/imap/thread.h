@@ -18,7 +18,9 @@
 //   (4) dummies (referenced, never seen) are pruned: without children they go; with
 //       children they are replaced by their children, except at the root where only a
 //       dummy with exactly one child is;
-//   (5) roots with the same (non-empty) base subject are merged: both dummies -> one
+//   (5) roots with the same (non-empty) base subject are merged, the roots taken in
+//       sent-date order and a dummy standing for its oldest child (both as Dovecot;
+//       RFC 5256 leaves the order open and says "first child"): both dummies -> one
 //       dummy with all the children; a dummy and a message -> the message under the
 //       dummy; a message and a reply/forward -> the reply under the message; otherwise
 //       both under a new dummy;
