@@ -276,6 +276,40 @@ def compress_command_pipelined_after_compress():
 
 
 @check
+def compress_idle_hears_new_mail():
+    """IDLE under COMPRESS: the EXISTS for a message appended by another session arrives
+    (sync-flushed) while the server waits, and DONE ends the IDLE."""
+    if not ARGS.compress:
+        return "skip"
+    for port, tls, kind in ports():
+        c = compressed_session(port, tls)
+        folder = f"cq-idle-{kind}-{int(time.time() * 1000)}"
+        _, t = c.command("a", f'CREATE "{folder}"')
+        need(t.startswith("a OK"), f"{kind}: CREATE: {t}")
+        _, t = c.command("b", f'SELECT "{folder}"')
+        need(t.startswith("b OK"), f"{kind}: SELECT: {t}")
+        c.send(b"c IDLE\r\n")
+        need(c.line().startswith("+"), f"{kind}: no continuation for IDLE")
+        other = Raw(port, tls)
+        other.login(ARGS.user, ARGS.password)
+        msg = b"Subject: idle\r\n\r\nhello\r\n"
+        other.send(f'x APPEND "{folder}" {{{len(msg)}+}}\r\n'.encode() + msg + b"\r\n")
+        _, t = other.until("x")
+        need(t.startswith("x OK"), f"{kind}: APPEND from another session: {t}")
+        other.close()
+        c.sock.settimeout(10)
+        line = c.line()
+        need(line == "* 1 EXISTS", f"{kind}: during IDLE: {line}")
+        c.send(b"DONE\r\n")
+        _, t = c.until("c")
+        need(t.startswith("c OK"), f"{kind}: IDLE: {t}")
+        _, t = c.command("d", "CLOSE")
+        _, t = c.command("e", f'DELETE "{folder}"')
+        need(t.startswith("e OK"), f"{kind}: DELETE: {t}")
+        c.close()
+
+
+@check
 def compress_bomb_is_cut_off():
     if not ARGS.compress:
         return "skip"
