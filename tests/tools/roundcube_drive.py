@@ -415,11 +415,19 @@ ROWS_JS = """(() => {
 })()"""
 
 
-def list_state(b, want_rows, what, timeout=20):
-    """The list's rows once it shows want_rows rows, all visible, the same twice in a row."""
+def list_state(b, want_rows, what, timeout=20, retry=None):
+    """The list's rows once it shows want_rows rows, all visible, the same twice in a row.
+    retry: JavaScript run again every 5 s while the list has not been replaced (a request
+    Roundcube dropped because another one held its lock)."""
     deadline = time.time() + timeout
+    next_retry = time.time() + 5
     last = None
+    st = None
     while time.time() < deadline:
+        if retry and time.time() > next_retry:
+            next_retry = time.time() + 5
+            if b.js("!!window.__rc_mark && rcmail.message_list.rows === window.__rc_mark && !rcmail.busy"):
+                b.js(retry)
         st = b.js(ROWS_JS % json.dumps(LISTS))
         if st and len(st["rows"]) == want_rows and all(r[3] for r in st["rows"]):
             if st == last:
@@ -470,7 +478,8 @@ def threads_and_sorting(b, args, base, lm, uid_key):
         if cur == [col, order, threads]:
             b.js("window.__rc_mark = null")
         b.js(f"rcmail.set_list_options(null, {json.dumps(col)}, {json.dumps(order)}, {1 if threads else 0})")
-        st = list_state(b, len(lm), label)
+        st = list_state(b, len(lm), label, retry=f"rcmail.list_mailbox('', '', '{col}_{order}', "
+                                                 f"{{_threads: {1 if threads else 0}}})")
         b.js("window.__rc_mark = null")
         got = [(uid_key.get(u, f"?{u}"), d) for u, d, _, _ in st["rows"]]
         parents = {uid_key.get(u, f"?{u}"): uid_key.get(p, "") for u, _, p, _ in st["rows"]}
@@ -492,9 +501,8 @@ def threads_and_sorting(b, args, base, lm, uid_key):
     # Another session expunges "z"; the next list must lose it (VANISHED under QRESYNC).
     lists_change(args, uid_key, expunge="z")
     b.js("window.__rc_mark = rcmail.message_list.rows")
-    b.js("rcmail.command('checkmail')")
     b.js("rcmail.list_mailbox()")
-    st = list_state(b, len(lm) - 1, "list after an expunge by another session")
+    st = list_state(b, len(lm) - 1, "list after an expunge by another session", retry="rcmail.list_mailbox()")
     b.js("window.__rc_mark = null")
     got = [uid_key.get(u, f"?{u}") for u, _, _, _ in st["rows"]]
     want = [k for k in expected_flat(lm, "date", "DESC") if k != "z"]
