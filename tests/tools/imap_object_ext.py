@@ -9,7 +9,8 @@ shares its root's. SAVEDATE: the time of APPEND/COPY, not INTERNALDATE; SEARCH S
 PREVIEW: decoded, HTML as text, LAZY gives NIL until computed. WITHIN: OLDER/YOUNGER by
 INTERNALDATE.
 
-Usage: imap_object_ext.py HOST PORT USER PASSWORD   (the user's mailbox may be empty)
+Usage: imap_object_ext.py HOST PORT USER PASSWORD [MAILDIR]   (the mailbox may be empty;
+with MAILDIR, the user's INBOX directory, a warm PREVIEW is shown to read no file)
 """
 import imaplib
 import re
@@ -17,6 +18,7 @@ import sys
 import time
 
 host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+maildir = sys.argv[5] if len(sys.argv) > 5 else ""  # the user's INBOX, for the warm-cache check
 fails = 0
 
 
@@ -192,6 +194,20 @@ t, _ = fetch_items(n5, "(PREVIEW)")
 check("PREVIEW computes it", 'PREVIEW "Lazy preview text"' in t, t)
 t, _ = fetch_items(n5, "(PREVIEW (LAZY))")
 check("PREVIEW (LAZY) once cached", 'PREVIEW "Lazy preview text"' in t, t)
+if maildir:
+    # A warm PREVIEW reads no file: move the message's file away and ask again.
+    import glob
+    import os
+    path = [p for p in glob.glob(maildir + "/cur/*") + glob.glob(maildir + "/new/*")
+            if b"Lazy   preview" in open(p, "rb").read()]
+    check("the message file is found", len(path) == 1, str(path))
+    if len(path) == 1:
+        os.rename(path[0], path[0] + ".away")
+        try:
+            t, _ = fetch_items(n5, "(PREVIEW)")
+            check("a warm PREVIEW reads no file", 'PREVIEW "Lazy preview text"' in t, t)
+        finally:
+            os.rename(path[0] + ".away", path[0])
 t, _ = fetch_items(n1, "(PREVIEW)")
 check("PREVIEW of plain text, whitespace collapsed", 'PREVIEW "Hello team, the plan is ready."' in t, t)
 t, _ = fetch_items(n2, "(PREVIEW)")

@@ -29,7 +29,7 @@ for attempt in 1 2 3; do
   pid=""
 done
 [ -n "$pid" ] || { echo "FAIL: server did not start"; cat "$work/serve.log"; exit 1; }
-timeout 120 python3 "$here/imap_object_ext.py" 127.0.0.1 "$port" john@example.org pw
+timeout 120 python3 "$here/imap_object_ext.py" 127.0.0.1 "$port" john@example.org pw "$data/vmail/example.org/john/Maildir"
 rc=$?
 [ $rc -eq 0 ] || { echo "--- serve.log"; tail -20 "$work/serve.log"; }
 exit $rc
