@@ -75,6 +75,7 @@ struct shard_context {
   mail::charset_converter* charsets = nullptr;
   spam_trainer* trainer = nullptr;  // null: no training
   header_cache* headers = nullptr;  // SEARCH's header blocks, one per shard
+  class sort_cache* sorts = nullptr;  // SORT/THREAD values (sort_cache.h), per shard; null: none
   // Users whose special-use folders this shard has already made sure of.
   absl::flat_hash_set<std::string> provisioned;
   // QUOTA (RFC 9208): users' STORAGE limits (quota_bytes); null: no quotas.

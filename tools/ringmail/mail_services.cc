@@ -18,6 +18,7 @@
 #include "delivery/auth/authenticator.h"
 #include "mail/charset.h"
 #include "protocols/imap/session.h"
+#include "protocols/imap/sort_cache.h"
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
@@ -110,6 +111,7 @@ struct mail_services::shard_state {
   std::unique_ptr<auth::authenticator> auth;
   mail::charset_converter charsets;
   imap::header_cache imap_headers;
+  imap::sort_cache imap_sorts;  // SORT/THREAD values (issue 11)
   imap::shard_context imap;
 };
 
@@ -246,6 +248,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.imap.stores = &stores_;
       st.imap.charsets = &st.charsets;
       st.imap.headers = &st.imap_headers;
+      st.imap.sorts = &st.imap_sorts;
       st.imap.trainer = imap_trainer_.get();
       st.imap.directory = st.cache.get();  // QUOTA limits (RFC 9208)
       if (settings_.spam_engine) {
