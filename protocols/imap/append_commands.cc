@@ -43,6 +43,9 @@ namespace ringmail::imap {
 
 namespace {
 
+// Distinct message files one APPEND's CATENATE parts may read (see catenate_source).
+constexpr size_t kMaxCatenateFiles = 100;
+
 // url-resp-text (RFC 4469 section 5, errata 2002): TEXT-CHAR except "]"; a URL that
 // cannot be echoed as it is is cut where it stops being echoable.
 std::string url_resp_text(std::string_view url) {
@@ -83,7 +86,8 @@ void imap_session::append_mailbox_name(std::string& out, const std::string& name
   out += '"';
 }
 
-task<std::optional<std::string>> imap_session::resolve_catenate_url(const command& c, const std::string& text) {
+task<std::optional<std::string>> imap_session::resolve_catenate_url(const command& c, const std::string& text,
+                                                                     catenate_source& source) {
   auto badurl = [&](std::string_view why) {
     no(c, absl::StrCat("[BADURL ", url_resp_text(text), "] ", std::string(why)));
     return std::optional<std::string>();
@@ -113,10 +117,16 @@ task<std::optional<std::string>> imap_session::resolve_catenate_url(const comman
   struct where {
     std::string path;
     uint64_t vsize = 0;
+    uint32_t uid_validity = 0;
   };
   // Where the message's file is; a flag change by another session renames it between our
   // ask and our read, so a failed read asks again (as FETCH does).
   std::optional<std::string> bytes;
+  // The same message as the previous URL: its file is immutable, so the bytes read then
+  // are its bytes now (a UIDVALIDITY change would have made it another folder).
+  const bool same = source.uid == u.uid && source.box == box && (u.uid_validity == 0 || u.uid_validity == source.uid_validity);
+  if (same) bytes = source.bytes;
+  if (!same && source.reads >= kMaxCatenateFiles) co_return badurl("Too many messages in one CATENATE");
   for (int attempt = 0; attempt < 3 && !bytes; ++attempt) {
     auto ask = [box, uid = u.uid, uid_validity = u.uid_validity](mailstore::mailbox& mb) -> task<absl::StatusOr<where>> {
       auto f = co_await mb.folder(box);
@@ -126,7 +136,7 @@ task<std::optional<std::string>> imap_session::resolve_catenate_url(const comman
       }
       const auto* m = (*f)->state().find(uid);
       if (m == nullptr) co_return absl::NotFoundError("UID");
-      co_return where{(*f)->path_of(*m), m->vsize};
+      co_return where{(*f)->path_of(*m), m->vsize, (*f)->state().uid_validity};
     };
     auto hop = on_mailbox(std::move(ask));
     absl::StatusOr<where> w = co_await std::move(hop);
@@ -136,7 +146,14 @@ task<std::optional<std::string>> imap_session::resolve_catenate_url(const comman
       co_return badurl("No such mailbox");
     }
     io_result<std::string> r = co_await mailstore::read_whole_file(w->path, w->vsize);
-    if (r.ok()) bytes = to_crlf(*r);
+    if (r.ok()) {
+      bytes = to_crlf(*r);
+      ++source.reads;
+      source.box = box;
+      source.uid = u.uid;
+      source.uid_validity = w->uid_validity;
+      source.bytes = *bytes;
+    }
   }
   if (!bytes) co_return badurl("Message is gone");
   std::string out;
@@ -182,12 +199,13 @@ task<bool> imap_session::prepare_append(command& c) {
     }
   }
   const uint64_t limit = config_.max_append;
+  catenate_source source;
   for (auto& m : c.append) {
     if (m.catenate) {
       std::string built;
       for (const auto& p : m.parts) {
         if (p.url) {
-          std::optional<std::string> piece = co_await resolve_catenate_url(c, p.text);
+          std::optional<std::string> piece = co_await resolve_catenate_url(c, p.text, source);
           if (!piece) co_return false;
           built += *piece;
         } else {

@@ -136,7 +136,7 @@ class imap_session {
   void report_qresync(const struct qresync_result& r);
   // UID FETCH ... (CHANGEDSINCE n VANISHED): the VANISHED (EARLIER) response.
   task<void> report_fetch_vanished(const command& c);
-  // "[HIGHESTMODSEQ n] " for the tagged OK of EXPUNGE and CLOSE under QRESYNC, else "".
+  // "[HIGHESTMODSEQ n] " for the tagged OK of EXPUNGE under QRESYNC (as Dovecot), else "".
   task<std::string> highestmodseq_code();
   bool condstore_ = false;  // RFC 7162 3.1: on once enabled, for the session's life
   bool qresync_ = false;    // ENABLE QRESYNC

@@ -350,6 +350,10 @@ def multiappend_is_all_or_nothing():
     r = c.cmd(first, [rest])
     need(r.status == "NO" and r.code().startswith("BADURL"), f"bad URL in the second message: {r.tagged!r}")
     need(status(c, name)["MESSAGES"] == before, "first message kept after the second had a bad URL")
+    # A folder that does not exist: TRYCREATE (RFC 3501 6.3.11), nothing created.
+    first, parts = append_cmd(name + "-missing", [(None, message("ok")), (None, message("ok2"))])
+    r = c.cmd(first, parts)
+    need(r.status == "NO" and r.code() == "TRYCREATE", f"MULTIAPPEND to a missing folder: {r.tagged!r}")
     # The connection is still in step.
     need(c.cmd("NOOP").ok, "NOOP after the failures")
 
@@ -453,6 +457,38 @@ def catenate_badurl():
             note(f"URL {url}: {r.tagged.decode().strip()}")
     if ARGS.server_kind != "dovecot":
         need(status(c, name)["MESSAGES"] == before, "a failed CATENATE stored something")
+
+
+@check
+def catenate_many_urls():
+    """Many URL parts: the same message 300 times is fine; 101 different messages in one
+    APPEND is more files than ringmail reads for one command ([BADURL])."""
+    c = Conn()
+    name = folder("catmany")
+    create(c, name)
+    msgs = [(None, message(f"m{i}")) for i in range(101)]
+    r = c.cmd(b"APPEND " + quote(name) + b" " + b" ".join(b"{%d+}\r\n" % len(d) + d for _, d in msgs))
+    need(r.ok, f"MULTIAPPEND of 101: {r.tagged!r}")
+    validity, uids = appenduid(r)
+    need(len(uids) == 101, f"{len(uids)} UIDs")
+    same = b" ".join(b'URL "/' + name.encode() + b"/;UID=%d/;SECTION=TEXT\"" % uids[0] for _ in range(300))
+    r = c.cmd(b"APPEND " + quote(name) + b" CATENATE (TEXT {4+}\r\nX: y" + b" TEXT {2+}\r\n\r\n " + same + b")")
+    need(r.ok, f"300 URLs of one message: {r.tagged!r}")
+    got = fetch_body_unselected(c, name, appenduid(r)[1][0])
+    need(got == b"X: y\r\n" + b"Hello.\r\n" * 300, f"300 URLs: {got[:80]!r}")
+    many = b" ".join(b'URL "/' + name.encode() + b"/;UID=%d/;SECTION=TEXT\"" % uid for uid in uids)
+    r = c.cmd(b"APPEND " + quote(name) + b" CATENATE (" + many + b")")
+    if ARGS.server_kind == "dovecot":
+        note(f"101 messages in one CATENATE: {r.tagged.decode().strip()}")
+        return
+    need(r.status == "NO" and r.code().startswith("BADURL"), f"101 messages in one CATENATE: {r.tagged!r}")
+    need(status(c, name)["MESSAGES"] == 102, "the refused CATENATE stored something")
+
+
+def fetch_body_unselected(c, name, uid):
+    r = c.cmd(b"EXAMINE " + quote(name))
+    need(r.ok, f"EXAMINE: {r.tagged!r}")
+    return fetch_body(c, uid)
 
 
 @check
