@@ -22,6 +22,7 @@
 
 #include "protocols/imap/command.h"
 #include "protocols/imap/command_reader.h"
+#include "protocols/imap/qresync_parser.h"
 
 namespace {
 
@@ -68,6 +69,20 @@ void parse(std::string_view bytes, bool utf8) {
   check(!r.cmd->tag.empty() && r.cmd->tag == again.cmd->tag);
   check_set(r.cmd->set);
   check_key(r.cmd->search);
+  // RFC 7162 (qresync_parser.h): no "*" or "$" in the QRESYNC sets, a mod-sequence in
+  // 1..2^63-1, sequence match data of equal count; VANISHED only in UID FETCH CHANGEDSINCE.
+  if (const auto& q = r.cmd->qresync) {
+    check(q->uid_validity != 0 && q->modseq != 0 && q->modseq < (uint64_t{1} << 63));
+    check(q->match_seqs.has_value() == q->match_uids.has_value());
+    for (const auto* s : {&q->known_uids, &q->match_seqs, &q->match_uids}) {
+      if (!*s) continue;
+      check(!(*s)->saved && !(*s)->ranges.empty());
+      for (const seq_range& x : (*s)->ranges) check(x.first != seq_range::star && x.last != seq_range::star);
+      check_set(**s);
+    }
+    if (q->match_seqs) check(detail::count_as_written(*q->match_seqs) == detail::count_as_written(*q->match_uids));
+  }
+  if (r.cmd->fetch_vanished) check(r.cmd->uid && r.cmd->changed_since.has_value());
 }
 
 struct event {

@@ -118,4 +118,16 @@ task<void> imap_session::report_fetch_vanished(const command& c) {
   if (gone.ok() && !gone->empty()) untagged("VANISHED (EARLIER) " + *gone);
 }
 
+task<std::string> imap_session::highestmodseq_code() {
+  if (!qresync_ || !selected_) co_return std::string();
+  auto ask = [name = selected_->name](mailstore::mailbox& box) -> task<absl::StatusOr<uint64_t>> {
+    auto f = co_await box.folder(name);
+    if (!f.ok()) co_return f.status();
+    co_return (*f)->state().highest_modseq;
+  };
+  auto hop = on_mailbox(std::move(ask));
+  absl::StatusOr<uint64_t> top = co_await std::move(hop);
+  co_return top.ok() ? absl::StrCat("[HIGHESTMODSEQ ", *top, "] ") : std::string();
+}
+
 }  // namespace ringmail::imap

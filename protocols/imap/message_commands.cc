@@ -849,7 +849,7 @@ task<void> imap_session::on_expunge(const command& c) {
   if (!st.ok()) {
     no(c, absl::StrCat("[SERVERBUG] ", st.message()));
   } else {
-    ok(c, "Expunge completed");
+    ok(c, (co_await highestmodseq_code()) + "Expunge completed");  // RFC 7162 (QRESYNC)
   }
 }
 
