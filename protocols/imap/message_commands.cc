@@ -609,7 +609,10 @@ task<void> imap_session::on_search(const command& c) {
   };
   std::vector<uint32_t> uids(exists);
   for (uint32_t i = 0; i < exists; ++i) uids[i] = selected_->view.uid_at(i + 1);
-  auto get = [name = selected_->name, uids = std::move(uids), content = want_files, want_ids](
+  // Full-text index (fts_search.cc): messages it rules out for BODY/TEXT are not read,
+  // and their file names not even asked for.
+  std::optional<std::vector<uint32_t>> fts = co_await fts_filter(c.search, uids);
+  auto get = [name = selected_->name, uids = std::move(uids), content = want_files, want_ids, fts](
                  mailstore::mailbox& box) -> task<absl::StatusOr<search_facts>> {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
@@ -627,7 +630,7 @@ task<void> imap_session::on_search(const command& c) {
       mf.modseq = m->modseq;
       mf.vsize = m->vsize;
       mf.internal_date = m->internal_date;
-      if (content) {
+      if (content && (!fts || std::binary_search(fts->begin(), fts->end(), uids[i]))) {
         mf.path = (*f)->path_of(*m);
         r.bases[i] = m->base;
       }
@@ -645,8 +648,6 @@ task<void> imap_session::on_search(const command& c) {
   std::vector<message_facts>* facts = &got->facts;
   std::vector<std::string>& keywords = got->keywords;
   for (uint32_t i = 0; i < exists; ++i) (*facts)[i].seq = i + 1;
-  // Full-text index (fts_search.cc): messages it rules out for BODY/TEXT are not read.
-  std::optional<std::vector<uint32_t>> fts = co_await fts_filter(c.search, *facts);
   header_cache& headers = *shard_.headers;
   const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
   search_context ctx;
@@ -861,8 +862,7 @@ task<void> imap_session::on_append(command& c) {
     co_return;
   }
   // MULTIAPPEND, CATENATE, UTF8 data, APPENDLIMIT (append_commands.cc).
-  auto prepare = prepare_append(c);
-  if (!co_await std::move(prepare)) co_return;
+  if (!co_await prepare_append(c)) co_return;
   if (co_await refuse_over_quota(c)) co_return;  // QUOTA (RFC 9208, quota_commands.cc)
   if (c.append.size() > 1) {
     absl::StatusOr<std::string> done = co_await append_several(c, *name);
