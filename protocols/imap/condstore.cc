@@ -97,6 +97,16 @@ bool expunge_history_covers(const mailstore::folder_state& st, uint64_t since) {
   // A mod-sequence above ours comes from another index of this folder (rebuilt since,
   // or another server's): nothing we kept can be trusted to cover it.
   if (since > st.highest_modseq) return false;
+  // Where this index's history begins: every modseq it gave out is at least the oldest
+  // one it still holds. An index rebuilt over kept UIDs (mailbox.cc: Dovecot's
+  // dovecot-uidlist, or a lost index of ours) starts its modseqs above any from before
+  // and gives every message it found that first modseq, so expunges from before it are
+  // below that floor and unknown here; a client whose mod-sequence is older than the
+  // floor gets the answer from the gaps.
+  uint64_t floor = st.highest_modseq;
+  for (const auto& m : st.messages) floor = std::min(floor, m.modseq);
+  if (!st.expunged.empty()) floor = std::min(floor, st.expunged.front().second);
+  if (since + 1 < floor) return false;
   if (st.expunged.size() < mailstore::kMaxExpungedKept) return true;
   // Full: older entries may have been dropped, all with modseqs up to the oldest kept.
   return since >= st.expunged.front().second;

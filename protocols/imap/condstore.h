@@ -5,8 +5,10 @@
 // (uid, modseq) of expunged messages, the oldest dropped past kMaxExpungedKept. So a
 // VANISHED (EARLIER) answer is exact when every expunge after the client's mod-sequence
 // is still in the history; when some may have been dropped (the history is full and its
-// oldest entry is newer than the client's mod-sequence), or the client names a
-// mod-sequence this folder never reached (an index rebuilt since), we answer as RFC 7162
+// oldest entry is newer than the client's mod-sequence), when the client's mod-sequence
+// is older than anything this index numbered (an index rebuilt over kept UIDs starts its
+// modseqs above all earlier ones: expunges from before it are not in its history), or
+// the client names a mod-sequence this folder never reached, we answer as RFC 7162
 // 3.2.5.2 allows a server that keeps no such history: every UID of the client's known
 // range (1:UIDNEXT-1 when it sent none) that is not in the folder now, narrowed by the
 // message sequence match data when the client sent some.

@@ -200,6 +200,26 @@ TEST(Qresync, HistoryDroppedAnswersWithEveryMissingUid) {
   EXPECT_EQ(format_spans(r.vanished), "3:4,8");
 }
 
+TEST(Qresync, IndexRebuiltOverKeptUidsAnswersFromTheGaps) {
+  // An index rebuilt from dovecot-uidlist: the UIDs stay, modseqs restart above any from
+  // before (every message found gets the first one), the expunge history is empty.
+  mailstore::folder_state st = sample();
+  st.expunged.clear();
+  for (auto& m : st.messages) m.modseq = 1'000'000;
+  st.messages[1].modseq = 1'000'005;  // changed since the rebuild
+  st.highest_modseq = 1'000'005;
+  EXPECT_FALSE(expunge_history_covers(st, 500));      // a modseq from the old numbering
+  EXPECT_TRUE(expunge_history_covers(st, 999'999));   // saw everything up to the rebuild
+  EXPECT_TRUE(expunge_history_covers(st, 1'000'000));
+  qresync_result r = compute_qresync(st, qp(7, 500));
+  EXPECT_EQ(format_spans(r.vanished), "3:4,8");  // not "": those went before the rebuild
+  EXPECT_EQ(r.changed.size(), 7u);
+  r = compute_qresync(st, qp(7, 1'000'000));
+  EXPECT_TRUE(r.vanished.empty());
+  ASSERT_EQ(r.changed.size(), 1u);
+  EXPECT_EQ(r.changed[0].uid, 2u);
+}
+
 TEST(Qresync, HugeAndInvertedSetsCostRanges) {
   mailstore::folder_state st = sample();
   st.expunged.clear();
