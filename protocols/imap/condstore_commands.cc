@@ -56,8 +56,11 @@ task<bool> imap_session::condstore_before(const command& c) {
     bad(c, "QRESYNC isn't enabled");
     co_return false;
   }
-  if (!condstore_ && enabling(c)) {
-    condstore_ = true;
+  // ENABLE CONDSTORE/QRESYNC while a folder is selected announces HIGHESTMODSEQ too (as
+  // Dovecot, before "* ENABLED"); enable_condstore() turns it on, so ENABLED names it.
+  const bool enable = c.name == command_name::enable && (has_atom(c, "CONDSTORE") || has_atom(c, "QRESYNC"));
+  if (!condstore_ && (enable || enabling(c))) {
+    if (!enable) condstore_ = true;
     const bool selecting = c.name == command_name::select || c.name == command_name::examine;
     if (selected_ && !selecting) {
       auto ask = [name = selected_->name](mailstore::mailbox& box) -> task<absl::StatusOr<uint64_t>> {

@@ -482,6 +482,13 @@ def enabling_command_announces_highestmodseq():
     f = fetches(u)
     need(f and list(f.values())[0]["modseq"], f"STORE after enabling without MODSEQ: {u}")
     c.close()
+    # ENABLE CONDSTORE while a folder is selected: ENABLED names it, HIGHESTMODSEQ comes too.
+    c = login()
+    c.ok(f"SELECT {S.folder}")
+    u, _ = c.ok("ENABLE CONDSTORE")
+    need(any(x.upper().startswith("* ENABLED") and "CONDSTORE" in x.upper() for x in u), f"ENABLE CONDSTORE -> {u}")
+    result("enable_selected_highestmodseq", "yes" if code(u, "HIGHESTMODSEQ") else "no")
+    c.close()
 
 
 @check
