@@ -1,22 +1,26 @@
-// sort_cache: the SORT/THREAD values (sort.h sort_facts) of messages a shard's IMAP
+// sort_cache: the SORT/THREAD values (sort.h sort_facts) of the messages a shard's IMAP
 // sessions sorted or threaded lately, so a warm SORT or THREAD of a big folder reads no
-// file and parses no header: Dovecot keeps the same values (sort dates, base subjects,
-// first addresses, message-ids) in its dovecot.index.cache for the same reason.
+// file, parses no header and copies no file name: Dovecot keeps the same values (sort
+// dates, base subjects, first addresses, message-ids) in its dovecot.index.cache for the
+// same reason.
 //
-// One per shard (imap::shard_context owns a pointer; tools/ringmail/mail_services.cc
-// makes it), memory only. The key is the user, the folder and the file's base name, as in
-// header_cache.h: a message file's bytes never change once named, so an entry cannot go
-// stale (an expunged message's entry is never asked for again and ages out). Entries hold
-// every value (fill_sort_facts with all needs), so one SORT warms every key and THREAD.
-// Least recently used out first, bounded by an estimate of the bytes held.
+// One per shard (imap::shard_context has a pointer; tools/ringmail/mail_services.cc
+// makes it), memory only. Values are kept per folder (user and folder name) and UID: a
+// UID names one message for as long as the folder's UIDVALIDITY holds (RFC 9051 2.3.1.1),
+// and the message's bytes never change, so a value cannot go stale; a new UIDVALIDITY
+// drops the folder's values. Values of expunged messages stay until their folder is
+// dropped. Each value holds everything (fill_sort_facts with every need), so one SORT
+// warms every key and THREAD. Bounded by an estimate of the bytes held: the folder used
+// least recently goes first; a folder alone over the bound keeps what it has.
 #pragma once
 
 #include <cstddef>
-#include <list>
+#include <cstdint>
 #include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "protocols/imap/sort.h"
 
 namespace ringmail::imap {
@@ -26,33 +30,46 @@ class sort_cache {
   // 100,000 messages of a typical folder take about 40 MB.
   static constexpr size_t kMaxBytes = 96u << 20;
 
-  const sort_facts* find(const std::string& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return &it->second->second;
+  struct folder_values {
+    uint32_t uid_validity = 0;
+    absl::flat_hash_map<uint32_t, sort_facts> by_uid;
+    size_t bytes = 0;
+    uint64_t last_use = 0;
+  };
+
+  // The values of `folder` ("user\nname") at `uid_validity`, marked as used now.
+  folder_values& folder(const std::string& folder, uint32_t uid_validity) {
+    folder_values& f = folders_[folder];
+    if (f.uid_validity != uid_validity) {
+      bytes_ -= f.bytes;
+      f = folder_values();
+      f.uid_validity = uid_validity;
+    }
+    f.last_use = ++clock_;
+    return f;
   }
 
-  void put(std::string key, sort_facts facts) {
-    const size_t cost = cost_of(key, facts);
-    if (cost > kMaxBytes / 16 || index_.contains(key)) return;
-    while (!lru_.empty() && bytes_ + cost > kMaxBytes) {
-      auto& [k, v] = lru_.back();
-      bytes_ -= cost_of(k, v);
-      index_.erase(k);
-      lru_.pop_back();
+  static const sort_facts* find(const folder_values& f, uint32_t uid) {
+    auto it = f.by_uid.find(uid);
+    return it == f.by_uid.end() ? nullptr : &it->second;
+  }
+
+  void put(folder_values& f, uint32_t uid, sort_facts facts) {
+    const size_t cost = cost_of(facts);
+    while (bytes_ + cost > kMaxBytes && evict_other_than(f)) {
     }
-    lru_.emplace_front(std::move(key), std::move(facts));
-    index_.emplace(lru_.front().first, lru_.begin());
+    if (bytes_ + cost > kMaxBytes) return;
+    auto [it, inserted] = f.by_uid.try_emplace(uid, std::move(facts));
+    if (!inserted) return;
+    f.bytes += cost;
     bytes_ += cost;
   }
 
   size_t bytes() const { return bytes_; }
-  size_t size() const { return index_.size(); }
 
  private:
-  static size_t cost_of(const std::string& key, const sort_facts& f) {
-    size_t n = 2 * key.size() + sizeof(sort_facts) + 96;  // key twice (list + index), nodes
+  static size_t cost_of(const sort_facts& f) {
+    size_t n = sizeof(sort_facts) + sizeof(uint32_t) + 16;  // the slot
     for (const std::string* s : {&f.subject, &f.from, &f.to, &f.cc, &f.display_from, &f.display_to, &f.message_id}) {
       if (s->size() > 15) n += s->size() + 1;  // beyond the small-string buffer
     }
@@ -60,9 +77,23 @@ class sort_cache {
     return n;
   }
 
-  std::list<std::pair<std::string, sort_facts>> lru_;
-  absl::flat_hash_map<std::string, std::list<std::pair<std::string, sort_facts>>::iterator> index_;
+  // Drops the least recently used folder other than `keep`; false if there is none.
+  bool evict_other_than(const folder_values& keep) {
+    auto victim = folders_.end();
+    for (auto it = folders_.begin(); it != folders_.end(); ++it) {
+      if (&it->second == &keep) continue;
+      if (victim == folders_.end() || it->second.last_use < victim->second.last_use) victim = it;
+    }
+    if (victim == folders_.end()) return false;
+    bytes_ -= victim->second.bytes;
+    folders_.erase(victim);
+    return true;
+  }
+
+  // node_hash_map: a folder_values& stays valid while other folders come and go.
+  absl::node_hash_map<std::string, folder_values> folders_;
   size_t bytes_ = 0;
+  uint64_t clock_ = 0;
 };
 
 }  // namespace ringmail::imap

@@ -19,6 +19,8 @@
 #include "protocols/imap/sort.h"
 #include "protocols/imap/sort_cache.h"
 #include "protocols/imap/thread.h"
+#include "mail/limits.h"
+#include "runtime/file.h"
 
 namespace ringmail::imap {
 
@@ -34,6 +36,45 @@ std::string_view header_part(std::string_view bytes) {
   if (bytes.substr(0, 2) == "\r\n") return bytes.substr(0, 2);
   const size_t end = bytes.find("\r\n\r\n");
   return end == std::string_view::npos ? bytes : bytes.substr(0, end + 4);
+}
+
+// Where the header block of `bytes` ends (after its empty line), CRLF or bare LF; npos
+// when no empty line is there yet.
+size_t header_end(std::string_view bytes) {
+  if (bytes.substr(0, 1) == "\n") return 1;
+  if (bytes.substr(0, 2) == "\r\n") return 2;
+  for (size_t p = bytes.find('\n'); p != std::string_view::npos; p = bytes.find('\n', p + 1)) {
+    if (p + 1 < bytes.size() && bytes[p + 1] == '\n') return p + 2;
+    if (p + 2 < bytes.size() && bytes[p + 1] == '\r' && bytes[p + 2] == '\n') return p + 3;
+  }
+  return std::string_view::npos;
+}
+
+// The header block of the file at `path` as stored (LF or CRLF), reading only as far as
+// its end: 16 KiB first, then 64 KiB at a time up to mail::max_header_block_bytes (a
+// message's body is never read, nor converted to CRLF, for SORT values).
+task<std::optional<std::string>> read_header_block(std::string path) {
+  auto f = co_await file::open(path, O_RDONLY);
+  if (!f.ok()) co_return std::nullopt;
+  std::string out;
+  size_t chunk = 16 * 1024;
+  size_t end = std::string_view::npos;
+  while (end == std::string_view::npos && out.size() < mail::max_header_block_bytes) {
+    const size_t have = out.size();
+    out.resize(have + chunk);
+    auto n = co_await f->read_at(std::span<char>(out.data() + have, chunk), have);
+    if (!n.ok()) {
+      co_await f->close();
+      co_return std::nullopt;
+    }
+    out.resize(have + *n);
+    end = header_end(out);
+    if (*n < chunk) break;  // the end of the file
+    chunk = 64 * 1024;
+  }
+  co_await f->close();
+  if (end != std::string_view::npos) out.resize(end);
+  co_return out;
 }
 
 // Copies the values `needs` asks for from a cached entry (all of them are there).
@@ -69,21 +110,38 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   const uint32_t exists = selected_->view.exists();
   const bool content = search_needs_content(c.search);
   const bool body = content && needs_body(c.search);
-  const bool files = content || needs != 0;
+  // The shard's values of this folder, when they can serve (a content key reads the
+  // files anyway).
+  // Other sessions of the shard run at each co_await and may drop this folder's values
+  // (sort_cache evicts the least recently used folder), so the pointer is taken again
+  // after every co_await.
+  const std::string folder_key = absl::StrCat(user_, "\n", selected_->name);
+  const uint32_t uid_validity = selected_->uid_validity;
+  const bool use_cache = shard_.sorts != nullptr && !content && needs != 0;
+  sort_cache::folder_values* cached = use_cache ? &shard_.sorts->folder(folder_key, uid_validity) : nullptr;
+  auto refresh = [&] {
+    if (use_cache) cached = &shard_.sorts->folder(folder_key, uid_validity);
+  };
+  // File names are copied from the owner only for the messages whose values (or content)
+  // must be read: none for a warm SORT.
+  std::vector<uint32_t> uids(exists);
+  std::vector<bool> want_file(exists, false);
+  for (uint32_t i = 0; i < exists; ++i) {
+    uids[i] = selected_->view.uid_at(i + 1);
+    want_file[i] = content || (needs != 0 && (cached == nullptr || sort_cache::find(*cached, uids[i]) == nullptr));
+  }
   struct facts_reply {
     std::vector<message_facts> facts;
     std::vector<std::string> bases;
     std::vector<std::string> keywords;
   };
-  std::vector<uint32_t> uids(exists);
-  for (uint32_t i = 0; i < exists; ++i) uids[i] = selected_->view.uid_at(i + 1);
-  auto get = [name = selected_->name, uids = std::move(uids), files](
+  auto get = [name = selected_->name, uids = std::move(uids), want_file = std::move(want_file)](
                  mailstore::mailbox& box) -> task<absl::StatusOr<facts_reply>> {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
     facts_reply r;
     r.facts.resize(uids.size());
-    if (files) r.bases.resize(uids.size());
+    r.bases.resize(uids.size());
     for (size_t i = 0; i < uids.size(); ++i) {
       message_facts& mf = r.facts[i];
       mf.uid = uids[i];
@@ -95,7 +153,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
       mf.modseq = m->modseq;
       mf.vsize = m->vsize;
       mf.internal_date = m->internal_date;
-      if (files) {
+      if (want_file[i]) {
         mf.path = (*f)->path_of(*m);
         r.bases[i] = m->base;
       }
@@ -105,12 +163,12 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   };
   auto hop = on_mailbox(std::move(get));
   absl::StatusOr<facts_reply> got = co_await std::move(hop);
+  refresh();
   if (!got.ok()) {
     no(c, "[SERVERBUG] Cannot read the mailbox");
     co_return std::nullopt;
   }
   header_cache& headers = *shard_.headers;
-  sort_cache* values = content ? nullptr : shard_.sorts;  // a content key reads files anyway
   const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
   search_context ctx;
   ctx.max_seq = exists;
@@ -136,34 +194,57 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     search_message sm;
     sm.seq = m.seq;
     sm.entry = &e;
-    std::string key;
-    if (values != nullptr && needs != 0) {
-      key = absl::StrCat(key_prefix, got->bases[i]);
-      if (const sort_facts* hit = values->find(key)) {
-        if (!search_matches(c.search, sm, ctx, cache)) continue;
-        sort_facts& f = out.emplace_back();
-        f.seq = m.seq;
-        f.uid = m.uid;
-        f.internal_date = m.internal_date;
-        f.size = m.vsize;
-        copy_values(*hit, needs, f);
-        continue;
-      }
+    const sort_facts* hit = cached != nullptr ? sort_cache::find(*cached, m.uid) : nullptr;
+    if (m.path.empty() && needs != 0 && hit == nullptr) {
+      // Values dropped since the hop (another session's folder pushed them out): read
+      // the file after all.
+      m.path = co_await current_path(m.uid);
+      refresh();
+      if (m.path.empty()) continue;  // expunged meanwhile
+    }
+    const bool file = !m.path.empty();
+    if (!file) {
+      // Values cached (or not needed: ARRIVAL, SIZE) and no content key.
+      if (!search_matches(c.search, sm, ctx, cache)) continue;
+      sort_facts& f = out.emplace_back();
+      f.seq = m.seq;
+      f.uid = m.uid;
+      f.internal_date = m.internal_date;
+      f.size = m.vsize;
+      f.sent_date = m.internal_date;
+      if (hit != nullptr) copy_values(*hit, needs, f);
+      continue;
     }
     std::optional<loaded_message> msg;
     if (body) {
       msg = co_await load(m);
+      refresh();
       if (!msg) continue;
-    } else if (files) {
-      std::string key = absl::StrCat(key_prefix, got->bases[i]);
-      if (const std::string* h = headers.find(key)) {
+    } else {
+      std::string key = got->bases[i].empty() ? std::string() : absl::StrCat(key_prefix, got->bases[i]);
+      if (const std::string* kept = key.empty() ? nullptr : headers.find(key)) {
         msg.emplace();
-        msg->bytes = *h;
+        msg->bytes = *kept;
       } else {
-        msg = co_await load(m);
-        if (!msg) continue;
-        msg->bytes.resize(header_part(msg->bytes).size());
-        headers.put(std::move(key), msg->bytes);
+        // The header block only, as stored; a flag change by another session renames
+        // the file: ask the owner where it is now, a few times (as load()).
+        std::optional<std::string> h = co_await read_header_block(m.path);
+        for (int attempt = 0; !h && attempt < 3; ++attempt) {
+          std::string now = co_await current_path(m.uid);
+          if (now.empty()) break;
+          h = co_await read_header_block(std::move(now));
+        }
+        refresh();
+        if (!h) continue;
+        msg.emplace();
+        // With the sort cache the header block is not kept twice; the header cache
+        // holds CRLF blocks (SEARCH parses them as loaded messages).
+        if (cached == nullptr && !key.empty()) {
+          msg->bytes = to_crlf(*h);
+          headers.put(std::move(key), msg->bytes);
+        } else {
+          msg->bytes = std::move(*h);
+        }
       }
     }
     if (content) sm.parsed = &msg->parsed(*shard_.charsets);
@@ -173,12 +254,12 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     f.uid = m.uid;
     f.internal_date = m.internal_date;
     f.size = m.vsize;
-    if (values != nullptr && needs != 0) {
+    if (cached != nullptr) {
       // Every value, once, for the cache: the next SORT by any key or THREAD is warm.
-      fill_sort_facts(header_part(msg->bytes), kAllNeeds, *shard_.charsets, f);
-      values->put(std::move(key), f);
+      fill_sort_facts(body ? header_part(msg->bytes) : std::string_view(msg->bytes), kAllNeeds, *shard_.charsets, f);
+      shard_.sorts->put(*cached, m.uid, f);
     } else {
-      fill_sort_facts(msg ? header_part(msg->bytes) : std::string_view(), needs, *shard_.charsets, f);
+      fill_sort_facts(body ? header_part(msg->bytes) : std::string_view(msg->bytes), needs, *shard_.charsets, f);
     }
   }
   co_return out;
