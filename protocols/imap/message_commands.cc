@@ -599,6 +599,7 @@ task<void> imap_session::on_search(const command& c) {
   // EMAILID/THREADID need cache blobs (or files), SAVED* the base names (object_fetch.h).
   const bool want_ids = search_needs_object_ids(c.search);
   const bool want_files = content || want_ids || search_needs_save_date(c.search);
+  const search_key ids_prefilter = index_fact_keys(c.search);  // object_fetch.h
   // The index facts of every message in the view, in one hop to the owner. Unlike
   // facts_for (FETCH), no cache blobs are copied, and file names only when a key needs
   // the content (with the base name, the header cache's key).
@@ -672,6 +673,8 @@ task<void> imap_session::on_search(const command& c) {
     sm.entry = &e;
     std::pair<std::string, std::string> ids;  // OBJECTID (object_fetch.h)
     if (want_ids) {
+      // Index facts that rule the message out first: no file read for its ids.
+      if (!search_matches(ids_prefilter, sm, ctx)) continue;
       ids = co_await object_ids_of(m, &new_caches);
       sm.email_id = ids.first;
       sm.thread_id = ids.second;

@@ -107,6 +107,16 @@ void append_object_item(std::string& line, const fetch_item& f, const fetch_cach
   }
 }
 
+search_key index_fact_keys(const search_key& program) {
+  search_key out;
+  out.k = search_key::kind::and_;
+  if (program.k != search_key::kind::and_) return out;
+  for (const search_key& k : program.children) {
+    if (!search_needs_content(k) && !search_needs_object_ids(k)) out.children.push_back(k);
+  }
+  return out;
+}
+
 void keep_cache_blob(std::vector<std::pair<uint32_t, std::string>>& blobs, uint32_t uid, const fetch_cache& c) {
   if (!blobs.empty() && blobs.back().first == uid) {
     blobs.back().second = encode_fetch_cache(c);

@@ -17,6 +17,7 @@
 #include "mail/charset.h"
 #include "protocols/imap/command.h"
 #include "protocols/imap/fetch_cache.h"
+#include "protocols/imap/search.h"
 #include "protocols/imap/session_impl.h"
 
 namespace ringmail::imap {
@@ -44,6 +45,11 @@ bool fill_fetch_cache(std::optional<fetch_cache>& c, object_needs n, loaded_mess
 // lack the value (then NIL, what RFC 8970 answers a LAZY fetch with).
 void append_object_item(std::string& line, const fetch_item& f, const fetch_cache* cached,
                         const message_facts& m);
+
+// The top-level keys of a SEARCH program (an and_) that need only index facts (no
+// content, no object ids), as an and_: a message they reject cannot match the program,
+// so SEARCH skips it before reading its file for EMAILID/THREADID.
+search_key index_fact_keys(const search_key& program);
 
 // (uid, blob) pairs to store: replaces the last pair when it is the same message's.
 void keep_cache_blob(std::vector<std::pair<uint32_t, std::string>>& blobs, uint32_t uid, const fetch_cache& c);
