@@ -18,7 +18,7 @@ declare -A sources=(
   [sasl_fuzz]="protocols/sasl/sasl_server.cc"
   [smtp_command_fuzz]="protocols/smtp/command_reader.cc protocols/smtp/command.cc"
   [smtp_data_fuzz]="protocols/smtp/data_reader.cc"
-  [imap_command_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/qresync_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc protocols/imap/imap_url.cc mail/date.cc"
+  [imap_command_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/qresync_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc protocols/imap/imap_url.cc protocols/imap/metadata_parser.cc protocols/imap/notify_parser.cc delivery/mailstore/metadata_format.cc mail/date.cc"
   [imap_url_fuzz]="protocols/imap/imap_url.cc protocols/imap/parser_cursor.cc protocols/imap/fetch_parser.cc protocols/imap/sequence_set.cc protocols/imap/date_time.cc mail/date.cc"
   [imap_thread_fuzz]="$mail_all mail/date.cc mail/casefold.cc protocols/imap/message_render.cc protocols/imap/base_subject.cc protocols/imap/sort.cc protocols/imap/thread.cc"
   [mail_decode_fuzz]="$mail_decoders"
@@ -34,13 +34,14 @@ declare -A sources=(
   [mailstore_index_fuzz]="delivery/mailstore/folder_index.cc"
   [deflate_stream_fuzz]="runtime/deflate_stream.cc"
   [fts_index_fuzz]="delivery/fts/text_index.cc"
+  [metadata_notify_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/qresync_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc protocols/imap/imap_url.cc protocols/imap/metadata_parser.cc protocols/imap/notify_parser.cc delivery/mailstore/metadata_format.cc mail/date.cc"
   [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc mail/header.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
   [smtp_command_fuzz]=""
   [smtp_data_fuzz]=""
-  [imap_command_fuzz]=""
+  [imap_command_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"  # metadata_format.cc (METADATA entry names)
   [imap_url_fuzz]=""
   [mail_decode_fuzz]="$(pkg-config --libs absl_hash absl_raw_hash_set)"
   [dnsbl_spec_fuzz]="$(pkg-config --libs absl_status absl_statusor absl_strings)"
@@ -57,6 +58,7 @@ declare -A libs=(
   [mailstore_index_fuzz]="-lz $(pkg-config --libs absl_strings absl_status absl_statusor)"
   [deflate_stream_fuzz]="-lz"
   [fts_index_fuzz]="-lz $absl_all"
+  [metadata_notify_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
 )
 
 for target in "${!sources[@]}"; do

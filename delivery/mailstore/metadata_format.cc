@@ -109,7 +109,9 @@ absl::StatusOr<metadata_entries> parse_metadata(std::string_view file) {
     std::optional<uint64_t> len = read_number(s, '\n');
     if (!len || *len > kMaxMetadataValueBytes || *len + 1 > s.size()) return damaged("truncated value");
     if (s[*len] != '\n') return damaged("value end");
-    if (!out.emplace(std::string(name), std::string(s.substr(0, *len))).second) return damaged("duplicate entry");
+    // Sorted and unique, as format_metadata writes them: one file per set of entries.
+    if (!out.empty() && name <= std::string_view(out.rbegin()->first)) return damaged("entry order");
+    out.emplace(std::string(name), std::string(s.substr(0, *len)));
     s.remove_prefix(*len + 1);
   }
 }

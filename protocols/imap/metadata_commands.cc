@@ -4,8 +4,8 @@
 //
 // As Dovecot 2.3 (cmd-getmetadata.c), which clients of both see alike:
 //   - one "* METADATA mbox (entry value ...)" response per command, entries lower-cased;
-//   - an entry asked for by name that has no value is returned as "entry NIL"; its
-//     children (DEPTH 1 / infinity) only when they have values;
+//   - an entry asked for by name that has no value is returned as "entry NIL" (DEPTH 0);
+//     with DEPTH 1 / infinity only the entries that have values, the root included;
 //   - values above MAXSIZE are left out and the tagged OK carries
 //     "[METADATA LONGENTRIES n]", n the largest left out (section 4.2.1);
 //   - no response at all when nothing is returned.
@@ -36,7 +36,8 @@ std::vector<const std::pair<const std::string, std::string>*> children(const mai
   return out;
 }
 
-// astring as Dovecot writes it (imap_append_astring): an atom when the name is one.
+// astring as Dovecot writes it (imap_append_astring): an atom when the name is one
+// ("" and NIL quoted).
 void append_astring(std::string& out, const std::string& s) {
   bool atom = !s.empty() && s != "NIL";
   for (unsigned char ch : s) {
@@ -94,14 +95,16 @@ task<void> imap_session::on_getmetadata(const command& c) {
   for (const std::string& asked : c.metadata.entries) {
     const std::string entry = mailstore::canonical_metadata_name(asked);
     auto it = entries->find(entry);
-    add(entry, it == entries->end() ? nullptr : &it->second);
+    // DEPTH 1 / infinity: a root without a value is left out (RFC 5464 4.2.2's example,
+    // and Dovecot); DEPTH 0: it is "entry NIL".
+    if (it != entries->end() || c.metadata.depth == 0) add(entry, it == entries->end() ? nullptr : &it->second);
     if (c.metadata.depth != 0) {
       for (const auto* kv : children(*entries, entry, c.metadata.depth)) add(kv->first, &kv->second);
     }
   }
   if (!items.empty()) {
     std::string line = "METADATA ";
-    append_string(line, c.mailbox.empty() ? std::string() : wire_name(name));
+    append_astring(line, c.mailbox.empty() ? std::string() : wire_name(name));
     absl::StrAppend(&line, " (", items, ")");
     untagged(line);
   }
