@@ -55,6 +55,7 @@ class command_reader {
   command_reader() = default;
   explicit command_reader(limits l) : limits_(l) {}
   void set_limits(limits l) { limits_ = l; }
+  const limits& current_limits() const { return limits_; }
 
   // `input` must begin where the previous call's consumption ended; the result's
   // `bytes` points into it. Calls after need_more/continue_literal may pass the same

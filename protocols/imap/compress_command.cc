@@ -36,10 +36,14 @@ task<bool> imap_session::on_compress(const command& c) {
   }
   ok(c, "Begin compression.");
   // The tagged OK goes out uncompressed; everything after it, both ways, is deflated.
-  if (!co_await flush()) co_return false;
-  // The largest command the reader may hold (set_reader_limits, after login) plus slack.
-  const size_t max_buffered = config_.max_append + config_.max_line * 4 + (64u << 10);
-  io_.start_compression(max_buffered);
+  // A named task, not `if (!co_await flush())`: GCC 12 miscompiled that form here (the
+  // session died on SIGILL in this coroutine; append_commands.cc met the same).
+  auto flushing = flush();
+  const bool sent = co_await std::move(flushing);
+  if (!sent) co_return false;
+  // The largest command the reader may hold (its limits, set after login) plus slack: the
+  // stream never inflates more than that ahead of what the reader consumed.
+  io_.start_compression(reader_.current_limits().max_command + (64u << 10));
   log::debug("imap_compress", {{"sid", sid_}, {"user", user_}, {"algorithm", "deflate"}});
   co_return true;
 }

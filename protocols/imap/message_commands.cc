@@ -766,7 +766,10 @@ task<void> imap_session::on_copy(const command& c, bool move) {
   std::vector<uint32_t> uids;
   for (uint32_t s : *seqs) uids.push_back(selected_->view.uid_at(s));
   // QUOTA (RFC 9208, quota_commands.cc); a MOVE within the user's folders adds nothing.
-  if (!move && co_await refuse_over_quota(c, uids)) co_return;
+  if (!move) {
+    const bool over_quota = co_await refuse_over_quota(c, uids);  // (a value: see on_compress)
+    if (over_quota) co_return;
+  }
   struct result {
     std::vector<std::pair<uint32_t, uint32_t>> pairs;
     uint32_t uid_validity = 0;
@@ -866,7 +869,8 @@ task<void> imap_session::on_append(command& c) {
   }
   // MULTIAPPEND, CATENATE, UTF8 data, APPENDLIMIT (append_commands.cc).
   if (!co_await prepare_append(c)) co_return;
-  if (co_await refuse_over_quota(c)) co_return;  // QUOTA (RFC 9208, quota_commands.cc)
+  const bool over_quota = co_await refuse_over_quota(c);  // QUOTA (RFC 9208, quota_commands.cc)
+  if (over_quota) co_return;
   if (c.append.size() > 1) {
     absl::StatusOr<std::string> done = co_await append_several(c, *name);
     if (done.ok()) {
