@@ -20,10 +20,12 @@
 offlineimap3 has no CONDSTORE/QRESYNC code (its incremental sync is FETCH 1:* (FLAGS UID
 INTERNALDATE) and a UID comparison against its own status files). It has COMPRESS=DEFLATE
 ("usecompression"), but Debian 12's offlineimap3 (0.0~git20211018 with python3-imaplib2
-3.05) stalls with it on: after 5-10 messages against Dovecot 2.3 (over IMAPS and over
-plain IMAP alike), at the first FETCH against ringmail; the client is the common factor
-(likely imaplib2's reader thread polling the socket while inflated or TLS-buffered input
-waits inside the client). So --compress (usecompression = yes when offered) is off by
+3.05) stalls with it on, against Dovecot 2.3 (IMAPS and plain IMAP) and ringmail alike, at
+the first message that inflates to more than 32 KiB at once: imaplib2's reader asks read()
+for READ_SIZE (32 KiB), zlib returns at most that and keeps the rest of the input in its
+unconsumed_tail, and the reader then poll()s the socket, which has nothing more to say
+(seen with -d imap: "reader rcvd 32768" inside a 60,287-byte literal, then "poll => []"
+forever). A client bug, so --compress (usecompression = yes when offered) is off by
 default; with it the test checks that COMPRESS DEFLATE was sent and accepted.
 The incremental sync runs with `-d imap` and the commands it sent are printed.
 
