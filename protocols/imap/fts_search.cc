@@ -29,18 +29,15 @@
 namespace ringmail::imap {
 
 task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search_key& key,
-                                                                    const std::vector<message_facts>& facts) {
+                                                                    const std::vector<uint32_t>& uids) {
   std::vector<std::string> needles = fts_needles(key);
   if (needles.empty() || !config_.fts) co_return std::nullopt;
-  std::vector<uint32_t> uids;  // ascending (the view's order)
-  for (const message_facts& m : facts) {
-    if (m.found) uids.push_back(m.uid);
-  }
   const std::string name = selected_->name;
 
-  // 1. What the index lacks.
+  // 1. What the index lacks (with the files to read; UIDs the folder no longer has are
+  // not asked for: on_search skips them).
   struct coverage {
-    std::vector<uint32_t> missing;
+    std::vector<message_facts> missing;  // uid, path, vsize
     std::string dir;
     uint32_t uid_validity = 0;
   };
@@ -59,7 +56,15 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
       e->unsaved += e->index.retain(live);
     }
     for (uint32_t u : uids) {
-      if (!e->index.contains(u)) r.missing.push_back(u);
+      if (e->index.contains(u)) continue;
+      const auto* m = (*f)->state().find(u);
+      if (m == nullptr) continue;
+      message_facts mf;
+      mf.uid = u;
+      mf.vsize = m->vsize;
+      mf.path = (*f)->path_of(*m);
+      mf.found = true;
+      r.missing.push_back(std::move(mf));
     }
     co_return r;
   };
@@ -69,8 +74,6 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
 
   // 2. Index them, kIndexBatch at a time.
   if (!cov->missing.empty()) {
-    absl::flat_hash_map<uint32_t, const message_facts*> by_uid;
-    for (const message_facts& m : facts) by_uid[m.uid] = &m;
     search_context ctx;
     ctx.charsets = shard_.charsets;
     size_t indexed = 0;
@@ -78,13 +81,13 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
       std::vector<std::pair<uint32_t, std::vector<uint32_t>>> batch;
       const size_t end = std::min(cov->missing.size(), at + kIndexBatch);
       for (size_t i = at; i < end; ++i) {
-        const message_facts& m = *by_uid.at(cov->missing[i]);
+        const message_facts& m = cov->missing[i];
         std::optional<loaded_message> msg = co_await load(m);
         if (!msg) continue;  // gone: not indexed, so it stays a candidate
         mailstore::message_entry e;
         e.uid = m.uid;
         search_message sm;
-        sm.seq = m.seq;
+        sm.seq = 1;  // unused: the texts do not depend on it
         sm.entry = &e;
         sm.parsed = &msg->parsed(*shard_.charsets);
         search_texts t = search_texts_of(sm, ctx);

@@ -3,6 +3,8 @@
 //   folder_commands.cc  SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB,
 //                       NAMESPACE, STATUS, CLOSE/UNSELECT, and following the folder
 //   message_commands.cc APPEND, FETCH, STORE, SEARCH, COPY, MOVE, EXPUNGE
+//   condstore_commands.cc CONDSTORE/QRESYNC (RFC 7162): ENABLE, enabling commands, SELECT's
+//                       QRESYNC answer, UID FETCH's VANISHED (arithmetic in condstore.h)
 // Internal to protocols/imap.
 #pragma once
 
@@ -155,8 +157,11 @@ class imap_session {
   task<void> on_sort(const command& c);
   task<void> on_thread(const command& c);
   // The messages matching c.search with the values `needs` (sort.h sort_need) filled in,
-  // ascending sequence numbers; nullopt after a NO.
-  task<std::optional<std::vector<struct sort_facts>>> sort_candidates(const command& c, uint32_t needs);
+  // ascending sequence numbers; nullopt after a NO. `skip_strings`: a message whose
+  // values are in the shard's sort cache gets no string values (SORT then compares the
+  // cache's ranks).
+  task<std::optional<std::vector<struct sort_facts>>> sort_candidates(const command& c, uint32_t needs,
+                                                                      bool skip_strings = false);
 
   // ---- metadata_commands.cc (METADATA, RFC 5464) ----
   task<void> on_getmetadata(const command& c);
@@ -172,12 +177,17 @@ class imap_session {
   void relay_notify(task_scope& scope, notifier& wake, const bool& over);
   void release_notify_relays();
   void drop_notify();  // NOTIFY NONE, logout
+  void report_user_event(const mailstore::user_event& e);  // LIST / METADATA (RFC 5465 5.4-5.7)
   struct notify_watch {
     std::string name;  // UTF-8 store name
     std::shared_ptr<mailstore::folder_watch> watch;
   };
   std::vector<notify_watch> notify_watches_;
   bool notify_status_ = false;  // NOTIFY SET STATUS
+  // Folder-level events (MailboxName etc.): the store's user_watch and the groups that
+  // asked (mailbox names in store form), to tell which events to send.
+  std::shared_ptr<mailstore::user_watch> user_watch_;
+  std::vector<notify_group> notify_groups_;
 
   // ---- message_commands.cc ----
   task<void> on_append(command& c);
@@ -185,8 +195,9 @@ class imap_session {
   task<void> on_store(const command& c);
   task<void> on_search(const command& c);
   // Full-text index (fts_search.cc): the UIDs (ascending) that may match `key`, after
-  // indexing the messages of `facts` the index lacks; nullopt = every message.
-  task<std::optional<std::vector<uint32_t>>> fts_filter(const search_key& key, const std::vector<message_facts>& facts);
+  // indexing the messages of `uids` (the view's, ascending) the index lacks; nullopt =
+  // every message.
+  task<std::optional<std::vector<uint32_t>>> fts_filter(const search_key& key, const std::vector<uint32_t>& uids);
   task<void> on_copy(const command& c, bool move);
   task<void> on_expunge(const command& c);
   // Sequence numbers named by c.set (UIDs when c.uid), ascending; nullopt after a BAD.
