@@ -64,7 +64,7 @@ bool enable_args(cursor& c, command& cmd) {
 
 // select-params = SP "(" select-param *(SP select-param) ")", select-param =
 // select-param-name [SP select-param-value] (RFC 4466): names into `atoms`, values
-// checked and skipped (CONDSTORE has none; QRESYNC's come with a later issue).
+// checked and skipped (CONDSTORE has none); QRESYNC's is parsed (qresync_parser.h).
 bool select_args(cursor& c, command& cmd) {
   if (!c.sp() || !c.mailbox(cmd.mailbox)) return false;
   if (c.take(' ')) {
