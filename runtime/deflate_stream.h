@@ -1,11 +1,10 @@
 // deflate_stream: raw DEFLATE (RFC 1951) for compressing a protocol's byte stream in both
 // directions, as IMAP COMPRESS=DEFLATE (RFC 4978) asks and as POP3/SMTP could reuse:
 //
-//   RFC 4978 section 3: "the client and server MUST use the DEFLATE [RFC1951] algorithm
-//   ... without any zlib or gzip header or trailer" (zlib's windowBits -15), and "each
-//   time the server [or client] ... has finished sending a response [command] it MUST
-//   flush" so the peer never waits for data stuck in the compressor (Z_SYNC_FLUSH, which
-//   ends each write with the empty stored block 00 00 ff ff).
+//   RFC 4978 (paraphrased): the DEFLATE algorithm of RFC 1951 with no zlib or gzip
+//   header or trailer (zlib's windowBits -15), and each side flushes the compressor when
+//   it has finished a response or command, so the peer never waits for data stuck in
+//   it (Z_SYNC_FLUSH, which ends each write with the empty stored block 00 00 ff ff).
 //
 // Two pure, socket-free halves (stream.h puts them between TLS and the protocol):
 //   inflater - feed() the compressed bytes as they arrive; inflate() hands out at most

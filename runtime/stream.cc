@@ -229,7 +229,7 @@ bool stream::start_compression(size_t max_buffered, deflate::deflater_options op
   inflater_ = std::make_unique<deflate::inflater>();
   deflater_ = std::make_unique<deflate::deflater>(options);
   max_compressed_buffered_ = max_buffered;
-  // What the peer sent after the command is already compressed (RFC 4978 section 3).
+  // What the peer sent after the command, without waiting for our answer, is compressed.
   std::string_view rest = buffered();
   if (!rest.empty()) inflater_->feed(std::span<const char>(rest.data(), rest.size()));
   lease_.release();

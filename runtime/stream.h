@@ -11,8 +11,8 @@
 //
 // Compression (IMAP COMPRESS=DEFLATE, RFC 4978; deflate_stream.h): start_compression()
 // puts raw DEFLATE between the transport (plain or TLS) and the protocol. Bytes already
-// buffered are compressed input (RFC 4978 section 3: compression starts right after the
-// CRLF of the command). Each write() is sync-flushed. A read inflates at most one chunk
+// buffered are taken as compressed input (a client that did not wait for the OK, RFC
+// 4978 section 3, sent them after the command's CRLF). Each write() is sync-flushed. A read inflates at most one chunk
 // (16 KiB) beyond what is buffered, and refuses to buffer more than max_buffered
 // unconsumed plaintext bytes (too_long), so a deflate bomb is bounded by the protocol's
 // own limits. TLS cannot start once compression is on (RFC 4978 section 4: TLS must come

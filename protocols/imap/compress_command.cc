@@ -1,13 +1,16 @@
 // COMPRESS=DEFLATE (RFC 4978): the COMPRESS command.
 //
-//   RFC 4978 section 3: "If the server responds OK, then the client and server both
-//   begin compressing ... immediately after the CRLF ending the tagged OK response [server
-//   side] / the COMPRESS command [client side]". Section 4: "If ... compression is already
-//   active" the server answers "NO [COMPRESSIONACTIVE]"; an algorithm the server does not
-//   support gets NO as well (Dovecot 2.3.19: "NO Unknown compression mechanism", and BAD
-//   for a missing or extra argument, which our parser gives). The command is valid once authenticated (the capability is offered only
-//   then, as Dovecot does; STARTTLS is a not-authenticated command, so it can never
-//   follow COMPRESS — runtime/stream.h refuses it too).
+//   RFC 4978 (paraphrased): after a tagged OK to COMPRESS DEFLATE, both sides compress
+//   everything they send next, the server from the byte after its OK's CRLF; the client
+//   waits for that OK before it sends more. COMPRESS while compression is already active
+//   gets NO [COMPRESSIONACTIVE]; an algorithm the server does not support gets NO.
+//   Dovecot 2.3.19 answers "NO Unknown compression mechanism" for an unknown atom and BAD
+//   for a missing or extra argument (our parser's BAD). A client that sends compressed
+//   bytes right behind the command anyway is understood: what is buffered after the
+//   command's CRLF is fed to the inflater (runtime/stream.h).
+//   The command is valid once authenticated (the capability is offered only then, as
+//   Dovecot does); STARTTLS is a not-authenticated command, so it can never follow
+//   COMPRESS, and runtime/stream refuses start_tls under compression too.
 //
 // The layer itself is runtime/stream's (runtime/deflate_stream.h): raw DEFLATE between
 // TLS and the command reader, one sync flush per response batch (each imap_session::flush

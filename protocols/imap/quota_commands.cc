@@ -1,12 +1,13 @@
 // QUOTA (RFC 9208): GETQUOTA, GETQUOTAROOT, SETQUOTA and the over-quota check of APPEND
 // and COPY.
 //
-//   RFC 9208 section 3.1: "QUOTA=RES-<name>" names each resource the server supports;
-//   STORAGE is "the physical space estimate, in units of 1024 octets" (5.1), MESSAGE "the
-//   number of messages" (5.2). Section 4.1.1 GETQUOTA root -> "* QUOTA root (resource
-//   usage limit ...)"; 4.1.2 GETQUOTAROOT mailbox -> "* QUOTAROOT mailbox root..." and a
-//   QUOTA response per root; 4.1.3 SETQUOTA; 4.1.5 STATUS DELETED-STORAGE (folder_
-//   commands.cc); 4.3 "[OVERQUOTA]" on APPEND/COPY/MOVE that would exceed a limit.
+//   RFC 9208 (paraphrased): "QUOTA=RES-<name>" in CAPABILITY names each resource the
+//   server supports (section 3.1); STORAGE counts the space used in units of 1024 octets
+//   (5.1), MESSAGE the number of messages (5.2). GETQUOTA root answers a QUOTA response
+//   with (resource usage limit) triples (4.1.1); GETQUOTAROOT mailbox answers a QUOTAROOT
+//   response naming the mailbox's roots and a QUOTA response per root (4.1.2); SETQUOTA
+//   (4.1.3); STATUS DELETED-STORAGE (4.1.5, folder_commands.cc); APPEND/COPY/MOVE that
+//   would exceed a limit fail with the OVERQUOTA response code (4.3).
 //
 // ringmail has one quota root per user, named "" (as the RFC's own examples do), over all
 // of the user's folders. Limits: STORAGE from the directory's quota column (bytes,

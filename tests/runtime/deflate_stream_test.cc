@@ -348,7 +348,7 @@ TEST_F(CompressedStream, CommandPipelinedRightAfterCompressIsInflated) {
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   peer_codec peer;
-  // RFC 4978 section 3: compressed data starts right after the command's CRLF.
+  // A client that does not wait for the OK: its bytes after the CRLF are compressed.
   send_all(fd, "COMPRESS\r\n" + peer.compress("pipelined\r\n"));
   std::string ok;
   char c;
