@@ -255,6 +255,34 @@ def compress_round_trip_tls():
 
 
 @check
+def compress_big_append():
+    """A 20 MB APPEND under COMPRESS (a literal far larger than any line, well within
+    --imap_max_append): the stream's bound on buffered plaintext must not cut it off."""
+    if not ARGS.compress:
+        return "skip"
+    c = compressed_session(*ports()[0][:2])
+    folder = f"cq-big-{int(time.time() * 1000)}"
+    _, t = c.command("a", f'CREATE "{folder}"')
+    need(t.startswith("a OK"), f"CREATE: {t}")
+    line = b"All work and no play makes Jack a dull boy, 0123456789.\r\n"
+    body = b"Subject: big\r\n\r\n" + line * (20_000_000 // len(line))
+    c.send(f'b APPEND "{folder}" {{{len(body)}+}}\r\n'.encode())
+    for i in range(0, len(body), 1 << 20):
+        c.send(body[i:i + (1 << 20)])
+    c.send(b"\r\n")
+    c.sock.settimeout(60)
+    _, t = c.until("b")
+    need(t.startswith("b OK"), f"APPEND of {len(body)} bytes under COMPRESS: {t}")
+    need(c.wire_out < len(body) / 20, f"{c.wire_out} bytes sent for a {len(body)} byte literal")
+    _, t = c.command("c", f'SELECT "{folder}"')
+    u, t = c.command("d", "FETCH 1 RFC822.SIZE")
+    need(any(f"RFC822.SIZE {len(body)}" in x for x in u), f"RFC822.SIZE: {u}")
+    _, t = c.command("e", "CLOSE")
+    _, t = c.command("f", f'DELETE "{folder}"')
+    c.close()
+
+
+@check
 def compress_command_pipelined_after_compress():
     if not ARGS.compress:
         return "skip"
