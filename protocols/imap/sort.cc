@@ -277,14 +277,40 @@ void fill_sort_facts(std::string_view header, uint32_t needs, mail::charset_conv
   }
 }
 
-std::vector<uint32_t> sort_order(std::span<const sort_facts> messages, std::span<const sort_criterion> criteria) {
+const std::string* sort_string(const sort_facts& f, sort_criterion::kind k) {
+  switch (k) {
+    case ck::subject:
+      return &f.subject;
+    case ck::from:
+      return &f.from;
+    case ck::to:
+      return &f.to;
+    case ck::cc:
+      return &f.cc;
+    case ck::display_from:
+      return &f.display_from;
+    case ck::display_to:
+      return &f.display_to;
+    default:
+      return nullptr;
+  }
+}
+
+std::vector<uint32_t> sort_order(std::span<const sort_facts> messages, std::span<const sort_criterion> criteria,
+                                 const sort_ranks* ranks) {
   std::vector<uint32_t> order(messages.size());
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
     const sort_facts& a = messages[x];
     const sort_facts& b = messages[y];
     for (const sort_criterion& c : criteria) {
-      int r = compare(a, b, c.k);
+      int r;
+      const std::vector<uint32_t>* rank = ranks ? &(*ranks)[static_cast<size_t>(c.k)] : nullptr;
+      if (rank != nullptr && !rank->empty()) {
+        r = (*rank)[x] < (*rank)[y] ? -1 : ((*rank)[y] < (*rank)[x] ? 1 : 0);
+      } else {
+        r = compare(a, b, c.k);
+      }
       if (r != 0) return c.reverse ? r > 0 : r < 0;
     }
     return a.seq < b.seq;

@@ -27,6 +27,7 @@
 // Dovecot). See base_subject.h for how our case map departs from RFC 5051.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -84,7 +85,19 @@ void fill_sort_facts(std::string_view header_block, uint32_t needs, mail::charse
 // that does not parse is skipped; at most `limit`.
 std::vector<std::string> parse_msg_ids(std::string_view value, size_t limit);
 
+// Precomputed orders of string keys (sort_cache.h): ranks[k][i] is message i's rank by
+// the string key of kind k (equal strings, equal ranks); an empty vector means "compare
+// the strings". Comparing two ranks is what comparing the strings would say.
+using sort_ranks = std::array<std::vector<uint32_t>, 9>;
+
 // Indices into `messages` in the order `criteria` say (stable on the sequence number).
-std::vector<uint32_t> sort_order(std::span<const sort_facts> messages, std::span<const sort_criterion> criteria);
+// With `ranks`, a string key that has them is compared by rank (its string need not be
+// filled in).
+std::vector<uint32_t> sort_order(std::span<const sort_facts> messages, std::span<const sort_criterion> criteria,
+                                 const sort_ranks* ranks = nullptr);
+
+// The string a string key (CC, FROM, SUBJECT, TO, DISPLAYFROM, DISPLAYTO) compares; null
+// for the others.
+const std::string* sort_string(const sort_facts& f, sort_criterion::kind k);
 
 }  // namespace ringmail::imap

@@ -14,7 +14,10 @@
 // least recently goes first; a folder alone over the bound keeps what it has.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
+#include <vector>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -30,11 +33,21 @@ class sort_cache {
   // 100,000 messages of a typical folder take about 40 MB.
   static constexpr size_t kMaxBytes = 96u << 20;
 
+  // Every cached message's rank by one string key (equal strings, equal ranks), made
+  // when a warm SORT asks and the values changed since: Dovecot keeps such orders in its
+  // index too, so a warm SORT compares numbers, not strings.
+  struct rank_table {
+    uint64_t version = ~uint64_t{0};
+    absl::flat_hash_map<uint32_t, uint32_t> by_uid;
+  };
+
   struct folder_values {
     uint32_t uid_validity = 0;
     absl::flat_hash_map<uint32_t, sort_facts> by_uid;
     size_t bytes = 0;
     uint64_t last_use = 0;
+    uint64_t version = 0;  // bumped by each put
+    std::array<rank_table, 9> ranks;  // by sort_criterion::kind; string keys only
   };
 
   // The values of `folder` ("user\nname") at `uid_validity`, marked as used now.
@@ -63,6 +76,27 @@ class sort_cache {
     if (!inserted) return;
     f.bytes += cost;
     bytes_ += cost;
+    ++f.version;
+  }
+
+  // The ranks of every message of `f` by string key `k` (sort.h sort_string), made again
+  // when values were added since the last time.
+  static const absl::flat_hash_map<uint32_t, uint32_t>& ranks(folder_values& f, sort_criterion::kind k) {
+    rank_table& t = f.ranks[static_cast<size_t>(k)];
+    if (t.version == f.version) return t.by_uid;
+    std::vector<std::pair<const std::string*, uint32_t>> all;
+    all.reserve(f.by_uid.size());
+    for (const auto& [uid, v] : f.by_uid) all.emplace_back(sort_string(v, k), uid);
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    t.by_uid.clear();
+    t.by_uid.reserve(all.size());
+    uint32_t rank = 0;
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i > 0 && *all[i].first != *all[i - 1].first) ++rank;
+      t.by_uid.emplace(all[i].second, rank);
+    }
+    t.version = f.version;
+    return t.by_uid;
   }
 
   size_t bytes() const { return bytes_; }

@@ -100,7 +100,8 @@ constexpr uint32_t kAllNeeds = need_date | need_subject | need_from | need_to | 
 
 }  // namespace
 
-task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const command& c, uint32_t needs) {
+task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const command& c, uint32_t needs,
+                                                                           bool skip_strings) {
   // RFC 5256 section 3: "the server MUST support ... US-ASCII and UTF-8"; others: NO
   // [BADCHARSET] as SEARCH.
   if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
@@ -212,7 +213,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
       f.internal_date = m.internal_date;
       f.size = m.vsize;
       f.sent_date = m.internal_date;
-      if (hit != nullptr) copy_values(*hit, needs, f);
+      if (hit != nullptr) copy_values(*hit, skip_strings ? (needs & (need_date | need_threading)) : needs, f);
       continue;
     }
     std::optional<loaded_message> msg;
@@ -266,9 +267,39 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
 }
 
 task<void> imap_session::on_sort(const command& c) {
-  std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, sort_needs(c.sort));
+  const uint32_t needs = sort_needs(c.sort);
+  const bool strings = std::any_of(c.sort.begin(), c.sort.end(),
+                                   [](const sort_criterion& k) { return sort_string(sort_facts(), k.k) != nullptr; });
+  const bool by_rank = strings && shard_.sorts != nullptr && !search_needs_content(c.search);
+  std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, needs, by_rank);
   if (!facts) co_return;
-  std::vector<uint32_t> order = sort_order(*facts, c.sort);
+  // Warm: the string keys compare by the cache's ranks (every message's values are in the
+  // cache once sort_candidates returns, unless the cache was full: then the strings).
+  sort_ranks ranks;
+  bool ranked = by_rank;
+  if (by_rank) {
+    sort_cache::folder_values& f = shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
+    for (const sort_criterion& k : c.sort) {
+      if (!ranked || sort_string(sort_facts(), k.k) == nullptr) continue;
+      std::vector<uint32_t>& r = ranks[static_cast<size_t>(k.k)];
+      if (!r.empty()) continue;
+      const auto& by_uid = sort_cache::ranks(f, k.k);
+      r.reserve(facts->size());
+      for (const sort_facts& m : *facts) {
+        auto it = by_uid.find(m.uid);
+        if (it == by_uid.end()) {
+          ranked = false;
+          break;
+        }
+        r.push_back(it->second);
+      }
+    }
+    if (!ranked) {
+      facts = co_await sort_candidates(c, needs, false);
+      if (!facts) co_return;
+    }
+  }
+  std::vector<uint32_t> order = sort_order(*facts, c.sort, ranked ? &ranks : nullptr);
   std::vector<uint32_t> hits;
   hits.reserve(order.size());
   for (uint32_t i : order) hits.push_back(c.uid ? (*facts)[i].uid : (*facts)[i].seq);

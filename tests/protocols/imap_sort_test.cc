@@ -12,6 +12,7 @@
 #include "protocols/imap/base_subject.h"
 #include "protocols/imap/command.h"
 #include "protocols/imap/sort.h"
+#include "protocols/imap/sort_cache.h"
 #include "protocols/imap/thread.h"
 
 namespace ringmail::imap {
@@ -156,6 +157,35 @@ TEST(SortOrder, SubjectThenReverseDate) {
       facts_of(5, "Subject: A\r\nDate: 3 Jan 2020 00:00 +0000\r\n\r\n"),
   };
   EXPECT_EQ(sorted_seqs(m, {{k::subject}, {k::date, true}}), (std::vector<uint32_t>{5, 3, 4, 1, 2}));
+}
+
+// The sort cache's ranks order as the strings do, and follow values added later.
+TEST(SortCache, RanksOrderAsTheStrings) {
+  std::vector<sort_facts> m = {
+      facts_of(1, "From: b@x\r\nSubject: Re: beta\r\n\r\n"),  facts_of(2, "From: a@x\r\nSubject: alpha\r\n\r\n"),
+      facts_of(3, "From: b@x\r\nSubject: [l] alpha\r\n\r\n"), facts_of(4, "Subject: gamma\r\n\r\n"),
+      facts_of(5, "From: _x@x\r\nSubject: Zeta\r\n\r\n"),
+  };
+  sort_cache cache;
+  sort_cache::folder_values& f = cache.folder("u\nINBOX", 7);
+  for (const sort_facts& x : m) cache.put(f, x.uid, x);
+  std::vector<sort_facts> bare = m;  // what a warm SORT has: no strings
+  for (sort_facts& x : bare) x.subject = x.from = "";
+  for (auto key : {k::subject, k::from}) {
+    for (bool reverse : {false, true}) {
+      sort_ranks ranks;
+      const auto& by_uid = sort_cache::ranks(f, key);
+      for (const sort_facts& x : bare) ranks[static_cast<size_t>(key)].push_back(by_uid.at(x.uid));
+      std::vector<sort_criterion> c = {{key, reverse}};
+      EXPECT_EQ(sort_order(bare, c, &ranks), sort_order(m, c)) << static_cast<int>(key) << reverse;
+    }
+  }
+  // A later value is ranked too; a new UIDVALIDITY forgets the folder.
+  sort_facts late = facts_of(6, "From: aa@x\r\nSubject: b\r\n\r\n");
+  cache.put(f, late.uid, late);
+  EXPECT_EQ(sort_cache::ranks(f, k::from).at(late.uid), sort_cache::ranks(f, k::from).at(20) + 1);
+  EXPECT_NE(sort_cache::find(cache.folder("u\nINBOX", 7), 60), nullptr);
+  EXPECT_EQ(sort_cache::find(cache.folder("u\nINBOX", 8), 60), nullptr);
 }
 
 // ---- THREAD ---------------------------------------------------------------------------
