@@ -4,14 +4,14 @@
 // SELECT in folder_commands.cc, VANISHED for expunges in mailbox_view.cc), a line or two
 // each; the arithmetic is condstore.h.
 //
-//   RFC 7162 3.1: "A server ... MUST enable the CONDSTORE extension for the session
-//   after receiving any CONDSTORE-enabling command": ENABLE CONDSTORE/QRESYNC, SELECT or
+//   RFC 7162 3.1 (paraphrased): CONDSTORE is on for the rest of the session once the
+//   client sends any "CONDSTORE enabling command": ENABLE CONDSTORE/QRESYNC, SELECT or
 //   EXAMINE (CONDSTORE) or (QRESYNC ...), FETCH or SEARCH with MODSEQ, FETCH CHANGEDSINCE,
 //   STORE UNCHANGEDSINCE, STATUS (HIGHESTMODSEQ).
-//   3.1.2.1 / 3.1: when the first enabling command is not SELECT/EXAMINE and a mailbox
-//   is selected, the server sends HIGHESTMODSEQ as an untagged OK (the client has not
-//   seen one that it knows to trust).
-//   3.2.3: QRESYNC arguments before ENABLE QRESYNC are BAD.
+//   When the first enabling command is not SELECT/EXAMINE and a mailbox is selected, the
+//   client gets HIGHESTMODSEQ as an untagged OK (it has not seen one it knows to use);
+//   Dovecot does the same, ENABLE included.
+//   QRESYNC arguments before ENABLE QRESYNC are BAD (as Dovecot).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -81,7 +81,7 @@ void imap_session::enable_condstore(const std::string& cap, std::string* enabled
   if (cap == "QRESYNC" && !qresync_) {
     qresync_ = true;
     *enabled += " QRESYNC";
-    // RFC 7162 3.2.3: "A server ... MUST also enable CONDSTORE" (reported only if named).
+    // QRESYNC implies CONDSTORE (RFC 7162); ENABLED names CONDSTORE only when asked for.
     condstore_ = true;
   } else if (cap == "CONDSTORE" && !condstore_) {
     condstore_ = true;
