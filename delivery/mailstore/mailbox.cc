@@ -167,6 +167,27 @@ open_folder::event_batch open_folder::events_since(uint64_t after_seq) const {
   return b;
 }
 
+void mailbox::publish_user_event(user_event e) {
+  std::erase_if(user_watchers_, [](const std::shared_ptr<user_watch>& w) { return w->closed.load(); });
+  reactor* here = reactor::current();
+  for (const auto& w : user_watchers_) {
+    auto deliver = [w, e] {
+      if (w->closed.load()) return;
+      if (w->events.size() >= kMaxUserEventsQueued) {
+        w->overflowed = true;
+      } else {
+        w->events.push_back(e);
+      }
+      w->wake.notify_all();
+    };
+    if (w->shard == here->shard_id() || here->shards() == nullptr) {
+      deliver();
+    } else {
+      here->shards()->run_on(w->shard, std::move(deliver));
+    }
+  }
+}
+
 void open_folder::watch(std::shared_ptr<folder_watch> w) { watchers_.push_back(std::move(w)); }
 
 void open_folder::unwatch(const folder_watch* w) {
@@ -221,6 +242,9 @@ bool mailbox::idle_since(std::chrono::steady_clock::time_point t) const {
     for (const auto& w : f->watchers_) {
       if (!w->closed.load()) return false;
     }
+  }
+  for (const auto& w : user_watchers_) {
+    if (!w->closed.load()) return false;
   }
   return true;
 }
@@ -1082,6 +1106,7 @@ task<absl::Status> mailbox::create_folder(std::string name) {
     st = co_await writer_.sync_chain(*dir);
     if (!st.ok()) co_return io_error("cannot sync", *dir, st);
   }
+  publish_user_event({.k = user_event::created, .name = name});
   co_return absl::OkStatus();
 }
 
@@ -1107,6 +1132,7 @@ task<absl::Status> mailbox::delete_folder(std::string name) {
   co_await offload(offload_, std::move(remove_fn));
   usage_.reset();  // recounted on next use
   folder_count_.reset();
+  publish_user_event({.k = user_event::deleted, .name = name});
   co_return absl::OkStatus();
 }
 
@@ -1179,6 +1205,9 @@ task<absl::Status> mailbox::rename_folder(std::string from, std::string to) {
     }
     if (changed) co_await write_subscriptions(*subs);
   }
+  for (const auto& [old_name, new_name] : moves) {
+    publish_user_event({.k = user_event::renamed, .name = old_name, .new_name = new_name});
+  }
   co_return absl::OkStatus();
 }
 
@@ -1228,7 +1257,9 @@ task<absl::Status> mailbox::subscribe(std::string name, bool subscribed) {
   } else {
     subs->erase(it);
   }
-  co_return co_await write_subscriptions(*subs);
+  absl::Status written = co_await write_subscriptions(*subs);
+  if (written.ok()) publish_user_event({.k = subscribed ? user_event::subscribed : user_event::unsubscribed, .name = name});
+  co_return written;
 }
 
 task<absl::StatusOr<quota_usage>> mailbox::usage() {

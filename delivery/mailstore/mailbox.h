@@ -108,6 +108,30 @@ struct folder_watch {
   bool pending = false;
 };
 
+// A folder-level change of a user (IMAP NOTIFY, RFC 5465: MailboxName,
+// SubscriptionChange, MailboxMetadataChange, ServerMetadataChange), told to user_watch
+// watchers after the change is durable. Names are UTF-8 store names.
+struct user_event {
+  enum kind : uint8_t { created, deleted, renamed, subscribed, unsubscribed, metadata_changed };
+  kind k = created;
+  std::string name;      // the folder ("" with metadata_changed: the server entries)
+  std::string new_name;  // renamed: the new name
+  std::vector<std::string> entries;  // metadata_changed: the entry names changed
+  bool operator==(const user_event&) const = default;
+};
+
+// A watcher of a user's folder-level changes, on the watcher's shard like folder_watch;
+// the owner posts each event there (run_on) and appends it to `events`, which only the
+// watcher's shard touches. At most kMaxUserEventsQueued wait; past that `overflowed`.
+inline constexpr size_t kMaxUserEventsQueued = 1000;
+struct user_watch {
+  unsigned shard = 0;
+  notifier wake;
+  std::atomic<bool> closed{false};
+  std::vector<user_event> events;
+  bool overflowed = false;
+};
+
 // The background work of one shard's mailboxes (index commits, dovecot-uidlist appends):
 // counted, so a store can wait for it before the shard stops (mail_store::close_all).
 struct background_work {
@@ -257,6 +281,9 @@ class mailbox {
   // Applies `changes` all or nothing (apply_metadata_changes) and returns once durable.
   task<absl::Status> set_metadata(std::string folder_name, std::vector<metadata_change> changes);
 
+  // ---- folder-level events (NOTIFY): create/delete/rename, (un)subscribe, metadata ----
+  void watch_user(std::shared_ptr<user_watch> w) { user_watchers_.push_back(std::move(w)); }
+
   // ---- full-text search (issue 11): the folders' SEARCH BODY/TEXT indexes --------------
   // (delivery/fts/text_index_store.h), filled and asked by the IMAP session (imap/fts_search.h).
   fts::user_text_index& text_index() { return text_index_; }
@@ -345,6 +372,9 @@ class mailbox {
   // (metadata_store.cc): the file lives in the folder's directory.
   bool metadata_busy_ = false;
   notifier metadata_idle_;
+  // Folder-level event watchers (watch_user); publish_user_event tells them.
+  std::vector<std::shared_ptr<user_watch>> user_watchers_;
+  void publish_user_event(user_event e);
   int lock_fd_ = -1;
   absl::Status lock_error_;
   notifier lock_taken_;

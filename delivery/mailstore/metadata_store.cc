@@ -80,7 +80,17 @@ task<absl::Status> mailbox::set_metadata(std::string folder_name, std::vector<me
   const metadata_entries before = *entries;
   if (absl::Status st = apply_metadata_changes(*entries, changes); !st.ok()) co_return st;
   if (*entries == before) co_return absl::OkStatus();
-  co_return co_await write_metadata_file(path, *std::move(entries), options_.fsync);
+  user_event e{.k = user_event::metadata_changed, .name = folder_name};
+  for (const auto& [name, value] : *entries) {
+    auto it = before.find(name);
+    if (it == before.end() || it->second != value) e.entries.push_back(name);
+  }
+  for (const auto& [name, value] : before) {
+    if (!entries->contains(name)) e.entries.push_back(name);
+  }
+  absl::Status written = co_await write_metadata_file(path, *std::move(entries), options_.fsync);
+  if (written.ok()) publish_user_event(std::move(e));
+  co_return written;
 }
 
 }  // namespace ringmail::mailstore

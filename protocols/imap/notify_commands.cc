@@ -18,10 +18,14 @@
 //   - events of the selected folder stay as before NOTIFY (EXISTS, EXPUNGE, FETCH FLAGS
 //     through the normal path) whatever the "selected" group says, and MessageNew's
 //     fetch-att are accepted but not sent (the client FETCHes after EXISTS);
-//   - MailboxName, SubscriptionChange, MailboxMetadataChange, ServerMetadataChange and
-//     AnnotationChange are refused with NO [BADEVENT (the supported events)], as section
-//     5 asks of a server that does not support an event: the store publishes no
-//     folder-level events yet;
+//   - AnnotationChange (per-message annotations, which we do not have) is refused with
+//     NO [BADEVENT (the supported events)], as section 5 asks;
+//   - folder-level events come from the store's user_watch (mailbox.h user_event):
+//     MailboxName as LIST (created), LIST (\NonExistent) (deleted), LIST with OLDNAME
+//     (renamed); SubscriptionChange as LIST (\Subscribed) / LIST (); the metadata events
+//     as unsolicited "METADATA mbox entry ..." (RFC 5464 4.4.2). "subscribed" covers every
+//     folder for these, and a folder created after NOTIFY SET is not followed for message
+//     events until the next NOTIFY SET;
 //   - "inboxes" is INBOX alone (Sieve may file elsewhere, but we cannot know where);
 //   - at most kMaxNotifyFolders folders are followed: a NOTIFY naming more gets
 //     NO [LIMIT]; [NOTIFICATIONOVERFLOW] is sent, and NOTIFY turned off, when more than
@@ -39,8 +43,15 @@ namespace {
 
 constexpr size_t kMaxNotifyFolders = 1000;
 constexpr size_t kMaxNotifyStatus = 1000;
-constexpr char kSupportedEvents[] = "(MessageNew MessageExpunge FlagChange)";
-constexpr uint16_t kSupported = notify_group::message_new | notify_group::message_expunge | notify_group::flag_change;
+constexpr char kSupportedEvents[] =
+    "(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange MailboxMetadataChange "
+    "ServerMetadataChange)";
+constexpr uint16_t kSupported = notify_group::message_new | notify_group::message_expunge |
+                                notify_group::flag_change | notify_group::mailbox_name |
+                                notify_group::subscription_change | notify_group::mailbox_metadata_change |
+                                notify_group::server_metadata_change;
+constexpr uint16_t kUserEvents = notify_group::mailbox_name | notify_group::subscription_change |
+                                 notify_group::mailbox_metadata_change | notify_group::server_metadata_change;
 
 bool under(const std::string& name, const std::string& root) {
   return name == root || (name.size() > root.size() && name.compare(0, root.size(), root) == 0 &&
@@ -53,13 +64,91 @@ void imap_session::drop_notify() {
   for (auto& w : notify_watches_) w.watch->closed.store(true);
   notify_watches_.clear();
   notify_status_ = false;
+  if (user_watch_) user_watch_->closed.store(true);
+  user_watch_.reset();
+  notify_groups_.clear();
 }
 
 bool imap_session::notify_pending() const {
   for (const auto& w : notify_watches_) {
     if (w.watch->pending) return true;
   }
+  return user_watch_ && (!user_watch_->events.empty() || user_watch_->overflowed);
+}
+
+// Whether a group covers folder `name` (store form). "subscribed" is taken as every
+// folder for folder-level events (DIFFERENCES.md).
+static bool covers(const notify_group& g, const std::string& name, const std::string& selected) {
+  switch (g.f) {
+    case notify_group::filter::selected:
+    case notify_group::filter::selected_delayed:
+      return !selected.empty() && name == selected;
+    case notify_group::filter::inboxes:
+      return name == "INBOX";
+    case notify_group::filter::personal:
+    case notify_group::filter::subscribed:
+      return true;
+    case notify_group::filter::subtree:
+      return std::any_of(g.mailboxes.begin(), g.mailboxes.end(), [&](const std::string& r) { return under(name, r); });
+    case notify_group::filter::mailboxes:
+      return std::find(g.mailboxes.begin(), g.mailboxes.end(), name) != g.mailboxes.end();
+  }
   return false;
+}
+
+// The responses of section 5.4-5.7 for one folder-level event: LIST for MailboxName and
+// SubscriptionChange, METADATA with the entry names for the metadata events.
+void imap_session::report_user_event(const mailstore::user_event& e) {
+  using ue = mailstore::user_event;
+  const std::string selected = selected_ ? selected_->name : std::string();
+  auto wanted = [&](uint16_t bit, const std::string& name) {
+    for (const notify_group& g : notify_groups_) {
+      if ((g.events & bit) != 0 && (bit == notify_group::server_metadata_change || covers(g, name, selected))) {
+        return true;
+      }
+    }
+    return false;
+  };
+  auto list = [&](std::string_view attrs, const std::string& name, const std::string* old_name) {
+    std::string line = "LIST (" + std::string(attrs) + ") \"/\" ";
+    append_string(line, wire_name(name));
+    if (old_name != nullptr) {
+      line += " (\"OLDNAME\" (";
+      append_string(line, wire_name(*old_name));
+      line += "))";
+    }
+    untagged(line);
+  };
+  switch (e.k) {
+    case ue::created:
+      if (wanted(notify_group::mailbox_name, e.name)) list("", e.name, nullptr);
+      break;
+    case ue::deleted:
+      if (wanted(notify_group::mailbox_name, e.name)) list("\\NonExistent", e.name, nullptr);
+      break;
+    case ue::renamed:
+      if (wanted(notify_group::mailbox_name, e.name) || wanted(notify_group::mailbox_name, e.new_name)) {
+        list("", e.new_name, &e.name);
+      }
+      break;
+    case ue::subscribed:
+    case ue::unsubscribed:
+      if (wanted(notify_group::subscription_change, e.name)) {
+        list(e.k == ue::subscribed ? "\\Subscribed" : "", e.name, nullptr);
+      }
+      break;
+    case ue::metadata_changed: {
+      const bool server = e.name.empty();
+      if (!wanted(server ? notify_group::server_metadata_change : notify_group::mailbox_metadata_change, e.name)) break;
+      // RFC 5464 4.4.2, unsolicited: "METADATA" SP mailbox SP entry-list, the list
+      // without parentheses ("* METADATA "INBOX" /shared/comment").
+      std::string line = "METADATA ";
+      append_string(line, server ? std::string() : wire_name(e.name));
+      for (const std::string& entry : e.entries) absl::StrAppend(&line, " ", entry);
+      untagged(line);
+      break;
+    }
+  }
 }
 
 task<void> imap_session::report_notify() {
@@ -70,6 +159,16 @@ task<void> imap_session::report_notify() {
     // The selected folder's news goes out as EXISTS/EXPUNGE/FETCH instead.
     if (selected_ && selected_->name == w.name) continue;
     due.push_back(w.name);
+  }
+  if (user_watch_) {
+    if (user_watch_->overflowed) {
+      untagged("OK [NOTIFICATIONOVERFLOW] Too many notifications, NOTIFY is off");
+      drop_notify();
+      co_return;
+    }
+    std::vector<mailstore::user_event> events = std::move(user_watch_->events);
+    user_watch_->events.clear();
+    for (const auto& e : events) report_user_event(e);
   }
   if (due.size() > kMaxNotifyStatus) {
     untagged("OK [NOTIFICATIONOVERFLOW] Too many notifications, NOTIFY is off");
@@ -93,10 +192,20 @@ void imap_session::relay_notify(task_scope& scope, notifier& wake, const bool& o
     };
     scope.spawn(relay(w.watch, wake, over));
   }
+  if (user_watch_) {
+    auto relay = [](std::shared_ptr<mailstore::user_watch> watch, notifier& to, const bool& done) -> task<void> {
+      while (!done) {
+        co_await watch->wake.wait();
+        if (!done) to.notify_all();
+      }
+    };
+    scope.spawn(relay(user_watch_, wake, over));
+  }
 }
 
 void imap_session::release_notify_relays() {
   for (const auto& w : notify_watches_) w.watch->wake.notify_all();
+  if (user_watch_) user_watch_->wake.notify_all();
 }
 
 task<void> imap_session::on_notify(const command& c) {
@@ -114,6 +223,16 @@ task<void> imap_session::on_notify(const command& c) {
   }
   // The folders each group names (selected / selected-delayed follow the selection,
   // which SELECT's own watch already covers).
+  std::vector<notify_group> groups = c.notify.groups;  // mailbox names in store form
+  uint16_t user_events = 0;
+  for (notify_group& g : groups) {
+    if (!g.none) user_events |= g.events & kUserEvents;
+    for (std::string& wire : g.mailboxes) {
+      std::optional<std::string> n = store_name(c, wire);
+      if (!n) co_return;
+      wire = *std::move(n);
+    }
+  }
   std::vector<std::string> explicit_names;
   bool want_all = false, want_subscribed = false, want_inbox = false;
   std::vector<std::string> subtrees;
@@ -147,8 +266,14 @@ task<void> imap_session::on_notify(const command& c) {
     std::vector<std::string> names;
     std::vector<std::shared_ptr<mailstore::folder_watch>> watches;
   };
+  std::shared_ptr<mailstore::user_watch> uw;
+  if (user_events != 0) {
+    uw = std::make_shared<mailstore::user_watch>();
+    uw->shard = watch_shard;
+  }
   auto resolve = [=](mailstore::mailbox& box) -> task<absl::StatusOr<plan>> {
     plan p;
+    if (uw) box.watch_user(uw);
     std::vector<std::string> names = explicit_names;
     if (want_inbox) names.push_back("INBOX");
     if (want_all || !subtrees.empty()) {
@@ -184,12 +309,15 @@ task<void> imap_session::on_notify(const command& c) {
   auto hop = on_mailbox(std::move(resolve));
   absl::StatusOr<plan> p = co_await std::move(hop);
   if (!p.ok()) {
+    if (uw) uw->closed.store(true);
     no(c, p.status().code() == absl::StatusCode::kResourceExhausted ? absl::StrCat("[LIMIT] ", p.status().message())
                                                                      : std::string("[SERVERBUG] NOTIFY failed"));
     co_return;
   }
   drop_notify();
   for (size_t i = 0; i < p->names.size(); ++i) notify_watches_.push_back({p->names[i], p->watches[i]});
+  user_watch_ = std::move(uw);
+  notify_groups_ = std::move(groups);
   notify_status_ = c.notify.status;
   // SET STATUS (section 3): the current STATUS of every followed folder but the selected.
   if (notify_status_) {

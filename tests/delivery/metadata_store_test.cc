@@ -273,5 +273,40 @@ TEST_F(MetadataStoreTest, CrashLeftoversAndDamagedFiles) {
   EXPECT_EQ(work->size(), 1u);
 }
 
+// NOTIFY's folder-level events: each durable create/rename/delete, (un)subscribe and
+// metadata change reaches a user_watch once, in order, with the changed entry names.
+TEST_F(MetadataStoreTest, UserEventsReachWatchers) {
+  auto w = std::make_shared<user_watch>();
+  w->shard = 0;
+  on_box([w](mailbox& b) -> task<absl::Status> {
+    b.watch_user(w);
+    co_return absl::OkStatus();
+  });
+  ASSERT_TRUE(create("a").ok());
+  ASSERT_TRUE(on_box([](mailbox& b) { return b.subscribe("a", true); }).ok());
+  ASSERT_TRUE(on_box([](mailbox& b) { return b.subscribe("a", true); }).ok());  // no change: no event
+  ASSERT_TRUE(set("a", {{"/private/comment", "x"}, {"/shared/y", "z"}}).ok());
+  ASSERT_TRUE(set("a", {{"/private/comment", "x"}}).ok());  // no change: no event
+  ASSERT_TRUE(set("", {{"/private/comment", std::nullopt}}).ok());  // nothing to delete
+  ASSERT_TRUE(set("", {{"/private/s", "1"}}).ok());
+  ASSERT_TRUE(rename("a", "b").ok());
+  ASSERT_TRUE(remove("b").ok());
+  ASSERT_TRUE(create("x").ok());
+  on_box([](mailbox&) -> task<absl::Status> { co_return absl::OkStatus(); });
+  std::vector<user_event> want = {
+      {.k = user_event::created, .name = "a"},
+      {.k = user_event::subscribed, .name = "a"},
+      {.k = user_event::metadata_changed, .name = "a", .entries = {"/private/comment", "/shared/y"}},
+      {.k = user_event::metadata_changed, .name = "", .entries = {"/private/s"}},
+      {.k = user_event::renamed, .name = "a", .new_name = "b"},
+      {.k = user_event::deleted, .name = "b"},
+      {.k = user_event::created, .name = "x"},
+  };
+  EXPECT_EQ(w->events, want);
+  w->closed.store(true);
+  ASSERT_TRUE(create("y").ok());
+  EXPECT_EQ(w->events.size(), want.size());
+}
+
 }  // namespace
 }  // namespace ringmail::mailstore

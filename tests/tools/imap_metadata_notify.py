@@ -202,8 +202,8 @@ def notify_checks():
     # Section 5 rules and BADEVENT.
     u, t = b.cmd("NOTIFY SET (personal (MessageNew FlagChange))")
     check("NOTIFY MessageNew without MessageExpunge is BAD", " BAD " in t, t)
-    u, t = b.cmd("NOTIFY SET (personal (MessageNew MessageExpunge MailboxName))")
-    check("NOTIFY unsupported event: NO [BADEVENT (...)]", " NO [BADEVENT (" in t, t)
+    u, t = b.cmd("NOTIFY SET (personal (MessageNew MessageExpunge AnnotationChange))")
+    check("NOTIFY unsupported event: NO [BADEVENT (...)]", " NO [BADEVENT (" in t and "MailboxName" in t, t)
     u, t = b.cmd("NOTIFY SET (personal (MessageNew MessageExpunge Bogus))")
     check("NOTIFY unknown event: NO [BADEVENT (...)]", " NO [BADEVENT (" in t, t)
     u, t = b.cmd("NOTIFY SET (bogus (MessageNew MessageExpunge))")
@@ -251,6 +251,34 @@ def notify_checks():
     u, t = b.cmd("NOOP")
     rest = wait_for(b, lambda l: l.startswith("* STATUS"), 1)
     check("after NOTIFY NONE no STATUS", not any(x.startswith("* STATUS") for x in u + rest), (u, rest))
+    # Folder-level events (sections 5.4-5.7) while idle: LIST and METADATA responses.
+    u, t = b.cmd("NOTIFY SET (personal (MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange))")
+    check("NOTIFY SET folder-level events", " OK " in t, t)
+    b.send_raw(b"i2 IDLE\r\n")
+    b.readline()
+    steps = [
+        ("CREATE Fresh", lambda l: l == '* LIST () "/" "Fresh"', "MailboxName: LIST of a created folder"),
+        ("RENAME Fresh Renamed", lambda l: l == '* LIST () "/" "Renamed" ("OLDNAME" ("Fresh"))',
+         "MailboxName: LIST with OLDNAME after RENAME"),
+        ("SUBSCRIBE Renamed", lambda l: l == '* LIST (\\Subscribed) "/" "Renamed"', "SubscriptionChange: LIST (\\Subscribed)"),
+        ("UNSUBSCRIBE Renamed", lambda l: l == '* LIST () "/" "Renamed"', "SubscriptionChange: LIST () after UNSUBSCRIBE"),
+        ('SETMETADATA Renamed (/private/comment "c" /shared/x "y")',
+         lambda l: l == '* METADATA "Renamed" /private/comment /shared/x', "MailboxMetadataChange: METADATA with entry names"),
+        ('SETMETADATA "" (/private/s "1")', lambda l: l == '* METADATA "" /private/s', "ServerMetadataChange"),
+        ("DELETE Renamed", lambda l: l == '* LIST (\\NonExistent) "/" "Renamed"', "MailboxName: LIST (\\NonExistent) after DELETE"),
+    ]
+    for command, pred, name in steps:
+        a.cmd(command)
+        got = wait_for(b, pred)
+        check(name, any(pred(x) for x in got), got)
+    b.send_raw(b"DONE\r\n")
+    wait_for(b, lambda l: l.startswith("i2 "))
+    # Outside IDLE: after the next command.
+    a.cmd("CREATE Later")
+    time.sleep(0.3)
+    u, t = b.cmd("NOOP")
+    rest = wait_for(b, lambda l: l == '* LIST () "/" "Later"', 2)
+    check("MailboxName after the next command", '* LIST () "/" "Later"' in u + rest, (u, rest))
     a.cmd("LOGOUT")
     b.cmd("LOGOUT")
 
