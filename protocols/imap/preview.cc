@@ -1,5 +1,7 @@
 #include "protocols/imap/preview.h"
 
+#include <cctype>
+
 #include "mail/html_text.h"
 
 namespace ringmail::imap {
@@ -51,6 +53,33 @@ size_t sequence_length(unsigned char b) {
   return 1;
 }
 
+// HTML without the content of its <iframe> elements: a mail client shows no frame (and
+// never its fallback markup, often a <script> that the SpamAssassin-style renderer,
+// which reads an iframe's content as text, would otherwise put into the preview).
+std::string drop_iframes(std::string_view html) {
+  auto find_ci = [&](std::string_view needle, size_t from) {
+    for (size_t i = from; i + needle.size() <= html.size(); ++i) {
+      size_t j = 0;
+      while (j < needle.size() && std::tolower(static_cast<unsigned char>(html[i + j])) == needle[j]) ++j;
+      if (j == needle.size()) return i;
+    }
+    return std::string_view::npos;
+  };
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    const size_t open = find_ci("<iframe", pos);
+    if (open == std::string_view::npos) break;
+    const size_t close = find_ci("</iframe", open + 7);
+    out.append(html.substr(pos, open - pos));
+    if (close == std::string_view::npos) return out;  // unclosed: the rest is the frame's
+    const size_t end = html.find('>', close);
+    pos = end == std::string_view::npos ? html.size() : end + 1;
+  }
+  out.append(html.substr(pos));
+  return out;
+}
+
 }  // namespace
 
 std::string collapse_and_cut(std::string_view utf8, size_t max_chars) {
@@ -97,7 +126,7 @@ std::string make_preview(const mail::message& m, mail::charset_converter& charse
   charsets.to_utf8(decoded, p->type.charset(), utf8);
   std::string text;
   if (p->type.is("text", "html")) {
-    text = mail::render_html(utf8, 0).text;
+    text = mail::render_html(drop_iframes(utf8), 0).text;
   } else {
     text = drop_quoted_lines(utf8);
   }

@@ -10,7 +10,7 @@
 //   - transfer-decoded (base64, quoted-printable) and converted to UTF-8 from the part's
 //     charset (mail/charset.h: unknown charsets and bad bytes never fail);
 //   - text/html rendered to text (mail/html_text.h: tags, <script>/<style> and comments
-//     dropped, entities decoded);
+//     dropped, entities decoded), and the content of <iframe> elements dropped;
 //   - text/plain lines quoting an earlier message ("> ...") left out, as Dovecot does;
 //   - every run of whitespace (ASCII space, tab, CR, LF, and U+00A0 NO-BREAK SPACE from
 //     &nbsp;) collapsed to one space, none at either end;

@@ -121,6 +121,10 @@ TEST(Preview, HtmlIsRenderedToText) {
                        "<script>var x=1;</script></head><body><p>Hello&nbsp;<b>world</b> &amp; all</p>"
                        "<!-- hidden --><div>Second&#33;</div></body></html>\r\n"),
             "T Hello world & all Second!");
+  // An iframe's content (fallback markup, often a script) is not shown.
+  EXPECT_EQ(preview_of("Content-Type: text/html\r\n\r\n<p>News</p><IFRAME src=x><script src=y>\r\n</script>"
+                       "</IFrame><p>Story</p>\r\n"),
+            "News Story");
 }
 
 TEST(Preview, AlternativePrefersPlainTextWhateverTheOrder) {
