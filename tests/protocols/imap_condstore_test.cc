@@ -1,6 +1,9 @@
 // CONDSTORE/QRESYNC (RFC 7162): the QRESYNC and VANISHED syntax (through the reader,
 // whole and byte by byte), the resync arithmetic of condstore.h, and the view's MODSEQ
 // and VANISHED reporting.
+#include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -243,6 +246,109 @@ TEST(Qresync, HugeAndInvertedSetsCostRanges) {
   all.ranges.push_back({1, seq_range::star});
   EXPECT_EQ(format_spans(fetch_vanished(st, all, 20)), "4,8");
   EXPECT_EQ(format_spans(fetch_vanished(st, set_of({{5, 9}}), 0)), "8");
+}
+
+// Random histories (appends, flag changes, expunges), sometimes with the history cut
+// short or the index rebuilt over kept UIDs, and random client mod-sequences and known
+// UIDs: VANISHED (EARLIER) never misses a known UID expunged after the client's modseq,
+// never names a message that is there, never leaves the known set; FETCH lists exactly
+// the known messages changed after it.
+TEST(Qresync, RandomHistoriesNeverMissAnExpunge) {
+  std::mt19937 rng(7162);
+  for (int round = 0; round < 3000; ++round) {
+    mailstore::folder_state st;
+    st.uid_validity = 1;
+    st.highest_modseq = 1;
+    std::map<uint32_t, uint64_t> gone;  // the truth: uid -> modseq of its expunge
+    std::map<uint32_t, uint64_t> appended;  // uid -> modseq of its append
+    const int ops = 1 + static_cast<int>(rng() % 80);
+    for (int i = 0; i < ops; ++i) {
+      const uint64_t modseq = ++st.highest_modseq;
+      const unsigned what = rng() % 4;
+      if (what < 2 || st.messages.empty()) {
+        appended[st.uid_next] = modseq;
+        st.messages.push_back(msg(st.uid_next++, modseq));
+      } else if (what == 2) {
+        st.messages[rng() % st.messages.size()].modseq = modseq;
+      } else {
+        const size_t at = rng() % st.messages.size();
+        gone[st.messages[at].uid] = modseq;
+        st.expunged.emplace_back(st.messages[at].uid, modseq);
+        st.messages.erase(st.messages.begin() + static_cast<ptrdiff_t>(at));
+      }
+    }
+    const uint64_t before = st.highest_modseq;
+    switch (rng() % 4) {
+      case 0: {  // the history lost its oldest entries (as past kMaxExpungedKept)
+        const size_t cut = st.expunged.empty() ? 0 : rng() % (st.expunged.size() + 1);
+        st.expunged.erase(st.expunged.begin(), st.expunged.begin() + static_cast<ptrdiff_t>(cut));
+        // Pretend the rest fills the history, so the store's cut rule applies.
+        if (cut > 0) {
+          while (st.expunged.size() < mailstore::kMaxExpungedKept) st.expunged.emplace_back(4000000000u, before);
+          std::stable_sort(st.expunged.begin(), st.expunged.end(),
+                           [](const auto& a, const auto& b) { return a.second < b.second; });
+        }
+        break;
+      }
+      case 1: {  // rebuilt over kept UIDs: modseqs start above all, no history
+        st.expunged.clear();
+        st.highest_modseq = before + 1000;
+        for (auto& m : st.messages) m.modseq = st.highest_modseq;
+        break;
+      }
+      default:
+        break;
+    }
+    qresync_param q;
+    q.uid_validity = 1;
+    q.modseq = 1 + rng() % (before + 2);
+    if (rng() % 2) {
+      q.known_uids.emplace();
+      const int n = 1 + static_cast<int>(rng() % 4);
+      for (int i = 0; i < n; ++i) {
+        const uint32_t a = 1 + rng() % (st.uid_next + 2), b = 1 + rng() % (st.uid_next + 2);
+        q.known_uids->ranges.push_back({a, b});
+      }
+    }
+    // The folder as the client knew it at its modseq.
+    std::vector<uint32_t> client;
+    for (const auto& [uid, at] : appended) {
+      if (at <= q.modseq && !(gone.count(uid) && gone[uid] <= q.modseq)) client.push_back(uid);
+    }
+    if (rng() % 3 == 0 && !client.empty()) {
+      // Sequence match data from that knowledge, as a client sends it.
+      q.match_seqs.emplace();
+      q.match_uids.emplace();
+      for (uint32_t seq = 1; seq <= client.size(); seq += 1 + rng() % 3) {
+        q.match_seqs->ranges.push_back({seq, seq});
+        q.match_uids->ranges.push_back({client[seq - 1], client[seq - 1]});
+      }
+    }
+    const uint32_t top = st.uid_next - 1;
+    const std::vector<uid_span> known =
+        q.known_uids ? normalize_set(*q.known_uids, top) : std::vector<uid_span>{{1, std::max<uint32_t>(top, 1)}};
+    qresync_result r = compute_qresync(st, q);
+    ASSERT_TRUE(r.applies);
+    std::set<uint32_t> present;
+    for (const auto& m : st.messages) present.insert(m.uid);
+    for (const auto& [lo, hi] : r.vanished) {
+      ASSERT_LE(lo, hi);
+      for (uint64_t u = lo; u <= hi; ++u) {
+        EXPECT_FALSE(present.count(static_cast<uint32_t>(u))) << "round " << round << " uid " << u;
+        EXPECT_TRUE(spans_contain(known, static_cast<uint32_t>(u))) << "round " << round;
+      }
+    }
+    for (const auto& [uid, modseq] : gone) {
+      if (q.modseq >= before) break;  // a client that saw everything
+      // Only an expunge after the client's modseq is owed; in the old numbering for a
+      // rebuilt index (where the client's modseq is from before the rebuild).
+      if (modseq <= q.modseq || !spans_contain(known, uid)) continue;
+      EXPECT_TRUE(spans_contain(r.vanished, uid)) << "round " << round << " missed uid " << uid;
+    }
+    size_t changed = 0;
+    for (const auto& m : st.messages) changed += m.modseq > q.modseq && spans_contain(known, m.uid);
+    EXPECT_EQ(r.changed.size(), changed) << "round " << round;
+  }
 }
 
 TEST(Qresync, NormalizeAndFormat) {
