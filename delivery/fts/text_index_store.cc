@@ -7,14 +7,16 @@
 
 namespace ringmail::fts {
 
-task<std::shared_ptr<user_text_index::folder_entry>> user_text_index::folder(std::string dir,
-                                                                             uint32_t uid_validity) {
+task<std::shared_ptr<user_text_index::folder_entry>> user_text_index::folder(std::string dir, uint32_t uid_validity,
+                                                                             std::string_view guid) {
+  auto same = [&](const folder_entry& e) { return e.index.uid_validity() == uid_validity && e.guid == guid; };
   if (auto it = folders_.find(dir); it != folders_.end()) {
-    if (it->second->index.uid_validity() == uid_validity) co_return it->second;
-    folders_.erase(it);  // the folder got a new UIDVALIDITY: its UIDs mean other messages
+    if (same(*it->second)) co_return it->second;
+    folders_.erase(it);  // another folder now, or a new UIDVALIDITY: its UIDs mean other messages
   }
   auto entry = std::make_shared<folder_entry>();
   entry->index = text_index(uid_validity);
+  entry->guid = std::string(guid);
   auto bytes = co_await mailstore::read_whole_file(dir + kIndexFileName);
   if (bytes.ok()) {
     auto parsed = text_index::parse(*bytes);
@@ -29,7 +31,7 @@ task<std::shared_ptr<user_text_index::folder_entry>> user_text_index::folder(std
   }
   // Another search may have loaded it while we read: keep the first.
   auto [it, inserted] = folders_.emplace(std::move(dir), entry);
-  if (!inserted && it->second->index.uid_validity() != uid_validity) it->second = entry;
+  if (!inserted && !same(*it->second)) it->second = entry;
   co_return it->second;
 }
 

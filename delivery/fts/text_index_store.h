@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "delivery/fts/text_index.h"
@@ -44,12 +45,16 @@ class user_text_index {
     size_t unsaved = 0;   // messages added or removed since the file was written
     bool saving = false;
     bool from_file = false;  // loaded from a valid file (for tests and logs)
+    std::string guid;        // the folder's, when it was loaded
   };
 
   // The index of the folder in directory `dir` whose UIDVALIDITY is `uid_validity`:
   // loaded from its file on first use; an unreadable, torn or stale file (another
-  // UIDVALIDITY) gives an empty index, filled again lazily.
-  task<std::shared_ptr<folder_entry>> folder(std::string dir, uint32_t uid_validity);
+  // UIDVALIDITY) gives an empty index, filled again lazily. `guid` (the folder's
+  // MAILBOXID) also identifies the index kept in memory: UIDVALIDITY is a time in
+  // seconds, so a folder deleted or renamed away and created again at the same path in
+  // the same second has the same one (its directory is new, so no file of the old one).
+  task<std::shared_ptr<folder_entry>> folder(std::string dir, uint32_t uid_validity, std::string_view guid = {});
 
   // Writes the folder's index when `force` or when enough is unsaved (see above),
   // compacting it first if it has removed messages. Ok when there was nothing to do.

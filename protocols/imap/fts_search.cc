@@ -40,6 +40,7 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
     std::vector<message_facts> missing;  // uid, path, vsize
     std::string dir;
     uint32_t uid_validity = 0;
+    std::string guid;
   };
   auto ask = [name, uids](mailstore::mailbox& box) -> task<absl::StatusOr<coverage>> {
     auto f = co_await box.folder(name);
@@ -47,7 +48,8 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
     coverage r;
     r.dir = (*f)->dir();
     r.uid_validity = (*f)->state().uid_validity;
-    auto e = co_await box.text_index().folder(r.dir, r.uid_validity);
+    r.guid = (*f)->state().mailbox_guid;
+    auto e = co_await box.text_index().folder(r.dir, r.uid_validity, r.guid);
     // Messages expunged since the index saw them (entries dropped lazily, here).
     if (e->index.size() != 0) {
       std::vector<uint32_t> live;
@@ -97,9 +99,9 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
         batch.emplace_back(m.uid, std::move(grams));
       }
       indexed += batch.size();
-      auto add = [dir = cov->dir, v = cov->uid_validity, batch = std::move(batch)](
+      auto add = [dir = cov->dir, v = cov->uid_validity, guid = cov->guid, batch = std::move(batch)](
                      mailstore::mailbox& box) -> task<absl::Status> {
-        auto e = co_await box.text_index().folder(dir, v);
+        auto e = co_await box.text_index().folder(dir, v, guid);
         for (const auto& [uid, grams] : batch) {
           if (!e->index.contains(uid)) {
             e->index.add(uid, grams);
@@ -119,9 +121,9 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
   struct answer {
     absl::flat_hash_map<std::string, std::vector<uint32_t>> by_needle;
   };
-  auto query = [dir = cov->dir, v = cov->uid_validity, needles, uids](
+  auto query = [dir = cov->dir, v = cov->uid_validity, guid = cov->guid, needles, uids](
                    mailstore::mailbox& box) -> task<absl::StatusOr<answer>> {
-    auto e = co_await box.text_index().folder(dir, v);
+    auto e = co_await box.text_index().folder(dir, v, guid);
     std::vector<uint32_t> uncovered;
     for (uint32_t u : uids) {
       if (!e->index.contains(u)) uncovered.push_back(u);

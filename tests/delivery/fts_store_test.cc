@@ -95,6 +95,21 @@ TEST_F(FtsStore, OtherUidValidityIsRebuilt) {
   EXPECT_EQ(o.size, 0u);
 }
 
+// A folder renamed away and created again at the same path within the same second has
+// the same UIDVALIDITY (a time): the index kept in memory must not serve the new folder.
+TEST_F(FtsStore, AnotherFolderAtTheSamePathIsNotServedTheOldIndex) {
+  auto sizes = testing::run_on(*shards_, 0, [this]() -> task<std::pair<size_t, size_t>> {
+    user_text_index store;
+    auto old_folder = co_await store.folder(dir_.string(), 42, "guid-a");
+    old_folder->index.add(1, grams("a warning"));
+    auto again = co_await store.folder(dir_.string(), 42, "guid-a");
+    auto other = co_await store.folder(dir_.string(), 42, "guid-b");
+    co_return std::pair<size_t, size_t>{again->index.size(), other->index.size()};
+  });
+  EXPECT_EQ(sizes.first, 1u);
+  EXPECT_EQ(sizes.second, 0u);
+}
+
 TEST_F(FtsStore, TornFileIsRebuilt) {
   write_sample();
   const auto full = std::filesystem::file_size(file());
