@@ -9,12 +9,10 @@
 // with STATUS; 5.4: FlagChange likewise), read from the owner at the time of sending, so
 // several changes make one response.
 //
-// When: during IDLE at once (the IDLE loop waits on these watches too), otherwise after
-// the next command's tagged response (the session is then between commands, where
-// section 5 allows unsolicited responses).
+// When: at once whenever no command is in progress — during IDLE (the IDLE loop waits on
+// these watches too) and while the session waits for the next command with nothing of
+// it received (read_more_notifying) — and otherwise after the command's tagged response.
 // DEPARTURES, said plainly:
-//   - the session does not yet write unsolicited responses while it waits for a command
-//     outside IDLE: a client without IDLE sees the news with its next command (NOOP);
 //   - events of the selected folder stay as before NOTIFY (EXISTS, EXPUNGE, FETCH FLAGS
 //     through the normal path) whatever the "selected" group says, and MessageNew's
 //     fetch-att are accepted but not sent (the client FETCHes after EXISTS);
@@ -61,10 +59,17 @@ bool under(const std::string& name, const std::string& root) {
 }  // namespace
 
 void imap_session::drop_notify() {
-  for (auto& w : notify_watches_) w.watch->closed.store(true);
+  // Closed, and woken: a relay (IDLE, read_more_notifying) waiting on one ends.
+  for (auto& w : notify_watches_) {
+    w.watch->closed.store(true);
+    w.watch->wake.notify_all();
+  }
   notify_watches_.clear();
   notify_status_ = false;
-  if (user_watch_) user_watch_->closed.store(true);
+  if (user_watch_) {
+    user_watch_->closed.store(true);
+    user_watch_->wake.notify_all();
+  }
   user_watch_.reset();
   notify_groups_.clear();
 }
@@ -185,7 +190,7 @@ task<void> imap_session::report_notify() {
 void imap_session::relay_notify(task_scope& scope, notifier& wake, const bool& over) {
   for (const auto& w : notify_watches_) {
     auto relay = [](std::shared_ptr<mailstore::folder_watch> watch, notifier& to, const bool& done) -> task<void> {
-      while (!done) {
+      while (!done && !watch->closed.load()) {
         co_await watch->wake.wait();
         if (!done) to.notify_all();
       }
@@ -194,7 +199,7 @@ void imap_session::relay_notify(task_scope& scope, notifier& wake, const bool& o
   }
   if (user_watch_) {
     auto relay = [](std::shared_ptr<mailstore::user_watch> watch, notifier& to, const bool& done) -> task<void> {
-      while (!done) {
+      while (!done && !watch->closed.load()) {
         co_await watch->wake.wait();
         if (!done) to.notify_all();
       }
@@ -206,6 +211,39 @@ void imap_session::relay_notify(task_scope& scope, notifier& wake, const bool& o
 void imap_session::release_notify_relays() {
   for (const auto& w : notify_watches_) w.watch->wake.notify_all();
   if (user_watch_) user_watch_->wake.notify_all();
+}
+
+task<io_status> imap_session::read_more_notifying() {
+  // As IDLE does (session.cc on_idle): a child reads, relays wake us on news, and the
+  // news goes out as soon as it comes; only at a command boundary (the caller checks that
+  // nothing of a next command is buffered), so no response lands inside a command.
+  notifier wake;
+  bool over = false;
+  bool input_done = false;
+  io_status input_status;
+  task_scope scope;
+  auto read_input = [this, &wake, &input_done, &input_status]() -> task<void> {
+    input_status = co_await io_.read_more();
+    input_done = true;
+    wake.notify_all();
+  };
+  scope.spawn(read_input());
+  relay_notify(scope, wake, over);
+  while (!input_done) {
+    if (notify_pending()) {
+      co_await report_notify();
+      if (!co_await flush()) {
+        s_.cancel.request_cancel();  // the read ends too
+        break;
+      }
+      continue;
+    }
+    co_await wake.wait();
+  }
+  over = true;
+  release_notify_relays();
+  co_await scope.join();
+  co_return input_status;
 }
 
 task<void> imap_session::on_notify(const command& c) {

@@ -105,7 +105,12 @@ task<void> imap_session::run() {
       if (!co_await flush()) co_return;
       const bool before_login = state_ == state::not_authenticated;
       io_.set_read_timeout(before_login ? config_.login_timeout : config_.idle_timeout);
-      io_status st = co_await io_.read_more();
+      io_status st;
+      if (notify_active() && r.k == command_reader::result::kind::need_more && io_.buffered().empty()) {
+        st = co_await read_more_notifying();  // NOTIFY: news while no command is in progress
+      } else {
+        st = co_await io_.read_more();
+      }
       if (!st.ok()) {
         if (st.kind == io_kind::timeout) untagged("BYE Autologout; idle for too long");
         log::debug("imap_input_ended", {{"sid", sid_}, {"why", st.to_string()}});

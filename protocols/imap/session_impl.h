@@ -178,6 +178,10 @@ class imap_session {
   void release_notify_relays();
   void drop_notify();  // NOTIFY NONE, logout
   void report_user_event(const mailstore::user_event& e);  // LIST / METADATA (RFC 5465 5.4-5.7)
+  bool notify_active() const { return !notify_watches_.empty() || user_watch_ != nullptr; }
+  // Between commands with NOTIFY on: reads more input, sending followed folders' news
+  // as it comes (RFC 5465 section 5: no command in progress); returns the read's status.
+  task<io_status> read_more_notifying();
   struct notify_watch {
     std::string name;  // UTF-8 store name
     std::shared_ptr<mailstore::folder_watch> watch;
@@ -204,8 +208,13 @@ class imap_session {
   std::optional<std::vector<uint32_t>> resolve_set(const command& c, const sequence_set& set, bool uid);
   // Facts for the view's messages at `seqs`, from the owner.
   // `set_seen`: first add \Seen to those lacking it (a FETCH of BODY[] etc., RFC 9051 6.4.5).
+  // `needs` (fetch_needs.h): which of path/cache to copy (others are left empty).
+  // `changed_since` (CHANGEDSINCE): only messages present with a larger modseq are
+  // returned, filtered on the owner before anything is copied.
   task<absl::StatusOr<std::vector<message_facts>>> facts_for(const std::vector<uint32_t>& seqs,
-                                                               std::vector<std::string>* keywords, bool set_seen);
+                                                               std::vector<std::string>* keywords, bool set_seen,
+                                                               uint32_t needs = ~0u,
+                                                               std::optional<uint64_t> changed_since = std::nullopt);
 
   // The current file of `uid` in the selected folder ("" if gone): a flag change by
   // another session renames the file between our facts and our read.

@@ -273,12 +273,15 @@ def notify_checks():
         check(name, any(pred(x) for x in got), got)
     b.send_raw(b"DONE\r\n")
     wait_for(b, lambda l: l.startswith("i2 "))
-    # Outside IDLE: after the next command.
+    # Outside IDLE, with no command in progress: sent at once (section 5).
     a.cmd("CREATE Later")
-    time.sleep(0.3)
-    u, t = b.cmd("NOOP")
-    rest = wait_for(b, lambda l: l == '* LIST () "/" "Later"', 2)
-    check("MailboxName after the next command", '* LIST () "/" "Later"' in u + rest, (u, rest))
+    got = wait_for(b, lambda l: l == '* LIST () "/" "Later"', 5)
+    check("MailboxName while waiting for a command (no IDLE)", '* LIST () "/" "Later"' in got, got)
+    msg2 = b"From: a@example.net\r\nSubject: later\r\n\r\nbody\r\n"
+    u, t = b.cmd("NOTIFY SET (mailboxes Later (MessageNew MessageExpunge))")
+    a.cmd("APPEND Later {%d+}\r\n" % len(msg2) + msg2.decode())
+    got = wait_for(b, lambda l: l.startswith('* STATUS "Later"'), 5)
+    check("STATUS while waiting for a command (no IDLE)", any(x.startswith('* STATUS "Later" (MESSAGES 1') for x in got), got)
     a.cmd("LOGOUT")
     b.cmd("LOGOUT")
 
