@@ -308,5 +308,22 @@ TEST_F(MetadataStoreTest, UserEventsReachWatchers) {
   EXPECT_EQ(w->events.size(), want.size());
 }
 
+// A watcher that does not keep up is told it overflowed instead of queueing forever
+// (the session then answers NOTIFICATIONOVERFLOW and stops NOTIFY).
+TEST_F(MetadataStoreTest, UserEventsOverflow) {
+  auto w = std::make_shared<user_watch>();
+  w->shard = 0;
+  on_box([w](mailbox& b) -> task<absl::Status> {
+    b.watch_user(w);
+    for (size_t i = 0; i <= kMaxUserEventsQueued; ++i) {
+      absl::Status st = co_await b.subscribe("a", i % 2 == 0);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    co_return absl::OkStatus();
+  });
+  EXPECT_EQ(w->events.size(), kMaxUserEventsQueued);
+  EXPECT_TRUE(w->overflowed);
+}
+
 }  // namespace
 }  // namespace ringmail::mailstore
