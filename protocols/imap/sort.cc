@@ -313,7 +313,9 @@ std::vector<uint32_t> sort_order(std::span<const sort_facts> messages, std::span
       }
       if (r != 0) return c.reverse ? r > 0 : r < 0;
     }
-    return a.seq < b.seq;
+    // Ties in mailbox order: `messages` are in ascending sequence numbers (sort.h), so
+    // the index says it without loading the message's values.
+    return x < y;
   });
   return order;
 }

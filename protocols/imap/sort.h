@@ -90,7 +90,8 @@ std::vector<std::string> parse_msg_ids(std::string_view value, size_t limit);
 // the strings". Comparing two ranks is what comparing the strings would say.
 using sort_ranks = std::array<std::vector<uint32_t>, 9>;
 
-// Indices into `messages` in the order `criteria` say (stable on the sequence number).
+// Indices into `messages` (given in ascending sequence numbers) in the order `criteria`
+// say, ties in mailbox order.
 // With `ranks`, a string key that has them is compared by rank (its string need not be
 // filled in).
 std::vector<uint32_t> sort_order(std::span<const sort_facts> messages, std::span<const sort_criterion> criteria,

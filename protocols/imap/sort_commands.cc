@@ -213,7 +213,13 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
       f.internal_date = m.internal_date;
       f.size = m.vsize;
       f.sent_date = m.internal_date;
-      if (hit != nullptr) copy_values(*hit, skip_strings ? (needs & (need_date | need_threading)) : needs, f);
+      if (hit != nullptr) {
+        if (!skip_strings) {
+          copy_values(*hit, needs, f);
+        } else if (needs & (need_date | need_threading)) {
+          copy_values(*hit, needs & (need_date | need_threading), f);
+        }
+      }
       continue;
     }
     std::optional<loaded_message> msg;
