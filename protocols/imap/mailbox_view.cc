@@ -21,16 +21,22 @@ void append_system_flags(std::string& out, uint8_t flags) {
 }
 
 std::string mailbox_view::flag_list(uint8_t flags, uint32_t keywords) const {
-  std::string out = "(";
-  append_system_flags(out, flags);
+  std::string out;
+  append_flag_list(out, flags, keywords);
+  return out;
+}
+
+void mailbox_view::append_flag_list(std::string& out, uint8_t flags, uint32_t keywords) const {
+  const size_t open = out.size();
+  out += '(';
+  append_system_flags(out, flags);  // separates after anything but '('
   for (size_t i = 0; i < keywords_.size() && i < 32; ++i) {
     if (keywords & (1u << i)) {
-      if (out.size() > 1) out += ' ';
+      if (out.size() > open + 1) out += ' ';
       out += keywords_[i];
     }
   }
   out += ')';
-  return out;
 }
 
 view_message to_view_message(const mailstore::message_entry& m) {

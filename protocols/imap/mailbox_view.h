@@ -94,6 +94,8 @@ class mailbox_view {
 
   // "\\Seen \\Flagged $Junk" for FETCH FLAGS.
   std::string flag_list(uint8_t flags, uint32_t keywords) const;
+  // The same appended to `out` (FETCH renders into one reused line buffer).
+  void append_flag_list(std::string& out, uint8_t flags, uint32_t keywords) const;
 
  private:
   // Drops messages_[index], which is past exists_reported_ (never announced).

@@ -12,6 +12,7 @@
 #include "mail/header.h"
 #include "protocols/imap/condstore.h"
 #include "protocols/imap/fetch_cache.h"
+#include "protocols/imap/fetch_needs.h"
 #include "protocols/imap/header_cache.h"
 #include "protocols/imap/message_render.h"
 #include "protocols/imap/number_set.h"
@@ -226,7 +227,8 @@ std::optional<std::vector<uint32_t>> imap_session::resolve_set(const command& c,
 
 task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const std::vector<uint32_t>& seqs,
                                                                          std::vector<std::string>* keywords,
-                                                                         bool set_seen) {
+                                                                         bool set_seen, uint32_t needs,
+                                                                         std::optional<uint64_t> changed_since) {
   std::vector<uint32_t> uids;
   uids.reserve(seqs.size());
   for (uint32_t s : seqs) uids.push_back(selected_->view.uid_at(s));
@@ -234,7 +236,7 @@ task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const s
     std::vector<message_facts> facts;
     std::vector<std::string> keywords;
   };
-  auto get = [name = selected_->name, uids = std::move(uids), set_seen](
+  auto get = [name = selected_->name, uids = std::move(uids), set_seen, needs, changed_since](
                  mailstore::mailbox& box) -> task<absl::StatusOr<result>> {
     if (set_seen) {
       std::vector<uint32_t> unseen;
@@ -254,21 +256,24 @@ task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const s
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
     result r;
-    r.facts.reserve(uids.size());
-    for (uint32_t u : uids) {
-      message_facts mf;
-      mf.uid = u;
-      if (const auto* m = (*f)->state().find(u); m != nullptr) {
+    if (!changed_since) r.facts.reserve(uids.size());
+    for (size_t i = 0; i < uids.size(); ++i) {
+      const auto* m = (*f)->state().find(uids[i]);
+      // RFC 7162 CHANGEDSINCE: a gone message (modseq 0 here before) never qualifies.
+      if (changed_since && (m == nullptr || m->modseq <= *changed_since)) continue;
+      message_facts& mf = r.facts.emplace_back();
+      mf.seq = static_cast<uint32_t>(i);  // the index into `seqs`, mapped after the hop
+      mf.uid = uids[i];
+      if (m != nullptr) {
         mf.found = true;
         mf.flags = m->flags;
         mf.keywords = m->keywords;
         mf.modseq = m->modseq;
         mf.vsize = m->vsize;
         mf.internal_date = m->internal_date;
-        mf.path = (*f)->path_of(*m);
-        mf.cache = m->cache;
+        if (needs & fetch_need_path) mf.path = (*f)->path_of(*m);
+        if (needs & fetch_need_cache) mf.cache = m->cache;
       }
-      r.facts.push_back(std::move(mf));
     }
     r.keywords = (*f)->state().keywords;
     co_return r;
@@ -276,7 +281,7 @@ task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const s
   auto hop = on_mailbox(std::move(get));
   absl::StatusOr<result> r = co_await std::move(hop);
   if (!r.ok()) co_return r.status();
-  for (size_t i = 0; i < seqs.size(); ++i) r->facts[i].seq = seqs[i];
+  for (message_facts& mf : r->facts) mf.seq = seqs[mf.seq];
   if (keywords != nullptr) *keywords = std::move(r->keywords);
   co_return std::move(r->facts);
 }
@@ -333,7 +338,9 @@ task<void> imap_session::on_fetch(const command& c) {
   const bool lazy_preview = wants_lazy_preview(items);
   seen = seen && !selected_->read_only;
   std::vector<std::string> keywords;
-  auto get = facts_for(*seqs, &keywords, seen);
+  // Only what the items need is copied, and CHANGEDSINCE filters on the owner
+  // (fetch_needs.h: UID FETCH 1:* (FLAGS) of a big folder copies no strings).
+  auto get = facts_for(*seqs, &keywords, seen, fetch_needs_of(items), c.changed_since);
   absl::StatusOr<std::vector<message_facts>> facts = co_await std::move(get);
   if (!facts.ok()) {
     no(c, "[SERVERBUG] Cannot read the mailbox");
@@ -348,8 +355,8 @@ task<void> imap_session::on_fetch(const command& c) {
   const bool view_only = !content && std::all_of(items.begin(), items.end(), [](const fetch_item& f) {
     return f.k == fetch_item::kind::uid || f.k == fetch_item::kind::flags;
   });
+  std::string line;  // one buffer for every response line
   for (message_facts& m : *facts) {
-    if (c.changed_since && m.modseq <= *c.changed_since) continue;  // RFC 7162 (gone: modseq 0)
     if (!m.found) {
       // Expunged by another session, and this one has not been told yet: its UID and
       // last flags are still known here, so a FETCH of just those is answered from the
@@ -385,7 +392,8 @@ task<void> imap_session::on_fetch(const command& c) {
         keep_cache_blob(new_caches, m.uid, *cached);
       }
     }
-    std::string line = absl::StrCat("* ", m.seq, " FETCH (");
+    line.clear();
+    absl::StrAppend(&line, "* ", m.seq, " FETCH (");
     bool first = true;
     auto sep = [&] {
       if (!first) line += ' ';
@@ -400,7 +408,8 @@ task<void> imap_session::on_fetch(const command& c) {
           absl::StrAppend(&line, "UID ", m.uid);
           break;
         case fetch_item::kind::flags:
-          absl::StrAppend(&line, "FLAGS ", selected_->view.flag_list(m.flags, m.keywords));
+          line += "FLAGS ";
+          selected_->view.append_flag_list(line, m.flags, m.keywords);
           reported_flags = true;
           break;
         case fetch_item::kind::internal_date:
