@@ -98,31 +98,10 @@ task<io_status> stream::fill() {
       in_.append(lease_.data(), lease_.size());
     }
     lease_.release();
-    trim_before_wait();
-    auto got = co_await conn_.receive(options_.read_timeout, cancel_);
-    if (!got.ok()) co_return got.status();
-    in_.append(got->data(), got->size());
-    co_return io_status::success();
+  } else {
+    compact();
   }
-  compact();
-  for (;;) {
-    size_t old = in_.size();
-    in_.resize(old + kTlsReadChunk);
-    tls::io_result r = tls_->read(std::span<char>(in_.data() + old, kTlsReadChunk));
-    in_.resize(old + (r.st == tls::status::ok ? r.bytes : 0));
-    // Reading may produce output (TLS 1.3 key updates, alerts): send it.
-    io_status flushed = co_await flush_tls();
-    if (!flushed.ok()) co_return flushed;
-    if (r.st == tls::status::ok && r.bytes > 0) co_return io_status::success();
-    if (r.st == tls::status::closed) co_return io_status::from(io_kind::closed);
-    if (r.st == tls::status::error) {
-      log::debug("tls_read_failed", {{"peer", conn_.peer().to_string()}, {"reason", tls_->last_error()}});
-      co_return io_status::from(io_kind::tls_error);
-    }
-    trim_before_wait();
-    io_status s = co_await receive_ciphertext();
-    if (!s.ok()) co_return s;
-  }
+  co_return co_await receive_transport(in_);
 }
 
 task<io_result<std::string_view>> stream::read_line(size_t max_length) {
@@ -251,6 +230,7 @@ stream::compression_totals stream::compression_stats() const {
 
 task<io_status> stream::receive_transport(std::string& out) {
   if (tls_ == nullptr) {
+    trim_before_wait();
     auto got = co_await conn_.receive(options_.read_timeout, cancel_);
     if (!got.ok()) co_return got.status();
     out.append(got->data(), got->size());
@@ -261,6 +241,7 @@ task<io_status> stream::receive_transport(std::string& out) {
     out.resize(old + kTlsReadChunk);
     tls::io_result r = tls_->read(std::span<char>(out.data() + old, kTlsReadChunk));
     out.resize(old + (r.st == tls::status::ok ? r.bytes : 0));
+    // Reading may produce output (TLS 1.3 key updates, alerts): send it.
     io_status flushed = co_await flush_tls();
     if (!flushed.ok()) co_return flushed;
     if (r.st == tls::status::ok && r.bytes > 0) co_return io_status::success();
@@ -269,6 +250,7 @@ task<io_status> stream::receive_transport(std::string& out) {
       log::debug("tls_read_failed", {{"peer", conn_.peer().to_string()}, {"reason", tls_->last_error()}});
       co_return io_status::from(io_kind::tls_error);
     }
+    trim_before_wait();
     io_status s = co_await receive_ciphertext();
     if (!s.ok()) co_return s;
   }
@@ -299,7 +281,6 @@ task<io_status> stream::fill_compressed() {
       co_return io_status{io_kind::error, EBADMSG};
     }
     if (r.st == deflate::inflater::status::end) co_return io_status::from(io_kind::closed);
-    trim_before_wait();
     std::string raw;
     io_status s = co_await receive_transport(raw);
     if (!s.ok()) co_return s;

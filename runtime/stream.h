@@ -100,7 +100,8 @@ class stream {
   task<io_status> flush_tls();     // sends pending TLS output
   task<io_status> receive_ciphertext();
   task<io_status> fill_compressed();
-  // Appends at least one byte from below compression (the socket, or TLS plaintext).
+  // Appends at least one byte from below compression (the socket, or TLS plaintext) to
+  // `out`; the read buffer is trimmed (trim_before_wait) before each wait for the peer.
   task<io_status> receive_transport(std::string& out);
   task<io_status> write_transport(std::string_view bytes);
   void compact();
