@@ -5,10 +5,13 @@
 // dates, file names); then each message's sort values from the shard's sort_cache
 // (sort_cache.h: every value of a message, so a warm SORT or THREAD of 100,000 messages
 // reads and parses nothing), and on a miss from its top-level header block (the shard's
-// header_cache, else the file). ARRIVAL and SIZE need no header at all. Keys that need the body (BODY, TEXT) read the file, as SEARCH does
-// without its full-text index. OBJECTID's EMAILID/THREADID keys are not evaluated here
-// (they match nothing in SORT/THREAD): a later change can share SEARCH's code for them.
+// header_cache, else the file). ARRIVAL and SIZE need no header at all. Keys that need
+// the body (BODY, TEXT) read the file, as SEARCH does without its full-text index.
+// WITHIN and SAVED* keys work as in SEARCH; OBJECTID's EMAILID/THREADID keys are not
+// evaluated here (they match nothing in SORT/THREAD): a later change can share SEARCH's
+// code for them.
 #include <algorithm>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "protocols/imap/header_cache.h"
@@ -111,11 +114,12 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   const uint32_t exists = selected_->view.exists();
   const bool content = search_needs_content(c.search);
   const bool body = content && needs_body(c.search);
+  // SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514) need each message's base name.
+  const bool save_date = search_needs_save_date(c.search);
   // The shard's values of this folder, when they can serve (a content key reads the
-  // files anyway).
-  // Other sessions of the shard run at each co_await and may drop this folder's values
-  // (sort_cache evicts the least recently used folder), so the pointer is taken again
-  // after every co_await.
+  // files anyway). Other sessions of the shard run at each co_await and may drop this
+  // folder's values (sort_cache evicts the least recently used folder), so the pointer
+  // is taken again after every co_await.
   const std::string folder_key = absl::StrCat(user_, "\n", selected_->name);
   const uint32_t uid_validity = selected_->uid_validity;
   const bool use_cache = shard_.sorts != nullptr && !content && needs != 0;
@@ -136,7 +140,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     std::vector<std::string> bases;
     std::vector<std::string> keywords;
   };
-  auto get = [name = selected_->name, uids = std::move(uids), want_file = std::move(want_file)](
+  auto get = [name = selected_->name, uids = std::move(uids), want_file = std::move(want_file), save_date](
                  mailstore::mailbox& box) -> task<absl::StatusOr<facts_reply>> {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
@@ -156,6 +160,8 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
       mf.internal_date = m->internal_date;
       if (want_file[i]) {
         mf.path = (*f)->path_of(*m);
+        r.bases[i] = m->base;
+      } else if (save_date) {
         r.bases[i] = m->base;
       }
     }
@@ -177,6 +183,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   ctx.keywords = &got->keywords;
   ctx.saved_uids = &saved_uids_;
   ctx.charsets = shard_.charsets;
+  ctx.now = std::time(nullptr);  // WITHIN (RFC 5032)
   search_text_cache cache;
   std::vector<sort_facts> out;
   out.reserve(exists);
@@ -192,6 +199,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     e.vsize = m.vsize;
     e.size = m.vsize;
     e.internal_date = m.internal_date;
+    if (save_date) e.base = got->bases[i];
     search_message sm;
     sm.seq = m.seq;
     sm.entry = &e;

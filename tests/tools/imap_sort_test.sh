@@ -86,6 +86,9 @@ check("SORT DISPLAYFROM", sort("(DISPLAYFROM)", "UTF-8", "ALL"), ["4", "2", "3",
 check("SORT DISPLAYTO", sort("(DISPLAYTO)", "UTF-8", "ALL"), ["3", "5", "6", "2", "1", "4"])
 check("SORT with criteria", sort("(SUBJECT)", "UTF-8", "FROM", "b@x.example"), ["3", "1"])
 check("SORT nothing matches", sort("(SUBJECT)", "US-ASCII", "SUBJECT", "nonesuch"), [])
+# WITHIN (RFC 5032) in SORT's criteria: the messages were appended seconds ago.
+check("SORT YOUNGER", sort("(ARRIVAL)", "UTF-8", "YOUNGER", "3600"), ["1", "2", "3", "4", "5", "6"])
+check("SORT OLDER", sort("(ARRIVAL)", "UTF-8", "OLDER", "3600"), [])
 uids = sort("(DATE)", "UTF-8", "ALL", uid=True)
 check("UID SORT", len(uids), 6)
 typ, _ = c.sort("(DATE)", "KOI8-R", "ALL")
