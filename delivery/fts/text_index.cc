@@ -172,6 +172,26 @@ void text_index::compact() {
   removed_ = 0;
 }
 
+text_index text_index::compacted() const {
+  text_index out(uid_validity_);
+  out.present_ = present_;
+  out.postings_.reserve(postings_.size());
+  for (const auto& [g, p] : postings_) {
+    if (removed_ == 0) {
+      out.postings_.emplace(g, p);
+      continue;
+    }
+    std::vector<uint32_t> uids = decode(p);
+    intersect(uids, present_);
+    if (uids.empty()) continue;
+    posting q;
+    for (uint32_t u : uids) append(q, u);
+    q.bytes.shrink_to_fit();
+    out.postings_.emplace(g, std::move(q));
+  }
+  return out;
+}
+
 text_index::candidates text_index::query(std::string_view needle) const {
   candidates r;
   if (needle.size() < kGramBytes) {

@@ -92,6 +92,9 @@ class text_index {
   size_t retain(std::span<const uint32_t> live);
   // Rewrites the posting lists without the removed UIDs.
   void compact();
+  // The same index compacted, as a new object: reads this one only (const), so it can run
+  // off the owner shard while the owner keeps querying this one (text_index_store.h).
+  text_index compacted() const;
   size_t removed_since_compact() const { return removed_; }
 
   // UIDs (ascending, all present) that may contain the folded needle; nullopt-like

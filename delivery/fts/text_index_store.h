@@ -18,16 +18,28 @@
 // indexing that message again after a restart. Changes not yet written are lost at a
 // restart and simply indexed again.
 //
-// Threading: owner shard only; folder() pointers are valid until the next co_await on
-// this object (hold the shared_ptr across one).
+// OFF THE OWNER SHARD. Parsing a loaded file and compacting/serializing for a save cost
+// about a second for a 100,000-message index (~160 MB): they run on the offload pool, so
+// the owner shard keeps serving its other users' mail meanwhile. While a save's pool job
+// reads the index the entry is FROZEN: queries (const reads) go on, but nothing may change
+// it — adds wait in `pending` (folder_entry::add), pruning is skipped (prune()) — and the
+// owner applies them when the job returns. A compacting save builds a compacted copy
+// (text_index::compacted) rather than rewriting in place, swaps it in on the owner, and
+// frees the old one on the pool (a million small strings).
+//
+// Threading: owner shard only (save's pool job reads a frozen entry); folder() pointers
+// are valid until the next co_await on this object (hold the shared_ptr across one).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "delivery/fts/text_index.h"
@@ -43,9 +55,23 @@ class user_text_index {
   struct folder_entry {
     text_index index;
     size_t unsaved = 0;   // messages added or removed since the file was written
-    bool saving = false;
+    bool saving = false;  // a save is running (one at a time: they share <file>.tmp)
+    bool frozen = false;  // a pool job is reading `index`: no change to it until it returns
     bool from_file = false;  // loaded from a valid file (for tests and logs)
     std::string guid;        // the folder's, when it was loaded
+    // Adds that came while frozen, applied when the pool job returns; UIDs ascending.
+    std::vector<std::pair<uint32_t, std::vector<uint32_t>>> pending;
+    std::vector<uint32_t> pending_uids;
+
+    // Indexes `uid` (grams: add_grams), now or, while frozen, when the save's job returns.
+    void add(uint32_t uid, std::vector<uint32_t> grams);
+    // In the index or waiting to be: an indexer need not read it again. (A pending UID is
+    // not yet in query() results: callers treat it as uncovered, a candidate.)
+    bool known(uint32_t uid) const;
+    // Keeps only `live` (sorted UIDs: the folder's); false, doing nothing, while frozen.
+    bool prune(std::span<const uint32_t> live);
+    // Applies `pending` (after a freeze).
+    void thaw();
   };
 
   // The index of the folder in directory `dir` whose UIDVALIDITY is `uid_validity`:

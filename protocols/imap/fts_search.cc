@@ -55,10 +55,10 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
       std::vector<uint32_t> live;
       live.reserve((*f)->state().messages.size());
       for (const auto& m : (*f)->state().messages) live.push_back(m.uid);
-      e->unsaved += e->index.retain(live);
+      e->prune(live);  // skipped while a save reads the index: the next search prunes
     }
     for (uint32_t u : uids) {
-      if (e->index.contains(u)) continue;
+      if (e->known(u)) continue;
       const auto* m = (*f)->state().find(u);
       if (m == nullptr) continue;
       message_facts mf;
@@ -102,12 +102,7 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
       auto add = [dir = cov->dir, v = cov->uid_validity, guid = cov->guid, batch = std::move(batch)](
                      mailstore::mailbox& box) -> task<absl::Status> {
         auto e = co_await box.text_index().folder(dir, v, guid);
-        for (const auto& [uid, grams] : batch) {
-          if (!e->index.contains(uid)) {
-            e->index.add(uid, grams);
-            ++e->unsaved;
-          }
-        }
+        for (const auto& [uid, grams] : batch) e->add(uid, grams);  // copied: the hop's lambda is const
         co_return absl::OkStatus();
       };
       auto add_hop = on_mailbox(std::move(add));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "runtime/task_scope.h"
 #include "tests/runtime/test_util.h"
 
 namespace ringmail::fts {
@@ -147,6 +148,75 @@ TEST_F(FtsStore, RemovedMessagesAreCompactedBeforeWriting) {
   EXPECT_TRUE(o.from_file);
   EXPECT_EQ(o.size, 2u);
   EXPECT_EQ(o.hits, (std::vector<uint32_t>{3}));
+}
+
+// A save reads the index on the offload pool: meanwhile the owner keeps going. A message
+// indexed during the save waits (pending, known) and lands in memory when the save's job
+// returns; the file holds exactly the index as it was when the save began; queries
+// answer the same before, during and after.
+TEST_F(FtsStore, AddsDuringASaveWaitAndTheFileIsTheSnapshot) {
+  write_sample();
+  struct seen {
+    bool frozen_during = false, pending_known = false, in_index_during = false;
+    std::vector<uint32_t> hits_during, hits_after;
+    bool in_index_after = false, known_after = false;
+    size_t removed_after = 99;
+    absl::Status saved;
+  };
+  seen s = testing::run_on(*shards_, 0, [this]() -> task<seen> {
+    seen r;
+    user_text_index store;
+    auto e = co_await store.folder(dir_.string(), 42);
+    const uint32_t live[] = {1, 2, 3};  // the fillers were expunged: the save compacts
+    e->unsaved += e->index.retain(live);
+    task_scope scope;
+    auto save = [&]() -> task<void> { r.saved = co_await store.save(dir_.string()); };
+    scope.spawn(save());  // runs until it hops to the pool
+    r.frozen_during = e->frozen;
+    e->add(4, grams("warning again"));
+    r.pending_known = e->known(4);
+    r.in_index_during = e->index.contains(4);
+    r.hits_during = e->index.query("warning").uids;
+    co_await scope.join();
+    r.in_index_after = e->index.contains(4);
+    r.known_after = e->known(4);
+    r.hits_after = e->index.query("warning").uids;
+    r.removed_after = e->index.removed_since_compact();
+    co_return r;
+  });
+  ASSERT_TRUE(s.saved.ok()) << s.saved;
+  EXPECT_TRUE(s.frozen_during);
+  EXPECT_TRUE(s.pending_known);
+  EXPECT_FALSE(s.in_index_during);
+  EXPECT_EQ(s.hits_during, (std::vector<uint32_t>{1, 3}));
+  EXPECT_TRUE(s.in_index_after);
+  EXPECT_TRUE(s.known_after);
+  EXPECT_EQ(s.hits_after, (std::vector<uint32_t>{1, 3, 4}));
+  EXPECT_EQ(s.removed_after, 0u);  // the compacted copy was swapped in
+  opened o = reopen(42);
+  EXPECT_TRUE(o.from_file);
+  EXPECT_EQ(o.size, 3u);  // 1, 2, 3: not 4, which came after the snapshot
+  EXPECT_EQ(o.hits, (std::vector<uint32_t>{1, 3}));
+}
+
+// While frozen, pruning is refused (the pool is reading present_); afterwards it works.
+TEST_F(FtsStore, PruneWaitsForTheFreeze) {
+  auto r = testing::run_on(*shards_, 0, [this]() -> task<std::pair<bool, size_t>> {
+    user_text_index store;
+    auto e = co_await store.folder(dir_.string(), 42);
+    e->add(1, grams("a warning"));
+    e->add(2, grams("nothing"));
+    const uint32_t live[] = {2};
+    e->frozen = true;
+    const bool pruned_frozen = e->prune(live);
+    const size_t size_frozen = e->index.size();
+    e->thaw();
+    EXPECT_TRUE(e->prune(live));
+    EXPECT_EQ(e->index.size(), 1u);
+    co_return std::pair<bool, size_t>{pruned_frozen, size_frozen};
+  });
+  EXPECT_FALSE(r.first);
+  EXPECT_EQ(r.second, 2u);
 }
 
 }  // namespace

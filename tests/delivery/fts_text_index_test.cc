@@ -89,6 +89,26 @@ TEST(FtsIndex, RemoveRetainAndCompact) {
   EXPECT_EQ(idx.removed_since_compact(), 0u);
 }
 
+// compacted() (the copy a save builds off the owner shard) must equal compact() in place:
+// same bytes on disk, same answers; and it must leave the original untouched.
+TEST(FtsIndex, CompactedCopyEqualsCompactInPlace) {
+  text_index idx = sample();
+  const uint32_t live[] = {2, 9};
+  idx.retain(live);
+  const std::string before = idx.serialize();
+  text_index copy = idx.compacted();
+  EXPECT_EQ(idx.serialize(), before);  // not changed
+  EXPECT_EQ(idx.removed_since_compact(), 1u + 1u);
+  EXPECT_EQ(copy.removed_since_compact(), 0u);
+  idx.compact();
+  EXPECT_EQ(copy.serialize(), idx.serialize());
+  EXPECT_EQ(copy.gram_count(), idx.gram_count());
+  for (std::string_view n : {"arn", "hello", "the", "bob", "zebra"}) EXPECT_EQ(uids(copy, n), uids(idx, n)) << n;
+  // Nothing removed: a plain copy.
+  text_index fresh = sample();
+  EXPECT_EQ(fresh.compacted().serialize(), fresh.serialize());
+}
+
 TEST(FtsIndex, PersistAndReopen) {
   text_index idx = sample();
   std::string bytes = idx.serialize();
