@@ -165,8 +165,9 @@ void mailbox_view::forget_unreported(size_t index) {
   messages_.erase(messages_.begin() + static_cast<ptrdiff_t>(index));
 }
 
-void mailbox_view::reported_flags(uint32_t uid, uint8_t flags, uint32_t keywords) {
-  uint32_t s = seq_of(uid);
+void mailbox_view::reported_flags(uint32_t uid, uint8_t flags, uint32_t keywords, uint32_t seq_hint) {
+  const bool hit = seq_hint != 0 && seq_hint <= messages_.size() && messages_[seq_hint - 1].uid == uid;
+  uint32_t s = hit ? seq_hint : seq_of(uid);
   if (s == 0) return;
   view_message& m = messages_[s - 1];
   m.flags = flags;

@@ -75,7 +75,8 @@ class mailbox_view {
   void resync(const std::vector<view_message>& messages, const std::vector<std::string>& keywords, uint64_t seq);
 
   // The session reported flags for `uid` itself (FETCH FLAGS, STORE): no update needed.
-  void reported_flags(uint32_t uid, uint8_t flags, uint32_t keywords);
+  // `seq_hint`: its sequence number if known (checked; saves the search).
+  void reported_flags(uint32_t uid, uint8_t flags, uint32_t keywords, uint32_t seq_hint = 0);
 
   // Appends the untagged responses (EXPUNGE only if allowed, EXISTS, FETCH FLAGS) to
   // `out`, and forgets what it reported. *new_keywords: the FLAGS response is due because

@@ -13,6 +13,7 @@
 #include "protocols/imap/condstore.h"
 #include "protocols/imap/fetch_cache.h"
 #include "protocols/imap/fetch_needs.h"
+#include "protocols/imap/fts_search.h"
 #include "protocols/imap/header_cache.h"
 #include "protocols/imap/message_render.h"
 #include "protocols/imap/number_set.h"
@@ -212,9 +213,18 @@ std::optional<std::vector<uint32_t>> imap_session::resolve_set(const command& c,
     return seqs;
   }
   if (uid) {
+    // Both ascending: step through the view beside the set, searching only past a gap (a
+    // binary search per UID was a quarter of UID FETCH 1:* on 100,000 messages).
+    const auto& msgs = view.messages();
+    size_t i = 0;
     for (uint32_t u : set.resolve(view.max_uid())) {
-      uint32_t s = view.seq_of(u);
-      if (s != 0) seqs.push_back(s);
+      if (i < msgs.size() && msgs[i].uid != u) {
+        i = static_cast<size_t>(std::lower_bound(msgs.begin() + static_cast<ptrdiff_t>(i), msgs.end(), u,
+                                                 [](const view_message& m, uint32_t v) { return m.uid < v; }) -
+                                msgs.begin());
+      }
+      if (i == msgs.size()) break;
+      if (msgs[i].uid == u) seqs.push_back(static_cast<uint32_t>(++i));
     }
     return seqs;
   }
@@ -257,8 +267,18 @@ task<absl::StatusOr<std::vector<message_facts>>> imap_session::facts_for(const s
     if (!f.ok()) co_return f.status();
     result r;
     if (!changed_since) r.facts.reserve(uids.size());
+    // `uids` ascend (the view's order): the next entry is usually the one asked for, so
+    // look there before searching (a binary search per UID was 14% of FETCH 1:*).
+    const std::vector<mailstore::message_entry>& all = (*f)->state().messages;
+    size_t next = 0;
     for (size_t i = 0; i < uids.size(); ++i) {
-      const auto* m = (*f)->state().find(uids[i]);
+      const mailstore::message_entry* m = nullptr;
+      if (next < all.size() && all[next].uid == uids[i]) {
+        m = &all[next];
+      } else {
+        m = (*f)->state().find(uids[i]);
+      }
+      if (m != nullptr) next = static_cast<size_t>(m - all.data()) + 1;
       // RFC 7162 CHANGEDSINCE: a gone message (modseq 0 here before) never qualifies.
       if (changed_since && (m == nullptr || m->modseq <= *changed_since)) continue;
       message_facts& mf = r.facts.emplace_back();
@@ -487,7 +507,7 @@ task<void> imap_session::on_fetch(const command& c) {
       reported_flags = true;
       if (condstore_ && !modseq_item) absl::StrAppend(&line, " MODSEQ (", m.modseq, ")");  // RFC 7162 3.1.4
     }
-    if (reported_flags) selected_->view.reported_flags(m.uid, m.flags, m.keywords);
+    if (reported_flags) selected_->view.reported_flags(m.uid, m.flags, m.keywords, m.seq);
     line += ")\r\n";
     out_ += line;
     if (out_.size() >= kFlushBytes && !co_await flush()) co_return;
@@ -622,6 +642,11 @@ task<void> imap_session::on_search(const command& c) {
   // Full-text index (fts_search.cc): messages it rules out for BODY/TEXT are not read,
   // and their file names not even asked for.
   std::optional<std::vector<uint32_t>> fts = co_await fts_filter(c.search, uids);
+  // Messages outside the candidates cannot match: only the candidates' facts are asked
+  // for (all 100,000 messages' were a fixed ~20 ms of a warm SEARCH TEXT). fts_seqs[i]
+  // is the sequence number of uids[i] then.
+  std::vector<uint32_t> fts_seqs;
+  if (fts) uids = fts_in_view(*fts, selected_->view, fts_seqs);
   auto get = [name = selected_->name, uids = std::move(uids), content = want_files, want_ids, fts](
                  mailstore::mailbox& box) -> task<absl::StatusOr<search_facts>> {
     auto f = co_await box.folder(name);
@@ -657,7 +682,7 @@ task<void> imap_session::on_search(const command& c) {
   }
   std::vector<message_facts>* facts = &got->facts;
   std::vector<std::string>& keywords = got->keywords;
-  for (uint32_t i = 0; i < exists; ++i) (*facts)[i].seq = i + 1;
+  for (size_t i = 0; i < facts->size(); ++i) (*facts)[i].seq = fts ? fts_seqs[i] : static_cast<uint32_t>(i + 1);
   header_cache& headers = *shard_.headers;
   const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
   search_context ctx;

@@ -81,5 +81,27 @@ TEST(FetchNeeds, AppendFlagListMatchesFlagList) {
   EXPECT_EQ(v.flag_list(0, 0), "()");
 }
 
+// FETCH passes the message's sequence number as a hint; a stale or wrong hint must still
+// clear the right message (and only it), as the search by UID did.
+TEST(FetchNeeds, ReportedFlagsHintIsChecked) {
+  mailbox_view v;
+  v.reset({make_view_message(3, 0, 0, 1), make_view_message(7, 0, 0, 1), make_view_message(9, 0, 0, 1)}, {}, 1);
+  std::vector<mailstore::folder_event> ev;
+  ev.push_back({mailstore::folder_event::flags_changed, 2, 7, mailstore::flag_seen, 0, 2});
+  ev.push_back({mailstore::folder_event::flags_changed, 3, 9, mailstore::flag_flagged, 0, 3});
+  v.apply(ev, {}, 3);
+  ASSERT_TRUE(v.has_pending());
+  v.reported_flags(7, mailstore::flag_seen, 0, 1);  // wrong hint (seq 1 is UID 3)
+  v.reported_flags(9, mailstore::flag_flagged, 0, 3);  // right hint
+  v.reported_flags(3, mailstore::flag_draft, 0, 50);  // out of range: searched
+  EXPECT_FALSE(v.has_pending());
+  EXPECT_EQ(v.messages()[0].flags, mailstore::flag_draft);
+  EXPECT_EQ(v.messages()[1].flags, mailstore::flag_seen);
+  EXPECT_EQ(v.messages()[2].flags, mailstore::flag_flagged);
+  std::string out;
+  v.report(out, true, false);
+  EXPECT_EQ(out, "");
+}
+
 }  // namespace
 }  // namespace ringmail::imap
