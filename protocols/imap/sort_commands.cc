@@ -17,6 +17,7 @@
 #include "protocols/imap/header_cache.h"
 #include "protocols/imap/message_render.h"
 #include "protocols/imap/number_set.h"
+#include "protocols/imap/object_fetch.h"
 #include "protocols/imap/search.h"
 #include "protocols/imap/session_impl.h"
 #include "protocols/imap/sort.h"
@@ -24,6 +25,7 @@
 #include "protocols/imap/thread.h"
 #include "mail/limits.h"
 #include "runtime/file.h"
+#include "runtime/log.h"
 
 namespace ringmail::imap {
 
@@ -116,6 +118,9 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   const bool body = content && needs_body(c.search);
   // SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514) need each message's base name.
   const bool save_date = search_needs_save_date(c.search);
+  // EMAILID/THREADID criteria (RFC 8474) need each message's ids, as SEARCH does.
+  const bool want_ids = search_needs_object_ids(c.search);
+  const search_key ids_prefilter = index_fact_keys(c.search);  // object_fetch.h
   // The shard's values of this folder, when they can serve (a content key reads the
   // files anyway). Other sessions of the shard run at each co_await and may drop this
   // folder's values (sort_cache evicts the least recently used folder), so the pointer
@@ -135,12 +140,21 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     uids[i] = selected_->view.uid_at(i + 1);
     want_file[i] = content || (needs != 0 && (cached == nullptr || sort_cache::find(*cached, uids[i]) == nullptr));
   }
+  // Full-text index (fts_search.cc), as SEARCH: messages it rules out for BODY/TEXT are
+  // neither read nor sorted.
+  std::optional<std::vector<uint32_t>> fts = co_await fts_filter(c.search, uids);
+  refresh();
+  if (fts) {
+    for (uint32_t i = 0; i < exists; ++i) {
+      if (!std::binary_search(fts->begin(), fts->end(), uids[i])) want_file[i] = false;
+    }
+  }
   struct facts_reply {
     std::vector<message_facts> facts;
     std::vector<std::string> bases;
     std::vector<std::string> keywords;
   };
-  auto get = [name = selected_->name, uids = std::move(uids), want_file = std::move(want_file), save_date](
+  auto get = [name = selected_->name, uids = std::move(uids), want_file = std::move(want_file), save_date, want_ids](
                  mailstore::mailbox& box) -> task<absl::StatusOr<facts_reply>> {
     auto f = co_await box.folder(name);
     if (!f.ok()) co_return f.status();
@@ -164,6 +178,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
       } else if (save_date) {
         r.bases[i] = m->base;
       }
+      if (want_ids) mf.cache = m->cache;
     }
     r.keywords = (*f)->state().keywords;
     co_return r;
@@ -185,11 +200,13 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   ctx.charsets = shard_.charsets;
   ctx.now = std::time(nullptr);  // WITHIN (RFC 5032)
   search_text_cache cache;
+  std::vector<std::pair<uint32_t, std::string>> new_caches;  // OBJECTID ids computed here
   std::vector<sort_facts> out;
   out.reserve(exists);
   for (size_t i = 0; i < got->facts.size(); ++i) {
     message_facts& m = got->facts[i];
     if (!m.found) continue;
+    if (fts && !std::binary_search(fts->begin(), fts->end(), m.uid)) continue;
     m.seq = static_cast<uint32_t>(i + 1);
     mailstore::message_entry e;
     e.uid = m.uid;
@@ -203,6 +220,15 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     search_message sm;
     sm.seq = m.seq;
     sm.entry = &e;
+    std::pair<std::string, std::string> ids;  // outlives sm, which views it
+    if (want_ids) {
+      // Index facts that rule the message out first: no file read for its ids.
+      if (!search_matches(ids_prefilter, sm, ctx)) continue;
+      ids = co_await object_ids_of(m, &new_caches);
+      refresh();
+      sm.email_id = ids.first;
+      sm.thread_id = ids.second;
+    }
     const sort_facts* hit = cached != nullptr ? sort_cache::find(*cached, m.uid) : nullptr;
     if (m.path.empty() && needs != 0 && hit == nullptr) {
       // Values dropped since the hop (another session's folder pushed them out): read
@@ -276,6 +302,14 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
     } else {
       fill_sort_facts(body ? header_part(msg->bytes) : std::string_view(msg->bytes), needs, *shard_.charsets, f);
     }
+  }
+  if (!new_caches.empty()) {  // EMAILID/THREADID computed for the criteria: keep them
+    auto keep = [name = selected_->name, blobs = std::move(new_caches)](mailstore::mailbox& box) -> task<absl::Status> {
+      co_return co_await box.set_cache(name, blobs);
+    };
+    auto keep_hop = on_mailbox(std::move(keep));
+    absl::Status st = co_await std::move(keep_hop);
+    if (!st.ok()) log::debug("imap_cache_not_kept", {{"sid", sid_}, {"reason", st.ToString()}});
   }
   co_return out;
 }

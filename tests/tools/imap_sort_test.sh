@@ -86,6 +86,18 @@ check("SORT DISPLAYFROM", sort("(DISPLAYFROM)", "UTF-8", "ALL"), ["4", "2", "3",
 check("SORT DISPLAYTO", sort("(DISPLAYTO)", "UTF-8", "ALL"), ["3", "5", "6", "2", "1", "4"])
 check("SORT with criteria", sort("(SUBJECT)", "UTF-8", "FROM", "b@x.example"), ["3", "1"])
 check("SORT nothing matches", sort("(SUBJECT)", "US-ASCII", "SUBJECT", "nonesuch"), [])
+# Content criteria go through the full-text index (fts_search.cc) as SEARCH's do, and
+# EMAILID/THREADID (RFC 8474) are computed for SORT as for SEARCH.
+check("SORT BODY", sort("(ARRIVAL)", "UTF-8", "BODY", "x" * 100), ["2"])
+check("SORT TEXT", sort("(SUBJECT)", "UTF-8", "TEXT", "alpha"), ["2", "3"])
+typ, d = c.fetch("3", "(EMAILID THREADID)")
+ids = re.search(rb"EMAILID \(([^)\s]+)\) THREADID \(([^)\s]+)\)", d[0])
+check("FETCH EMAILID for SORT", ids is not None, True)
+if ids:
+    check("SORT EMAILID", sort("(ARRIVAL)", "UTF-8", "EMAILID", ids.group(1).decode()), ["3"])
+    check("SORT THREADID", sort("(ARRIVAL)", "UTF-8", "THREADID", ids.group(2).decode()), ["3"])
+    typ, d = c.thread("REFERENCES", "UTF-8", "EMAILID", ids.group(1).decode())
+    check("THREAD EMAILID", d[0], b"(3)")
 # WITHIN (RFC 5032) in SORT's criteria: the messages were appended seconds ago.
 check("SORT YOUNGER", sort("(ARRIVAL)", "UTF-8", "YOUNGER", "3600"), ["1", "2", "3", "4", "5", "6"])
 check("SORT OLDER 3600", sort("(ARRIVAL)", "UTF-8", "OLDER", "3600"), [])
