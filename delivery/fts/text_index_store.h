@@ -62,6 +62,10 @@ class user_text_index {
     // Adds that came while frozen, applied when the pool job returns; UIDs ascending.
     std::vector<std::pair<uint32_t, std::vector<uint32_t>>> pending;
     std::vector<uint32_t> pending_uids;
+    // The folder's (uid_next, message count) when the index was last pruned against its
+    // UIDs (imap/fts_search.cc): while they are unchanged, so is the folder's UID set.
+    uint32_t pruned_uid_next = 0;
+    size_t pruned_count = 0;
 
     // Indexes `uid` (grams: add_grams), now or, while frozen, when the save's job returns.
     void add(uint32_t uid, std::vector<uint32_t> grams);
