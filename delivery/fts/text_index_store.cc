@@ -91,6 +91,15 @@ task<std::shared_ptr<user_text_index::folder_entry>> user_text_index::folder(std
   co_return it->second;
 }
 
+std::shared_ptr<user_text_index::folder_entry> user_text_index::loaded(std::string_view dir, uint32_t uid_validity,
+                                                                       std::string_view guid) const {
+  auto it = folders_.find(dir);
+  if (it == folders_.end() || it->second->index.uid_validity() != uid_validity || it->second->guid != guid) {
+    return nullptr;
+  }
+  return it->second;
+}
+
 task<absl::Status> user_text_index::save(std::string dir, bool force) {
   auto it = folders_.find(dir);
   if (it == folders_.end()) co_return absl::OkStatus();

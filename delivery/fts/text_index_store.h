@@ -86,6 +86,10 @@ class user_text_index {
   // the same second has the same one (its directory is new, so no file of the old one).
   task<std::shared_ptr<folder_entry>> folder(std::string dir, uint32_t uid_validity, std::string_view guid = {});
 
+  // The folder's index if it is in memory now, else nullptr: no file is read (a new
+  // message of a folder whose index is not loaded is indexed by the next search).
+  std::shared_ptr<folder_entry> loaded(std::string_view dir, uint32_t uid_validity, std::string_view guid) const;
+
   // Writes the folder's index when `force` or when enough is unsaved (see above),
   // compacting it first if it has removed messages. Ok when there was nothing to do.
   task<absl::Status> save(std::string dir, bool force = false);

@@ -84,6 +84,22 @@ task<void> save_if_due(mailstore::mailbox& box, const std::string& dir) {
 
 }  // namespace
 
+std::optional<fts_new_message> fts_new_message_of(mailstore::mailbox& box, const mailstore::open_folder& folder,
+                                                  uint32_t uid) {
+  const mailstore::folder_state& state = folder.state();
+  if (!box.text_index().loaded(folder.dir(), state.uid_validity, state.mailbox_guid)) return std::nullopt;
+  const auto* m = state.find(uid);
+  if (m == nullptr) return std::nullopt;
+  fts_new_message r;
+  r.dir = folder.dir();
+  r.uid_validity = state.uid_validity;
+  r.guid = state.mailbox_guid;
+  r.uid = uid;
+  r.path = folder.path_of(*m);
+  r.vsize = m->vsize;
+  return r;
+}
+
 std::vector<uint32_t> fts_in_view(const std::vector<uint32_t>& candidates, const mailbox_view& view,
                                   std::vector<uint32_t>& seqs) {
   std::vector<uint32_t> uids;
@@ -164,8 +180,6 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
   if (cov->answered) co_return fts_candidates(key, *cov->answered);
 
   // 2. Index them, kIndexBatch at a time.
-  search_context ctx;
-  ctx.charsets = shard_.charsets;
   size_t indexed = 0;
   for (size_t at = 0; at < cov->missing.size(); at += kIndexBatch) {
     std::vector<std::pair<uint32_t, std::vector<uint32_t>>> batch;
@@ -174,17 +188,7 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
       const message_facts& m = cov->missing[i];
       std::optional<loaded_message> msg = co_await load(m);
       if (!msg) continue;  // gone: not indexed, so it stays a candidate
-      mailstore::message_entry e;
-      e.uid = m.uid;
-      search_message sm;
-      sm.seq = 1;  // unused: the texts do not depend on it
-      sm.entry = &e;
-      sm.parsed = &msg->parsed(*shard_.charsets);
-      search_texts t = search_texts_of(sm, ctx);
-      std::vector<uint32_t> grams;
-      fts::add_grams(t.headers, grams);
-      fts::add_grams(t.body, grams);
-      batch.emplace_back(m.uid, std::move(grams));
+      batch.emplace_back(m.uid, fts_grams_of(m.uid, *msg));
     }
     indexed += batch.size();
     auto add = [dir = cov->dir, v = cov->uid_validity, guid = cov->guid, batch = std::move(batch)](
@@ -211,6 +215,43 @@ task<std::optional<std::vector<uint32_t>>> imap_session::fts_filter(const search
   absl::StatusOr<by_needle_map> got = co_await std::move(query_hop);
   if (!got.ok()) co_return std::nullopt;
   co_return fts_candidates(key, *got);
+}
+
+std::vector<uint32_t> imap_session::fts_grams_of(uint32_t uid, loaded_message& msg) {
+  search_context ctx;
+  ctx.charsets = shard_.charsets;
+  mailstore::message_entry e;
+  e.uid = uid;
+  search_message sm;
+  sm.seq = 1;  // unused: the texts do not depend on it
+  sm.entry = &e;
+  sm.parsed = &msg.parsed(*shard_.charsets);
+  search_texts t = search_texts_of(sm, ctx);
+  std::vector<uint32_t> grams;
+  fts::add_grams(t.headers, grams);
+  fts::add_grams(t.body, grams);
+  return grams;
+}
+
+task<void> imap_session::fts_index_new(fts_new_message n) {
+  // Read back from its file, as a search's indexing does (the same bytes the matcher
+  // will see; the page cache still holds them).
+  message_facts m;
+  m.uid = n.uid;
+  m.path = n.path;
+  m.vsize = n.vsize;
+  m.found = true;
+  std::optional<loaded_message> msg = co_await load(m);
+  if (!msg) co_return;  // gone already: nothing to index
+  auto add = [dir = std::move(n.dir), v = n.uid_validity, guid = std::move(n.guid), uid = n.uid,
+              grams = fts_grams_of(n.uid, *msg)](mailstore::mailbox& box) -> task<absl::Status> {
+    // Only while still in memory: a forgotten index is rebuilt lazily as before.
+    if (auto e = box.text_index().loaded(dir, v, guid)) e->add(uid, grams);
+    co_return absl::OkStatus();
+  };
+  auto hop = on_mailbox(std::move(add));
+  absl::Status st = co_await std::move(hop);
+  if (!st.ok()) log::debug("imap_fts_not_indexed", {{"sid", sid_}, {"reason", st.ToString()}});
 }
 
 }  // namespace ringmail::imap

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace ringmail::imap {
@@ -15,10 +17,37 @@ inline constexpr size_t kIndexBatch = 128;
 
 class mailbox_view;
 
+// A message just stored by this session (APPEND) whose folder's full-text index is in
+// memory on the owner: the session indexes it at once (imap_session::fts_index_new), so
+// the next SEARCH BODY/TEXT does not have to. Built on the owner by fts_new_message.
+struct fts_new_message {
+  std::string dir;
+  uint32_t uid_validity = 0;
+  std::string guid;
+  uint32_t uid = 0;
+  std::string path;
+  uint64_t vsize = 0;
+};
+
 // The candidates (ascending UIDs, from fts_filter) that `view` still shows: returns their
 // UIDs and sets `seqs` to their sequence numbers, in the same order. Candidates the view
 // does not show (delivered after it last looked, or expunged) are left out.
 std::vector<uint32_t> fts_in_view(const std::vector<uint32_t>& candidates, const mailbox_view& view,
                                   std::vector<uint32_t>& seqs);
+
+}  // namespace ringmail::imap
+
+namespace ringmail::mailstore {
+class mailbox;
+class open_folder;
+}  // namespace ringmail::mailstore
+
+namespace ringmail::imap {
+
+// On the owner, right after `uid` was stored in `folder`: what the session needs to index
+// it, or nullopt when the folder's index is not in memory (nothing to keep up to date:
+// loading a large index for one message would cost more than the next search indexing it).
+std::optional<fts_new_message> fts_new_message_of(mailstore::mailbox& box, const mailstore::open_folder& folder,
+                                                  uint32_t uid);
 
 }  // namespace ringmail::imap

@@ -929,6 +929,7 @@ task<void> imap_session::on_append(command& c) {
     uint32_t uid = 0;
     uint32_t uid_validity = 0;
     std::string path;  // for spam training
+    std::optional<fts_new_message> fts;  // the folder's full-text index is in memory (fts_search.h)
   };
   // Mail put into Junk by a client is spam for this user, as the seed's imapsieve rule
   // (causes = COPY APPEND) learns it.
@@ -947,6 +948,7 @@ task<void> imap_session::on_append(command& c) {
     if (train) {
       if (const auto* m = (*f)->state().find(*uid); m != nullptr) r.path = (*f)->path_of(*m);
     }
+    r.fts = fts_new_message_of(box, **f, *uid);
     co_return r;
   };
   auto hop = on_mailbox(std::move(run));
@@ -965,6 +967,11 @@ task<void> imap_session::on_append(command& c) {
     report_updates(true, false);
   }
   ok(c, absl::StrCat("[APPENDUID ", r->uid_validity, " ", r->uid, "] Append completed"));
+  if (r->fts) {
+    // Indexed after the reply is out, so the next SEARCH BODY/TEXT need not read it.
+    const bool sent = co_await flush();
+    if (sent) co_await fts_index_new(std::move(*r->fts));
+  }
 }
 
 }  // namespace ringmail::imap

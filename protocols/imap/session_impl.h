@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "protocols/imap/command.h"
 #include "protocols/imap/command_reader.h"
+#include "protocols/imap/fts_search.h"
 #include "mail/message.h"
 #include "protocols/imap/mailbox_view.h"
 #include "protocols/imap/session.h"
@@ -202,6 +203,10 @@ class imap_session {
   // indexing the messages of `uids` (the view's, ascending) the index lacks; nullopt =
   // every message.
   task<std::optional<std::vector<uint32_t>>> fts_filter(const search_key& key, const std::vector<uint32_t>& uids);
+  // A message this session just stored (APPEND), added to the folder's in-memory index.
+  task<void> fts_index_new(fts_new_message n);
+  // The trigrams the index keeps for a message (the texts search_matches looks in).
+  std::vector<uint32_t> fts_grams_of(uint32_t uid, loaded_message& msg);
   task<void> on_copy(const command& c, bool move);
   task<void> on_expunge(const command& c);
   // Sequence numbers named by c.set (UIDs when c.uid), ascending; nullopt after a BAD.

@@ -199,6 +199,23 @@ TEST_F(FtsStore, AddsDuringASaveWaitAndTheFileIsTheSnapshot) {
   EXPECT_EQ(o.hits, (std::vector<uint32_t>{1, 3}));
 }
 
+// loaded() (APPEND's check) never reads a file: only an index already in memory, and only
+// for the same folder (UIDVALIDITY and MAILBOXID).
+TEST_F(FtsStore, LoadedOnlyAnswersFromMemory) {
+  write_sample();  // a file exists, but this store has not loaded it
+  auto r = testing::run_on(*shards_, 0, [this]() -> task<std::vector<bool>> {
+    user_text_index store;
+    std::vector<bool> out;
+    out.push_back(store.loaded(dir_.string(), 42, "g") != nullptr);
+    auto e = co_await store.folder(dir_.string(), 42, "g");
+    out.push_back(store.loaded(dir_.string(), 42, "g") == e);
+    out.push_back(store.loaded(dir_.string(), 43, "g") != nullptr);
+    out.push_back(store.loaded(dir_.string(), 42, "other") != nullptr);
+    co_return out;
+  });
+  EXPECT_EQ(r, (std::vector<bool>{false, true, false, false}));
+}
+
 // While frozen, pruning is refused (the pool is reading present_); afterwards it works.
 TEST_F(FtsStore, PruneWaitsForTheFreeze) {
   auto r = testing::run_on(*shards_, 0, [this]() -> task<std::pair<bool, size_t>> {

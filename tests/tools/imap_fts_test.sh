@@ -77,6 +77,11 @@ elif step == "change":
     for i in range(61, 71):
         c.append("INBOX", None, None, msg(i).encode())
     c.uid("STORE", "30", "+FLAGS", "(\\Flagged)")
+elif step == "append_warm":  # the index in memory (a first search), then APPENDs
+    c.select("INBOX")
+    c.uid("SEARCH", "TEXT", "warning")
+    for i in range(71, 77):
+        c.append("INBOX", None, None, msg(i).encode())
 # non-ASCII needles go as literals: imaplib sends them through _command's literal support
 def literal_search(key, n):
     c.literal = n.encode()
@@ -179,5 +184,16 @@ printf '\x7f' | dd of="$fts_file" bs=1 seek=30 conv=notrunc 2>/dev/null
 start
 run search "$work/garbled.fts"
 same "$work/garbled.fts" "$work/change.scan" "after a garbled index file"
+stop
+# APPEND into a folder whose index is in memory indexes the message at once: the searches
+# after it index nothing in INBOX (no imap_fts_indexed for it) and still equal the scan.
+start --log_level=debug
+run append_warm "$work/append.fts"
+stop
+grep -q "imap_fts_indexed.*INBOX" "$work/serve.log" && { echo "FAIL: a search indexed the APPENDed messages"; grep "imap_fts_indexed" "$work/serve.log" | tail -3; exit 1; }
+echo "ok   APPEND indexed the new messages (no search had to)"
+start --imap_fts=false
+run search "$work/append.scan"
+same "$work/append.fts" "$work/append.scan" "after APPEND into an indexed folder"
 stop
 echo "PASS imap_fts"
