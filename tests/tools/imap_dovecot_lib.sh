@@ -152,6 +152,18 @@ dovecot_stop() {
   pid="$(cat "$work/run/master.pid" 2>/dev/null)"
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
+  for _ in $(seq 1 100); do dovecot_gone "$pid" && break; sleep 0.1; done
+  if ! dovecot_gone "$pid"; then
+    kill -KILL "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do dovecot_gone "$pid" && break; sleep 0.1; done
+  fi
+  # A restart in the same $work (imap_metadata_dovecot.sh) must not find the old pid file:
+  # Dovecot takes a pid that still answers kill(pid, 0) for a running master.
+  rm -f "$work/run/master.pid"
+}
+
+# True when `pid` has exited: no such process, or a zombie nobody reaped (a container's
+# init may not reap the daemonized master, and kill -0 succeeds on a zombie).
+dovecot_gone() {
+  [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
 }
