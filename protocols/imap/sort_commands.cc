@@ -5,7 +5,10 @@
 // dates, file names); then each message's sort values from the shard's sort_cache
 // (sort_cache.h: every value of a message, so a warm SORT or THREAD of 100,000 messages
 // reads and parses nothing), and on a miss from its top-level header block (the shard's
-// header_cache, else the file). ARRIVAL and SIZE need no header at all. Keys that need
+// header_cache, else the file). ARRIVAL and SIZE need no header at all. When the
+// criteria are decided by sequence numbers and UIDs alone (ALL, sets) and the cache holds
+// every message of the view, there is no hop at all (from_cache): the cache keeps each
+// UID's INTERNALDATE and size beside its header values. Keys that need
 // the body (BODY, TEXT) read the file, as SEARCH does without its full-text index.
 // WITHIN and SAVED* keys work as in SEARCH; OBJECTID's EMAILID/THREADID keys are not
 // evaluated here (they match nothing in SORT/THREAD): a later change can share SEARCH's
@@ -103,6 +106,66 @@ void copy_values(const sort_facts& from, uint32_t needs, sort_facts& to) {
 constexpr uint32_t kAllNeeds = need_date | need_subject | need_from | need_to | need_cc | need_display_from |
                                need_display_to | need_threading;
 
+// Keys that the sequence number and UID decide alone (ALL, sequence and UID sets, and
+// their AND/OR/NOT): the session's view answers them, no index entry is needed.
+bool view_only(const search_key& k) {
+  switch (k.k) {
+    case search_key::kind::all:
+    case search_key::kind::and_:
+    case search_key::kind::or_:
+    case search_key::kind::not_:
+    case search_key::kind::seq_set:
+    case search_key::kind::uid:
+      return std::all_of(k.children.begin(), k.children.end(), view_only);
+    default:
+      return false;
+  }
+}
+
+// The warm path with no owner hop: the candidates of `program` (view_only) taken from the
+// session's view (sequence number -> UID) and their values from the shard's sort cache,
+// which also holds each UID's INTERNALDATE and RFC822.SIZE (fixed for a UID, like the
+// header values). nullopt when a message of the view has no cached values: the caller
+// goes to the owner as before. A message another session expunged and this one has not
+// been told of yet is sorted, as it is still in this session's view (RFC 9051 7.5.1: the
+// sequence numbers are the session's).
+std::optional<std::vector<sort_facts>> from_cache(const mailbox_view& view, const sort_cache::folder_values& values,
+                                                  const search_key& program, search_context& ctx, uint32_t needs,
+                                                  bool skip_strings) {
+  const uint32_t exists = view.exists();
+  const bool everything = program.k == search_key::kind::all ||
+                          (program.k == search_key::kind::and_ && program.children.size() == 1 &&
+                           program.children[0].k == search_key::kind::all);
+  search_text_cache cache;
+  mailstore::message_entry e;
+  std::vector<sort_facts> out;
+  out.reserve(exists);
+  const uint32_t copy = skip_strings ? needs & (need_date | need_threading) : needs;
+  for (uint32_t seq = 1; seq <= exists; ++seq) {
+    const uint32_t uid = view.uid_at(seq);
+    const sort_facts* hit = sort_cache::find(values, uid);
+    if (hit == nullptr) return std::nullopt;
+    if (!everything) {
+      e.uid = uid;
+      e.internal_date = hit->internal_date;
+      e.vsize = hit->size;
+      e.size = hit->size;
+      search_message sm;
+      sm.seq = seq;
+      sm.entry = &e;
+      if (!search_matches(program, sm, ctx, cache)) continue;
+    }
+    sort_facts& f = out.emplace_back();
+    f.seq = seq;
+    f.uid = uid;
+    f.internal_date = hit->internal_date;
+    f.size = hit->size;
+    f.sent_date = hit->internal_date;
+    if (copy != 0) copy_values(*hit, copy, f);
+  }
+  return out;
+}
+
 }  // namespace
 
 task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const command& c, uint32_t needs,
@@ -112,6 +175,19 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   if (c.charset != "UTF-8" && c.charset != "US-ASCII") {
     no(c, "[BADCHARSET (UTF-8 US-ASCII)] Unsupported charset");
     co_return std::nullopt;
+  }
+  if (shard_.sorts != nullptr && view_only(c.search)) {
+    // Warm and decided by the view: no hop to the owner (from_cache).
+    search_context ctx;
+    ctx.max_seq = selected_->view.exists();
+    ctx.max_uid = selected_->view.max_uid();
+    ctx.keywords = &selected_->view.keywords();
+    ctx.saved_uids = &saved_uids_;
+    ctx.charsets = shard_.charsets;
+    ctx.now = std::time(nullptr);
+    const sort_cache::folder_values& values =
+        shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
+    if (auto warm = from_cache(selected_->view, values, c.search, ctx, needs, skip_strings)) co_return std::move(*warm);
   }
   const uint32_t exists = selected_->view.exists();
   const bool content = search_needs_content(c.search);
