@@ -1,5 +1,11 @@
-// The IMAP session's use of the full-text index (fts_search.cc): constants only; the
-// work is imap_session::fts_filter (session_impl.h), the plan is fts_plan.h.
+// The IMAP session's use of the full-text index (fts_search.cc): the batch size, the
+// helpers on_search and on_append call; the work is imap_session::fts_filter and
+// fts_index_new (session_impl.h), the plan is fts_plan.h.
+//
+// WHEN MESSAGES ARE INDEXED: by the first SEARCH BODY/TEXT that finds them missing, and at
+// APPEND (one message; not MULTIAPPEND) when the folder's index is already in memory.
+// Not at COPY/MOVE (the session does not hold the bytes; the next search indexes the
+// copies) nor at SMTP/LMTP delivery (its receive path is a headline benchmark).
 #pragma once
 
 #include <cstddef>
