@@ -51,6 +51,20 @@ class sort_cache {
     uint64_t last_use = 0;
     uint64_t version = 0;  // bumped by each put
     std::array<rank_table, 9> ranks;  // by sort_criterion::kind; string keys only
+    // INTERNALDATE and RFC822.SIZE of messages that only an ARRIVAL or SIZE SORT saw (no
+    // header values read): enough for the next such SORT to need no owner hop. Fixed
+    // for a UID, as the values are.
+    absl::flat_hash_map<uint32_t, std::pair<int64_t, uint64_t>> index_facts;
+    // The last THREAD answered from the cache (sort_commands.cc on_thread): its response
+    // holds while the candidates (sequence numbers and UIDs, in order) are the same, as a
+    // UID's values never change. One per folder: a client threads its view one way.
+    struct thread_memo {
+      bool valid = false;
+      thread_algorithm alg = thread_algorithm::references;
+      bool uid = false;
+      std::vector<std::pair<uint32_t, uint32_t>> candidates;  // (seq, uid)
+      std::string response;
+    } thread;
   };
 
   // The values of `folder` ("user\nname") at `uid_validity`, marked as used now.
@@ -105,6 +119,29 @@ class sort_cache {
     return t.by_uid;
   }
 
+  // Keeps a message's INTERNALDATE and size (index_facts), within the bound.
+  void put_index_facts(folder_values& f, uint32_t uid, int64_t internal_date, uint64_t size) {
+    constexpr size_t cost = sizeof(uint32_t) + sizeof(std::pair<int64_t, uint64_t>) + 8;
+    if (bytes_ + cost > kMaxBytes) return;
+    if (!f.index_facts.try_emplace(uid, internal_date, size).second) return;
+    f.bytes += cost;
+    bytes_ += cost;
+  }
+
+  // Keeps `m` as the folder's THREAD memo; what it holds counts against the bound.
+  void put_thread(folder_values& f, folder_values::thread_memo m) {
+    const size_t old_cost = memo_cost(f.thread);
+    f.bytes -= old_cost;
+    bytes_ -= old_cost;
+    f.thread = folder_values::thread_memo();
+    const size_t cost = memo_cost(m);
+    if (bytes_ + cost > kMaxBytes) return;
+    f.thread = std::move(m);
+    f.thread.valid = true;
+    f.bytes += cost;
+    bytes_ += cost;
+  }
+
   size_t bytes() const { return bytes_; }
 
  private:
@@ -115,6 +152,10 @@ class sort_cache {
     }
     for (const std::string& r : f.references) n += sizeof(std::string) + (r.size() > 15 ? r.size() + 1 : 0);
     return n;
+  }
+
+  static size_t memo_cost(const folder_values::thread_memo& m) {
+    return m.candidates.capacity() * sizeof(m.candidates[0]) + m.response.capacity();
   }
 
   // Drops the least recently used folder other than `keep`; false if there is none.

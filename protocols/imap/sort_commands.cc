@@ -15,6 +15,7 @@
 // code for them.
 #include <algorithm>
 #include <ctime>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "protocols/imap/header_cache.h"
@@ -144,12 +145,22 @@ std::optional<std::vector<sort_facts>> from_cache(const mailbox_view& view, cons
   for (uint32_t seq = 1; seq <= exists; ++seq) {
     const uint32_t uid = view.uid_at(seq);
     const sort_facts* hit = sort_cache::find(values, uid);
-    if (hit == nullptr) return std::nullopt;
+    int64_t internal_date = 0;
+    uint64_t size = 0;
+    if (hit != nullptr) {
+      internal_date = hit->internal_date;
+      size = hit->size;
+    } else if (auto it = needs == 0 ? values.index_facts.find(uid) : values.index_facts.end();
+               it != values.index_facts.end()) {
+      std::tie(internal_date, size) = it->second;
+    } else {
+      return std::nullopt;
+    }
     if (!everything) {
       e.uid = uid;
-      e.internal_date = hit->internal_date;
-      e.vsize = hit->size;
-      e.size = hit->size;
+      e.internal_date = internal_date;
+      e.vsize = size;
+      e.size = size;
       search_message sm;
       sm.seq = seq;
       sm.entry = &e;
@@ -158,9 +169,9 @@ std::optional<std::vector<sort_facts>> from_cache(const mailbox_view& view, cons
     sort_facts& f = out.emplace_back();
     f.seq = seq;
     f.uid = uid;
-    f.internal_date = hit->internal_date;
-    f.size = hit->size;
-    f.sent_date = hit->internal_date;
+    f.internal_date = internal_date;
+    f.size = size;
+    f.sent_date = internal_date;
     if (copy != 0) copy_values(*hit, copy, f);
   }
   return out;
@@ -265,6 +276,13 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   if (!got.ok()) {
     no(c, "[SERVERBUG] Cannot read the mailbox");
     co_return std::nullopt;
+  }
+  if (shard_.sorts != nullptr && needs == 0 && !content) {
+    // ARRIVAL/SIZE: keep what the hop brought, so the next one needs no hop (from_cache).
+    sort_cache::folder_values& fv = shard_.sorts->folder(folder_key, uid_validity);
+    for (const message_facts& m : got->facts) {
+      if (m.found) shard_.sorts->put_index_facts(fv, m.uid, m.internal_date, m.vsize);
+    }
   }
   header_cache& headers = *shard_.headers;
   const std::string key_prefix = absl::StrCat(user_, "\n", selected_->name, "\n");
@@ -471,9 +489,47 @@ task<void> imap_session::on_sort(const command& c) {
 }
 
 task<void> imap_session::on_thread(const command& c) {
+  // Warm and decided by the view: the candidates without their values first (no copy),
+  // and when they are the last THREAD's, its response (sort_cache thread_memo).
+  const bool memo = shard_.sorts != nullptr && view_only(c.search) && (c.charset == "UTF-8" || c.charset == "US-ASCII");
+  std::vector<std::pair<uint32_t, uint32_t>> candidates;
+  if (memo) {
+    search_context ctx;
+    ctx.max_seq = selected_->view.exists();
+    ctx.max_uid = selected_->view.max_uid();
+    ctx.keywords = &selected_->view.keywords();
+    ctx.saved_uids = &saved_uids_;
+    ctx.charsets = shard_.charsets;
+    ctx.now = std::time(nullptr);
+    const sort_cache::folder_values& values =
+        shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
+    // need_date: every value of the view must be cached (not only index_facts).
+    if (auto light = from_cache(selected_->view, values, c.search, ctx, need_date, true)) {
+      candidates.reserve(light->size());
+      for (const sort_facts& f : *light) candidates.emplace_back(f.seq, f.uid);
+      const auto& m = values.thread;
+      if (m.valid && m.alg == c.thread && m.uid == c.uid && m.candidates == candidates) {
+        untagged(m.response.empty() ? std::string("THREAD") : absl::StrCat("THREAD ", m.response));
+        ok(c, "Thread completed");
+        co_return;
+      }
+    }
+  }
   std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, thread_needs(c.thread));
   if (!facts) co_return;
   std::string data = thread_response(*facts, c.thread, c.uid);
+  if (memo && !candidates.empty() && candidates.size() == facts->size() &&
+      std::equal(candidates.begin(), candidates.end(), facts->begin(),
+                 [](const auto& p, const sort_facts& f) { return p.first == f.seq && p.second == f.uid; })) {
+    // The same candidates as checked before the co_await: keep the answer for them.
+    sort_cache::folder_values::thread_memo m;
+    m.alg = c.thread;
+    m.uid = c.uid;
+    m.candidates = std::move(candidates);
+    m.response = data;
+    shard_.sorts->put_thread(shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity),
+                             std::move(m));
+  }
   untagged(data.empty() ? std::string("THREAD") : absl::StrCat("THREAD ", data));
   ok(c, "Thread completed");
 }

@@ -83,6 +83,16 @@ for k, want in cold_uid.items():
     check(f"warm UID SORT {k} UID 2:6", sort(c, k, "UTF-8", "UID", "2:6", uid=True), want)
 for a, want in cold_thread.items():
     check(f"warm THREAD {a}", thread(c, a, "ALL"), want)
+# Twice in a row (the second from the folder's THREAD memo), switching algorithms and
+# UID/sequence numbers, and with a subset (2:6) between.
+for a, want in cold_thread.items():
+    check(f"warm THREAD {a} again", thread(c, a, "ALL"), want)
+    check(f"warm THREAD {a} a third time", thread(c, a, "ALL"), want)
+    check(f"warm THREAD {a} 2:6 = UNDELETED 2:6", thread(c, a, "2:6"), thread(c, a, "UNDELETED", "2:6"))
+    typ, d = c.uid("THREAD", a, "UTF-8", "ALL")
+    check(f"warm UID THREAD {a} has UIDs", typ == "OK" and sorted(re.findall(r"\d+", d[0].decode())) ==
+          sorted(str(u) for u in sort(c, "(ARRIVAL)", "UTF-8", "ALL", uid=True)), True)
+    check(f"warm THREAD {a} after UID THREAD", thread(c, a, "ALL"), want)
 # "$" (RFC 5182) from a SORT ... SAVE, on the warm path.
 typ, _ = c._simple_command("SORT", "RETURN", "(SAVE)", "(FROM)", "UTF-8", "2:4")
 check("ESORT SAVE", typ, "OK")
@@ -98,6 +108,7 @@ check("SORT (FROM) after APPEND", sort(c, "(FROM)", "UTF-8", "ALL")[0], "8")
 check("warm SORT (ARRIVAL) after APPEND", sort(c, "(ARRIVAL)", "UTF-8", "ALL"), ["8"] + cold[("(ARRIVAL)", ("ALL",))])
 check("warm SORT (DATE) after APPEND", sort(c, "(DATE)", "UTF-8", "ALL"), ["8"] + cold[("(DATE)", ("ALL",))])
 check("warm THREAD REFERENCES after APPEND", "7 8" in thread(c, "REFERENCES", "ALL"), True)
+check("warm THREAD REFERENCES after APPEND again", "7 8" in thread(c, "REFERENCES", "ALL"), True)
 after_append = {k: sort(c, k, "UTF-8", "ALL") for k in KEYS}
 
 # Another session expunges message 2; once told (NOOP), this one's sequence numbers
@@ -111,6 +122,14 @@ def without2(seqs):
     return [str(int(n) - 1) if int(n) > 2 else n for n in seqs if n != "2"]
 for k in KEYS:
     check(f"warm SORT {k} after EXPUNGE", sort(c, k, "UTF-8", "ALL"), without2(after_append[k]))
+    check(f"warm SORT {k} ALL = UNDELETED", sort(c, k, "UTF-8", "ALL"), sort(c, k, "UTF-8", "UNDELETED"))
+# THREAD after the APPEND and the EXPUNGE: the memo of the old candidates must not serve;
+# UNDELETED (all of them, by the owner path with no memo) says what is right.
+for a in ("REFERENCES", "REFS", "ORDEREDSUBJECT"):
+    want = thread(c, a, "UNDELETED")
+    check(f"THREAD {a} after EXPUNGE", thread(c, a, "ALL"), want)
+    check(f"THREAD {a} after EXPUNGE again", thread(c, a, "ALL"), want)
+    check(f"THREAD {a} after EXPUNGE has 7 messages", len(re.findall(r"\d+", want)), 7)
 check("warm SORT (SIZE) after EXPUNGE", sort(c, "(SIZE)", "UTF-8", "1:6"),
       [n for n in without2(cold[("(SIZE)", ("ALL",))])])
 check("warm UID SORT (DATE) after EXPUNGE", "2" in sort(c, "(DATE)", "UTF-8", "ALL", uid=True), False)
