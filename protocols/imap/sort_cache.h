@@ -41,6 +41,15 @@ class sort_cache {
     absl::flat_hash_map<uint32_t, uint32_t> by_uid;
   };
 
+  // Every cached message's UID in the order of one key (REVERSE or not), ties by UID
+  // ascending, which is sequence order (RFC 9051 2.3.1.2: sequence numbers ascend with
+  // UIDs): a warm one-key SORT is a filter of it, O(n), not a sort (sort_commands.cc).
+  struct order_table {
+    uint64_t version = ~uint64_t{0};
+    std::vector<uint32_t> uids;
+    size_t counted = 0;  // bytes of it counted in the bound
+  };
+
   struct folder_values {
     uint32_t uid_validity = 0;
     // UID -> index into `values`: small slots, so the lookups of a 100,000-message SORT
@@ -51,6 +60,7 @@ class sort_cache {
     uint64_t last_use = 0;
     uint64_t version = 0;  // bumped by each put
     std::array<rank_table, 9> ranks;  // by sort_criterion::kind; string keys only
+    std::array<order_table, 18> orders;  // by 2 * sort_criterion::kind + reverse
     // INTERNALDATE and RFC822.SIZE of messages that only an ARRIVAL or SIZE SORT saw (no
     // header values read): enough for the next such SORT to need no owner hop. Fixed
     // for a UID, as the values are.
@@ -126,6 +136,57 @@ class sort_cache {
     if (!f.index_facts.try_emplace(uid, internal_date, size).second) return;
     f.bytes += cost;
     bytes_ += cost;
+    ++f.version;
+  }
+
+  // The UIDs of `f` in the order of key `k` (REVERSE when `reverse`), ties by UID
+  // ascending: the messages with values, and for ARRIVAL and SIZE also those with index
+  // facts only. Made again when values were added since the last time; its size counts
+  // against the bound (it is dropped rather than kept over it, then made per command).
+  const std::vector<uint32_t>& order(folder_values& f, sort_criterion::kind k, bool reverse) {
+    order_table& t = f.orders[2 * static_cast<size_t>(k) + (reverse ? 1 : 0)];
+    if (t.version == f.version) return t.uids;
+    f.bytes -= t.counted;
+    bytes_ -= t.counted;
+    t.counted = 0;
+    using ck = sort_criterion::kind;
+    struct entry {
+      uint32_t uid;
+      int64_t number;  // ARRIVAL, DATE, SIZE
+      const std::string* text;  // string keys
+    };
+    std::vector<entry> all;
+    all.reserve(f.values.size() + f.index_facts.size());
+    const bool numeric = sort_string(sort_facts(), k) == nullptr;
+    for (const sort_facts& v : f.values) {
+      int64_t n = k == ck::arrival ? v.internal_date : k == ck::date ? v.sent_date : static_cast<int64_t>(v.size);
+      all.push_back({v.uid, numeric ? n : 0, numeric ? nullptr : sort_string(v, k)});
+    }
+    if (k == ck::arrival || k == ck::size) {
+      for (const auto& [uid, facts] : f.index_facts) {
+        if (f.by_uid.contains(uid)) continue;
+        all.push_back({uid, k == ck::arrival ? facts.first : static_cast<int64_t>(facts.second), nullptr});
+      }
+    }
+    std::sort(all.begin(), all.end(), [&](const entry& a, const entry& b) {
+      int c = numeric ? (a.number < b.number ? -1 : (b.number < a.number ? 1 : 0)) : a.text->compare(*b.text);
+      if (c != 0) return reverse ? c > 0 : c < 0;
+      return a.uid < b.uid;
+    });
+    t.uids.clear();
+    t.uids.shrink_to_fit();
+    t.version = f.version;
+    const size_t cost = all.size() * sizeof(uint32_t);
+    if (bytes_ + cost > kMaxBytes) {
+      t.version = ~uint64_t{0};  // not kept: made again next time
+    } else {
+      t.counted = cost;
+      f.bytes += cost;
+      bytes_ += cost;
+    }
+    t.uids.reserve(all.size());
+    for (const entry& e : all) t.uids.push_back(e.uid);
+    return t.uids;
   }
 
   // Keeps `m` as the folder's THREAD memo; what it holds counts against the bound.

@@ -177,6 +177,58 @@ std::optional<std::vector<sort_facts>> from_cache(const mailbox_view& view, cons
   return out;
 }
 
+// What search_matches needs for view_only criteria.
+search_context view_context(const mailbox_view& view, const std::vector<uint32_t>& saved,
+                            mail::charset_converter* charsets) {
+  search_context ctx;
+  ctx.max_seq = view.exists();
+  ctx.max_uid = view.max_uid();
+  ctx.keywords = &view.keywords();
+  ctx.saved_uids = &saved;
+  ctx.charsets = charsets;
+  ctx.now = std::time(nullptr);
+  return ctx;
+}
+
+// A one-key SORT of `candidates` (from_cache's, ascending sequence numbers) as a filter
+// of the folder's precomputed order of that key (sort_cache::order): indices into
+// `candidates` in sort order, ties in sequence order, as sort_order would give them.
+// nullopt if the order lacks a candidate (it cannot, from_cache found each one's values).
+std::optional<std::vector<uint32_t>> presorted_order(std::span<const sort_facts> candidates, sort_cache& cache,
+                                                     sort_cache::folder_values& values, const sort_criterion& key) {
+  const std::vector<uint32_t>& uids = cache.order(values, key.k, key.reverse);
+  const uint32_t max_uid = candidates.empty() ? 0 : candidates.back().uid;
+  // UID -> index + 1 into the candidates: an array while UIDs are dense enough, else a map.
+  std::vector<uint32_t> dense;
+  absl::flat_hash_map<uint32_t, uint32_t> sparse;
+  const bool use_dense = max_uid <= 4 * candidates.size() + 1024;
+  if (use_dense) {
+    dense.assign(max_uid + 1, 0);
+  } else {
+    sparse.reserve(candidates.size());
+  }
+  for (uint32_t i = 0; i < candidates.size(); ++i) {
+    if (use_dense) {
+      dense[candidates[i].uid] = i + 1;
+    } else {
+      sparse.emplace(candidates[i].uid, i + 1);
+    }
+  }
+  std::vector<uint32_t> order;
+  order.reserve(candidates.size());
+  for (uint32_t uid : uids) {
+    uint32_t at = 0;
+    if (use_dense) {
+      at = uid <= max_uid ? dense[uid] : 0;
+    } else if (auto it = sparse.find(uid); it != sparse.end()) {
+      at = it->second;
+    }
+    if (at != 0) order.push_back(at - 1);
+  }
+  if (order.size() != candidates.size()) return std::nullopt;
+  return order;
+}
+
 }  // namespace
 
 task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const command& c, uint32_t needs,
@@ -189,13 +241,7 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
   }
   if (shard_.sorts != nullptr && view_only(c.search)) {
     // Warm and decided by the view: no hop to the owner (from_cache).
-    search_context ctx;
-    ctx.max_seq = selected_->view.exists();
-    ctx.max_uid = selected_->view.max_uid();
-    ctx.keywords = &selected_->view.keywords();
-    ctx.saved_uids = &saved_uids_;
-    ctx.charsets = shard_.charsets;
-    ctx.now = std::time(nullptr);
+    search_context ctx = view_context(selected_->view, saved_uids_, shard_.charsets);
     const sort_cache::folder_values& values =
         shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
     if (auto warm = from_cache(selected_->view, values, c.search, ctx, needs, skip_strings)) co_return std::move(*warm);
@@ -410,38 +456,56 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
 
 task<void> imap_session::on_sort(const command& c) {
   const uint32_t needs = sort_needs(c.sort);
-  const bool strings = std::any_of(c.sort.begin(), c.sort.end(),
-                                   [](const sort_criterion& k) { return sort_string(sort_facts(), k.k) != nullptr; });
-  const bool by_rank = strings && shard_.sorts != nullptr && !search_needs_content(c.search);
-  std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, needs, by_rank);
-  if (!facts) co_return;
-  // Warm: the string keys compare by the cache's ranks (every message's values are in the
-  // cache once sort_candidates returns, unless the cache was full: then the strings).
-  sort_ranks ranks;
-  bool ranked = by_rank;
-  if (by_rank) {
-    sort_cache::folder_values& f = shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
-    for (const sort_criterion& k : c.sort) {
-      if (!ranked || sort_string(sort_facts(), k.k) == nullptr) continue;
-      std::vector<uint32_t>& r = ranks[static_cast<size_t>(k.k)];
-      if (!r.empty()) continue;
-      const auto& by_uid = sort_cache::ranks(f, k.k);
-      r.reserve(facts->size());
-      for (const sort_facts& m : *facts) {
-        auto it = by_uid.find(m.uid);
-        if (it == by_uid.end()) {
-          ranked = false;
-          break;
-        }
-        r.push_back(it->second);
+  std::optional<std::vector<sort_facts>> facts;
+  std::vector<uint32_t> order;
+  if (c.sort.size() == 1 && shard_.sorts != nullptr && view_only(c.search) &&
+      (c.charset == "UTF-8" || c.charset == "US-ASCII")) {
+    // Warm, one key, decided by the view: a filter of the cache's order of the key.
+    search_context ctx = view_context(selected_->view, saved_uids_, shard_.charsets);
+    sort_cache::folder_values& values =
+        shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
+    if (auto light = from_cache(selected_->view, values, c.search, ctx, needs, true)) {
+      if (auto o = presorted_order(*light, *shard_.sorts, values, c.sort.front())) {
+        facts = std::move(light);
+        order = std::move(*o);
       }
     }
-    if (!ranked) {
-      facts = co_await sort_candidates(c, needs, false);
-      if (!facts) co_return;
-    }
   }
-  std::vector<uint32_t> order = sort_order(*facts, c.sort, ranked ? &ranks : nullptr);
+  if (!facts) {
+    const bool strings = std::any_of(c.sort.begin(), c.sort.end(),
+                                     [](const sort_criterion& k) { return sort_string(sort_facts(), k.k) != nullptr; });
+    const bool by_rank = strings && shard_.sorts != nullptr && !search_needs_content(c.search);
+    facts = co_await sort_candidates(c, needs, by_rank);
+    if (!facts) co_return;
+    // Warm: the string keys compare by the cache's ranks (every message's values are in the
+    // cache once sort_candidates returns, unless the cache was full: then the strings).
+    sort_ranks ranks;
+    bool ranked = by_rank;
+    if (by_rank) {
+      sort_cache::folder_values& f =
+          shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
+      for (const sort_criterion& k : c.sort) {
+        if (!ranked || sort_string(sort_facts(), k.k) == nullptr) continue;
+        std::vector<uint32_t>& r = ranks[static_cast<size_t>(k.k)];
+        if (!r.empty()) continue;
+        const auto& by_uid = sort_cache::ranks(f, k.k);
+        r.reserve(facts->size());
+        for (const sort_facts& m : *facts) {
+          auto it = by_uid.find(m.uid);
+          if (it == by_uid.end()) {
+            ranked = false;
+            break;
+          }
+          r.push_back(it->second);
+        }
+      }
+      if (!ranked) {
+        facts = co_await sort_candidates(c, needs, false);
+        if (!facts) co_return;
+      }
+    }
+    order = sort_order(*facts, c.sort, ranked ? &ranks : nullptr);
+  }
   std::vector<uint32_t> hits;
   hits.reserve(order.size());
   for (uint32_t i : order) hits.push_back(c.uid ? (*facts)[i].uid : (*facts)[i].seq);
@@ -494,13 +558,7 @@ task<void> imap_session::on_thread(const command& c) {
   const bool memo = shard_.sorts != nullptr && view_only(c.search) && (c.charset == "UTF-8" || c.charset == "US-ASCII");
   std::vector<std::pair<uint32_t, uint32_t>> candidates;
   if (memo) {
-    search_context ctx;
-    ctx.max_seq = selected_->view.exists();
-    ctx.max_uid = selected_->view.max_uid();
-    ctx.keywords = &selected_->view.keywords();
-    ctx.saved_uids = &saved_uids_;
-    ctx.charsets = shard_.charsets;
-    ctx.now = std::time(nullptr);
+    search_context ctx = view_context(selected_->view, saved_uids_, shard_.charsets);
     const sort_cache::folder_values& values =
         shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
     // need_date: every value of the view must be cached (not only index_facts).
