@@ -557,6 +557,7 @@ task<void> imap_session::on_thread(const command& c) {
   // and when they are the last THREAD's, its response (sort_cache thread_memo).
   const bool memo = shard_.sorts != nullptr && view_only(c.search) && (c.charset == "UTF-8" || c.charset == "US-ASCII");
   std::vector<std::pair<uint32_t, uint32_t>> candidates;
+  std::optional<std::string> warm_data;
   if (memo) {
     search_context ctx = view_context(selected_->view, saved_uids_, shard_.charsets);
     const sort_cache::folder_values& values =
@@ -571,15 +572,23 @@ task<void> imap_session::on_thread(const command& c) {
         ok(c, "Thread completed");
         co_return;
       }
+      // Threaded over the cache's values in place (no co_await: they stay put).
+      std::vector<thread_message> refs;
+      refs.reserve(candidates.size());
+      for (const auto& [seq, uid] : candidates) refs.push_back({seq, uid, sort_cache::find(values, uid)});
+      warm_data = thread_response(refs, c.thread, c.uid);
     }
   }
-  std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, thread_needs(c.thread));
-  if (!facts) co_return;
-  std::string data = thread_response(*facts, c.thread, c.uid);
-  if (memo && !candidates.empty() && candidates.size() == facts->size() &&
-      std::equal(candidates.begin(), candidates.end(), facts->begin(),
-                 [](const auto& p, const sort_facts& f) { return p.first == f.seq && p.second == f.uid; })) {
-    // The same candidates as checked before the co_await: keep the answer for them.
+  std::string data;
+  if (warm_data) {
+    data = std::move(*warm_data);
+  } else {
+    std::optional<std::vector<sort_facts>> facts = co_await sort_candidates(c, thread_needs(c.thread));
+    if (!facts) co_return;
+    data = thread_response(*facts, c.thread, c.uid);
+  }
+  if (warm_data && !candidates.empty()) {
+    // Keep the answer for these candidates.
     sort_cache::folder_values::thread_memo m;
     m.alg = c.thread;
     m.uid = c.uid;

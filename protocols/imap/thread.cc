@@ -27,7 +27,7 @@ struct node {
 
 class thread_builder {
  public:
-  explicit thread_builder(std::span<const sort_facts> messages) : m_(messages) {
+  explicit thread_builder(std::span<const thread_message> messages) : m_(messages) {
     nodes_.reserve(messages.size() + 1);
     nodes_.emplace_back();  // nodes_[0]: the root of the root set (step 2), not a message
   }
@@ -46,16 +46,16 @@ class thread_builder {
     std::vector<uint32_t> order(m_.size());
     for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
-      const sort_facts& a = m_[x];
-      const sort_facts& b = m_[y];
+      const sort_facts& a = *m_[x].values;
+      const sort_facts& b = *m_[y].values;
       if (int c = a.subject.compare(b.subject); c != 0) return c < 0;
       if (a.sent_date != b.sent_date) return a.sent_date < b.sent_date;
-      return a.seq < b.seq;
+      return m_[x].seq < m_[y].seq;
     });
     int32_t head = kNone;
     for (size_t i = 0; i < order.size(); ++i) {
       int32_t n = new_node(static_cast<int32_t>(order[i]));
-      if (head != kNone && m_[nodes_[head].msg].subject == m_[order[i]].subject) {
+      if (head != kNone && m_[nodes_[head].msg].values->subject == m_[order[i]].values->subject) {
         link(head, n);
       } else {
         link(0, n);
@@ -66,7 +66,7 @@ class thread_builder {
     // are already in (date, seq) order.
     for (node& x : nodes_) {
       if (x.msg != kNone) {
-        x.date = m_[x.msg].sent_date;
+        x.date = m_[x.msg].values->sent_date;
         x.seq = m_[x.msg].seq;
       }
     }
@@ -104,7 +104,7 @@ class thread_builder {
           push_children(x, true);
           continue;
         }
-        const sort_facts& f = m_[x.msg];
+        const thread_message& f = m_[x.msg];
         absl::StrAppend(&out, uid ? f.uid : f.seq);
         if (x.children.size() == 1) {
           stack.push_back({x.children[0], {}});
@@ -167,7 +167,7 @@ class thread_builder {
   // (1)
   void link_messages() {
     for (size_t i = 0; i < m_.size(); ++i) {
-      const sort_facts& f = m_[i];
+      const sort_facts& f = *m_[i].values;
       const int32_t msg = static_cast<int32_t>(i);
       // (1A) The message's container: the one its Message-ID names, unless another
       // message already holds it (a duplicate) or there is no Message-ID: then a
@@ -259,14 +259,14 @@ class thread_builder {
   // then sequence number). RFC 5256 (5B) says "the first child"; Dovecot takes the
   // oldest ("sorting children will give us the oldest child"), which does not depend on
   // the order the links were made in.
-  const sort_facts& subject_message(int32_t r) const {
+  const thread_message& subject_message(int32_t r) const {
     const node& x = nodes_[r];
     if (x.msg != kNone) return m_[x.msg];
-    const sort_facts* best = nullptr;
+    const thread_message* best = nullptr;
     for (int32_t c : x.children) {
-      const sort_facts& f = m_[nodes_[c].msg];
-      if (best == nullptr || f.sent_date < best->sent_date ||
-          (f.sent_date == best->sent_date && f.seq < best->seq)) {
+      const thread_message& f = m_[nodes_[c].msg];
+      if (best == nullptr || f.values->sent_date < best->values->sent_date ||
+          (f.values->sent_date == best->values->sent_date && f.seq < best->seq)) {
         best = &f;
       }
     }
@@ -281,15 +281,15 @@ class thread_builder {
     // table's message until a second original turns the entry into a dummy).
     std::vector<int32_t> roots = nodes_[0].children;
     std::stable_sort(roots.begin(), roots.end(), [&](int32_t a, int32_t b) {
-      const sort_facts& x = subject_message(a);
-      const sort_facts& y = subject_message(b);
-      if (x.sent_date != y.sent_date) return x.sent_date < y.sent_date;
+      const thread_message& x = subject_message(a);
+      const thread_message& y = subject_message(b);
+      if (x.values->sent_date != y.values->sent_date) return x.values->sent_date < y.values->sent_date;
       return x.seq < y.seq;
     });
     // (5A, 5B) the subject table: a dummy beats a message, a message beats a reply.
     absl::flat_hash_map<std::string_view, int32_t> table;
     for (int32_t r : roots) {
-      const sort_facts& f = subject_message(r);
+      const sort_facts& f = *subject_message(r).values;
       if (f.subject.empty()) continue;
       auto [it, inserted] = table.try_emplace(f.subject, r);
       if (inserted) continue;
@@ -298,7 +298,7 @@ class thread_builder {
       const bool old_dummy = old.msg == kNone;
       if (this_dummy && !old_dummy) {
         it->second = r;
-      } else if (!this_dummy && !old_dummy && subject_message(it->second).reply_or_forward &&
+      } else if (!this_dummy && !old_dummy && subject_message(it->second).values->reply_or_forward &&
                  !f.reply_or_forward) {
         it->second = r;
       }
@@ -307,7 +307,7 @@ class thread_builder {
     std::vector<int32_t> replaced(nodes_.size(), kNone);  // table root -> its new dummy
     std::vector<bool> gone(nodes_.size(), false);
     for (int32_t r : roots) {
-      const sort_facts& f = subject_message(r);
+      const sort_facts& f = *subject_message(r).values;
       if (f.subject.empty()) continue;
       auto it = table.find(f.subject);
       int32_t t = it->second;
@@ -321,7 +321,7 @@ class thread_builder {
       } else if (t_dummy) {
         link(t, r);
         gone[r] = true;
-      } else if (f.reply_or_forward && !subject_message(t).reply_or_forward) {
+      } else if (f.reply_or_forward && !subject_message(t).values->reply_or_forward) {
         link(t, r);
         gone[r] = true;
       } else {
@@ -378,7 +378,7 @@ class thread_builder {
       sort_children(x, refs && top);
       if (top) return;
       if (n.msg != kNone) {
-        n.date = m_[n.msg].sent_date;
+        n.date = m_[n.msg].values->sent_date;
         n.seq = m_[n.msg].seq;
         n.newest = n.date;
       } else if (!n.children.empty()) {
@@ -390,7 +390,7 @@ class thread_builder {
     });
   }
 
-  std::span<const sort_facts> m_;
+  std::span<const thread_message> m_;
   std::vector<node> nodes_;
   absl::flat_hash_map<std::string_view, int32_t> ids_;
 };
@@ -403,6 +403,13 @@ uint32_t thread_needs(thread_algorithm alg) {
 }
 
 std::string thread_response(std::span<const sort_facts> messages, thread_algorithm alg, bool uid) {
+  std::vector<thread_message> refs;
+  refs.reserve(messages.size());
+  for (const sort_facts& f : messages) refs.push_back({f.seq, f.uid, &f});
+  return thread_response(refs, alg, uid);
+}
+
+std::string thread_response(std::span<const thread_message> messages, thread_algorithm alg, bool uid) {
   thread_builder b(messages);
   switch (alg) {
     case thread_algorithm::ordered_subject:

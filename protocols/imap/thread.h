@@ -54,4 +54,17 @@ uint32_t thread_needs(thread_algorithm alg);
 // "" when there are none. Numbers are UIDs when `uid`, else sequence numbers.
 std::string thread_response(std::span<const sort_facts> messages, thread_algorithm alg, bool uid);
 
+// One message as thread_response sees it without a copy of its values: its sequence
+// number and UID in the session's view, and its values (e.g. the shard's sort_cache
+// entry, whose own seq and uid are not read). `values` must outlive the call.
+struct thread_message {
+  uint32_t seq = 0;
+  uint32_t uid = 0;
+  const sort_facts* values = nullptr;
+};
+
+// The same over references to the values (sort_commands.cc: a warm THREAD copies no
+// message-ids or References out of the cache).
+std::string thread_response(std::span<const thread_message> messages, thread_algorithm alg, bool uid);
+
 }  // namespace ringmail::imap

@@ -12,6 +12,7 @@
 #include "protocols/imap/command.h"
 #include "protocols/imap/sort.h"
 #include "protocols/imap/sort_cache.h"
+#include "protocols/imap/thread.h"
 
 namespace ringmail::imap {
 namespace {
@@ -112,6 +113,38 @@ TEST(SortCacheOrder, BytesComeBackWhenTheFolderGoes) {
   EXPECT_EQ(cache.bytes(), with_order + put_cost + sizeof(uint32_t));
   cache.folder("u\nINBOX", 2);  // a new UIDVALIDITY drops everything
   EXPECT_EQ(cache.bytes(), 0u);
+}
+
+// A warm THREAD threads over the cache's values in place (thread_message): the numbers
+// come from the view, never from the values (whose seq is the one at caching time).
+TEST(SortCacheThread, ReferencesToValuesThreadAsCopies) {
+  std::mt19937 rng(5);
+  for (int round = 0; round < 50; ++round) {
+    std::vector<sort_facts> copies;
+    const uint32_t n = 1 + rng() % 40;
+    for (uint32_t i = 0; i < n; ++i) {
+      sort_facts f = random_facts(rng, 10 + i * 2);
+      f.seq = i + 1;
+      f.subject = std::string(1, static_cast<char>('a' + rng() % 4));
+      f.reply_or_forward = rng() % 2;
+      if (rng() % 5) f.message_id = "m" + std::to_string(rng() % (n + 3)) + "@x";
+      for (uint32_t r = rng() % 3; r > 0; --r) f.references.push_back("m" + std::to_string(rng() % (n + 3)) + "@x");
+      copies.push_back(std::move(f));
+    }
+    std::vector<sort_facts> cached = copies;  // as the cache holds them: stale numbers
+    for (sort_facts& f : cached) {
+      f.seq = 999;
+      f.uid = 777;
+    }
+    std::vector<thread_message> refs;
+    for (uint32_t i = 0; i < n; ++i) refs.push_back({copies[i].seq, copies[i].uid, &cached[i]});
+    for (thread_algorithm alg : {thread_algorithm::references, thread_algorithm::refs, thread_algorithm::ordered_subject}) {
+      for (bool uid : {false, true}) {
+        EXPECT_EQ(thread_response(std::span<const thread_message>(refs), alg, uid), thread_response(copies, alg, uid))
+            << "round " << round << " alg " << static_cast<int>(alg) << " uid " << uid;
+      }
+    }
+  }
 }
 
 }  // namespace
