@@ -8,7 +8,10 @@
 // header_cache, else the file). ARRIVAL and SIZE need no header at all. When the
 // criteria are decided by sequence numbers and UIDs alone (ALL, sets) and the cache holds
 // every message of the view, there is no hop at all (from_cache): the cache keeps each
-// UID's INTERNALDATE and size beside its header values. Keys that need
+// UID's INTERNALDATE and size beside its header values. Then a one-key SORT is a filter
+// of the cache's precomputed order of that key (presorted_order, O(n)); a THREAD threads
+// over the cached values in place (thread_message) and keeps its response per folder
+// while the candidates stay the same (sort_cache thread_memo). Keys that need
 // the body (BODY, TEXT) read the file, as SEARCH does without its full-text index.
 // WITHIN and SAVED* keys work as in SEARCH; OBJECTID's EMAILID/THREADID keys are not
 // evaluated here (they match nothing in SORT/THREAD): a later change can share SEARCH's
