@@ -180,6 +180,37 @@ std::optional<std::vector<sort_facts>> from_cache(const mailbox_view& view, cons
   return out;
 }
 
+// from_cache without the values: the (sequence number, UID) of each candidate, nullopt
+// when a message of the view has no cached values (or, with `needs` 0, no cached index
+// facts either). Touches only the cache's UID slots, never a value: view_only criteria
+// need nothing but the numbers.
+std::optional<std::vector<std::pair<uint32_t, uint32_t>>> cached_candidates(const mailbox_view& view,
+                                                                             const sort_cache::folder_values& values,
+                                                                             const search_key& program,
+                                                                             search_context& ctx, uint32_t needs) {
+  const uint32_t exists = view.exists();
+  const bool everything = program.k == search_key::kind::all ||
+                          (program.k == search_key::kind::and_ && program.children.size() == 1 &&
+                           program.children[0].k == search_key::kind::all);
+  search_text_cache cache;
+  mailstore::message_entry e;
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  out.reserve(exists);
+  for (uint32_t seq = 1; seq <= exists; ++seq) {
+    const uint32_t uid = view.uid_at(seq);
+    if (!values.by_uid.contains(uid) && (needs != 0 || !values.index_facts.contains(uid))) return std::nullopt;
+    if (!everything) {
+      e.uid = uid;
+      search_message sm;
+      sm.seq = seq;
+      sm.entry = &e;
+      if (!search_matches(program, sm, ctx, cache)) continue;
+    }
+    out.emplace_back(seq, uid);
+  }
+  return out;
+}
+
 // What search_matches needs for view_only criteria.
 search_context view_context(const mailbox_view& view, const std::vector<uint32_t>& saved,
                             mail::charset_converter* charsets) {
@@ -193,14 +224,15 @@ search_context view_context(const mailbox_view& view, const std::vector<uint32_t
   return ctx;
 }
 
-// A one-key SORT of `candidates` (from_cache's, ascending sequence numbers) as a filter
+// A one-key SORT of `candidates` ((seq, UID), ascending sequence numbers) as a filter
 // of the folder's precomputed order of that key (sort_cache::order): indices into
 // `candidates` in sort order, ties in sequence order, as sort_order would give them.
 // nullopt if the order lacks a candidate (it cannot, from_cache found each one's values).
-std::optional<std::vector<uint32_t>> presorted_order(std::span<const sort_facts> candidates, sort_cache& cache,
-                                                     sort_cache::folder_values& values, const sort_criterion& key) {
+std::optional<std::vector<uint32_t>> presorted_order(std::span<const std::pair<uint32_t, uint32_t>> candidates,
+                                                     sort_cache& cache, sort_cache::folder_values& values,
+                                                     const sort_criterion& key) {
   const std::vector<uint32_t>& uids = cache.order(values, key.k, key.reverse);
-  const uint32_t max_uid = candidates.empty() ? 0 : candidates.back().uid;
+  const uint32_t max_uid = candidates.empty() ? 0 : candidates.back().second;
   // UID -> index + 1 into the candidates: an array while UIDs are dense enough, else a map.
   std::vector<uint32_t> dense;
   absl::flat_hash_map<uint32_t, uint32_t> sparse;
@@ -212,9 +244,9 @@ std::optional<std::vector<uint32_t>> presorted_order(std::span<const sort_facts>
   }
   for (uint32_t i = 0; i < candidates.size(); ++i) {
     if (use_dense) {
-      dense[candidates[i].uid] = i + 1;
+      dense[candidates[i].second] = i + 1;
     } else {
-      sparse.emplace(candidates[i].uid, i + 1);
+      sparse.emplace(candidates[i].second, i + 1);
     }
   }
   std::vector<uint32_t> order;
@@ -460,21 +492,24 @@ task<std::optional<std::vector<sort_facts>>> imap_session::sort_candidates(const
 task<void> imap_session::on_sort(const command& c) {
   const uint32_t needs = sort_needs(c.sort);
   std::optional<std::vector<sort_facts>> facts;
-  std::vector<uint32_t> order;
+  std::vector<std::pair<uint32_t, uint32_t>> cand;  // (seq, UID) of each message sorted
+  std::vector<uint32_t> order;                       // indices into cand
+  bool warm = false;
   if (c.sort.size() == 1 && shard_.sorts != nullptr && view_only(c.search) &&
       (c.charset == "UTF-8" || c.charset == "US-ASCII")) {
     // Warm, one key, decided by the view: a filter of the cache's order of the key.
     search_context ctx = view_context(selected_->view, saved_uids_, shard_.charsets);
     sort_cache::folder_values& values =
         shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
-    if (auto light = from_cache(selected_->view, values, c.search, ctx, needs, true)) {
+    if (auto light = cached_candidates(selected_->view, values, c.search, ctx, needs)) {
       if (auto o = presorted_order(*light, *shard_.sorts, values, c.sort.front())) {
-        facts = std::move(light);
+        cand = std::move(*light);
         order = std::move(*o);
+        warm = true;
       }
     }
   }
-  if (!facts) {
+  if (!warm) {
     const bool strings = std::any_of(c.sort.begin(), c.sort.end(),
                                      [](const sort_criterion& k) { return sort_string(sort_facts(), k.k) != nullptr; });
     const bool by_rank = strings && shard_.sorts != nullptr && !search_needs_content(c.search);
@@ -508,10 +543,12 @@ task<void> imap_session::on_sort(const command& c) {
       }
     }
     order = sort_order(*facts, c.sort, ranked ? &ranks : nullptr);
+    cand.reserve(facts->size());
+    for (const sort_facts& f : *facts) cand.emplace_back(f.seq, f.uid);
   }
   std::vector<uint32_t> hits;
   hits.reserve(order.size());
-  for (uint32_t i : order) hits.push_back(c.uid ? (*facts)[i].uid : (*facts)[i].seq);
+  for (uint32_t i : order) hits.push_back(c.uid ? cand[i].second : cand[i].first);
   const search_return& ret = c.search_ret;
   if (ret.save) {
     // RFC 5182 2.4: the saved result is a set (ascending UIDs); with MIN or MAX alone,
@@ -519,11 +556,11 @@ task<void> imap_session::on_sort(const command& c) {
     std::vector<uint32_t> keep;
     if ((ret.min || ret.max) && !ret.all && !ret.count) {
       if (!order.empty()) {
-        if (ret.min) keep.push_back((*facts)[order.front()].uid);
-        if (ret.max) keep.push_back((*facts)[order.back()].uid);
+        if (ret.min) keep.push_back(cand[order.front()].second);
+        if (ret.max) keep.push_back(cand[order.back()].second);
       }
     } else {
-      for (const sort_facts& f : *facts) keep.push_back(f.uid);
+      for (const auto& m : cand) keep.push_back(m.second);
     }
     std::sort(keep.begin(), keep.end());
     keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
@@ -566,9 +603,8 @@ task<void> imap_session::on_thread(const command& c) {
     const sort_cache::folder_values& values =
         shard_.sorts->folder(absl::StrCat(user_, "\n", selected_->name), selected_->uid_validity);
     // need_date: every value of the view must be cached (not only index_facts).
-    if (auto light = from_cache(selected_->view, values, c.search, ctx, need_date, true)) {
-      candidates.reserve(light->size());
-      for (const sort_facts& f : *light) candidates.emplace_back(f.seq, f.uid);
+    if (auto light = cached_candidates(selected_->view, values, c.search, ctx, need_date)) {
+      candidates = std::move(*light);
       const auto& m = values.thread;
       if (m.valid && m.alg == c.thread && m.uid == c.uid && m.candidates == candidates) {
         untagged(m.response.empty() ? std::string("THREAD") : absl::StrCat("THREAD ", m.response));
