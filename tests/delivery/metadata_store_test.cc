@@ -45,7 +45,7 @@ metadata_entries sample() {
   metadata_entries e;
   e["/private/comment"] = "My own comment";
   e["/shared/comment"] = "Shared";
-  e["/shared/vendor/x/bin"] = std::string("a\0b\r\n\xff end 1 x\n", 17);
+  e["/shared/vendor/x/bin"] = std::string("a\0b\r\n\xff end 1 x\n", 15);
   e["/private/empty"] = "";
   return e;
 }
