@@ -19,6 +19,7 @@
 #include "mail/charset.h"
 #include "protocols/imap/session.h"
 #include "protocols/imap/sort_cache.h"
+#include "protocols/pop3/session.h"
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
@@ -37,6 +38,12 @@ ABSL_FLAG(bool, imap_allow_plaintext_auth, false,
           "Allow LOGIN/AUTHENTICATE on the IMAP port before STARTTLS (passwords in the clear)");
 ABSL_FLAG(absl::Duration, imap_idle_timeout, absl::Minutes(30),
           "Autologout after this long without a command, IDLE included (RFC 9051: at least 30 minutes)");
+ABSL_FLAG(uint16_t, pop3_port, 1110, "POP3 port with STLS; 110 in production; 0 = off");
+ABSL_FLAG(uint16_t, pop3s_port, 1995, "POP3 port with implicit TLS; 995 in production; 0 = off");
+ABSL_FLAG(bool, pop3_allow_plaintext_auth, false,
+          "Allow USER/PASS/AUTH on the POP3 port before STLS (passwords in the clear)");
+ABSL_FLAG(absl::Duration, pop3_idle_timeout, absl::Minutes(10),
+          "Close a logged-in POP3 session after this long without a command (RFC 1939: at least 10 minutes)");
 ABSL_FLAG(bool, imap_fts, true,
           "Answer IMAP SEARCH BODY/TEXT from the per-folder full-text index (<folder>/ringmail-fts); "
           "false: read every message, as before");
@@ -113,6 +120,7 @@ struct mail_services::shard_state {
   imap::header_cache imap_headers;
   imap::sort_cache imap_sorts;  // SORT/THREAD values (issue 11)
   imap::shard_context imap;
+  pop3::shard_context pop3;
 };
 
 mail_services::mail_services(mail_settings settings) : settings_(std::move(settings)) {}
@@ -176,6 +184,16 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   imap->quota_messages = absl::GetFlag(FLAGS_imap_quota_messages);
   auto imaps = std::make_shared<imap::server_config>(*imap);
   imaps->implicit_tls = true;
+  const uint16_t pop3_port = absl::GetFlag(FLAGS_pop3_port);
+  const uint16_t pop3s_port = absl::GetFlag(FLAGS_pop3s_port);
+  auto pop3 = std::make_shared<pop3::server_config>();
+  pop3->hostname = settings_.hostname;
+  pop3->tls = settings_.tls;
+  pop3->allow_plaintext_auth = absl::GetFlag(FLAGS_pop3_allow_plaintext_auth);
+  pop3->idle_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_pop3_idle_timeout));
+  pop3->max_errors = absl::GetFlag(FLAGS_max_errors);
+  auto pop3s = std::make_shared<pop3::server_config>(*pop3);
+  pop3s->implicit_tls = true;
 
   // Training writes the Bayes store (--bayes_db / MariaDB / <data_dir>/bayes.sqlite) in the
   // user's own rows, as `ringmail-admin spam learn --user=...` does. The scanner classifies
@@ -193,6 +211,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
   stores_.assign(set.size(), nullptr);
   for (unsigned i = 0; i < set.size(); ++i) spam_shards_.push_back(&shards_[i]->spam);
+  for (unsigned i = 0; i < set.size(); ++i) pop3_shards_.push_back(&shards_[i]->pop3);
   // First every shard's Maildir writer and mail store, so that a session on any shard
   // can route a mailbox to any owner from its first connection on.
   {
@@ -251,6 +270,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.imap.sorts = &st.imap_sorts;
       st.imap.trainer = imap_trainer_.get();
       st.imap.directory = st.cache.get();  // QUOTA limits (RFC 9208)
+      st.pop3.auth = st.auth.get();
+      st.pop3.stores = &stores_;
+      st.pop3.all = &pop3_shards_;
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
@@ -315,6 +337,29 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       };
       open_imap("imap", imap_port, imap);
       open_imap("imaps", imaps_port, imaps);
+      auto open_pop3 = [&](const char* name, uint16_t port, std::shared_ptr<pop3::server_config> config) {
+        if (port == 0 || !status.ok()) return;
+        if (config->implicit_tls && !config->tls) return;
+        auto addr = address(port);
+        if (!addr.ok()) {
+          status = addr.status();
+          return;
+        }
+        service_options so;
+        so.name = name;
+        so.address = *addr;
+        so.refusal_message = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+        shard_state* state = &st;
+        auto svc = tcp_service::start(
+            so, [config, state](session& s) { return pop3::run_session(s, *config, state->pop3); }, imap_limits);
+        if (!svc.ok()) {
+          status = svc.status();
+          return;
+        }
+        services[i].push_back(std::move(*svc));
+      };
+      open_pop3("pop3", pop3_port, pop3);
+      open_pop3("pop3s", pop3s_port, pop3s);
       // A Unix socket cannot be shared with SO_REUSEPORT: shard 0 alone serves it.
       const std::string lmtp_socket = absl::GetFlag(FLAGS_lmtp_socket);
       if (i == 0 && !lmtp_socket.empty() && status.ok()) {
@@ -344,7 +389,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
     if (!st.ok()) return st;
   }
   listeners_ = services.empty() ? 0 : services[0].size();
-  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
+  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port, " pop3=", pop3_port,
+                              " pop3s=", pop3s_port,
                               " mail_root=", mail_root,
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));

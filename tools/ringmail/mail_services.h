@@ -1,4 +1,4 @@
-// The mail listeners of `ringmail serve` (SMTP on --smtp_port, LMTP on --lmtp_port, IMAP on --imap_port/--imaps_port) and
+// The mail listeners of `ringmail serve` (SMTP on --smtp_port, LMTP on --lmtp_port, IMAP on --imap_port/--imaps_port, POP3 on --pop3_port/--pop3s_port) and
 // the per-shard state they share: directory source and cache,
 // resolver, Maildir writer. Each shard builds its own copy on its own thread.
 #pragma once
@@ -21,6 +21,9 @@ class bayes_trainer;
 }
 namespace ringmail::imap {
 class spam_trainer;
+}
+namespace ringmail::pop3 {
+struct shard_context;
 }
 
 namespace ringmail::tools {
@@ -67,6 +70,7 @@ class mail_services {
   std::unique_ptr<directory::store> shared_store_;  // SQLite: one store, a connection per thread
   std::vector<std::unique_ptr<shard_state>> shards_;
   std::vector<smtp::spam_shard*> spam_shards_;  // each shard's, for greylist owners
+  std::vector<pop3::shard_context*> pop3_shards_;  // each shard's, for the maildrop locks' owners
   smtp::spam_settings spam_settings_;
   std::string description_;
   std::string mail_root_;
