@@ -44,6 +44,8 @@ ABSL_FLAG(bool, pop3_allow_plaintext_auth, false,
           "Allow USER/PASS/AUTH on the POP3 port before STLS (passwords in the clear)");
 ABSL_FLAG(absl::Duration, pop3_idle_timeout, absl::Minutes(10),
           "Close a logged-in POP3 session after this long without a command (RFC 1939: at least 10 minutes)");
+ABSL_FLAG(absl::Duration, pop3_login_timeout, absl::Minutes(3),
+          "Close a POP3 connection that has not logged in after this long without a command");
 ABSL_FLAG(bool, imap_fts, true,
           "Answer IMAP SEARCH BODY/TEXT from the per-folder full-text index (<folder>/ringmail-fts); "
           "false: read every message, as before");
@@ -192,6 +194,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   pop3->allow_plaintext_auth = absl::GetFlag(FLAGS_pop3_allow_plaintext_auth);
   pop3->idle_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_pop3_idle_timeout));
   pop3->max_errors = absl::GetFlag(FLAGS_max_errors);
+  pop3->login_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_pop3_login_timeout));
   auto pop3s = std::make_shared<pop3::server_config>(*pop3);
   pop3s->implicit_tls = true;
 
