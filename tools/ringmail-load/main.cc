@@ -33,7 +33,7 @@
 #include "tools/ringmail-load/load.h"
 #include "tools/ringmail-load/message_source.h"
 
-ABSL_FLAG(std::string, mode, "smtp", "Protocol to drive: smtp or imap (pop3 is planned); imap flags: imap_main.cc");
+ABSL_FLAG(std::string, mode, "smtp", "Protocol to drive: smtp, imap or pop3; imap flags: imap_main.cc, pop3 flags: pop3_main.cc");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (numeric, or a name resolved once at start)");
 ABSL_FLAG(uint16_t, port, 25, "Server port");
 ABSL_FLAG(uint32_t, connections, 10, "Concurrent sessions");
@@ -58,6 +58,7 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed for generated bodies, message order and rando
 
 namespace ringmail::load {
 int imap_main(const socket_address& server);  // imap_main.cc
+int pop3_main(const socket_address& server);  // pop3_main.cc
 }  // namespace ringmail::load
 
 namespace {
@@ -129,8 +130,13 @@ int main(int argc, char** argv) {
     if (!imap_server.ok()) return usage_error(std::string(imap_server.status().message()));
     return ringmail::load::imap_main(*imap_server);
   }
+  if (absl::GetFlag(FLAGS_mode) == "pop3") {
+    auto pop3_server = resolve(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
+    if (!pop3_server.ok()) return usage_error(std::string(pop3_server.status().message()));
+    return ringmail::load::pop3_main(*pop3_server);
+  }
   if (absl::GetFlag(FLAGS_mode) != "smtp") {
-    return usage_error(absl::StrCat("--mode=", absl::GetFlag(FLAGS_mode), " is not supported (smtp or imap)"));
+    return usage_error(absl::StrCat("--mode=", absl::GetFlag(FLAGS_mode), " is not supported (smtp, imap or pop3)"));
   }
   load_options o;
   auto server = resolve(absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port));
