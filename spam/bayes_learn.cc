@@ -10,35 +10,24 @@
 #include "mail/charset.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
+#include "runtime/fnv1a.h"
 #include "spam/bayes.h"
 
 namespace ringmail::spam {
-namespace {
-
-// FNV-1a 64, continued from `h`.
-uint64_t fnv1a(uint64_t h, std::string_view bytes) {
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-}  // namespace
 
 std::string bayes_message_id(const mail::message_text& text, std::string_view body_bytes) {
   // SA Message.pm generate_msgid(): sha1_hex(To . "\0" . Date . "\0" . body digest).
   // "See Bug 5185, not using Received headers etc anymore": the same message relayed
   // twice gets the same id. 64 bits of FNV-1a are plenty to tell one user's messages
   // apart.
-  uint64_t h = 0xcbf29ce484222325ULL;
+  uint64_t h = kFnv1a64Basis;
   for (std::string_view name : {"To", "Date"}) {
     for (const mail::text_header& f : text.headers) {
-      if (mail::equals_ignore_case(f.name, name)) h = fnv1a(fnv1a(h, f.decoded), "\n");
+      if (mail::equals_ignore_case(f.name, name)) h = fnv1a64("\n", fnv1a64(f.decoded, h));
     }
-    h = fnv1a(h, std::string_view("\0", 1));
+    h = fnv1a64(std::string_view("\0", 1), h);
   }
-  h = fnv1a(h, body_bytes);
+  h = fnv1a64(body_bytes, h);
   char id[40];
   std::snprintf(id, sizeof id, "%016" PRIx64 "@sa_generated", h);
   return id;

@@ -22,6 +22,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "mail/header.h"
+#include "runtime/fnv1a.h"
 #include "spam/bayes.h"
 
 namespace ringmail::spam {
@@ -1016,14 +1017,7 @@ void tokenize_message(const mail::message_text& text, Sink& sink) {
 
 }  // namespace
 
-uint64_t bayes_token_hash(std::string_view token) {
-  uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64 offset basis
-  for (unsigned char c : token) {
-    h ^= c;
-    h *= 0x100000001b3ULL;  // FNV 64 prime
-  }
-  return h;
-}
+uint64_t bayes_token_hash(std::string_view token) { return fnv1a64(token); }
 
 std::vector<uint64_t> bayes_tokens(const mail::message_text& text) {
   std::vector<uint64_t> out;

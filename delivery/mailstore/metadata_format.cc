@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/fnv1a.h"
 
 namespace ringmail::mailstore {
 namespace {
@@ -10,15 +11,6 @@ namespace {
 constexpr std::string_view kHeader = "ringmail-metadata 1\n";
 constexpr std::string_view kPrivate = "/private/";
 constexpr std::string_view kShared = "/shared/";
-
-uint64_t fnv1a64(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 std::string hex64(uint64_t h) {
   std::string hex(16, '0');
