@@ -9,15 +9,21 @@
 # Needs from the caller: $work (an empty directory), functions fatal MESSAGE.
 # Sets: dovecot_imap_port, dovecot_imaps_port, vmail, as_user (a command prefix that runs
 # as the mail user), dovecot_conf. Call dovecot_start, and dovecot_stop from the trap.
+# Optional: DOVECOT_POP3=1 also serves POP3 (Debian's dovecot-pop3d; installed when
+# missing) on dovecot_pop3_port (STLS) and dovecot_pop3s_port (implicit TLS), with one
+# POP3 session per mailbox (pop3_lock_session) and the default UIDL format spelled out.
 
 dovecot_install() {
-  if ! command -v dovecot >/dev/null || [ ! -e /usr/lib/dovecot/imap ]; then
-    echo "dovecot not found: installing dovecot-core dovecot-imapd" >&2
+  local packages=(dovecot-core dovecot-imapd)
+  [ "${DOVECOT_POP3:-}" = 1 ] && packages+=(dovecot-pop3d)
+  if ! command -v dovecot >/dev/null || [ ! -e /usr/lib/dovecot/imap ] ||
+     { [ "${DOVECOT_POP3:-}" = 1 ] && [ ! -e /usr/lib/dovecot/pop3 ]; }; then
+    echo "dovecot not found: installing ${packages[*]}" >&2
     local sudo_cmd=()
     [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo -n)
     export DEBIAN_FRONTEND=noninteractive
     if ! { "${sudo_cmd[@]}" apt-get update -qq &&
-           "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends dovecot-core dovecot-imapd >/dev/null; } ||
+           "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; } ||
        ! command -v dovecot >/dev/null; then
       echo "SKIP: Dovecot cannot be installed" >&2
       exit 77
@@ -25,11 +31,11 @@ dovecot_install() {
   fi
 }
 
-dovecot_free_ports() {
-  python3 - <<'EOF'
-import socket
+dovecot_free_ports() {  # [COUNT], default 2
+  python3 - "${1:-2}" <<'EOF'
+import socket, sys
 socks = []
-for _ in range(2):
+for _ in range(int(sys.argv[1])):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(*(s.getsockname()[1] for s in socks))
 EOF
@@ -54,10 +60,35 @@ dovecot_start() {
   "${as_user[@]}" mkdir -p "$vmail" "$work/run" "$work/tls" || fatal "cannot create the Dovecot work directory"
   "${as_user[@]}" openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
     -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" >/dev/null 2>&1 || fatal "openssl req (test certificate)"
-  read -r dovecot_imap_port dovecot_imaps_port < <(dovecot_free_ports)
+  local protocols=imap pop3_conf=""
+  if [ "${DOVECOT_POP3:-}" = 1 ]; then
+    # All four at once: ports picked in two calls could coincide.
+    read -r dovecot_imap_port dovecot_imaps_port dovecot_pop3_port dovecot_pop3s_port < <(dovecot_free_ports 4)
+    export dovecot_pop3_port dovecot_pop3s_port
+    protocols="imap pop3"
+    pop3_conf="
+# DOVECOT_POP3=1: one POP3 session per mailbox, as ringmail has ([IN-USE]); the default
+# UIDL format (UID and UIDVALIDITY in hex), written out because tests compare it.
+pop3_lock_session = yes
+pop3_uidl_format = %08Xu%08Xv
+service pop3-login {
+  chroot =
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $dovecot_pop3_port
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = $dovecot_pop3s_port
+    ssl = yes
+  }
+}"
+  else
+    read -r dovecot_imap_port dovecot_imaps_port < <(dovecot_free_ports)
+  fi
   cat >"$dovecot_conf" <<EOF
 # Private rootless Dovecot for the IMAP test tools: loopback only, no system paths.
-protocols = imap
+protocols = $protocols
 listen = 127.0.0.1
 base_dir = $work/run
 state_dir = $work/run
@@ -124,7 +155,7 @@ service imap-login {
 }
 service anvil {
   chroot =
-}
+}$pop3_conf
 service stats {
   unix_listener stats-reader {
     mode = 0666

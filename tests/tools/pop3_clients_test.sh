@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The POP3 end-to-end suite (tests/tools/pop3_clients.py, issue 12) against `ringmail
+# serve` or, to validate the suite itself, against a private Dovecot 2.3 POP3
+# (imap_dovecot_lib.sh with DOVECOT_POP3=1), on 127.0.0.1:
+#   1. john@example.org's Maildir is filled with the suite's messages (written to new/
+#      before the server opens it), the server is started with its POP3 (STLS) and POP3S
+#      ports only, and every check runs from 127.0.0.2, where login before STLS is
+#      refused.
+#   2. ringmail: SIGTERM must stop it with exit 0 within 15 s; then a second run with
+#      --pop3_allow_plaintext_auth=true checks login without TLS (as jane@example.org, a
+#      fresh Maildir). Dovecot: the same check from 127.0.0.1, an address it trusts.
+# Usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN | pop3_clients_test.sh dovecot
+# (KEEP_WORK=1 keeps the files). Ends with "pop3_clients: N passed, N failed"; exits 0 only
+# if nothing failed, 77 if Dovecot is wanted and cannot be installed.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+kind="${1:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN | dovecot}"
+if [ "$kind" = ringmail ]; then
+  ringmail="$(readlink -f "${2:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN}")"
+  admin="$(readlink -f "${3:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN}")"
+elif [ "$kind" != dovecot ]; then
+  echo "usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN | dovecot" >&2
+  exit 2
+fi
+
+work="$(mktemp -d)"
+data="$work/data"
+log="$work/server.log"
+server_pid=""
+passed=0
+failed=0
+failures=()
+
+cleanup() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  declare -F dovecot_stop >/dev/null && dovecot_stop
+  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
+summary() {
+  echo
+  if [ "$failed" -gt 0 ]; then
+    local f
+    for f in "${failures[@]}"; do echo "failed: $f"; done
+    if [ "$kind" = ringmail ]; then
+      echo "--- server log (last 40 lines):"
+      tail -n 40 "$log" 2>/dev/null
+      echo "---"
+    fi
+  fi
+  echo "pop3_clients: $passed passed, $failed failed"
+}
+fatal() { bad "$*"; summary; exit 1; }
+
+command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
+
+# suite NAME ARGS...: one run of pop3_clients.py, its PASS/FAIL lines counted.
+suite() {
+  local name="$1" out="$work/suite.$1.out" rc n_pass n_fail line
+  shift
+  timeout 600 python3 "$here/pop3_clients.py" --host 127.0.0.1 --server-kind "$kind" --hostname mx.test "$@" >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  n_pass=$(grep -c '^PASS ' "$out")
+  n_fail=$(grep -c '^FAIL ' "$out")
+  passed=$((passed + n_pass))
+  failed=$((failed + n_fail))
+  while IFS= read -r line; do failures+=("$name: ${line#FAIL }"); done < <(grep '^FAIL ' "$out")
+  if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then bad "$name: pop3_clients.py exited $rc without a verdict"; fi
+  [ "$n_pass" -gt 0 ] || bad "$name: no check passed"
+}
+
+free_ports() {
+  python3 - <<'EOF'
+import socket
+socks = []
+for _ in range(2):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+print(*(s.getsockname()[1] for s in socks))
+EOF
+}
+
+# start_ringmail EXTRA_FLAGS...: sets pop3_port, pop3s_port, server_pid.
+start_ringmail() {
+  read -r pop3_port pop3s_port < <(free_ports)
+  [ -n "${pop3_port:-}" ] && [ -n "${pop3s_port:-}" ] || fatal "could not pick free ports"
+  : >"$log"
+  # With setpriv, the server gets SIGKILL if this script dies without running its trap.
+  local pdeath=()
+  setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
+  "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
+    --imap_port=0 --imaps_port=0 --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" \
+    --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info "$@" 2>>"$log" &
+  server_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q "event=ready" "$log" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  grep -q "event=ready" "$log" || fatal "server did not log event=ready within 10 s"
+  ok "server ready (pop3=$pop3_port pop3s=$pop3s_port $*)"
+}
+
+stop_ringmail() {
+  kill -TERM "$server_pid"
+  for _ in $(seq 1 150); do
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    bad "server still running 15 s after SIGTERM"
+  else
+    local rc=0
+    wait "$server_pid" || rc=$?
+    server_pid=""
+    if [ "$rc" -eq 0 ]; then ok "server exited 0 after SIGTERM"; else bad "server exited $rc after SIGTERM"; fi
+  fi
+}
+
+if [ "$kind" = ringmail ]; then
+  [ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
+  [ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+  adm() { "$admin" --data_dir="$data" "$@"; }
+  adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
+  echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
+  echo "pw-jane" | adm user add jane@example.org >/dev/null || fatal "ringmail-admin user add jane@example.org"
+  john="$data/vmail/example.org/john/Maildir"
+  jane="$data/vmail/example.org/jane/Maildir"
+  python3 "$here/pop3_clients.py" --populate "$john" || fatal "populate $john"
+
+  start_ringmail
+  # From 127.0.0.2: a client on the server's own address may count as local.
+  suite tls --port "$pop3_port" --tls-port "$pop3s_port" --source 127.0.0.2 \
+    --user john@example.org --password pw-john --maildir "$john"
+  kill -0 "$server_pid" 2>/dev/null || fatal "server died during the suite"
+  stop_ringmail
+
+  python3 "$here/pop3_clients.py" --populate "$jane" || fatal "populate $jane"
+  start_ringmail --pop3_allow_plaintext_auth=true
+  suite plaintext --port "$pop3_port" --tls-port "$pop3s_port" --source 127.0.0.2 --plaintext-allowed \
+    --only plaintext_login_allowed,uidl --user jane@example.org --password pw-jane --maildir "$jane"
+  stop_ringmail
+
+  errors="$(grep -c 'level=error' "$log")"
+  if [ "$errors" -eq 0 ]; then ok "server logged no level=error lines"; else
+    bad "server logged $errors level=error lines"; grep 'level=error' "$log" | head -5 | sed 's/^/    /'; fi
+else
+  # shellcheck source=imap_dovecot_lib.sh
+  . "$here/imap_dovecot_lib.sh"
+  DOVECOT_POP3=1 dovecot_start
+  ok "Dovecot $(dovecot --version) POP3 on 127.0.0.1:$dovecot_pop3_port (STLS) and :$dovecot_pop3s_port (TLS)"
+  john="$vmail/example.org/john/Maildir"
+  jane="$vmail/example.org/jane/Maildir"
+  "${as_user[@]}" python3 "$here/pop3_clients.py" --populate "$john" || fatal "populate $john"
+  "${as_user[@]}" python3 "$here/pop3_clients.py" --populate "$jane" || fatal "populate $jane"
+  # Dovecot trusts a client on its own address (disable_plaintext_auth does not apply):
+  # 127.0.0.2 for the refusal, 127.0.0.1 for the plaintext logins.
+  suite tls --port "$dovecot_pop3_port" --tls-port "$dovecot_pop3s_port" --source 127.0.0.2 \
+    --user john@example.org --password pw-john --maildir "$john"
+  suite plaintext --port "$dovecot_pop3_port" --tls-port "$dovecot_pop3s_port" --source 127.0.0.1 --plaintext-allowed \
+    --only plaintext_login_allowed,uidl --user jane@example.org --password pw-john --maildir "$jane"
+  if grep -qiE 'panic|fatal' "$work/dovecot.log"; then
+    bad "Dovecot logged panics or fatal errors"; grep -iE 'panic|fatal' "$work/dovecot.log" | head
+  fi
+fi
+
+summary
+[ "$failed" -eq 0 ]
