@@ -180,6 +180,8 @@ class Conn:
             self.login()
 
     def log(self, who, data):
+        if data == b"\r\n":
+            data = b"(an empty line)"
         for line in data.split(b"\r\n"):
             if line:
                 text = line[:160].decode("utf-8", "replace")
