@@ -920,6 +920,45 @@ def wrong_state():
     still_serves()
 
 
+@check
+def slow_clients():
+    """--idle-timeout N (the server runs with N-second login and idle timeouts): a client
+    silent before login, one silent after login with a DELE pending, and one that sends
+    half a command line are each disconnected after about N s (a -ERR line first, if
+    any), and the DELE of the timed-out session deletes nothing."""
+    if not ARGS.idle_timeout:
+        return
+    n_before = len(present_ids())
+
+    def wait_closed(c, what):
+        t0 = time.time()
+        c.sock.settimeout(ARGS.idle_timeout + 10)
+        lines = []
+        try:
+            while True:
+                lines.append(c.readline())
+        except EOFError:
+            pass
+        except (socket.timeout, TimeoutError):
+            raise CheckFailed(f"{what}: still open {ARGS.idle_timeout + 10} s later")
+        took = time.time() - t0
+        need(took >= ARGS.idle_timeout * 0.8, f"{what}: closed after {took:.1f} s, before the timeout")
+        need(all(l.startswith(b"-ERR") for l in lines), f"{what}: {lines}")
+        note(f"{what}: closed after {took:.1f} s with {[l.strip() for l in lines]}")
+
+    with Conn(tls=True) as c:
+        wait_closed(c, "silent before login")
+    with session() as c:
+        c.ok("DELE 1")
+        wait_closed(c, "silent after login, DELE 1 pending")
+    with session() as c:
+        c.send(b"NOO")
+        wait_closed(c, "half a command line")
+    with session() as c:
+        need(int(c.ok("STAT").split()[1]) == n_before, "the timed-out session's DELE deleted a message")
+        c.quit()
+
+
 TRANSCRIPT = [
     # (command, expected status, multi-line when +OK)
     ("CAPA", "+OK", True),
@@ -1012,6 +1051,8 @@ def main():
     ap.add_argument("--source", help="local address to connect from")
     ap.add_argument("--plaintext-allowed", action="store_true",
                     help="login without TLS is allowed on the plain port: check that instead of the refusal")
+    ap.add_argument("--idle-timeout", type=float, default=0,
+                    help="the server's login and idle timeouts in seconds: check that slow clients are cut off")
     ap.add_argument("--only", help="comma-separated check names")
     ap.add_argument("--list", action="store_true", help="list the checks")
     ARGS = ap.parse_args()

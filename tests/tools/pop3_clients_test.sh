@@ -8,7 +8,9 @@
 #      refused.
 #   2. ringmail: SIGTERM must stop it with exit 0 within 15 s; then a second run with
 #      --pop3_allow_plaintext_auth=true checks login without TLS (as jane@example.org, a
-#      fresh Maildir). Dovecot: the same check from 127.0.0.1, an address it trusts.
+#      fresh Maildir), and with 2 s login and idle timeouts that slow clients are cut off.
+#      Dovecot: the login without TLS from 127.0.0.1, an address it trusts (its timeouts
+#      are not configurable so low: not checked).
 # Usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN | pop3_clients_test.sh dovecot
 # (KEEP_WORK=1 keeps the files). Ends with "pop3_clients: N passed, N failed"; exits 0 only
 # if nothing failed, 77 if Dovecot is wanted and cannot be installed.
@@ -144,9 +146,10 @@ if [ "$kind" = ringmail ]; then
   stop_ringmail
 
   python3 "$here/pop3_clients.py" --populate "$jane" || fatal "populate $jane"
-  start_ringmail --pop3_allow_plaintext_auth=true
+  start_ringmail --pop3_allow_plaintext_auth=true --pop3_login_timeout=2s --pop3_idle_timeout=2s
   suite plaintext --port "$pop3_port" --tls-port "$pop3s_port" --source 127.0.0.2 --plaintext-allowed \
-    --only plaintext_login_allowed,uidl --user jane@example.org --password pw-jane --maildir "$jane"
+    --idle-timeout 2 --only plaintext_login_allowed,uidl,slow_clients --user jane@example.org --password pw-jane \
+    --maildir "$jane"
   stop_ringmail
 
   errors="$(grep -c 'level=error' "$log")"
