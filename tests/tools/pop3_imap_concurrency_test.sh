@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# IMAP and POP3 on one mailbox at once (issue 12): tests/tools/pop3_imap_concurrency.py
+# against a server on 127.0.0.1 with COUNT (default 20) generated messages put in
+# john@example.org's Maildir/new before it starts: a delivery, an IMAP flag change and an
+# IMAP EXPUNGE during a POP3 session; POP3 DELE + QUIT seen by an IMAP session in IDLE;
+# \Seen after QUIT; the next POP3 session's maildrop and UIDLs; a dropped connection.
+# Usage:
+#   pop3_imap_concurrency_test.sh dovecot                          a private Dovecot 2.3 (validates the test)
+#   pop3_imap_concurrency_test.sh ringmail RINGMAIL RINGMAIL_ADMIN `ringmail serve` with a temp data dir
+# KEEP_WORK=1 keeps the files.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+kind="${1:?usage: pop3_imap_concurrency_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
+count="${COUNT:-20}"
+work="$(mktemp -d)"
+server_pid=""
+log="$work/server.log"
+fatal() { echo "FAIL: $*"; echo "pop3_imap_concurrency ($kind): FAIL"; exit 1; }
+cleanup() {
+  [ "$kind" = dovecot ] && dovecot_stop
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+command -v python3 >/dev/null || fatal "python3 not found"
+orig="$work/orig"
+python3 "$here/pop3_fetchers.py" generate --maildir "$orig" --count "$count" --seed 1939 >/dev/null ||
+  fatal "generate $count messages"
+
+case "$kind" in
+  dovecot)
+    # shellcheck source=imap_dovecot_lib.sh
+    . "$here/imap_dovecot_lib.sh"
+    DOVECOT_POP3=1 dovecot_start
+    [ -n "${dovecot_pop3s_port:-}" ] || fatal "imap_dovecot_lib.sh has no DOVECOT_POP3 listener"
+    maildir="$vmail/example.org/john/Maildir"
+    "${as_user[@]}" mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp" || fatal "mkdir $maildir"
+    cp "$orig/new/"* "$maildir/new/" || fatal "copy the messages"
+    [ "$(id -u)" -eq 0 ] && chown -R nobody:nogroup "$vmail"
+    # Dovecot here has no LMTP listener: a delivery is a file renamed into Maildir/new.
+    args=(--imaps-port "$dovecot_imaps_port" --pop3s-port "$dovecot_pop3s_port" --deliver-maildir "$maildir")
+    ;;
+  ringmail)
+    ringmail="$(readlink -f "${2:?ringmail binary}")"
+    admin="$(readlink -f "${3:?ringmail-admin binary}")"
+    data="$work/data"
+    "$admin" --data_dir="$data" domain add example.org >/dev/null || fatal "domain add"
+    echo "pw-john" | "$admin" --data_dir="$data" user add john@example.org >/dev/null || fatal "user add"
+    maildir="$data/vmail/example.org/john/Maildir"
+    mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp" || fatal "mkdir $maildir"
+    cp "$orig/new/"* "$maildir/new/" || fatal "copy the messages"
+    read -r imaps_port pop3s_port lmtp_port < <(python3 -c '
+import socket
+s=[socket.socket() for _ in range(3)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(*(x.getsockname()[1] for x in s))')
+    pdeath=()
+    setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
+    "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 \
+      --lmtp_port="$lmtp_port" --imap_port=0 --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port="$pop3s_port" \
+      --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$log" &
+    server_pid=$!
+    for _ in $(seq 1 200); do
+      grep -q "event=ready" "$log" 2>/dev/null && break
+      kill -0 "$server_pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    grep -q "event=ready" "$log" || { tail -20 "$log"; fatal "ringmail did not get ready in 10 s"; }
+    args=(--imaps-port "$imaps_port" --pop3s-port "$pop3s_port" --lmtp-port "$lmtp_port")
+    ;;
+  *) fatal "unknown server kind $kind" ;;
+esac
+
+rc=0
+timeout 120 python3 "$here/pop3_imap_concurrency.py" --host 127.0.0.1 "${args[@]}" --orig "$orig" --count "$count" || rc=1
+if [ "$kind" = ringmail ]; then
+  if ! kill -0 "$server_pid" 2>/dev/null; then echo "FAIL: the server died"; rc=1; fi
+  errors="$(grep -c 'level=error' "$log")"
+  [ "$errors" -eq 0 ] || { echo "FAIL: server logged $errors level=error lines"; rc=1; }
+  [ $rc -eq 0 ] || { echo "--- server log (last 30 lines)"; tail -n 30 "$log"; }
+fi
+echo "pop3_imap_concurrency ($kind): $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
+exit $rc
