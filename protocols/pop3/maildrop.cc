@@ -6,7 +6,8 @@ namespace ringmail::pop3 {
 
 std::string uidl_of(uint32_t uid, uint32_t uid_validity) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%08X%08X", uid, uid_validity);
+  // Dovecot's %X modifier prints with "%llx": lower-case hex, whatever the letter's case.
+  std::snprintf(buf, sizeof buf, "%08x%08x", uid, uid_validity);
   return std::string(buf, 16);
 }
 

@@ -8,7 +8,8 @@
 // that ends without QUIT changes nothing.
 //
 // UIDL values are Dovecot's default pop3_uidl_format "%08Xu%08Xv": the UID and the
-// folder's UIDVALIDITY as eight upper-case hex digits each. Both are stable for a
+// folder's UIDVALIDITY as eight hex digits each — lower-case, as Dovecot prints them (its
+// %X modifier formats with "%llx"; checked against Dovecot 2.3 by pop3_uidl_diff). Both are stable for a
 // message (the mail store keeps Dovecot's UIDs, mailbox.h), so a fetcher moved between
 // Dovecot and ringmail on the same Maildir does not download everything again.
 //
@@ -30,7 +31,7 @@ struct maildrop_message {
   bool retrieved = false;  // RETR: gets \Seen at QUIT, as Dovecot does
 };
 
-// Dovecot's default UIDL: "%08X%08X" of (uid, uid_validity).
+// Dovecot's default UIDL: "%08x%08x" of (uid, uid_validity).
 std::string uidl_of(uint32_t uid, uint32_t uid_validity);
 
 class maildrop {

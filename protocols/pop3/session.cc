@@ -406,6 +406,10 @@ task<bool> pop3_session::on_quit() {
       co_return false;
     }
     if (count > 0) log::info("pop3_expunged", {{"sid", sid_}, {"user", user_}, {"messages", std::to_string(count)}});
+    // Released before the reply: a fetcher that reconnects as soon as it reads +OK must
+    // not find its own maildrop still locked.
+    co_await unlock_maildrop(shard_, user_);
+    locked_ = false;
   }
   out_ += "+OK Logging out.\r\n";
   co_return false;

