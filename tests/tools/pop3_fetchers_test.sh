@@ -48,6 +48,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# SIGTERM must stop the server with exit 0 (under ASan: no leak report at exit).
+stop_server() {
+  kill -TERM "$server_pid"
+  for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server_pid" 2>/dev/null && return 1
+  local rc=0
+  wait "$server_pid" || rc=$?
+  server_pid=""
+  return $rc
+}
 ok() { passed=$((passed + 1)); echo "ok: $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 summary() {
@@ -254,6 +264,7 @@ if [ "$kind" = ringmail ]; then
   kill -0 "$server_pid" 2>/dev/null && ok "server still running" || bad "server died"
   errors="$(grep -c 'level=error' "$log")"
   expect "server log: level=error lines" 0 "$errors"
+  stop_server; expect "server exit status after SIGTERM" 0 "$?"
 fi
 summary
 [ "$failed" -eq 0 ]

@@ -30,6 +30,16 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# SIGTERM must stop the server with exit 0 (under ASan: no leak report at exit).
+stop_server() {
+  kill -TERM "$server_pid"
+  for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$server_pid" 2>/dev/null && return 1
+  local rc=0
+  wait "$server_pid" || rc=$?
+  server_pid=""
+  return $rc
+}
 command -v python3 >/dev/null || fatal "python3 not found"
 orig="$work/orig"
 python3 "$here/pop3_fetchers.py" generate --maildir "$orig" --count "$count" --seed 1939 >/dev/null ||
@@ -85,6 +95,8 @@ if [ "$kind" = ringmail ]; then
   if ! kill -0 "$server_pid" 2>/dev/null; then echo "FAIL: the server died"; rc=1; fi
   errors="$(grep -c 'level=error' "$log")"
   [ "$errors" -eq 0 ] || { echo "FAIL: server logged $errors level=error lines"; rc=1; }
+  stop_server; src=$?
+  [ "$src" -eq 0 ] || { echo "FAIL: server exit status $src after SIGTERM, expected 0"; rc=1; }
   [ $rc -eq 0 ] || { echo "--- server log (last 30 lines)"; tail -n 30 "$log"; }
 fi
 echo "pop3_imap_concurrency ($kind): $([ $rc -eq 0 ] && echo PASS || echo FAIL)"
