@@ -10,11 +10,12 @@ by pop3_fetchers.py generate; their originals in --orig). Sessions: A and B over
      Maildir/new, for Dovecot) reaches A as EXISTS but is not in P's STAT/LIST/UIDL: the
      maildrop is INBOX as it was at login (RFC 1939 section 8 leaves it open; Dovecot
      and ringmail fix it).
-  3. B sets \\Flagged on message 7 (a Maildir rename); P's RETR 7 still returns it, byte
-     for byte the original.
+  3. B sets \\Flagged on message 7 and \\Answered on 10 (Maildir renames); P's RETR 7
+     still returns it, byte for byte the original.
   4. B expunges message 8; P's RETR 8 answers -ERR, and P goes on: NOOP +OK, RETR 9 is
      byte for byte its original. A sees B's expunge as one EXPUNGE.
-  5. P RETRs 1-3 and 10-14, DELEs 10-14; A goes into IDLE; P QUITs (+OK): A must get
+  5. P RETRs 1-3 and 10-14, DELEs 10-14 (10 renamed by B) and 8 (expunged by B: +OK
+     or -ERR, either way the session goes on); A goes into IDLE; P QUITs (+OK): A must get
      exactly 5 EXPUNGE (or VANISHED) responses in IDLE; then SELECT says EXISTS is 5 lower
      than before P's QUIT, and 10-14's Message-IDs are gone.
   6. A FETCH FLAGS: 1-3, 7 and 9 (RETRieved, kept) have \\Seen; 4-6 (only TOP'd) do not;
@@ -243,6 +244,9 @@ def main():
     exists_of(B)
     typ, _ = B.uid("STORE", str(uid[7]), "+FLAGS", "(\\Flagged)")
     check("IMAP B: UID STORE +FLAGS (\\Flagged) on message 7", typ == "OK")
+    # Message 10 is renamed too; P DELEtes it later, so QUIT must expunge the renamed file.
+    typ, _ = B.uid("STORE", str(uid[10]), "+FLAGS", "(\\Answered)")
+    check("IMAP B: UID STORE +FLAGS (\\Answered) on message 10", typ == "OK")
     try:
         _, lines, _ = P.retr(7)
         body = lines_to_bytes(lines)
@@ -283,6 +287,17 @@ def main():
         P.retr(k)
     for k in range(10, 15):
         P.dele(k)
+    # DELE of the message IMAP expunged: +OK or -ERR, but the session goes on and QUIT
+    # still expunges exactly the 5 others.
+    try:
+        r = P.dele(8)
+        dele8 = r.split()[0].decode(errors="replace")
+    except poplib.error_proto as e:
+        dele8 = e.args[0].split()[0].decode(errors="replace")
+    except (OSError, EOFError) as e:
+        dele8 = f"connection lost: {e!r}"
+    check(f"POP3 P: DELE of the IMAP-expunged message 8 answers +OK or -ERR ({dele8})",
+          dele8 in ("+OK", "-ERR"), dele8)
     try:
         P.retr(10)
         check("POP3 P: RETR of a DELEted message is -ERR", False, "+OK")
