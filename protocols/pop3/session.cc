@@ -142,6 +142,9 @@ task<void> pop3_session::run() {
       if (r.status().kind == io_kind::too_long) {
         // RFC 2449 section 4: 255 octets with the CRLF. The rest of the line is skipped.
         bad("Input line too long.");
+        // Now: the buffer still holds the rest of the long line (skipped by the next
+        // read), which would otherwise look like a pipelined command and hold this back.
+        if (!co_await flush()) break;
       } else {
         if (r.status().kind == io_kind::timeout) out_ += "-ERR Disconnected for inactivity.\r\n";
         if (s_.stopping()) out_ += "-ERR [SYS/TEMP] Server shutting down.\r\n";
