@@ -172,6 +172,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   auto imap_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
                                                    absl::GetFlag(FLAGS_max_connections_per_ip),
                                                    /*exempt_loopback=*/true);
+  auto pop3_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
+                                                   absl::GetFlag(FLAGS_max_connections_per_ip),
+                                                   /*exempt_loopback=*/true);
   const uint16_t imap_port = absl::GetFlag(FLAGS_imap_port);
   const uint16_t imaps_port = absl::GetFlag(FLAGS_imaps_port);
   auto imap = std::make_shared<imap::server_config>();
@@ -294,9 +297,11 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       }
 
       absl::Status status;
-      auto open = [&](const char* name, uint16_t port, std::shared_ptr<smtp::server_config> config,
-                      std::shared_ptr<conn_limits> limits, const char* refusal) {
-        if (port == 0 || !status.ok()) return;
+      // One listener of this shard: `port` 0 means off, and an implicit-TLS port without
+      // a certificate stays closed.
+      auto open = [&](const char* name, uint16_t port, bool needs_tls, const char* refusal,
+                      std::shared_ptr<conn_limits> limits, session_handler handler) {
+        if (port == 0 || !status.ok() || (needs_tls && !settings_.tls)) return;
         auto addr = address(port);
         if (!addr.ok()) {
           status = addr.status();
@@ -306,63 +311,32 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         so.name = name;
         so.address = *addr;
         so.refusal_message = refusal;
-        shard_state* state = &st;
-        auto svc = tcp_service::start(
-            so, [config, state](session& s) { return smtp::run_session(s, *config, state->context); }, limits);
+        auto svc = tcp_service::start(so, std::move(handler), std::move(limits));
         if (!svc.ok()) {
           status = svc.status();
           return;
         }
         services[i].push_back(std::move(*svc));
       };
-      open("smtp", smtp_port, base, smtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
-      open("lmtp", lmtp_port, lmtp, lmtp_limits, "421 4.7.0 Too many connections, try again later\r\n");
-      auto open_imap = [&](const char* name, uint16_t port, std::shared_ptr<imap::server_config> config) {
-        if (port == 0 || !status.ok()) return;
-        if (config->implicit_tls && !config->tls) return;
-        auto addr = address(port);
-        if (!addr.ok()) {
-          status = addr.status();
-          return;
-        }
-        service_options so;
-        so.name = name;
-        so.address = *addr;
-        so.refusal_message = "* BYE Too many connections, try again later\r\n";
-        shard_state* state = &st;
-        auto svc = tcp_service::start(
-            so, [config, state](session& s) { return imap::run_session(s, *config, state->imap); }, imap_limits);
-        if (!svc.ok()) {
-          status = svc.status();
-          return;
-        }
-        services[i].push_back(std::move(*svc));
+      shard_state* state = &st;
+      auto smtp_handler = [state](std::shared_ptr<smtp::server_config> config) -> session_handler {
+        return [config, state](session& s) { return smtp::run_session(s, *config, state->context); };
       };
-      open_imap("imap", imap_port, imap);
-      open_imap("imaps", imaps_port, imaps);
-      auto open_pop3 = [&](const char* name, uint16_t port, std::shared_ptr<pop3::server_config> config) {
-        if (port == 0 || !status.ok()) return;
-        if (config->implicit_tls && !config->tls) return;
-        auto addr = address(port);
-        if (!addr.ok()) {
-          status = addr.status();
-          return;
-        }
-        service_options so;
-        so.name = name;
-        so.address = *addr;
-        so.refusal_message = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
-        shard_state* state = &st;
-        auto svc = tcp_service::start(
-            so, [config, state](session& s) { return pop3::run_session(s, *config, state->pop3); }, imap_limits);
-        if (!svc.ok()) {
-          status = svc.status();
-          return;
-        }
-        services[i].push_back(std::move(*svc));
+      auto imap_handler = [state](std::shared_ptr<imap::server_config> config) -> session_handler {
+        return [config, state](session& s) { return imap::run_session(s, *config, state->imap); };
       };
-      open_pop3("pop3", pop3_port, pop3);
-      open_pop3("pop3s", pop3s_port, pop3s);
+      auto pop3_handler = [state](std::shared_ptr<pop3::server_config> config) -> session_handler {
+        return [config, state](session& s) { return pop3::run_session(s, *config, state->pop3); };
+      };
+      const char* smtp_refusal = "421 4.7.0 Too many connections, try again later\r\n";
+      const char* imap_refusal = "* BYE Too many connections, try again later\r\n";
+      const char* pop3_refusal = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
+      open("smtp", smtp_port, false, smtp_refusal, smtp_limits, smtp_handler(base));
+      open("lmtp", lmtp_port, false, smtp_refusal, lmtp_limits, smtp_handler(lmtp));
+      open("imap", imap_port, false, imap_refusal, imap_limits, imap_handler(imap));
+      open("imaps", imaps_port, true, imap_refusal, imap_limits, imap_handler(imaps));
+      open("pop3", pop3_port, false, pop3_refusal, pop3_limits, pop3_handler(pop3));
+      open("pop3s", pop3s_port, true, pop3_refusal, pop3_limits, pop3_handler(pop3s));
       // A Unix socket cannot be shared with SO_REUSEPORT: shard 0 alone serves it.
       const std::string lmtp_socket = absl::GetFlag(FLAGS_lmtp_socket);
       if (i == 0 && !lmtp_socket.empty() && status.ok()) {
@@ -373,9 +347,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
           service_options so;
           so.name = "lmtp-unix";
           so.address = *addr;
-          shard_state* state = &st;
-          auto svc = tcp_service::start(
-              so, [lmtp, state](session& s) { return smtp::run_session(s, *lmtp, state->context); }, lmtp_limits);
+          auto svc = tcp_service::start(so, smtp_handler(lmtp), lmtp_limits);
           if (svc.ok()) {
             ::chmod(lmtp_socket.c_str(), 0666);  // the MTA runs as another user
             services[i].push_back(std::move(*svc));
@@ -392,9 +364,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
     if (!st.ok()) return st;
   }
   listeners_ = services.empty() ? 0 : services[0].size();
-  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port, " pop3=", pop3_port,
-                              " pop3s=", pop3s_port,
-                              " mail_root=", mail_root,
+  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
+                              " pop3=", pop3_port, " pop3s=", pop3s_port, " mail_root=", mail_root,
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
   return absl::OkStatus();
