@@ -16,6 +16,8 @@
 # if nothing failed, 77 if Dovecot is wanted and cannot be installed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 kind="${1:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN | dovecot}"
 if [ "$kind" = ringmail ]; then
   ringmail="$(readlink -f "${2:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN}")"
@@ -28,16 +30,12 @@ fi
 work="$(mktemp -d)"
 data="$work/data"
 log="$work/server.log"
-server_pid=""
 passed=0
 failed=0
 failures=()
 
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   declare -F dovecot_stop >/dev/null && dovecot_stop
   if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
@@ -80,50 +78,25 @@ suite() {
   [ "$n_pass" -gt 0 ] || bad "$name: no check passed"
 }
 
-free_ports() {
-  python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-EOF
-}
-
-# start_ringmail EXTRA_FLAGS...: sets pop3_port, pop3s_port, server_pid.
+# start_ringmail EXTRA_FLAGS...: sets pop3_port, pop3s_port.
 start_ringmail() {
-  read -r pop3_port pop3s_port < <(free_ports)
+  read -r pop3_port pop3s_port < <(ringmail_free_ports 2)
   [ -n "${pop3_port:-}" ] && [ -n "${pop3s_port:-}" ] || fatal "could not pick free ports"
   : >"$log"
-  # With setpriv, the server gets SIGKILL if this script dies without running its trap.
-  local pdeath=()
-  setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-  "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port=0 --imaps_port=0 --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" \
-    --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info "$@" 2>>"$log" &
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "event=ready" "$log" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q "event=ready" "$log" || fatal "server did not log event=ready within 10 s"
+  ringmail_start "$data" "$log" --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" "$@" ||
+    fatal "server did not log event=ready within 10 s"
   ok "server ready (pop3=$pop3_port pop3s=$pop3s_port $*)"
 }
 
 stop_ringmail() {
-  kill -TERM "$server_pid"
-  for _ in $(seq 1 150); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$server_pid" 2>/dev/null; then
+  local rc=0
+  ringmail_stop || rc=$?
+  if [ "$rc" -eq 124 ]; then
     bad "server still running 15 s after SIGTERM"
+  elif [ "$rc" -eq 0 ]; then
+    ok "server exited 0 after SIGTERM"
   else
-    local rc=0
-    wait "$server_pid" || rc=$?
-    server_pid=""
-    if [ "$rc" -eq 0 ]; then ok "server exited 0 after SIGTERM"; else bad "server exited $rc after SIGTERM"; fi
+    bad "server exited $rc after SIGTERM"
   fi
 }
 
@@ -142,7 +115,7 @@ if [ "$kind" = ringmail ]; then
   # From 127.0.0.2: a client on the server's own address may count as local.
   suite tls --port "$pop3_port" --tls-port "$pop3s_port" --source 127.0.0.2 \
     --user john@example.org --password pw-john --maildir "$john"
-  kill -0 "$server_pid" 2>/dev/null || fatal "server died during the suite"
+  kill -0 "$ringmail_pid" 2>/dev/null || fatal "server died during the suite"
   stop_ringmail
 
   python3 "$here/pop3_clients.py" --populate "$jane" || fatal "populate $jane"

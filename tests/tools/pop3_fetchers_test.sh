@@ -26,38 +26,24 @@
 # Installs fetchmail and getmail6 with apt-get when missing; exits 77 (skip) if that fails.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 kind="${1:?usage: pop3_fetchers_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
 count="${COUNT:-1000}"
 work="$(mktemp -d)"
-server_pid=""
 passed=0
 failed=0
 log="$work/server.log"
 
 cleanup() {
   [ "$kind" = dovecot ] && dovecot_stop
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# SIGTERM must stop the server with exit 0 (under ASan: no leak report at exit).
-stop_server() {
-  kill -TERM "$server_pid"
-  for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$server_pid" 2>/dev/null && return 1
-  local rc=0
-  wait "$server_pid" || rc=$?
-  server_pid=""
-  return $rc
-}
 ok() { passed=$((passed + 1)); echo "ok: $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
 summary() {
@@ -109,23 +95,9 @@ case "$kind" in
     mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp" || fatal "mkdir $maildir"
     # Files in new/ are taken in when the server first opens the mailbox (at POP3 login).
     cp "$orig/new/"* "$maildir/new/" || fatal "copy the messages into $maildir/new"
-    read -r pop3_port pop3s_port < <(python3 -c '
-import socket
-s=[socket.socket() for _ in range(2)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(*(x.getsockname()[1] for x in s))')
-    pdeath=()
-    setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-    "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-      --imap_port=0 --imaps_port=0 --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" \
-      --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$log" &
-    server_pid=$!
-    for _ in $(seq 1 200); do
-      grep -q "event=ready" "$log" 2>/dev/null && break
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    grep -q "event=ready" "$log" || { tail -20 "$log"; fatal "ringmail did not get ready in 10 s"; }
+    read -r pop3_port pop3s_port < <(ringmail_free_ports 2)
+    ringmail_start "$data" "$log" --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" ||
+      fatal "ringmail did not get ready in 10 s"
     ;;
   *) fatal "unknown server kind $kind" ;;
 esac
@@ -261,10 +233,10 @@ for f in "$work"/fm_*.out "$gm"/*.out; do
   grep -qi 'traceback\|delivery error' "$f" && { echo "--- $f:"; grep -i 'traceback\|delivery error' "$f" | head -5; }
 done
 if [ "$kind" = ringmail ]; then
-  kill -0 "$server_pid" 2>/dev/null && ok "server still running" || bad "server died"
+  kill -0 "$ringmail_pid" 2>/dev/null && ok "server still running" || bad "server died"
   errors="$(grep -c 'level=error' "$log")"
   expect "server log: level=error lines" 0 "$errors"
-  stop_server; expect "server exit status after SIGTERM" 0 "$?"
+  ringmail_stop; expect "server exit status after SIGTERM" 0 "$?"
 fi
 summary
 [ "$failed" -eq 0 ]

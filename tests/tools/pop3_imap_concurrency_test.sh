@@ -10,36 +10,22 @@
 # KEEP_WORK=1 keeps the files.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 kind="${1:?usage: pop3_imap_concurrency_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
 count="${COUNT:-20}"
 work="$(mktemp -d)"
-server_pid=""
 log="$work/server.log"
 fatal() { echo "FAIL: $*"; echo "pop3_imap_concurrency ($kind): FAIL"; exit 1; }
 cleanup() {
   [ "$kind" = dovecot ] && dovecot_stop
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# SIGTERM must stop the server with exit 0 (under ASan: no leak report at exit).
-stop_server() {
-  kill -TERM "$server_pid"
-  for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$server_pid" 2>/dev/null && return 1
-  local rc=0
-  wait "$server_pid" || rc=$?
-  server_pid=""
-  return $rc
-}
 command -v python3 >/dev/null || fatal "python3 not found"
 orig="$work/orig"
 python3 "$here/pop3_fetchers.py" generate --maildir "$orig" --count "$count" --seed 1939 >/dev/null ||
@@ -67,23 +53,9 @@ case "$kind" in
     maildir="$data/vmail/example.org/john/Maildir"
     mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp" || fatal "mkdir $maildir"
     cp "$orig/new/"* "$maildir/new/" || fatal "copy the messages"
-    read -r imaps_port pop3s_port lmtp_port < <(python3 -c '
-import socket
-s=[socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(*(x.getsockname()[1] for x in s))')
-    pdeath=()
-    setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-    "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 \
-      --lmtp_port="$lmtp_port" --imap_port=0 --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port="$pop3s_port" \
-      --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$log" &
-    server_pid=$!
-    for _ in $(seq 1 200); do
-      grep -q "event=ready" "$log" 2>/dev/null && break
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    grep -q "event=ready" "$log" || { tail -20 "$log"; fatal "ringmail did not get ready in 10 s"; }
+    read -r imaps_port pop3s_port lmtp_port < <(ringmail_free_ports 3)
+    ringmail_start "$data" "$log" --lmtp_port="$lmtp_port" --imaps_port="$imaps_port" --pop3s_port="$pop3s_port" ||
+      fatal "ringmail did not get ready in 10 s"
     args=(--imaps-port "$imaps_port" --pop3s-port "$pop3s_port" --lmtp-port "$lmtp_port")
     ;;
   *) fatal "unknown server kind $kind" ;;
@@ -92,10 +64,10 @@ esac
 rc=0
 timeout 120 python3 "$here/pop3_imap_concurrency.py" --host 127.0.0.1 "${args[@]}" --orig "$orig" --count "$count" || rc=1
 if [ "$kind" = ringmail ]; then
-  if ! kill -0 "$server_pid" 2>/dev/null; then echo "FAIL: the server died"; rc=1; fi
+  if ! kill -0 "$ringmail_pid" 2>/dev/null; then echo "FAIL: the server died"; rc=1; fi
   errors="$(grep -c 'level=error' "$log")"
   [ "$errors" -eq 0 ] || { echo "FAIL: server logged $errors level=error lines"; rc=1; }
-  stop_server; src=$?
+  ringmail_stop; src=$?
   [ "$src" -eq 0 ] || { echo "FAIL: server exit status $src after SIGTERM, expected 0"; rc=1; }
   [ $rc -eq 0 ] || { echo "--- server log (last 30 lines)"; tail -n 30 "$log"; }
 fi

@@ -20,6 +20,8 @@
 # Dovecot (dovecot-pop3d) cannot be installed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 usage="usage: pop3_uidl_diff.sh RINGMAIL RINGMAIL_ADMIN [CORPUS_DIR]"
 ringmail="$(readlink -f "${1:?$usage}")"
 admin="$(readlink -f "${2:?$usage}")"
@@ -27,16 +29,12 @@ corpus="${3:-$here/../../build/corpus}"
 per_set="${PER_SET:-40}"
 
 work="$(mktemp -d)"
-server_pid=""
 passed=0
 failed=0
 failures=()
 
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   declare -F dovecot_stop >/dev/null && dovecot_stop
   if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
@@ -191,30 +189,15 @@ compare_dumps() {
 }
 
 start_ringmail() {
-  local ports
-  ports=$(dovecot_free_ports 1)
-  pop3s_port=$ports
+  pop3s_port=$(ringmail_free_ports 1)
   : >"$work/server.log"
-  # The uid change comes first (as_user), then setpriv --pdeathsig: a later uid change
-  # would clear the parent-death signal.
-  "${as_user[@]}" setpriv --pdeathsig KILL -- "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 \
-    --smtp_port=0 --lmtp_port=0 --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port="$pop3s_port" \
-    --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>>"$work/server.log" &
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "event=ready" "$work/server.log" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q "event=ready" "$work/server.log" || fatal "ringmail did not log event=ready within 10 s"
+  ringmail_runner=("${as_user[@]}")
+  ringmail_start "$data" "$work/server.log" --pop3s_port="$pop3s_port" || fatal "ringmail did not log event=ready within 10 s"
 }
 
 stop_ringmail() {
-  kill -TERM "$server_pid"
-  for _ in $(seq 1 150); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$server_pid" 2>/dev/null && { kill -KILL "$server_pid"; bad "ringmail still running 15 s after SIGTERM"; }
-  wait "$server_pid" 2>/dev/null
-  server_pid=""
+  ringmail_stop
+  [ $? -ne 124 ] || bad "ringmail still running 15 s after SIGTERM"
 }
 
 # copy_maildir FROM TO: the whole Maildir (uidlist, index files, flags in the names).
