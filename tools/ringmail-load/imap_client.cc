@@ -242,7 +242,7 @@ task<imap_open_result> imap_client::open(const socket_address& server, const ima
     co_await client->close();
     co_return std::move(result);
   };
-  if (options.tls == imap_tls::implicit) {
+  if (options.tls == client_tls::implicit) {
     if (options.tls_context == nullptr) co_return co_await fail("tls_handshake", io_reply(protocol_error()));
     io_status st = co_await client->io_.start_tls(options.tls_context, tls::role::client);
     if (!st.ok()) co_return co_await fail("tls_handshake", io_reply(st));
@@ -262,7 +262,7 @@ task<imap_open_result> imap_client::open(const socket_address& server, const ima
     imap_reply caps = co_await client->command("CAPABILITY");
     if (!caps.ok()) co_return co_await fail("capability", std::move(caps));
   }
-  if (options.tls == imap_tls::starttls) {
+  if (options.tls == client_tls::starttls) {
     if (!client->caps_.starttls) {
       imap_reply r;
       r.status = imap_status::no;

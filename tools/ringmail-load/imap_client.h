@@ -32,6 +32,7 @@
 #include "runtime/stream.h"
 #include "runtime/task.h"
 #include "runtime/tls_context.h"
+#include "tools/ringmail-load/client_tls.h"
 
 namespace ringmail::load {
 
@@ -86,10 +87,9 @@ std::string imap_quote(std::string_view s);
 
 // ---- the session ----------------------------------------------------------------------
 
-enum class imap_tls { none, starttls, implicit };
 
 struct imap_client_options {
-  imap_tls tls = imap_tls::none;
+  client_tls tls = client_tls::none;
   std::shared_ptr<tls::context> tls_context;  // a client context; required unless tls == none
   bool authenticate_plain = false;            // AUTHENTICATE PLAIN instead of LOGIN
   duration timeout{std::chrono::seconds(30)};  // connect, and every read and write
@@ -117,7 +117,7 @@ struct imap_open_result {
 class imap_client {
  public:
   // Connects (from `source` if given: its port should be 0), starts TLS at once with
-  // imap_tls::implicit, reads the greeting, and upgrades with STARTTLS if asked (then
+  // client_tls::implicit, reads the greeting, and upgrades with STARTTLS if asked (then
   // asks for CAPABILITY again, RFC 9051 section 6.2.1). `options` must outlive the client;
   // so must `cancel`, which, when given, cancels every read and write of the session.
   static task<imap_open_result> open(const socket_address& server, const imap_client_options& options,

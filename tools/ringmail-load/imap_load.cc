@@ -48,7 +48,7 @@ struct shared_state {
   explicit shared_state(const imap_load_options& o) : options(o), deliver_start(o.users.size()) {
     plain = o.client;
     tls = o.client;
-    if (tls.tls == imap_tls::none) tls.tls = o.has_tls_server ? imap_tls::implicit : imap_tls::starttls;
+    if (tls.tls == client_tls::none) tls.tls = o.has_tls_server ? client_tls::implicit : client_tls::starttls;
     smtp.lmtp = o.deliver_lmtp;
     smtp.timeout = o.client.timeout;
     smtp.helo_name = "load.ringmail.test";
@@ -177,7 +177,7 @@ task<session> open_session(shard_state& s, uint64_t i, size_t user) {
     co_return out;
   }
   out.client = std::move(client);
-  out.tls = tls || copts.tls != imap_tls::none;
+  out.tls = tls || copts.tls != client_tls::none;
   co_return out;
 }
 

@@ -163,21 +163,15 @@ int imap_main(const socket_address& server) {
   c.timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout)));
   if (c.timeout.count() <= 0) return usage_error("--timeout must be positive");
   const std::string tls = absl::GetFlag(FLAGS_starttls) ? "starttls" : absl::GetFlag(FLAGS_tls);
-  if (tls == "none") {
-    c.tls = imap_tls::none;
-  } else if (tls == "starttls") {
-    c.tls = imap_tls::starttls;
-  } else if (tls == "implicit") {
-    c.tls = imap_tls::implicit;
-  } else {
-    return usage_error("--tls must be none, starttls or implicit");
-  }
+  std::optional<client_tls> mode = parse_client_tls(tls);
+  if (!mode) return usage_error("--tls must be none, starttls or implicit");
+  c.tls = *mode;
   const std::string auth = absl::GetFlag(FLAGS_imap_auth);
   if (auth != "login" && auth != "plain") return usage_error("--imap_auth must be login or plain");
   c.authenticate_plain = auth == "plain";
   o.tls_fraction = absl::GetFlag(FLAGS_tls_fraction);
   if (o.tls_fraction < 0 || o.tls_fraction > 1) return usage_error("--tls_fraction must be within 0..1");
-  if (c.tls != imap_tls::none || o.tls_fraction > 0) {
+  if (c.tls != client_tls::none || o.tls_fraction > 0) {
     auto ctx = tls::context::make_client(/*verify_peer=*/false);
     if (!ctx.ok()) return usage_error(absl::StrCat("TLS: ", ctx.status().message()));
     c.tls_context = *ctx;

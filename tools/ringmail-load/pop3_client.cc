@@ -183,7 +183,7 @@ task<pop3_open_result> pop3_client::open(const socket_address& server, const pop
     co_await client->close();
     co_return std::move(result);
   };
-  if (options.tls == pop3_tls::implicit) {
+  if (options.tls == client_tls::implicit) {
     if (options.tls_context == nullptr) co_return co_await fail("tls_handshake", io_reply(protocol_error()));
     io_status st = co_await client->io_.start_tls(options.tls_context, tls::role::client);
     if (!st.ok()) co_return co_await fail("tls_handshake", io_reply(st));
@@ -192,7 +192,7 @@ task<pop3_open_result> pop3_client::open(const socket_address& server, const pop
   if (!greeting.ok()) co_return co_await fail("greeting", std::move(greeting));
   pop3_reply caps = co_await client->capa();
   if (!caps.ok()) co_return co_await fail("capa", std::move(caps));
-  if (options.tls == pop3_tls::starttls) {
+  if (options.tls == client_tls::starttls) {
     if (!client->caps_.stls) {
       pop3_reply r;
       r.text = "STLS not offered in CAPA";

@@ -38,6 +38,7 @@
 #include "runtime/stream.h"
 #include "runtime/task.h"
 #include "runtime/tls_context.h"
+#include "tools/ringmail-load/client_tls.h"
 
 namespace ringmail::load {
 
@@ -95,10 +96,9 @@ class dot_body_counter {
 
 // ---- the session ----------------------------------------------------------------------
 
-enum class pop3_tls { none, starttls, implicit };
 
 struct pop3_client_options {
-  pop3_tls tls = pop3_tls::none;
+  client_tls tls = client_tls::none;
   std::shared_ptr<tls::context> tls_context;  // a client context; required unless tls == none
   bool auth_plain = false;                    // AUTH PLAIN instead of USER/PASS
   duration timeout{std::chrono::seconds(30)};  // connect, and every read and write
@@ -125,7 +125,7 @@ struct pop3_open_result {
 
 class pop3_client {
  public:
-  // Connects, starts TLS at once with pop3_tls::implicit, reads the greeting, asks CAPA,
+  // Connects, starts TLS at once with client_tls::implicit, reads the greeting, asks CAPA,
   // and upgrades with STLS if asked (then asks CAPA again: RFC 2595 section 4 says the
   // client must forget what it learnt before). `options` and `cancel` (if given) must
   // outlive the client.

@@ -103,19 +103,13 @@ int pop3_main(const socket_address& server) {
   c.timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout)));
   if (c.timeout.count() <= 0) return usage_error("--timeout must be positive");
   const std::string tls = absl::GetFlag(FLAGS_starttls) ? "starttls" : absl::GetFlag(FLAGS_tls);
-  if (tls == "none") {
-    c.tls = pop3_tls::none;
-  } else if (tls == "starttls") {
-    c.tls = pop3_tls::starttls;
-  } else if (tls == "implicit") {
-    c.tls = pop3_tls::implicit;
-  } else {
-    return usage_error("--tls must be none, starttls or implicit");
-  }
+  std::optional<client_tls> mode = parse_client_tls(tls);
+  if (!mode) return usage_error("--tls must be none, starttls or implicit");
+  c.tls = *mode;
   const std::string auth = absl::GetFlag(FLAGS_pop3_auth);
   if (auth != "user" && auth != "plain") return usage_error("--pop3_auth must be user or plain");
   c.auth_plain = auth == "plain";
-  if (c.tls != pop3_tls::none) {
+  if (c.tls != client_tls::none) {
     auto ctx = tls::context::make_client(/*verify_peer=*/false);
     if (!ctx.ok()) return usage_error(absl::StrCat("TLS: ", ctx.status().message()));
     c.tls_context = *ctx;
