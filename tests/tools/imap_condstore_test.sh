@@ -29,7 +29,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 pdeath=()
 setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-  --imap_port="$port" --imaps_port=0 --imap_allow_plaintext_auth=true --listen_address=127.0.0.1 \
+  --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --imap_allow_plaintext_auth=true --listen_address=127.0.0.1 \
   --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$log" &
 server_pid=$!
 for _ in $(seq 1 200); do

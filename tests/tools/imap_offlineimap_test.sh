@@ -73,7 +73,7 @@ print(*(x.getsockname()[1] for x in s))')
     # --maildir_fsync=false as the private Dovecot's mail_fsync = never: filling 1,000
     # messages is the test's own doing, and takes 25 s with an fsync per APPEND here.
     "${pdeath[@]}" "$ringmail" serve --spam_scan=false --maildir_fsync=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-      --imap_port="$imap_port" --imaps_port="$imaps_port" --listen_address=127.0.0.1 --hostname=mx.test \
+      --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
       --log_level=info 2>"$work/server.log" &
     server_pid=$!
     for _ in $(seq 1 200); do

@@ -65,7 +65,7 @@ setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeaths
 start_server() {  # start_server EXTRA_FLAGS...
   : >"$log"
   "${pdeath[@]}" "$ringmail" serve --spam_rules="$own_rules" --data_dir="$data" --shards=2 --smtp_port=0 \
-    --lmtp_port=0 --imap_port="$imap_port" --imaps_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
+    --lmtp_port=0 --imap_port="$imap_port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
     --shutdown_grace=1s --log_level=info "$@" 2>"$log" &
   server_pid=$!
   for _ in $(seq 1 400); do

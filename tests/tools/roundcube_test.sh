@@ -95,7 +95,7 @@ case "$kind" in
     pdeath=()
     setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
     "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 \
-      --smtp_port="$smtp_port" --lmtp_port=0 --imap_port="$imap_port" --imaps_port="$imaps_port" \
+      --smtp_port="$smtp_port" --lmtp_port=0 --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 \
       --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$server_log" &
     server_pid=$!
     for _ in $(seq 1 200); do
