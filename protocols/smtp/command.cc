@@ -35,6 +35,21 @@ constexpr std::array<command_info, 15> table{{
 }};
 static_assert(table.size() == size_t(verb::unknown) + 1);
 
+// What each role adds to a verb's flags: one table per role, in enum order, so a rule
+// reads like Postfix's smtpd_cmd_table plus its per-service master.cf overrides.
+using role_table = std::array<uint32_t, size_t(verb::unknown) + 1>;
+//                                ehlo  helo  mail  rcpt  data  bdat  rset noop quit  vrfy  help  starttls  auth  lhlo  unknown
+constexpr uint32_t T = needs_tls, A = needs_auth, X = not_in_role;
+constexpr uint32_t auth_once = refused_after_auth;
+// AUTH only with --smtp_mx_auth, and then only inside TLS (PLAIN and LOGIN are cleartext).
+constexpr role_table mx_rules{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, needs_mx_auth | T | auth_once, X, 0};
+// RFC 6409 4.3 / RFC 3207 4: before TLS only the commands flagged allowed_before_tls.
+constexpr role_table submission_rules{0, 0, T | A, T | A, T | A, T | A, 0, 0, 0, T, T, 0, T | auth_once, X, 0};
+// RFC 8314: TLS from the first byte, so needs_tls always holds; nothing to STARTTLS.
+constexpr role_table submissions_rules{0, 0, T | A, T | A, T | A, T | A, 0, 0, 0, T, T, X, T | auth_once, X, 0};
+constexpr role_table lmtp_rules{X, X, 0, 0, 0, 0, 0, 0, 0, 0, 0, X, X, 0, 0};
+static_assert(table[size_t(verb::auth)].v == verb::auth && table[size_t(verb::lhlo)].v == verb::lhlo);
+
 // RFC 5321 section 4.5.3.1.3: a reverse- or forward-path is at most 256 octets,
 // including the angle brackets and any source route. Longer ones may be refused ("501
 // Path too long", section 4.5.3.1); the bound also caps what a transaction stores per
@@ -338,6 +353,47 @@ bool prefix(cursor& c, std::string_view word) {
 std::span<const command_info> command_table() { return table; }
 
 const command_info& info(verb v) { return table[size_t(v)]; }
+
+uint32_t role_flags(session_role role, verb v) {
+  const role_table* rules = &mx_rules;
+  switch (role) {
+    case session_role::mx: rules = &mx_rules; break;
+    case session_role::submission: rules = &submission_rules; break;
+    case session_role::submissions: rules = &submissions_rules; break;
+    case session_role::lmtp: rules = &lmtp_rules; break;
+  }
+  return info(v).flags | (*rules)[size_t(v)];
+}
+
+std::optional<reply_error> check_command(session_role role, verb v, const command_state& st) {
+  const uint32_t f = role_flags(role, v);
+  const bool lmtp = role == session_role::lmtp;
+  if (f & not_in_role) {
+    if (v == verb::ehlo || v == verb::helo) return reply_error{500, "5.5.1", "This is LMTP: use LHLO"};
+    if (v == verb::lhlo) return reply_error{500, "5.5.1", "Command unrecognized: LHLO is LMTP"};
+    if (v == verb::auth) return reply_error{502, "5.5.1", "AUTH is not available on this port"};
+    return reply_error{502, "5.5.1", std::string(info(v).name) + " not available"};
+  }
+  if ((f & needs_mx_auth) && !st.mx_auth) {
+    return reply_error{502, "5.5.1", "AUTH is not available on this port"};
+  }
+  if ((f & needs_helo) && !st.helo) {
+    return reply_error{503, "5.5.1", lmtp ? "Error: send LHLO first" : "Error: send HELO/EHLO first"};
+  }
+  if ((f & needs_tls) && !st.tls) {
+    // RFC 4954 section 6: 538 tells the client its mechanism needs encryption; for other
+    // commands RFC 3207 section 4's 530.
+    if (v == verb::auth) return reply_error{538, "5.7.11", "Encryption required for requested authentication mechanism"};
+    return reply_error{530, "5.7.0", "Must issue a STARTTLS command first"};
+  }
+  if ((f & refused_after_auth) && st.authenticated) {
+    return reply_error{503, "5.5.1", "Error: already authenticated"};
+  }
+  if ((f & needs_auth) && !st.authenticated) {
+    return reply_error{530, "5.7.0", "Authentication required"};
+  }
+  return std::nullopt;
+}
 
 command parse_command(std::string_view line) {
   size_t sp = line.find(' ');

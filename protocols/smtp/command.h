@@ -42,6 +42,32 @@ enum command_flags : uint32_t {
   // Refused with 503 until HELO/EHLO/LHLO succeeded (RFC 5321 section 4.1.4; STARTTLS
   // and AUTH are extensions, which exist only after EHLO).
   needs_helo = 1u << 2,
+  // The per-role rules below (role_flags) add these; command_table() never carries them.
+  // Refused until TLS is active (RFC 6409 section 4.3 and RFC 3207 section 4: "530 5.7.0
+  // Must issue a STARTTLS command first"; AUTH gets RFC 4954's "538 5.7.11 Encryption
+  // required" instead, so a client knows its credentials were never sent).
+  needs_tls = 1u << 3,
+  // Refused with "530 5.7.0 Authentication required" until AUTH succeeded (RFC 4954
+  // section 6): a submission server takes mail only from its users (RFC 6409 4.3).
+  needs_auth = 1u << 4,
+  // Not part of this role at all: LHLO on SMTP, HELO/EHLO/STARTTLS/AUTH on LMTP, STARTTLS
+  // on implicit TLS (RFC 8314 leaves nothing to upgrade). 500 for a greeting verb of the
+  // other protocol, else 502 "not implemented" (RFC 5321 4.2.4).
+  not_in_role = 1u << 5,
+  // AUTH on port 25 (mx): refused with 502 unless the server enables it (AUTH there
+  // invites password guessing from the whole internet; Postfix's master.cf enables SASL
+  // only on submission by default).
+  needs_mx_auth = 1u << 6,
+  // AUTH after a successful AUTH: 503 5.5.1 (RFC 4954 section 4).
+  refused_after_auth = 1u << 7,
+};
+
+// Who the session serves; one rules table each (role_flags), checked in one place.
+enum class session_role {
+  mx,           // port 25: mail from the internet to local users, no AUTH by default
+  submission,   // port 587 (RFC 6409): STARTTLS, then AUTH, then mail
+  submissions,  // port 465 (RFC 8314 section 3.3): implicit TLS, then AUTH, then mail
+  lmtp,         // RFC 2033, from a trusted MTA in front of ringmail
 };
 
 struct command_info {
@@ -68,6 +94,22 @@ struct reply_error {
   const char* enhanced;  // RFC 3463, e.g. "5.5.4"
   std::string text;      // fixed, human-readable
 };
+
+// info(v).flags plus what `role` adds (needs_tls, needs_auth, not_in_role, ...).
+uint32_t role_flags(session_role role, verb v);
+
+// What the session knows when a command arrives.
+struct command_state {
+  bool helo = false;           // HELO/EHLO/LHLO succeeded (since the last STARTTLS)
+  bool tls = false;            // TLS is active
+  bool authenticated = false;  // AUTH succeeded
+  bool mx_auth = false;        // server_config::mx_auth: AUTH enabled on port 25
+};
+
+// The one gate before dispatch: nullopt when `v` may run now in `role`, else the refusal.
+// Checked in order: not_in_role, needs_mx_auth, needs_helo, needs_tls, refused_after_auth,
+// needs_auth.
+std::optional<reply_error> check_command(session_role role, verb v, const command_state& st);
 
 // A parsed value or the reply that refuses it.
 template <class T>

@@ -1,5 +1,7 @@
 #include "protocols/smtp/session.h"
 
+#include <sys/random.h>
+
 #include <ctime>
 #include <optional>
 #include <set>
@@ -7,14 +9,19 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "delivery/auth/login_throttle.h"
 #include "delivery/directory/address.h"
+#include "mail/header.h"
+#include "openssl/crypto.h"
 #include "protocols/smtp/command.h"
 #include "protocols/smtp/command_reader.h"
 #include "protocols/smtp/data_reader.h"
+#include "protocols/sasl/sasl_server.h"
 #include "protocols/smtp/trace_headers.h"
 #include "runtime/log.h"
 #include "runtime/stream.h"
 #include "runtime/when_all.h"
+#include "spam/evals.h"
 
 namespace ringmail::smtp {
 namespace {
@@ -50,8 +57,10 @@ class smtp_session {
         config_(config),
         shard_(shard),
         io_(std::move(s.conn), {config.command_timeout, config.command_timeout}, &s.cancel),
-        reader_(command_reader::limits{command_reader::default_max_line, config.allow_bare_lf}) {
+        reader_(command_reader::limits{command_reader::default_max_line, config.allow_bare_lf}),
+        auth_reader_(command_reader::limits{max_auth_line, config.allow_bare_lf}) {
     peer_ = io_.conn().peer().host();
+    role_ = config.role();
     sid_ = log::session_id_string(s.id);
   }
 
@@ -76,13 +85,33 @@ class smtp_session {
   }
 
   task<bool> dispatch(const command& c);
+  command_state gate_state() const {
+    return command_state{!helo_.empty(), io_.tls_active(), !user_.empty(), config_.mx_auth};
+  }
+  // AUTH is offered in EHLO, and may be used, only where the role's rules allow it now.
+  bool auth_usable() const {
+    if (shard_.auth == nullptr) return false;
+    command_state st = gate_state();
+    st.helo = true;
+    return !check_command(role_, verb::auth, st).has_value();
+  }
   void on_hello(const command& c);
-  void on_mail(const command& c);
+  task<void> on_mail(const command& c);
+  // False when the session must end (a response line too long to resynchronise after).
+  task<bool> on_auth(const command& c);
+  // One SASL response line (RFC 4954 section 4: up to 12288 octets, more than a command
+  // line); nullopt when the line was too long (`too_long` set) or the client left.
+  task<std::optional<std::string>> read_auth_line(bool& too_long);
+  // The sender check of submission: may the authenticated user send as `address`?
+  // A directory fault is a temporary failure (451 4.3.0), never a refusal.
+  task<std::optional<smtp::reply_error>> check_sender(const std::string& address, const char* what);
   task<void> on_rcpt(const command& c);
   task<bool> on_data();
-  task<bool> on_bdat(const command& c);
+  task<bool> on_bdat(const command& c, std::optional<smtp::reply_error> refusal = std::nullopt);
   task<bool> on_starttls();
   task<void> finish_message(std::string message);
+  // Date: and Message-ID: for submitted mail that lacks them (RFC 6409 sections 8.2, 8.3).
+  std::string missing_submission_headers(const mail::header_block& headers, const std::string& id) const;
   task<bool> over_quota(const std::string& mailbox);
   void reply_copies(const std::vector<delivery::delivery_result>& results, const std::vector<size_t>& owner,
                     const std::string& id);
@@ -106,10 +135,14 @@ class smtp_session {
   shard_context& shard_;
   stream io_;
   command_reader reader_;
+  static constexpr size_t max_auth_line = 12288 + 2;  // RFC 4954 section 4, plus CRLF
+  command_reader auth_reader_;  // AUTH responses; at a line boundary between exchanges
   std::string out_;
   std::string peer_;
   std::string sid_;
   std::string helo_;
+  std::string user_;  // the authenticated login (local@domain); "" before AUTH
+  session_role role_;
   bool esmtp_ = false;
   const char* state_ = "connected";
   size_t errors_ = 0;
@@ -118,6 +151,15 @@ class smtp_session {
 };
 
 task<void> smtp_session::run() {
+  if (role_ == session_role::submissions) {
+    // RFC 8314 section 3.3: the TLS handshake comes first, the greeting inside it.
+    if (!config_.tls) co_return;
+    io_status st = co_await io_.start_tls(config_.tls, tls::role::server);
+    if (!st.ok()) {
+      co_await io_.close();
+      co_return;
+    }
+  }
   // The greeting carries no enhanced code (RFC 2034 section 3).
   out_ = absl::StrCat("220 ", config_.hostname, config_.lmtp ? " LMTP ringmail\r\n" : " ESMTP ringmail\r\n");
   if (!co_await flush()) co_return;
@@ -171,20 +213,23 @@ task<void> smtp_session::run() {
 }
 
 task<bool> smtp_session::dispatch(const command& c) {
-  const bool lmtp = config_.lmtp;
+  // The one place the role's rules (command.h) are enforced. BDAT's chunk is on the wire
+  // whatever the answer: on_bdat reads it before refusing, or its bytes would be taken
+  // for commands.
+  if (std::optional<smtp::reply_error> refusal = check_command(role_, c.v, gate_state())) {
+    if (c.v == verb::bdat) co_return co_await on_bdat(c, std::move(refusal));
+    reply_error(*refusal);
+    count_error();
+    co_return true;
+  }
   switch (c.v) {
     case verb::ehlo:
     case verb::helo:
     case verb::lhlo:
-      if (lmtp != (c.v == verb::lhlo)) {
-        reply(500, "5.5.1", lmtp ? "This is LMTP: use LHLO" : "Command unrecognized: LHLO is LMTP");
-        count_error();
-        co_return true;
-      }
       on_hello(c);
       co_return true;
     case verb::mail:
-      on_mail(c);
+      co_await on_mail(c);
       co_return true;
     case verb::rcpt:
       co_await on_rcpt(c);
@@ -213,9 +258,7 @@ task<bool> smtp_session::dispatch(const command& c) {
     case verb::starttls:
       co_return co_await on_starttls();
     case verb::auth:
-      reply(502, "5.5.1", "AUTH is not available on this port");
-      count_error();
-      co_return true;
+      co_return co_await on_auth(c);
     case verb::unknown:
       reply(500, "5.5.2", "Command unrecognized");
       count_error();
@@ -245,36 +288,48 @@ void smtp_session::on_hello(const command& c) {
                                     "SMTPUTF8",
                                     "ENHANCEDSTATUSCODES",
                                     "CHUNKING"};
-  if (config_.tls && !io_.tls_active() && !config_.lmtp) lines.push_back("STARTTLS");
+  if (config_.tls && !io_.tls_active() && !(role_flags(role_, verb::starttls) & not_in_role)) {
+    lines.push_back("STARTTLS");
+  }
+  // RFC 4954 section 3: only where AUTH may be used now (after STARTTLS on 587, on 465,
+  // never on 25 unless mx_auth), so no client is invited to send a password in the clear.
+  if (auth_usable()) lines.push_back("AUTH PLAIN LOGIN");
   for (size_t i = 0; i < lines.size(); ++i) {
     out_ += (i + 1 < lines.size() ? "250-" : "250 ") + lines[i] + "\r\n";
   }
 }
 
-void smtp_session::on_mail(const command& c) {
-  if (helo_.empty()) {
-    reply(503, "5.5.1", "Error: send " + std::string(config_.lmtp ? "LHLO" : "HELO/EHLO") + " first");
-    count_error();
-    return;
-  }
+task<void> smtp_session::on_mail(const command& c) {
   if (tx_.active) {
     reply(503, "5.5.1", "Error: nested MAIL command");
     count_error();
-    return;
+    co_return;
   }
   auto m = parse_mail_from(c.argument);
   if (!m.ok()) {
     reply_error(m.error());
     count_error();
-    return;
+    co_return;
   }
   if (m->size && *m->size > config_.max_message_size) {
     reply(552, "5.3.4", "Message size exceeds fixed limit");
-    return;
+    co_return;
   }
-  if (!m->other_params.empty()) {
-    reply(555, "5.5.4", "Unsupported MAIL parameter " + m->other_params.front().first);
-    return;
+  for (const auto& [key, value] : m->other_params) {
+    // AUTH= (RFC 4954 section 5) belongs to the AUTH extension: accepted where AUTH is
+    // offered, and ignored - the identity that counts is this session's own login, and
+    // ringmail does not relay for other servers that could vouch for one.
+    if (key == "AUTH" && (auth_usable() || !user_.empty())) continue;
+    reply(555, "5.5.4", "Unsupported MAIL parameter " + key);
+    co_return;
+  }
+  if (!user_.empty() && !m->reverse_path.empty()) {
+    // The null sender stays allowed (delivery reports, vacation replies), as Postfix's
+    // reject_sender_login_mismatch allows it.
+    if (auto refusal = co_await check_sender(m->reverse_path, "Sender address")) {
+      reply_error(*refusal);
+      co_return;
+    }
   }
   tx_.active = true;
   tx_.reverse_path = m->reverse_path;
@@ -282,6 +337,117 @@ void smtp_session::on_mail(const command& c) {
   tx_.body = m->body;
   enter("mail");
   reply(250, "2.1.0", "Ok");
+}
+
+task<std::optional<smtp::reply_error>> smtp_session::check_sender(const std::string& address, const char* what) {
+  absl::StatusOr<bool> allowed = co_await shard_.resolver->may_send_as(user_, address);
+  if (!allowed.ok()) {
+    log::warn("smtp_sender_lookup_failed", {{"sid", sid_}, {"user", user_}, {"reason", allowed.status().ToString()}});
+    co_return smtp::reply_error{451, "4.3.0", "Temporary lookup failure, try again later"};
+  }
+  if (*allowed) co_return std::nullopt;
+  log::info("smtp_sender_refused", {{"sid", sid_}, {"user", user_}, {"what", what}});
+  // Client bytes are not quoted: the address may be anything the parser let through.
+  co_return smtp::reply_error{553, "5.7.1", std::string(what) + " rejected: not owned by user " + user_};
+}
+
+task<std::optional<std::string>> smtp_session::read_auth_line(bool& too_long) {
+  too_long = false;
+  for (;;) {
+    command_reader::result r = auth_reader_.next(io_.buffered());
+    if (r.k == command_reader::result::kind::line) {
+      std::string line(r.line);
+      io_.consume(r.consumed);
+      co_return line;
+    }
+    io_.consume(r.consumed);
+    if (r.k == command_reader::result::kind::error) {
+      too_long = true;
+      co_return std::nullopt;
+    }
+    if (!co_await flush()) co_return std::nullopt;
+    io_status st = co_await io_.read_more();
+    if (!st.ok()) co_return std::nullopt;
+  }
+}
+
+task<bool> smtp_session::on_auth(const command& c) {
+  if (tx_.active) {
+    reply(503, "5.5.1", "Error: MAIL transaction in progress");  // RFC 4954 section 4
+    count_error();
+    co_return true;
+  }
+  if (shard_.auth == nullptr) {
+    reply(502, "5.5.1", "AUTH is not available on this port");
+    count_error();
+    co_return true;
+  }
+  // "AUTH" SP sasl-mech [SP initial-response] (RFC 4954 section 4).
+  std::string_view arg = c.argument;
+  size_t sp = arg.find(' ');
+  std::string_view name = arg.substr(0, sp);
+  std::optional<std::string_view> initial;
+  if (sp != std::string_view::npos) initial = arg.substr(sp + 1);
+  auto mech = sasl::parse_mechanism(name);
+  if (!mech) {
+    reply(504, "5.5.4", "Unrecognized authentication type");
+    count_error();
+    co_return true;
+  }
+  sasl::server exchange(*mech);
+  sasl::step step = exchange.start(initial);
+  while (step.k == sasl::step::kind::challenge) {
+    absl::StrAppend(&out_, "334 ", step.challenge_base64, "\r\n");
+    bool too_long = false;
+    std::optional<std::string> line = co_await read_auth_line(too_long);
+    if (!line) {
+      // Too long: the rest of that line is still coming and would be read as commands.
+      if (too_long) reply(500, "5.5.6", "Authentication Exchange line is too long");
+      co_return false;
+    }
+    step = exchange.feed(*line);
+    OPENSSL_cleanse(line->data(), line->size());
+  }
+  if (step.k == sasl::step::kind::error) {
+    switch (step.code) {
+      case sasl::error_code::cancelled:
+        reply(501, "5.0.0", "Authentication cancelled");
+        break;
+      case sasl::error_code::line_too_long:
+        reply(500, "5.5.6", "Authentication Exchange line is too long");
+        break;
+      case sasl::error_code::authzid_not_allowed:
+        reply(535, "5.7.8", "Authentication credentials invalid");
+        break;
+      default:
+        reply(501, "5.5.2", "Cannot decode response");
+        break;
+    }
+    count_error();
+    co_return true;
+  }
+  const std::string client = auth::client_key(io_.conn().peer().native());
+  std::string password = step.creds.password;
+  auto login = shard_.auth->login(step.creds.authcid, std::move(password), client);
+  auth::login_result r = co_await std::move(login);
+  switch (r.outcome) {
+    case auth::login_outcome::ok:
+      user_ = std::move(r.user);
+      errors_ = 0;  // a user who logged in gets the full allowance of mistakes
+      log::info("smtp_login", {{"sid", sid_}, {"ip", peer_}, {"user", user_}});
+      reply(235, "2.7.0", "Authentication successful");
+      break;
+    case auth::login_outcome::temporary_failure:
+      reply(454, "4.7.0", "Temporary authentication failure");
+      break;
+    case auth::login_outcome::throttled:
+    case auth::login_outcome::bad_credentials:
+      log::info("smtp_login_failed", {{"sid", sid_}, {"ip", peer_}, {"reason", r.reason}});
+      reply(535, "5.7.8", "Authentication credentials invalid");
+      count_error();
+      break;
+  }
+  co_return true;
 }
 
 task<void> smtp_session::on_rcpt(const command& c) {
@@ -321,8 +487,17 @@ task<void> smtp_session::on_rcpt(const command& c) {
   directory::resolution res = co_await shard_.resolver->resolve(std::move(*parsed));
   switch (res.result) {
     case directory::outcome::not_our_domain:
-      reply(554, "5.7.1", "<" + rcpt + ">: Relay access denied");
-      co_return;
+      if (user_.empty()) {
+        reply(554, "5.7.1", "<" + rcpt + ">: Relay access denied");
+        co_return;
+      }
+      // An authenticated user's mail to the internet: the outbound queue's.
+      if (shard_.queue == nullptr) {
+        reply(451, "4.3.2", "<" + rcpt + ">: Relay not available yet, try again later");
+        co_return;
+      }
+      res.destinations = {directory::destination{rcpt, /*local=*/false, ""}};
+      break;
     case directory::outcome::no_such_user:
       reply(550, "5.1.1", "<" + rcpt + ">: Recipient address rejected: User unknown");
       co_return;
@@ -334,14 +509,14 @@ task<void> smtp_session::on_rcpt(const command& c) {
       break;
   }
   for (const auto& d : res.destinations) {
-    if (!d.local) {
-      // Remote alias destinations need the outbound queue (a later issue).
+    if (!d.local && shard_.queue == nullptr) {
+      // Remote alias destinations need the outbound queue (delivery/queue).
       reply(451, "4.4.0", "<" + rcpt + ">: Remote delivery is not available yet, try again later");
       co_return;
     }
   }
   for (const auto& d : res.destinations) {
-    if (co_await over_quota(d.address)) {
+    if (d.local && co_await over_quota(d.address)) {
       // 452 4.2.2 (RFC 3463 "mailbox full"): temporary, the sender retries later.
       reply(452, "4.2.2", "<" + rcpt + ">: Mailbox full, try again later");
       co_return;
@@ -418,7 +593,7 @@ task<bool> smtp_session::on_data() {
   co_return true;
 }
 
-task<bool> smtp_session::on_bdat(const command& c) {
+task<bool> smtp_session::on_bdat(const command& c, std::optional<smtp::reply_error> refusal) {
   auto b = parse_bdat(c.argument);
   if (!b.ok()) {
     // Without a valid size we cannot find the end of the chunk: the stream is lost.
@@ -428,7 +603,7 @@ task<bool> smtp_session::on_bdat(const command& c) {
   }
   // The chunk is read whatever happens to it: its bytes are on the wire. Out of a
   // transaction it goes to a reader whose output is dropped.
-  const bool accepting = tx_.active && !tx_.recipients.empty();
+  const bool accepting = !refusal && tx_.active && !tx_.recipients.empty();
   if (accepting && !tx_.bdat) {
     tx_.bdat.emplace(bdat_reader::limits{config_.max_message_size, config_.allow_bare_lf,
                                          tx_.body == body_type::binary_mime});
@@ -447,6 +622,11 @@ task<bool> smtp_session::on_bdat(const command& c) {
     if (r.k != bdat_reader::result::kind::need_more) break;
     io_status st = co_await io_.read_more();
     if (!st.ok()) co_return false;
+  }
+  if (refusal) {
+    reply_error(*refusal);
+    count_error();
+    co_return true;
   }
   if (!accepting) {
     reply(503, "5.5.1", tx_.active ? "Error: no valid recipients" : "Error: need MAIL command");
@@ -489,18 +669,56 @@ task<bool> smtp_session::on_starttls() {
   reader_ = command_reader(command_reader::limits{command_reader::default_max_line, config_.allow_bare_lf});
   reset_transaction();
   helo_.clear();  // RFC 3207 sec. 4.2: the client must say EHLO again
+  user_.clear();  // ... and forget what it learnt before (AUTH needs TLS anyway)
   enter("tls");
   co_return true;
+}
+
+std::string smtp_session::missing_submission_headers(const mail::header_block& headers, const std::string& id) const {
+  std::string out;
+  if (headers.find("Date") == nullptr) absl::StrAppend(&out, "Date: ", rfc5322_date(std::time(nullptr)), "\r\n");
+  if (headers.find("Message-ID") == nullptr) {
+    // <time.random.id@hostname>: the session id alone repeats after a restart.
+    uint64_t nonce = 0;
+    if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != sizeof nonce) nonce = uint64_t(std::time(nullptr)) * 2654435761u;
+    absl::StrAppend(&out, "Message-ID: <", std::time(nullptr), ".", absl::Hex(nonce), ".", id, "@", config_.hostname,
+                    ">\r\n");
+  }
+  return out;
 }
 
 task<void> smtp_session::finish_message(std::string message) {
   ++messages_;
   const std::string id = absl::StrCat(sid_, ".", messages_);
+  const bool submitted = !user_.empty();
+  std::string added_headers;
+  if (submitted) {
+    const mail::header_block headers = mail::parse_header_block(message);
+    // From: may name only addresses the user owns, as MAIL FROM (see session.h). Sender:
+    // is not checked: RFC 5322 3.6.2 lets it differ from From:, and mail clients rarely
+    // set it.
+    for (const mail::header_field* f : headers.find_all("From")) {
+      for (const std::string& from : spam::evals::addresses_in(mail::unfold(f->value))) {
+        if (auto refusal = co_await check_sender(from, "From: header address")) {
+          reply_error(*refusal);
+          reset_transaction();
+          enter("hello");
+          co_return;
+        }
+      }
+    }
+    added_headers = missing_submission_headers(headers, id);
+  }
   received_info info;
   info.helo = helo_;
   info.peer_ip = peer_;
   info.by = config_.hostname;
-  info.protocol = config_.lmtp ? "LMTP" : (esmtp_ ? (io_.tls_active() ? "ESMTPS" : "ESMTP") : "SMTP");
+  // RFC 3848: ESMTPA / ESMTPSA when the client authenticated.
+  info.protocol = config_.lmtp ? "LMTP"
+                  : !esmtp_    ? "SMTP"
+                               : absl::StrCat("ESMTP", io_.tls_active() ? "S" : "", submitted ? "A" : "");
+  info.authenticated_sender = user_;
+  info.hide_client = submitted && config_.hide_client;
   info.id = id;
   info.tls_version = io_.tls_version();
   info.tls_cipher = io_.tls_cipher();
@@ -509,7 +727,8 @@ task<void> smtp_session::finish_message(std::string message) {
   const std::string received = received_header(info);
 
   spam_decision verdict;
-  if (shard_.spam != nullptr && config_.spam_scan) {
+  // Authenticated mail is the user's own and not scanned, as LMTP's default (issue 13).
+  if (shard_.spam != nullptr && config_.spam_scan && !submitted) {
     const filter_input input = filter_input_for(message, id);  // named: g++ 12 and temporaries in co_await
     verdict = co_await filter_message(*shard_.spam, input);
     if (verdict.action == spam::spam_action::reject) {
@@ -532,23 +751,31 @@ task<void> smtp_session::finish_message(std::string message) {
   // Every copy is written and fsynced (with group commit on each owner shard) before any
   // reply: "250 means on disk" (DESIGN.md). A mailbox reached twice in one transaction
   // (directly and through an alias) gets one copy, as Postfix's duplicate filter does.
-  std::vector<delivery::sink_recipient> copies;
-  std::vector<size_t> owner;  // recipient index of each copy
+  // Remote destinations (authenticated mail, remote alias targets) go to the queue;
+  // RCPT accepted none while there is no queue.
+  std::vector<delivery::sink_recipient> copies, remote;
+  std::vector<size_t> owner, remote_owner;  // recipient index of each copy
   std::set<std::string> seen;
   for (size_t i = 0; i < tx_.recipients.size(); ++i) {
     for (const auto& d : tx_.recipients[i].destinations) {
       if (!seen.insert(d.address + '\0' + d.detail).second) continue;
-      copies.push_back({d.address, d.detail});
-      owner.push_back(i);
+      (d.local ? copies : remote).push_back({d.address, d.detail});
+      (d.local ? owner : remote_owner).push_back(i);
     }
   }
   delivery::sink_message out;
   out.reverse_path = tx_.reverse_path;
-  const std::string trace = received + verdict.header_lines;
+  const std::string trace = received + added_headers + verdict.header_lines;
   out.trace = trace;
   out.message = message;
   out.junk = verdict.action == spam::spam_action::junk;
-  std::vector<delivery::delivery_result> results = co_await shard_.local->deliver(out, std::move(copies));
+  std::vector<delivery::delivery_result> results;
+  if (!copies.empty()) results = co_await shard_.local->deliver(out, std::move(copies));
+  if (!remote.empty() && shard_.queue != nullptr) {
+    std::vector<delivery::delivery_result> queued = co_await shard_.queue->deliver(out, std::move(remote));
+    results.insert(results.end(), queued.begin(), queued.end());
+    owner.insert(owner.end(), remote_owner.begin(), remote_owner.end());
+  }
   reply_copies(results, owner, id);
   log::info("smtp_message", {{"sid", sid_},
                              {"id", id},

@@ -17,6 +17,8 @@ struct received_info {
   std::string tls_version;   // "TLSv1.3" when TLS was used, else empty
   std::string tls_cipher;
   std::string for_recipient; // only when the message has exactly one recipient
+  std::string authenticated_sender;  // the AUTH login, written as Postfix does; "" if none
+  bool hide_client = false;  // no "from" clause (helo, IP): --submission_hide_client
   std::time_t when = 0;
 };
 

@@ -29,6 +29,12 @@
 #include "tools/common/spam_flags.h"
 
 ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
+ABSL_FLAG(uint16_t, submission_port, 1587,
+          "Message submission port (RFC 6409: STARTTLS, then AUTH); 587 in production; 0 = off");
+ABSL_FLAG(uint16_t, submissions_port, 1465,
+          "Message submission port with implicit TLS (RFC 8314); 465 in production; 0 = off");
+ABSL_FLAG(bool, submission_hide_client, false,
+          "Leave the client's IP address and HELO name out of Received: on authenticated mail");
 ABSL_FLAG(uint16_t, lmtp_port, 2424, "LMTP port (RFC 2033), for an MTA in front of ringmail; 0 = off");
 ABSL_FLAG(std::string, lmtp_socket, "",
           "Also serve LMTP on this Unix socket (Postfix: virtual_transport = lmtp:unix:PATH); empty = off");
@@ -152,6 +158,13 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   auto lmtp = std::make_shared<smtp::server_config>(*base);
   lmtp->lmtp = true;
   lmtp->spam_scan = absl::GetFlag(FLAGS_lmtp_spam_scan);
+  auto submission = std::make_shared<smtp::server_config>(*base);
+  submission->smtp_role = smtp::session_role::submission;
+  submission->hide_client = absl::GetFlag(FLAGS_submission_hide_client);
+  auto submissions = std::make_shared<smtp::server_config>(*submission);
+  submissions->smtp_role = smtp::session_role::submissions;
+  const uint16_t submission_port = absl::GetFlag(FLAGS_submission_port);
+  const uint16_t submissions_port = absl::GetFlag(FLAGS_submissions_port);
 
   spam_settings_.policy = spam_policy_from_flags();
   spam_settings_.max_scan_size = absl::GetFlag(FLAGS_spam_max_scan_size);
@@ -269,6 +282,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.context.local = st.local.get();
       st.context.directory = st.cache.get();
       st.auth = std::make_unique<auth::authenticator>(*st.cache, set.offload());
+      st.context.auth = st.auth.get();  // SMTP AUTH on submission (context.queue: none yet)
       st.imap.auth = st.auth.get();
       st.imap.stores = &stores_;
       st.imap.charsets = &st.charsets;
@@ -333,6 +347,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       const char* pop3_refusal = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
       open("smtp", smtp_port, false, smtp_refusal, smtp_limits, smtp_handler(base));
       open("lmtp", lmtp_port, false, smtp_refusal, lmtp_limits, smtp_handler(lmtp));
+      // Submission without a certificate could never reach AUTH: both stay closed.
+      open("submission", submission_port, true, smtp_refusal, smtp_limits, smtp_handler(submission));
+      open("submissions", submissions_port, true, smtp_refusal, smtp_limits, smtp_handler(submissions));
       open("imap", imap_port, false, imap_refusal, imap_limits, imap_handler(imap));
       open("imaps", imaps_port, true, imap_refusal, imap_limits, imap_handler(imaps));
       open("pop3", pop3_port, false, pop3_refusal, pop3_limits, pop3_handler(pop3));
@@ -364,7 +381,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
     if (!st.ok()) return st;
   }
   listeners_ = services.empty() ? 0 : services[0].size();
-  description_ = absl::StrCat("smtp=", smtp_port, " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
+  description_ = absl::StrCat("smtp=", smtp_port, " submission=", submission_port, " submissions=", submissions_port,
+                              " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
                               " pop3=", pop3_port, " pop3s=", pop3s_port, " mail_root=", mail_root,
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
