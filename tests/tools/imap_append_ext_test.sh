@@ -9,6 +9,8 @@
 # entries come from. Ends with "imap_append_ext_test: PASS|FAIL".
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 work="$(mktemp -d)"
 server_pid=""
 limit=1048576
@@ -68,18 +70,11 @@ for _ in range(2):
 print(*(s.getsockname()[1] for s in socks))
 EOF
 )
-pdeath=()
-setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-"${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-  --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
-  --imap_max_append="$limit" --shutdown_grace=1s --log_level=info 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "event=ready" "$work/server.log" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.05
-done
-grep -q "event=ready" "$work/server.log" || fatal "server did not become ready"
+ringmail_start "$work/server.log" --spam_scan=false --data_dir="$data" --shards=2 \
+  --imap_port="$imap_port" --imaps_port="$imaps_port" --hostname=mx.test \
+  --imap_max_append="$limit" --shutdown_grace=1s --log_level=info ||
+  fatal "server did not become ready"
+server_pid=$ringmail_pid
 
 timeout 300 python3 "$here/imap_append_ext.py" --port "$imaps_port" --tls --server-kind ringmail \
   --user john@example.org --password pw-john --hostname mx.test "${@:3}"

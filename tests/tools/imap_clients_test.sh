@@ -9,6 +9,8 @@
 # only if nothing failed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 ringmail="${1:?usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 ringmail="$(readlink -f "$ringmail")"
@@ -67,18 +69,11 @@ EOF
 [ -n "${imap_port:-}" ] && [ -n "${imaps_port:-}" ] || fatal "could not pick free ports"
 
 # With setpriv, the server gets SIGKILL if this script dies without running its trap.
-pdeath=()
-setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-"${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-  --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
-  --shutdown_grace=1s --log_level=info 2>"$log" &
-server_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "event=ready" "$log" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.05
-done
-grep -q "event=ready" "$log" || fatal "server did not log event=ready within 10 s"
+ringmail_start "$log" --spam_scan=false --data_dir="$data" --shards=2 \
+  --imap_port="$imap_port" --imaps_port="$imaps_port" --hostname=mx.test \
+  --shutdown_grace=1s --log_level=info ||
+  fatal "server did not log event=ready within 10 s"
+server_pid=$ringmail_pid
 ok "server ready (imap=$imap_port imaps=$imaps_port)"
 
 # Connect from 127.0.0.2: a client on the server's own address may count as local, and

@@ -6,6 +6,8 @@
 # Usage: imap_condstore_test.sh RINGMAIL RINGMAIL_ADMIN   (KEEP_WORK=1 keeps the files)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 ringmail="$(readlink -f "${1:?usage: imap_condstore_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: imap_condstore_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 work="$(mktemp -d)"
@@ -26,18 +28,11 @@ adm() { "$admin" --data_dir="$data" "$@"; }
 adm domain add example.org >/dev/null || fatal "ringmail-admin domain add"
 echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-pdeath=()
-setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-"${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-  --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --imap_allow_plaintext_auth=true --listen_address=127.0.0.1 \
-  --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$log" &
-server_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "event=ready" "$log" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.05
-done
-grep -q "event=ready" "$log" || fatal "server did not log event=ready within 10 s"
+ringmail_start "$log" --spam_scan=false --data_dir="$data" --shards=2 \
+  --imap_port="$port" --imap_allow_plaintext_auth=true \
+  --hostname=mx.test --shutdown_grace=1s --log_level=info ||
+  fatal "server did not log event=ready within 10 s"
+server_pid=$ringmail_pid
 timeout 300 python3 "$here/imap_condstore.py" --port "$port" --user john@example.org --password pw-john \
   --server-kind ringmail
 rc=$?

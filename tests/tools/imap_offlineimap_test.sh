@@ -13,6 +13,8 @@
 # Installs offlineimap3 with apt-get when it is missing; exits 77 (skip) only if that fails.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 kind="${1:?usage: imap_offlineimap_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
 count="${COUNT:-1000}"
 work="$(mktemp -d)"
@@ -68,20 +70,13 @@ import socket
 s=[socket.socket() for _ in range(2)]
 [x.bind(("127.0.0.1",0)) for x in s]
 print(*(x.getsockname()[1] for x in s))')
-    pdeath=()
-    setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
     # --maildir_fsync=false as the private Dovecot's mail_fsync = never: filling 1,000
     # messages is the test's own doing, and takes 25 s with an fsync per APPEND here.
-    "${pdeath[@]}" "$ringmail" serve --spam_scan=false --maildir_fsync=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-      --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
-      --log_level=info 2>"$work/server.log" &
-    server_pid=$!
-    for _ in $(seq 1 200); do
-      grep -q "event=ready" "$work/server.log" 2>/dev/null && break
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    grep -q "event=ready" "$work/server.log" || { tail -20 "$work/server.log"; fatal "ringmail did not get ready in 10 s"; }
+    ringmail_start "$work/server.log" --spam_scan=false --maildir_fsync=false --data_dir="$data" --shards=2 \
+      --imap_port="$imap_port" --imaps_port="$imaps_port" --hostname=mx.test \
+      --log_level=info ||
+      { tail -20 "$work/server.log"; fatal "ringmail did not get ready in 10 s"; }
+    server_pid=$ringmail_pid
     args=(--port "$imaps_port" --user john@example.org --password pw-john)
     ;;
   *) fatal "unknown server kind $kind" ;;

@@ -11,6 +11,9 @@
 # Usage: imap_spam_training_test.sh RINGMAIL RINGMAIL_ADMIN
 # Ends with "imap_spam_training: N passed, N failed"; exits 0 only if nothing failed.
 set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 own_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules"
 ringmail="${1:?usage: imap_spam_training_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: imap_spam_training_test.sh RINGMAIL RINGMAIL_ADMIN}"
@@ -60,20 +63,13 @@ echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-adm
 imap_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 [ -n "$imap_port" ] || fatal "could not pick a free port"
 
-pdeath=()
-setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
+ringmail_ready_seconds=20  # the spam rules compile first
 start_server() {  # start_server EXTRA_FLAGS...
   : >"$log"
-  "${pdeath[@]}" "$ringmail" serve --spam_rules="$own_rules" --data_dir="$data" --shards=2 --smtp_port=0 \
-    --lmtp_port=0 --imap_port="$imap_port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
-    --shutdown_grace=1s --log_level=info "$@" 2>"$log" &
-  server_pid=$!
-  for _ in $(seq 1 400); do
-    grep -q "event=ready" "$log" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  grep -q "event=ready" "$log" || fatal "server did not log event=ready within 20 s"
+  ringmail_start "$log" --spam_rules="$own_rules" --data_dir="$data" --shards=2 --imap_port="$imap_port" \
+    --hostname=mx.test --shutdown_grace=1s --log_level=info "$@" ||
+    fatal "server did not log event=ready within 20 s"
+  server_pid=$ringmail_pid
 }
 stop_server() {
   kill -TERM "$server_pid"

@@ -83,7 +83,7 @@ start_ringmail() {
   read -r pop3_port pop3s_port < <(ringmail_free_ports 2)
   [ -n "${pop3_port:-}" ] && [ -n "${pop3s_port:-}" ] || fatal "could not pick free ports"
   : >"$log"
-  ringmail_start "$data" "$log" --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" "$@" ||
+  ringmail_start "$log" --data_dir="$data" "${ringmail_test_flags[@]}" --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" "$@" ||
     fatal "server did not log event=ready within 10 s"
   ok "server ready (pop3=$pop3_port pop3s=$pop3s_port $*)"
 }

@@ -96,7 +96,7 @@ case "$kind" in
     # Files in new/ are taken in when the server first opens the mailbox (at POP3 login).
     cp "$orig/new/"* "$maildir/new/" || fatal "copy the messages into $maildir/new"
     read -r pop3_port pop3s_port < <(ringmail_free_ports 2)
-    ringmail_start "$data" "$log" --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" ||
+    ringmail_start "$log" --data_dir="$data" "${ringmail_test_flags[@]}" --pop3_port="$pop3_port" --pop3s_port="$pop3s_port" ||
       fatal "ringmail did not get ready in 10 s"
     ;;
   *) fatal "unknown server kind $kind" ;;

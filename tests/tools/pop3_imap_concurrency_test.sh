@@ -54,7 +54,7 @@ case "$kind" in
     mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp" || fatal "mkdir $maildir"
     cp "$orig/new/"* "$maildir/new/" || fatal "copy the messages"
     read -r imaps_port pop3s_port lmtp_port < <(ringmail_free_ports 3)
-    ringmail_start "$data" "$log" --lmtp_port="$lmtp_port" --imaps_port="$imaps_port" --pop3s_port="$pop3s_port" ||
+    ringmail_start "$log" --data_dir="$data" "${ringmail_test_flags[@]}" --lmtp_port="$lmtp_port" --imaps_port="$imaps_port" --pop3s_port="$pop3s_port" ||
       fatal "ringmail did not get ready in 10 s"
     args=(--imaps-port "$imaps_port" --pop3s-port "$pop3s_port" --lmtp-port "$lmtp_port")
     ;;

@@ -192,7 +192,7 @@ start_ringmail() {
   pop3s_port=$(ringmail_free_ports 1)
   : >"$work/server.log"
   ringmail_runner=("${as_user[@]}")
-  ringmail_start "$data" "$work/server.log" --pop3s_port="$pop3s_port" || fatal "ringmail did not log event=ready within 10 s"
+  ringmail_start "$work/server.log" --data_dir="$data" "${ringmail_test_flags[@]}" --pop3s_port="$pop3s_port" || fatal "ringmail did not log event=ready within 10 s"
 }
 
 stop_ringmail() {

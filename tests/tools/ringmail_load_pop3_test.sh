@@ -14,6 +14,9 @@
 # Usage: ringmail_load_pop3_test.sh RINGMAIL RINGMAIL_ADMIN RINGMAIL_LOAD
 # Exits 77 (skip) while `ringmail serve` has no --pop3_port.
 set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 ringmail="$(readlink -f "${1:?usage: ringmail_load_pop3_test.sh RINGMAIL RINGMAIL_ADMIN RINGMAIL_LOAD}")"
 admin="$(readlink -f "${2:?}")"
 load="$(readlink -f "${3:?}")"
@@ -91,18 +94,11 @@ EOF
 [ -n "${port:-}" ] && [ -n "${tls_port:-}" ] || fail "could not pick free ports"
 
 # With setpriv, the server gets SIGKILL if this script dies without running its trap.
-pdeath=()
-setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-"${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-  --imap_port=0 --imaps_port=0 --pop3_port="$port" --pop3s_port="$tls_port" --pop3_allow_plaintext_auth=true \
-  --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$log" &
-server_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "event=ready" "$log" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.05
-done
-grep -q "event=ready" "$log" || fail "server did not log event=ready within 10 s"
+ringmail_start "$log" --spam_scan=false --data_dir="$data" --shards=2 \
+  --pop3_port="$port" --pop3s_port="$tls_port" --pop3_allow_plaintext_auth=true \
+  --hostname=mx.test --shutdown_grace=1s --log_level=info ||
+  fail "server did not log event=ready within 10 s"
+server_pid=$ringmail_pid
 
 field() { tr ' ' '\n' <"$work/out" | sed -n "s/^$1=//p"; }
 run() {  # SESSIONS ARGS...

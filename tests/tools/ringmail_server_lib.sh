@@ -2,11 +2,17 @@
 # the scripts used to start it each in their own copy of the same lines.
 #
 #   ringmail_free_ports N          prints N free TCP ports on 127.0.0.1 (one line)
-#   ringmail_start DATA LOG FLAGS  starts the server with every listener off except those
-#                                  FLAGS turn on (later flags win), 2 shards, host name
-#                                  mx.test, spam scanning off, logging to LOG (appended);
-#                                  sets $ringmail_pid; returns 1 (the log's tail on stderr)
-#                                  if it did not log event=ready within 10 s
+#   ringmail_start LOG FLAGS...    starts `ringmail serve` with every listener off and on
+#                                  127.0.0.1, then FLAGS (later flags win: FLAGS turn on
+#                                  the listeners a test wants and give --data_dir), its
+#                                  stderr appended to LOG; sets $ringmail_pid; returns 1
+#                                  (the log's tail on stderr) if it did not log event=ready
+#                                  within $ringmail_ready_seconds (10; more for a test that
+#                                  compiles the spam rules). Every listener serve has is turned off here,
+#                                  so a listener added to serve later (with a default port)
+#                                  cannot make concurrently running tests collide.
+#   ringmail_test_flags            an array of the usual test settings: no spam scanning,
+#                                  2 shards, host name mx.test, 1 s shutdown grace, info log
 #   ringmail_stop                  SIGTERM, then waits up to 15 s; returns the exit status
 #                                  (124 if it did not stop: it is then killed)
 #   ringmail_kill                  SIGKILL if still running (for the EXIT trap)
@@ -18,6 +24,8 @@
 
 ringmail_pid=""
 ringmail_runner=()
+ringmail_ready_seconds=10
+ringmail_test_flags=(--spam_scan=false --shards=2 --hostname=mx.test --shutdown_grace=1s --log_level=info)
 
 ringmail_free_ports() {
   python3 - "$1" <<'PY'
@@ -30,16 +38,15 @@ PY
 }
 
 ringmail_start() {
-  local data="$1" log="$2"
-  shift 2
+  local log="$1"
+  shift
   local pdeath=()
   setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-  "${ringmail_runner[@]}" "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
-    --shutdown_grace=1s --log_level=info "$@" 2>>"$log" &
+  "${ringmail_runner[@]}" "${pdeath[@]}" "$ringmail" serve --smtp_port=0 --lmtp_port=0 --imap_port=0 --imaps_port=0 \
+    --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 "$@" 2>>"$log" &
   ringmail_pid=$!
   local _
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 $((ringmail_ready_seconds * 20))); do
     grep -q "event=ready" "$log" 2>/dev/null && return 0
     kill -0 "$ringmail_pid" 2>/dev/null || break
     sleep 0.05

@@ -19,6 +19,8 @@
 # Ends with "roundcube (KIND): PASS|FAIL"; exits 0 only on PASS.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 kind="${1:?usage: roundcube_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
 work="$(mktemp -d)"
 server_pid=""
@@ -92,18 +94,11 @@ case "$kind" in
     read -r imap_port imaps_port smtp_port < <(free_ports 3)
     server_log="$work/server.log"
     # With setpriv, the server gets SIGKILL if this script dies without running its trap.
-    pdeath=()
-    setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-    "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 \
-      --smtp_port="$smtp_port" --lmtp_port=0 --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 \
-      --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=info 2>"$server_log" &
-    server_pid=$!
-    for _ in $(seq 1 200); do
-      grep -q "event=ready" "$server_log" 2>/dev/null && break
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.05
-    done
-    grep -q "event=ready" "$server_log" || { tail -20 "$server_log"; fatal "ringmail did not get ready in 10 s"; }
+    ringmail_start "$server_log" --spam_scan=false --data_dir="$data" --shards=2 \
+      --smtp_port="$smtp_port" --imap_port="$imap_port" --imaps_port="$imaps_port" \
+      --hostname=mx.test --shutdown_grace=1s --log_level=info ||
+      { tail -20 "$server_log"; fatal "ringmail did not get ready in 10 s"; }
+    server_pid=$ringmail_pid
     smtp_args=(--smtp-port "$smtp_port")
     ;;
   *) fatal "unknown server kind $kind" ;;
