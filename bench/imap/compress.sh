@@ -59,7 +59,7 @@ print(*(x.getsockname()[1] for x in s))')
 
 start_server() {  # $1: true|false for --imap_compress
   "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port=0 --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
+    --imap_port=0 --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
     --imap_compress="$1" --log_level=warn 2>"$work/server-$1.log" &
   server_pid=$!
   for _ in $(seq 1 200); do

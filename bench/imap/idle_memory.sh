@@ -97,7 +97,7 @@ cp -a "$pristine/$domain" "$work/data/vmail/"
 
 imap=$(free_port); imaps=$(free_port); lmtp=$(free_port)
 ${RINGMAIL_WRAP:-} "$ringmail_bin" serve --data_dir="$work/data" --shards="$shards" --smtp_port=0 --lmtp_port="$lmtp" \
-  --imap_port="$imap" --imaps_port="$imaps" --pop3_port=0 --pop3s_port=0 --listen_address="$host" --hostname="$domain" \
+  --imap_port="$imap" --imaps_port="$imaps" --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address="$host" --hostname="$domain" \
   --imap_allow_plaintext_auth=true --max_connections=0 --max_connections_per_ip=0 --log_level=warn \
   ${RINGMAIL_FLAGS:-} >>"$work/ringmail.log" 2>&1 &
 pid=$!

@@ -60,7 +60,7 @@ adm domain add example.org >/dev/null || fatal "ringmail-admin domain add"
 echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 "${as_user[@]}" "$ringmail" serve --spam_scan=false --data_dir="$rdata" --mail_root="$rvmail" --shards=2 \
-  --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --imap_allow_plaintext_auth=true \
+  --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --imap_allow_plaintext_auth=true \
   --listen_address=127.0.0.1 --hostname=mx.test --shutdown_grace=1s --log_level=warn 2>"$work/ringmail.log" &
 server_pid=$!
 for _ in $(seq 1 200); do

@@ -300,7 +300,7 @@ dv_pid=$(tr -dc 0-9 <"$dv/run/master.pid")
 rm_imap=$(free_port); rm_imaps=$(free_port); rm_lmtp=$(free_port)
 start_ringmail() {
   "$ringmail_bin" serve --data_dir="$rm_data" --shards="$shards" --smtp_port=0 --lmtp_port="$rm_lmtp" \
-    --imap_port="$rm_imap" --imaps_port="$rm_imaps" --pop3_port=0 --pop3s_port=0 --listen_address="$host" --hostname="$domain" \
+    --imap_port="$rm_imap" --imaps_port="$rm_imaps" --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address="$host" --hostname="$domain" \
     --log_level=warn "${ringmail_extra[@]}" >>"$work/ringmail.log" 2>&1 &
   ringmail_pid=$!
   wait_port "$rm_imap" 30 || { tail -n 20 "$work/ringmail.log" >&2; die "ringmail did not open its IMAP port"; }

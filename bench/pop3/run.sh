@@ -258,7 +258,7 @@ if ((have_ringmail_pop3)); then
   mkdir -p "$rm_data/vmail"
   cp -a "$pristine/$domain" "$rm_data/vmail/"
   "$ringmail_bin" serve --data_dir="$rm_data" --shards="$shards" --smtp_port=0 --lmtp_port=0 --imap_port=0 \
-    --imaps_port=0 --pop3_port="$rm_pop3" --pop3s_port="$rm_pop3s" --listen_address="$host" --hostname="$domain" \
+    --imaps_port=0 --pop3_port="$rm_pop3" --pop3s_port="$rm_pop3s" --submission_port=0 --submissions_port=0 --listen_address="$host" --hostname="$domain" \
     --spam_scan=false --log_level=warn "${ringmail_extra[@]}" >>"$work/ringmail.log" 2>&1 &
   ringmail_pid=$!
   wait_port "$rm_pop3" 30 || { tail -n 20 "$work/ringmail.log" >&2; die "ringmail did not open its POP3 port"; }

@@ -595,7 +595,7 @@ pf_pid=$(wait_pid_file "$pf_queue/pid/master.pid") || die "no postfix master.pid
 start_ringmail() {
   local scan=false limit=20
   [[ $1 == spam ]] && { scan=true; limit=300; }
-  "$ringmail_bin" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --data_dir="$rm_data" --shards="$shards" --smtp_port="$rm_smtp_port" \
+  "$ringmail_bin" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --data_dir="$rm_data" --shards="$shards" --smtp_port="$rm_smtp_port" \
     --lmtp_port="$rm_lmtp_port" --listen_address="$host" --hostname="$domain" --log_level=warn \
     --max_connections_per_ip=0 --spam_scan="$scan" >>"$work/ringmail-$1.log" 2>&1 &
   ringmail_pid=$!

@@ -22,7 +22,7 @@ for i in $(seq 1 20); do echo pw | "$admin" --data_dir="$work/data" --scheme=PLA
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 start_server() {
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --smtp_port="$port" --lmtp_port=0 \
+  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --smtp_port="$port" --lmtp_port=0 \
     --listen_address=127.0.0.1 --hostname=crash.test --log_level=info 2>>"$work/server.log" &
   pid=$!
   for _ in $(seq 1 100); do

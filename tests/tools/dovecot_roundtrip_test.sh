@@ -240,7 +240,7 @@ compare_all "2 ringmail reads Dovecot's files" dove
 # ---------------------------------------------------------------- 3. ringmail writes
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 smtp=$(free_port)
-"${as_user[@]}" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --spam_scan=false --data_dir="$data" --mail_root="$vmail" --shards=1 --shutdown_grace=1s \
+"${as_user[@]}" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_scan=false --data_dir="$data" --mail_root="$vmail" --shards=1 --shutdown_grace=1s \
   --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 1 100); do

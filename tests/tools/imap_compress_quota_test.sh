@@ -54,7 +54,7 @@ run() {
   local pdeath=()
   setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
   "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
+    --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
     --shutdown_grace=1s --log_level=info "${server_flags[@]}" 2>"$log" &
   server_pid=$!
   for _ in $(seq 1 200); do

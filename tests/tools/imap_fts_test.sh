@@ -25,7 +25,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 start() {  # start [extra flags]
   port=$(free_port)
   "$ringmail" serve --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 \
+    --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
     --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_scan=false "$@" \
     >>"$work/serve.log" 2>&1 &
   pid=$!

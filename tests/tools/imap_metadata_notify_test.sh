@@ -20,7 +20,7 @@ echo pw | "$admin" --data_dir="$data" user add john@example.org >/dev/null || { 
 port=$((20000 + RANDOM % 10000))
 sport=$((port + 1))
 start() {
-  "$ringmail" serve --data_dir="$data" --shards=2 --smtp_port="$sport" --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 \
+  "$ringmail" serve --data_dir="$data" --shards=2 --smtp_port="$sport" --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
     --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_scan=false >>"$work/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done

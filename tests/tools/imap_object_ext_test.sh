@@ -16,7 +16,7 @@ data="$work/data"
 echo pw | "$admin" --data_dir="$data" user add john@example.org >/dev/null || { echo "FAIL: user add"; exit 1; }
 for attempt in 1 2 3; do
   port=$((20000 + RANDOM % 10000))
-  "$ringmail" serve --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 \
+  "$ringmail" serve --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
     --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_scan=false \
     >"$work/serve.log" 2>&1 &
   pid=$!

@@ -39,7 +39,7 @@ for _ in $(seq 1 20); do
   port=$((20000 + RANDOM % 30000))
   port_open "$port" && continue
   "$ringmail" serve --spam_scan=false --data_dir="$work/data" --shards=2 --smtp_port=0 --lmtp_port=0 --imap_port="$port" \
-    --imaps_port=0 --pop3_port=0 --pop3s_port=0 --listen_address=127.0.0.1 --log_level=warn "${extra[@]}" >"$work/server.log" 2>&1 &
+    --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 --log_level=warn "${extra[@]}" >"$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 100); do
     kill -0 "$server_pid" 2>/dev/null || break

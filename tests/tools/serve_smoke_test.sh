@@ -22,7 +22,7 @@ start_and_stop() {  # $1 = signal
   local smtp lmtp
   smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   lmtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port="$lmtp" \
+  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port="$lmtp" \
     --listen_address=127.0.0.1 --lmtp_socket="$work/lmtp.sock" 2>"$work/log" &
   local pid=$!
   for _ in $(seq 1 100); do
@@ -80,7 +80,7 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
   chmod 755 "$work"
   rm -f "$work/log"
   smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --user=nobody --spam_rules="$own_rules" --data_dir="$work/data-user" --shards=1 \
+  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --user=nobody --spam_rules="$own_rules" --data_dir="$work/data-user" --shards=1 \
     --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/log" &
   pid=$!
   for _ in $(seq 1 150); do grep -q "event=ready" "$work/log" 2>/dev/null && break; sleep 0.1; done
@@ -106,7 +106,7 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
   "$admin" --data_dir="$work/data-root" domain add root.test >/dev/null || fail "domain add"
   echo pw | "$admin" --data_dir="$work/data-root" --scheme=PLAIN user add "u1@root.test" >/dev/null || fail "user add"
   smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --user=nobody --spam_scan=false --data_dir="$work/data-root" --mail_root="$work/elsewhere/vmail" \
+  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --user=nobody --spam_scan=false --data_dir="$work/data-root" --mail_root="$work/elsewhere/vmail" \
     --shards=1 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/log" &
   pid=$!
   for _ in $(seq 1 150); do grep -q "event=ready" "$work/log" 2>/dev/null && break; sleep 0.1; done
@@ -128,7 +128,7 @@ fi
 
 # io_uring denied by seccomp: one clear line, non-zero exit, no hang.
 rm -f "$work/log"
-timeout 10 "$deny" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --spam_rules="$own_rules" --data_dir="$work/data" 2>"$work/log"
+timeout 10 "$deny" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$work/data" 2>"$work/log"
 rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "expected a quick non-zero exit, got $rc"
 grep -q "event=startup_failed.*io_uring.*denied" "$work/log" || fail "no clear io_uring failure line"

@@ -136,7 +136,7 @@ EOF
 pdeath=()
 setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 t0=$(now)
-"${pdeath[@]}" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --spam_rules="$own_rules" --data_dir="$data" --shards=2 --smtp_port="$smtp_port" --lmtp_port="$lmtp_port" \
+"${pdeath[@]}" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$data" --shards=2 --smtp_port="$smtp_port" --lmtp_port="$lmtp_port" \
   --listen_address=127.0.0.1 --hostname=mx.test --log_level=info 2>"$log" &
 server_pid=$!
 for _ in $(seq 1 200); do

@@ -38,7 +38,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 mkdir -p "$data"
 "$admin" --data_dir="$data" domain add example.org >/dev/null
 echo secret | "$admin" --data_dir="$data" user add john@example.org >/dev/null
-"$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --data_dir="$data" --shards=2 --smtp_port="$port" --lmtp_port=0 --listen_address=127.0.0.1 \
+"$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --data_dir="$data" --shards=2 --smtp_port="$port" --lmtp_port=0 --listen_address=127.0.0.1 \
   --hostname=mx.example.org 2>"$log" &
 pid=$!
 # The stock rules compile in seconds; far longer under the sanitizers.
