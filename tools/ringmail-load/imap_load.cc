@@ -50,7 +50,7 @@ struct shared_state {
     tls = o.client;
     if (tls.tls == client_tls::none) tls.tls = o.has_tls_server ? client_tls::implicit : client_tls::starttls;
     smtp.lmtp = o.deliver_lmtp;
-    smtp.timeout = o.client.timeout;
+    smtp.timeouts = client_timeouts::uniform(o.client.timeout);
     smtp.helo_name = "load.ringmail.test";
     // One generated message for APPEND, CRLF text (RFC 9051 section 6.3.12 wants CRLF).
     std::string date = rfc5322_date(static_cast<int64_t>(::time(nullptr)));

@@ -36,7 +36,7 @@
 #include "runtime/net.h"
 #include "tools/ringmail-load/histogram.h"
 #include "tools/ringmail-load/imap_client.h"
-#include "tools/ringmail-load/smtp_client.h"
+#include "tools/ringmail-load/relay_client.h"
 
 namespace ringmail::load {
 

@@ -18,7 +18,7 @@
 #include "runtime/net.h"
 #include "tools/ringmail-load/histogram.h"
 #include "tools/ringmail-load/message_source.h"
-#include "tools/ringmail-load/smtp_client.h"
+#include "tools/ringmail-load/relay_client.h"
 
 namespace ringmail::load {
 

@@ -169,12 +169,13 @@ int main(int argc, char** argv) {
 
   auto& c = o.client;
   c.lmtp = absl::GetFlag(FLAGS_lmtp);
-  c.starttls = absl::GetFlag(FLAGS_starttls);
+  c.starttls = absl::GetFlag(FLAGS_starttls) ? ringmail::relay::tls_policy::required : ringmail::relay::tls_policy::none;
   c.pipelining = absl::GetFlag(FLAGS_pipelining);
   c.helo_name = absl::GetFlag(FLAGS_helo);
-  c.timeout = std::chrono::milliseconds(absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout)));
-  if (c.timeout.count() <= 0) return usage_error("--timeout must be positive");
-  if (c.starttls) {
+  const ringmail::duration timeout{absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout))};
+  if (timeout.count() <= 0) return usage_error("--timeout must be positive");
+  c.timeouts = ringmail::relay::client_timeouts::uniform(timeout);
+  if (absl::GetFlag(FLAGS_starttls)) {
     auto tls = ringmail::tls::context::make_client(/*verify_peer=*/false);
     if (!tls.ok()) return usage_error(absl::StrCat("TLS: ", tls.status().message()));
     c.tls = *tls;
@@ -200,7 +201,7 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(o.messages), dir.empty() ? "generated" : dir.c_str(),
                source->distinct(), static_cast<unsigned long long>(source->total_bytes() / source->distinct()),
                o.new_connection_per_message ? "connection_per_message" : "persistent",
-               c.pipelining ? " pipelining" : "", c.starttls ? " starttls" : "");
+               c.pipelining ? " pipelining" : "", c.starttls != ringmail::relay::tls_policy::none ? " starttls" : "");
 
   auto report = ringmail::load::run_load(o, *source);
   if (o.ledger_fd >= 0) ::close(o.ledger_fd);
