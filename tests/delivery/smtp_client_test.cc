@@ -8,7 +8,8 @@
 //   HELO fallback, and a message needing SMTPUTF8 (smtp-sink does not offer it);
 // - `ringmail serve` (RELAY_RINGMAIL_PORT, RELAY_RINGMAIL_CERT, RELAY_RINGMAIL_VMAIL):
 //   STARTTLS required and verified against the host name, a 550 RCPT among 250s, SMTPUTF8
-//   offered, the dot-stuffed body stored as sent.
+//   offered, the dot-stuffed body stored as sent; and on its submission port
+//   (RELAY_RINGMAIL_SUBMISSION_PORT) AUTH PLAIN after STARTTLS, right and wrong password.
 // Tests whose server is not given skip.
 #include "delivery/relay/smtp_client.h"
 
@@ -480,6 +481,43 @@ TEST(SmtpClientRingmail, VerificationAgainstTheWrongNameFails) {
   failure f = on_shard([&]() -> task<failure> { co_return (co_await smtp_client::open(loopback(target->port), o)).why; });
   EXPECT_EQ(f.at, stage::tls_handshake) << f.describe();
   EXPECT_EQ(f.kind, outcome::error);
+}
+
+TEST(SmtpClientRingmail, AuthPlainOnSubmissionAfterStartTls) {
+  auto target = ringmail_from_env();
+  auto port = env_port("RELAY_RINGMAIL_SUBMISSION_PORT");
+  if (!target || !port) GTEST_SKIP() << "RELAY_RINGMAIL_SUBMISSION_PORT not set";
+  auto ctx = tls::context::make_client(/*verify_peer=*/true, target->cert);
+  ASSERT_TRUE(ctx.ok()) << ctx.status();
+  client_options o = quick_options();
+  o.starttls = tls_policy::required;
+  o.tls = *ctx;
+  o.tls_host = "mx.test";
+  o.pipelining = true;
+  o.auth = auth_credentials{"john@example.org", "pw-john"};
+  const std::vector<std::string> rcpts{"user1@example.org"};
+  batch_result b = on_shard([&]() -> task<batch_result> {
+    batch_result b;
+    open_result r = co_await smtp_client::open(loopback(*port), o);
+    if (!r.client) {
+      b.open_failure = r.why;
+      co_return b;
+    }
+    b.opened = r.client->authenticated() && r.client->tls_active();
+    std::string text = "From: john@example.org\nTo: user1@example.org\nSubject: submitted\n\nhello\n";
+    b.results.push_back(co_await r.client->send_message({"john@example.org", rcpts, text.size()}, text));
+    co_await r.client->quit();
+    co_return b;
+  });
+  ASSERT_TRUE(b.opened) << b.open_failure.describe();
+  ASSERT_EQ(b.results.size(), 1u);
+  EXPECT_EQ(b.results[0].kind, outcome::ok) << b.results[0].why.describe();
+
+  o.auth = auth_credentials{"john@example.org", "wrong"};
+  failure f = on_shard([&]() -> task<failure> { co_return (co_await smtp_client::open(loopback(*port), o)).why; });
+  EXPECT_EQ(f.at, stage::auth) << f.describe();
+  EXPECT_EQ(f.kind, outcome::perm_fail) << f.describe();
+  EXPECT_TRUE(f.detail.starts_with("535")) << f.describe();
 }
 
 }  // namespace

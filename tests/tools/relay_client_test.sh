@@ -3,8 +3,8 @@
 # 127.0.0.1: five Postfix smtp-sink instances (default; -p no PIPELINING; -r data: 4xx at
 # DATA; -f rcpt: 5xx to every RCPT; -e no ESMTP) and one `ringmail serve` (STARTTLS with
 # its self-signed certificate for mx.test, a domain with users, so an unknown recipient
-# gets 550 5.1.1 among 250s). Then runs the gtest binary, which finds them through
-# RELAY_* environment variables (see tests/delivery/smtp_client_test.cc).
+# gets 550 5.1.1 among 250s; its submission port for AUTH). Then runs the gtest binary,
+# which finds them through RELAY_* environment variables (tests/delivery/smtp_client_test.cc).
 #
 # Usage: relay_client_test.sh SMTP_CLIENT_TESTS RINGMAIL RINGMAIL_ADMIN
 # Exits 77 (skip) when smtp-sink is not installed (Debian: apt-get install postfix).
@@ -39,12 +39,12 @@ sink_user=()
 ports=$(python3 - <<'PY'
 import socket
 socks = []
-for _ in range(6):
+for _ in range(7):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
 print(*(s.getsockname()[1] for s in socks))
 PY
 )
-read -r p_default p_nopipe p_data4xx p_rcpt5xx p_noesmtp p_smtp <<<"$ports"
+read -r p_default p_nopipe p_data4xx p_rcpt5xx p_noesmtp p_smtp p_submission <<<"$ports"
 start_sink() {  # start_sink PORT FLAGS...
   local port="$1"; shift
   "$sink_bin" "${sink_user[@]}" "$@" "127.0.0.1:$port" 64 2>>"$work/sink.log" &
@@ -66,7 +66,7 @@ echo "pw-user1" | adm user add user1@example.org >/dev/null || fail "user add us
 pdeath=()
 setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --listen_address=127.0.0.1 \
-  --hostname=mx.test --smtp_port="$p_smtp" --submission_port=0 --submissions_port=0 --lmtp_port=0 \
+  --hostname=mx.test --smtp_port="$p_smtp" --submission_port="$p_submission" --submissions_port=0 --lmtp_port=0 \
   --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --shutdown_grace=1s --log_level=info \
   2>>"$work/server.log" &
 server_pid=$!
@@ -89,7 +89,7 @@ done
 
 RELAY_SINK_PORT="$p_default" RELAY_SINK_NOPIPE_PORT="$p_nopipe" RELAY_SINK_DATA4XX_PORT="$p_data4xx" \
   RELAY_SINK_RCPT5XX_PORT="$p_rcpt5xx" RELAY_SINK_NOESMTP_PORT="$p_noesmtp" \
-  RELAY_RINGMAIL_PORT="$p_smtp" RELAY_RINGMAIL_CERT="$data/tls/cert.pem" RELAY_RINGMAIL_VMAIL="$data/vmail" \
+  RELAY_RINGMAIL_PORT="$p_smtp" RELAY_RINGMAIL_SUBMISSION_PORT="$p_submission" RELAY_RINGMAIL_CERT="$data/tls/cert.pem" RELAY_RINGMAIL_VMAIL="$data/vmail" \
   "$tests" || fail "smtp_client_tests"
 kill -TERM "$server_pid"
 wait "$server_pid" || fail "ringmail serve did not exit cleanly"
