@@ -6,6 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -19,7 +20,14 @@ namespace {
 
 constexpr int kClassIn = 1;  // RFC 1035 §3.2.4
 constexpr int kTypeA = 1;    // RFC 1035 §3.2.2
+constexpr int kTypeMx = 15;
 constexpr int kTypeTxt = 16;
+constexpr int kTypeAaaa = 28;  // RFC 3596 §2.1
+
+// The most address records we take from one reply; ares_parse_a_reply and
+// ares_parse_aaaa_reply fill at most this many TTL slots (a 512-byte UDP reply holds
+// about 30 A records, a TCP one many more; nobody needs them all).
+constexpr int kMaxAddressTtls = 64;
 
 // When c-ares reports no timer at all while lookups are pending (it should not), look
 // again after this long rather than wait forever.
@@ -62,20 +70,51 @@ dns_status status_from_ares(int code) {
   }
 }
 
+// The addresses come from the TTL array rather than the hostent: both list the same
+// records, and only the array carries TTLs (the smallest one bounds the answer's life).
+uint32_t min_ttl(uint32_t current, int ttl) {
+  uint32_t t = ttl < 0 ? 0 : static_cast<uint32_t>(ttl);
+  return current == 0 ? t : std::min(current, t);
+}
+
 void parse_a(const unsigned char* reply, int length, dns_answer& out) {
-  hostent* host = nullptr;
-  int rc = ares_parse_a_reply(reply, length, &host, nullptr, nullptr);
-  if (rc == ARES_SUCCESS && host != nullptr) {
-    for (char** a = host->h_addr_list; a != nullptr && *a != nullptr; ++a) {
-      uint32_t net;
-      std::memcpy(&net, *a, sizeof net);
-      out.addresses.push_back(ntohl(net));
-    }
+  ares_addrttl ttls[kMaxAddressTtls];
+  int count = kMaxAddressTtls;
+  int rc = ares_parse_a_reply(reply, length, nullptr, ttls, &count);
+  for (int i = 0; rc == ARES_SUCCESS && i < count; ++i) {
+    out.addresses.push_back(ntohl(ttls[i].ipaddr.s_addr));
+    out.ttl = min_ttl(out.ttl, ttls[i].ttl);
   }
-  if (host != nullptr) ares_free_hostent(host);
   out.ares_code = rc;
   out.status = status_from_ares(rc);
   if (out.ok() && out.addresses.empty()) out.status = dns_status::no_data;
+}
+
+void parse_aaaa(const unsigned char* reply, int length, dns_answer& out) {
+  ares_addr6ttl ttls[kMaxAddressTtls];
+  int count = kMaxAddressTtls;
+  int rc = ares_parse_aaaa_reply(reply, length, nullptr, ttls, &count);
+  for (int i = 0; rc == ARES_SUCCESS && i < count; ++i) {
+    ipv6_bytes a;
+    std::memcpy(a.data(), &ttls[i].ip6addr, a.size());
+    out.addresses6.push_back(a);
+    out.ttl = min_ttl(out.ttl, ttls[i].ttl);
+  }
+  out.ares_code = rc;
+  out.status = status_from_ares(rc);
+  if (out.ok() && out.addresses6.empty()) out.status = dns_status::no_data;
+}
+
+void parse_mx(const unsigned char* reply, int length, dns_answer& out) {
+  ares_mx_reply* records = nullptr;
+  int rc = ares_parse_mx_reply(reply, length, &records);
+  for (ares_mx_reply* r = records; rc == ARES_SUCCESS && r != nullptr; r = r->next) {
+    out.mx.push_back({r->priority, r->host != nullptr ? r->host : ""});
+  }
+  if (records != nullptr) ares_free_data(records);
+  out.ares_code = rc;
+  out.status = status_from_ares(rc);
+  if (out.ok() && out.mx.empty()) out.status = dns_status::no_data;
 }
 
 void parse_txt(const unsigned char* reply, int length, dns_answer& out) {
@@ -98,10 +137,11 @@ dns_answer answer_from_reply(int code, int type, const unsigned char* reply, int
   a.ares_code = code;
   a.status = status_from_ares(code);
   if (code != ARES_SUCCESS || reply == nullptr) return a;
-  if (type == kTypeA) {
-    parse_a(reply, length, a);
-  } else {
-    parse_txt(reply, length, a);
+  switch (type) {
+    case kTypeA: parse_a(reply, length, a); break;
+    case kTypeAaaa: parse_aaaa(reply, length, a); break;
+    case kTypeMx: parse_mx(reply, length, a); break;
+    default: parse_txt(reply, length, a); break;
   }
   return a;
 }
@@ -123,6 +163,12 @@ std::string_view to_string(dns_status s) {
 
 std::string ipv4_to_string(uint32_t address) {
   return absl::StrCat(address >> 24, ".", (address >> 16) & 0xff, ".", (address >> 8) & 0xff, ".", address & 0xff);
+}
+
+std::string ipv6_to_string(const ipv6_bytes& address) {
+  char text[INET6_ADDRSTRLEN];
+  if (inet_ntop(AF_INET6, address.data(), text, sizeof text) == nullptr) return "?";
+  return text;
 }
 
 // ---- one lookup ------------------------------------------------------------------------
@@ -254,6 +300,8 @@ dns_resolver::~dns_resolver() {
 
 task<dns_answer> dns_resolver::query_a(std::string name) { return query(std::move(name), kTypeA); }
 task<dns_answer> dns_resolver::query_txt(std::string name) { return query(std::move(name), kTypeTxt); }
+task<dns_answer> dns_resolver::query_aaaa(std::string name) { return query(std::move(name), kTypeAaaa); }
+task<dns_answer> dns_resolver::query_mx(std::string name) { return query(std::move(name), kTypeMx); }
 
 task<dns_answer> dns_resolver::query(std::string name, int type) {
   co_return co_await lookup(*this, name, type);

@@ -23,6 +23,7 @@
 // The resolver must be destroyed before its reactor.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <coroutine>
 #include <cstdint>
@@ -63,6 +64,17 @@ enum class dns_status {
 };
 std::string_view to_string(dns_status s);
 
+// One MX record (RFC 1035 §3.3.9). The exchange is as c-ares expands it: without the
+// trailing dot, and "" for the root name "." (a null MX, RFC 7505).
+struct dns_mx {
+  uint16_t preference = 0;
+  std::string exchange;
+
+  bool operator==(const dns_mx&) const = default;
+};
+
+using ipv6_bytes = std::array<uint8_t, 16>;  // network order, as in the AAAA RDATA
+
 struct dns_answer {
   dns_status status = dns_status::error;
   // A lookups: IPv4 addresses in host byte order (127.0.0.2 == 0x7f000002), in the
@@ -71,6 +83,15 @@ struct dns_answer {
   // TXT lookups: one string per TXT record, its character-strings concatenated
   // (RFC 7208 §3.3 joins them the same way).
   std::vector<std::string> texts;
+  // MX lookups: the records in reply order (sorting by preference is the caller's job:
+  // RFC 5321 §5.1 also wants equal preferences shuffled, which is policy, not DNS).
+  std::vector<dns_mx> mx;
+  // AAAA lookups: IPv6 addresses in reply order (CNAME chains followed by c-ares).
+  std::vector<ipv6_bytes> addresses6;
+  // A and AAAA lookups: the smallest TTL among the returned addresses, in seconds (how
+  // long the answer may be cached). 0 for other types: ares_parse_mx_reply and
+  // ares_parse_txt_reply_ext do not report TTLs.
+  uint32_t ttl = 0;
   int ares_code = 0;  // the c-ares status, for logs (ares_strerror)
 
   bool ok() const { return status == dns_status::ok; }
@@ -78,6 +99,8 @@ struct dns_answer {
 
 // "127.0.0.2" from a host-order address.
 std::string ipv4_to_string(uint32_t address);
+// "2001:db8::1" (RFC 5952 form, inet_ntop).
+std::string ipv6_to_string(const ipv6_bytes& address);
 
 class dns_resolver {
  public:
@@ -92,6 +115,8 @@ class dns_resolver {
   // DNSBL name into a lookup under the local domain). A trailing dot is allowed.
   task<dns_answer> query_a(std::string name);
   task<dns_answer> query_txt(std::string name);
+  task<dns_answer> query_aaaa(std::string name);
+  task<dns_answer> query_mx(std::string name);
 
   // Lookups started and not yet answered (including those whose waiter went away).
   size_t pending() const { return pending_; }

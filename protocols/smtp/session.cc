@@ -100,8 +100,10 @@ class smtp_session {
   // False when the session must end (a response line too long to resynchronise after).
   task<bool> on_auth(const command& c);
   // One SASL response line (RFC 4954 section 4: up to 12288 octets, more than a command
-  // line); nullopt when the line was too long (`too_long` set) or the client left.
-  task<std::optional<std::string>> read_auth_line(bool& too_long);
+  // line); nullopt when the client left, or when the line was refused (too long, bare
+  // LF/CR, NUL: `refusal` set, and the session must end: the rest of the line is still
+  // coming and would be read as commands).
+  task<std::optional<std::string>> read_auth_line(std::optional<smtp::reply_error>& refusal);
   // The sender check of submission: may the authenticated user send as `address`?
   // A directory fault is a temporary failure (451 4.3.0), never a refusal.
   task<std::optional<smtp::reply_error>> check_sender(const std::string& address, const char* what);
@@ -351,8 +353,7 @@ task<std::optional<smtp::reply_error>> smtp_session::check_sender(const std::str
   co_return smtp::reply_error{553, "5.7.1", std::string(what) + " rejected: not owned by user " + user_};
 }
 
-task<std::optional<std::string>> smtp_session::read_auth_line(bool& too_long) {
-  too_long = false;
+task<std::optional<std::string>> smtp_session::read_auth_line(std::optional<smtp::reply_error>& refusal) {
   for (;;) {
     command_reader::result r = auth_reader_.next(io_.buffered());
     if (r.k == command_reader::result::kind::line) {
@@ -362,7 +363,9 @@ task<std::optional<std::string>> smtp_session::read_auth_line(bool& too_long) {
     }
     io_.consume(r.consumed);
     if (r.k == command_reader::result::kind::error) {
-      too_long = true;
+      refusal = r.error == "line too long"
+                    ? smtp::reply_error{500, "5.5.6", "Authentication Exchange line is too long"}
+                    : smtp::reply_error{500, "5.5.2", "Syntax error: " + r.error};
       co_return std::nullopt;
     }
     if (!co_await flush()) co_return std::nullopt;
@@ -398,11 +401,10 @@ task<bool> smtp_session::on_auth(const command& c) {
   sasl::step step = exchange.start(initial);
   while (step.k == sasl::step::kind::challenge) {
     absl::StrAppend(&out_, "334 ", step.challenge_base64, "\r\n");
-    bool too_long = false;
-    std::optional<std::string> line = co_await read_auth_line(too_long);
+    std::optional<smtp::reply_error> refusal;
+    std::optional<std::string> line = co_await read_auth_line(refusal);
     if (!line) {
-      // Too long: the rest of that line is still coming and would be read as commands.
-      if (too_long) reply(500, "5.5.6", "Authentication Exchange line is too long");
+      if (refusal) reply_error(*refusal);
       co_return false;
     }
     step = exchange.feed(*line);

@@ -1,6 +1,6 @@
-// dns_resolver against a fake DNS server on loopback: answers, NXDOMAIN/NODATA, TXT,
-// timeouts, server failures, 50 lookups at once, and the lifetime cases (the resolver or
-// the waiting coroutine destroyed while a lookup is in flight).
+// dns_resolver against a fake DNS server on loopback: answers, NXDOMAIN/NODATA, TXT, MX,
+// AAAA, CNAME chains, timeouts, server failures, 50 lookups at once, and the lifetime
+// cases (the resolver or the waiting coroutine destroyed while a lookup is in flight).
 #include "runtime/dns.h"
 
 #include <chrono>
@@ -318,6 +318,67 @@ TEST(FakeDns, MalformedQueriesGetNoReply) {
   EXPECT_EQ((*reply)[1], 0x34);
   EXPECT_EQ((*reply)[3] & 0x0f, 3);
   EXPECT_EQ(reply->size(), q.size());
+}
+
+// ---- MX and AAAA (the relay's lookups, issue 13) ----------------------------------------
+
+TEST_F(DnsTest, MxRecordsInReplyOrder) {
+  server_.add_mx("mx.example.test", 20, "backup.example.test");
+  server_.add_mx("mx.example.test", 10, "Primary.Example.TEST.");
+  auto res = make_resolver(*reactor_, server_);
+  dns_answer a = reactor_->block_on(res->query_mx("mx.example.test"));
+  ASSERT_EQ(a.status, dns_status::ok) << to_string(a.status);
+  // c-ares returns names as written (case kept), without the trailing dot.
+  EXPECT_EQ(a.mx, (std::vector<dns_mx>{{20, "backup.example.test"}, {10, "primary.example.test"}}));
+}
+
+TEST_F(DnsTest, NullMxExchangeIsTheEmptyName) {
+  server_.add_mx("nomail.example.test", 0, ".");
+  auto res = make_resolver(*reactor_, server_);
+  dns_answer a = reactor_->block_on(res->query_mx("nomail.example.test"));
+  ASSERT_EQ(a.status, dns_status::ok) << to_string(a.status);
+  EXPECT_EQ(a.mx, (std::vector<dns_mx>{{0, ""}}));
+}
+
+TEST_F(DnsTest, MxNxdomainNoDataAndServfail) {
+  server_.add_a("a-only.example.test", "192.0.2.1");
+  server_.fail("broken.example.test", 2);
+  auto res = make_resolver(*reactor_, server_);
+  EXPECT_EQ(reactor_->block_on(res->query_mx("missing.example.test")).status, dns_status::nxdomain);
+  dns_answer no_mx = reactor_->block_on(res->query_mx("a-only.example.test"));
+  EXPECT_EQ(no_mx.status, dns_status::no_data) << to_string(no_mx.status);
+  EXPECT_TRUE(no_mx.mx.empty());
+  EXPECT_EQ(reactor_->block_on(res->query_mx("broken.example.test")).status, dns_status::servfail);
+}
+
+TEST_F(DnsTest, AaaaRecordsWithTtl) {
+  server_.add_aaaa("v6.example.test", "2001:db8::1");
+  server_.add_aaaa("v6.example.test", "::1");
+  server_.add_a("v4.example.test", "192.0.2.7");
+  auto res = make_resolver(*reactor_, server_);
+  dns_answer a = reactor_->block_on(res->query_aaaa("v6.example.test"));
+  ASSERT_EQ(a.status, dns_status::ok) << to_string(a.status);
+  ASSERT_EQ(a.addresses6.size(), 2u);
+  EXPECT_EQ(ipv6_to_string(a.addresses6[0]), "2001:db8::1");
+  EXPECT_EQ(ipv6_to_string(a.addresses6[1]), "::1");
+  EXPECT_TRUE(a.addresses.empty());
+  EXPECT_EQ(a.ttl, 60u);  // the fake server's TTL
+  dns_answer v4 = reactor_->block_on(res->query_a("v4.example.test"));
+  EXPECT_EQ(v4.ttl, 60u);
+  EXPECT_EQ(reactor_->block_on(res->query_aaaa("v4.example.test")).status, dns_status::no_data);
+}
+
+TEST_F(DnsTest, CnameChainsAreFollowedForAAndAaaa) {
+  server_.add_cname("alias.example.test", "real.example.test");
+  server_.add_a("real.example.test", "192.0.2.9");
+  server_.add_aaaa("real.example.test", "2001:db8::9");
+  auto res = make_resolver(*reactor_, server_);
+  dns_answer a = reactor_->block_on(res->query_a("alias.example.test"));
+  ASSERT_EQ(a.status, dns_status::ok) << to_string(a.status);
+  EXPECT_EQ(a.addresses, std::vector<uint32_t>{0xC0000209u});
+  dns_answer aaaa = reactor_->block_on(res->query_aaaa("alias.example.test"));
+  ASSERT_EQ(aaaa.status, dns_status::ok) << to_string(aaaa.status);
+  EXPECT_EQ(ipv6_to_string(aaaa.addresses6.at(0)), "2001:db8::9");
 }
 
 }  // namespace

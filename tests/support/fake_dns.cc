@@ -14,7 +14,10 @@ namespace ringmail::testing {
 namespace {
 
 constexpr uint16_t kTypeA = 1;
+constexpr uint16_t kTypeCname = 5;
+constexpr uint16_t kTypeMx = 15;
 constexpr uint16_t kTypeTxt = 16;
+constexpr uint16_t kTypeAaaa = 28;
 constexpr uint16_t kClassIn = 1;
 constexpr uint8_t kRcodeNxdomain = 3;
 constexpr size_t kHeaderSize = 12;
@@ -56,6 +59,22 @@ std::optional<std::pair<std::string, size_t>> read_question_name(std::span<const
     if (name.size() > 253) return std::nullopt;
   }
   return std::make_pair(name, at);
+}
+
+// A domain name as uncompressed labels (RFC 1035 §3.1); "" and "." are the root.
+std::vector<uint8_t> encode_name(std::string_view name) {
+  std::vector<uint8_t> out;
+  std::string n = canonical(name);
+  size_t at = 0;
+  while (at < n.size()) {
+    size_t dot = n.find('.', at);
+    if (dot == std::string::npos) dot = n.size();
+    out.push_back(static_cast<uint8_t>(dot - at));
+    out.insert(out.end(), n.begin() + static_cast<ptrdiff_t>(at), n.begin() + static_cast<ptrdiff_t>(dot));
+    at = dot + 1;
+  }
+  out.push_back(0);
+  return out;
 }
 
 }  // namespace
@@ -107,6 +126,30 @@ void fake_dns_server::add_txt(std::string_view name, std::string_view text) {
   records_[canonical(name)].push_back({kTypeTxt, std::move(rdata)});
 }
 
+void fake_dns_server::add_aaaa(std::string_view name, std::string_view ipv6) {
+  in6_addr addr{};
+  if (inet_pton(AF_INET6, std::string(ipv6).c_str(), &addr) != 1) {
+    fprintf(stderr, "fake_dns_server: bad address %.*s\n", static_cast<int>(ipv6.size()), ipv6.data());
+    std::abort();
+  }
+  std::lock_guard lock(mu_);
+  records_[canonical(name)].push_back({kTypeAaaa, std::vector<uint8_t>(addr.s6_addr, addr.s6_addr + 16)});
+}
+
+void fake_dns_server::add_mx(std::string_view name, uint16_t preference, std::string_view exchange) {
+  std::vector<uint8_t> rdata;  // RFC 1035 §3.3.9: PREFERENCE, EXCHANGE
+  put16(rdata, preference);
+  std::vector<uint8_t> target = encode_name(exchange);
+  rdata.insert(rdata.end(), target.begin(), target.end());
+  std::lock_guard lock(mu_);
+  records_[canonical(name)].push_back({kTypeMx, std::move(rdata)});
+}
+
+void fake_dns_server::add_cname(std::string_view name, std::string_view target) {
+  std::lock_guard lock(mu_);
+  records_[canonical(name)].push_back({kTypeCname, encode_name(target)});
+}
+
 void fake_dns_server::drop(std::string_view name) {
   std::lock_guard lock(mu_);
   dropped_.insert(canonical(name));
@@ -137,7 +180,8 @@ std::optional<std::vector<uint8_t>> fake_dns_server::reply_to(std::span<const ui
   const std::string name = canonical(question->first);
 
   uint8_t rcode = 0;
-  std::vector<const record*> answers;
+  // Each answer with its owner name: empty means the question name (a pointer to it).
+  std::vector<std::pair<std::string, const record*>> answers;
   std::lock_guard lock(mu_);
   ++seen_[name];
   if (dropped_.contains(name)) return std::nullopt;
@@ -146,8 +190,24 @@ std::optional<std::vector<uint8_t>> fake_dns_server::reply_to(std::span<const ui
   } else if (auto it = records_.find(name); it == records_.end() || qclass != kClassIn) {
     rcode = kRcodeNxdomain;
   } else {
+    const record* cname = nullptr;
     for (const record& r : it->second) {
-      if (r.type == qtype) answers.push_back(&r);
+      if (r.type == qtype) answers.emplace_back("", &r);
+      if (r.type == kTypeCname) cname = &r;
+    }
+    if (cname != nullptr && qtype != kTypeCname) {
+      // The target's name back from its wire form (labels, written by encode_name).
+      std::string target;
+      for (size_t at = 0; at < cname->rdata.size() && cname->rdata[at] != 0; at += 1 + cname->rdata[at]) {
+        if (!target.empty()) target.push_back('.');
+        target.append(reinterpret_cast<const char*>(&cname->rdata[at + 1]), cname->rdata[at]);
+      }
+      answers.emplace_back("", cname);
+      if (auto t = records_.find(target); t != records_.end()) {
+        for (const record& r : t->second) {
+          if (r.type == qtype) answers.emplace_back(target, &r);
+        }
+      }
     }
   }
 
@@ -160,8 +220,13 @@ std::optional<std::vector<uint8_t>> fake_dns_server::reply_to(std::span<const ui
   put16(out, 0);  // NSCOUNT
   put16(out, 0);  // ARCOUNT
   out.insert(out.end(), query.begin() + kHeaderSize, query.begin() + static_cast<ptrdiff_t>(question_end));
-  for (const record* r : answers) {
-    put16(out, 0xC00C);  // owner: pointer to the question name at offset 12 (RFC 1035 §4.1.4)
+  for (const auto& [owner, r] : answers) {
+    if (owner.empty()) {
+      put16(out, 0xC00C);  // owner: pointer to the question name at offset 12 (RFC 1035 §4.1.4)
+    } else {
+      std::vector<uint8_t> encoded = encode_name(owner);
+      out.insert(out.end(), encoded.begin(), encoded.end());
+    }
     put16(out, r->type);
     put16(out, kClassIn);
     put32(out, 60);  // TTL

@@ -336,7 +336,16 @@ def run(args):
     check("malformed base64 is 501", rep.startswith("501"), rep)
     rep = r.cmd("AUTH CRAM-MD5")
     check("unknown mechanism is 504", rep.startswith("504"), rep)
-    r.cmd("QUIT")
+    r.cmd("AUTH LOGIN")
+    r.send("am9obg==\nRENDIGIT\r\n")  # a bare LF inside the response: smuggling shape
+    rep = r.reply()
+    check("bare LF in an AUTH response is 500 5.5.2", rep.startswith("500 5.5.2"), rep)
+    try:
+        r.cmd("NOOP")
+        closed = False
+    except (ConnectionError, OSError, ssl.SSLError):
+        closed = True
+    check("bare LF in an AUTH response closes the session", closed)
     r.close()
 
 
