@@ -328,7 +328,8 @@ TEST_F(DnsTest, MxRecordsInReplyOrder) {
   auto res = make_resolver(*reactor_, server_);
   dns_answer a = reactor_->block_on(res->query_mx("mx.example.test"));
   ASSERT_EQ(a.status, dns_status::ok) << to_string(a.status);
-  // c-ares returns names as written (case kept), without the trailing dot.
+  // c-ares returns the exchange without its trailing dot (the fake server writes names in
+  // lower case, so the case seen here is the server's).
   EXPECT_EQ(a.mx, (std::vector<dns_mx>{{20, "backup.example.test"}, {10, "primary.example.test"}}));
 }
 
