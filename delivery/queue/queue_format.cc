@@ -213,6 +213,19 @@ bool valid_queue_id(std::string_view id) {
   return true;
 }
 
+bool same_envelope(const queue_record& a, const queue_record& b) {
+  if (a.id != b.id || a.arrival != b.arrival || a.reverse_path != b.reverse_path ||
+      a.recipients.size() != b.recipients.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.recipients.size(); ++i) {
+    if (a.recipients[i].address != b.recipients[i].address || a.recipients[i].detail != b.recipients[i].detail) {
+      return false;
+    }
+  }
+  return true;
+}
+
 absl::Status validate_record(const queue_record& r) {
   if (!valid_queue_id(r.id)) return absl::InvalidArgumentError("invalid queue id");
   if (r.arrival < 0) return absl::InvalidArgumentError("negative arrival time");

@@ -91,6 +91,11 @@ struct queue_record {
 // as a file name and in a log line.
 bool valid_queue_id(std::string_view id);
 
+// Whether two records describe the same message: id, arrival, reverse path and the
+// recipients' addresses and details, in order (their states may differ). A .state file is
+// used only if it has the envelope of its .msg file.
+bool same_envelope(const queue_record& a, const queue_record& b);
+
 // The .state file. The record must be valid (see validate_record).
 std::string encode_state(const queue_record& record);
 // DataLoss for anything that is not exactly one valid state file.

@@ -97,21 +97,6 @@ listing list_spool(const std::string& root, const std::string& dir, const std::s
   return out;
 }
 
-// The .state must describe the same message as the .msg: same id, arrival, reverse path
-// and recipients (address and detail, in order).
-bool same_envelope(const queue_record& a, const queue_record& b) {
-  if (a.id != b.id || a.arrival != b.arrival || a.reverse_path != b.reverse_path ||
-      a.recipients.size() != b.recipients.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.recipients.size(); ++i) {
-    if (a.recipients[i].address != b.recipients[i].address || a.recipients[i].detail != b.recipients[i].detail) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 queue_store::queue_store(std::string queue_root, queue_options options, mailstore::maildir_writer& syncer,

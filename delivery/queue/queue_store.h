@@ -27,6 +27,8 @@
 // states are gone (which would resend to delivered recipients — a duplicate at worst, but
 // avoidable). A damaged .state is moved aside and its message kept with every recipient
 // pending: duplicates rather than loss. A damaged .msg is moved aside with its .state.
+// A crash after the last update and before remove() leaves a message whose recipients are
+// all final; load_all() keeps it (list() shows it) and its consumer should remove() it.
 //
 // LIMITS of this first piece (for the relay session to lift): load_all() reads every
 // message file whole once to check its CRC (then drops the bytes), and the in-memory
@@ -110,7 +112,9 @@ class queue_store {
   task<absl::Status> update(std::string id, std::vector<recipient_outcome> outcomes);
 
   // Removes a message whose recipients are all final. NotFound, FailedPrecondition (a
-  // recipient is not final, or the id is busy), Unavailable (I/O).
+  // recipient is not final, or the id is busy), Unavailable (I/O). Once the .msg file is
+  // unlinked the message is gone from the store even if the directory fsync then fails
+  // (a crash could bring it back, all final, as above).
   task<absl::Status> remove(std::string id);
 
   // The message bytes (as enqueued, trace lines included); DataLoss if the file is

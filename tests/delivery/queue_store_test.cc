@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -15,6 +16,7 @@
 #include "delivery/mailstore/maildir_writer.h"
 #include "delivery/queue/queue_sink.h"
 #include "delivery/queue/queue_store.h"
+#include "delivery/queue/spool_reader.h"
 #include "gtest/gtest.h"
 #include "runtime/shard_set.h"
 #include "runtime/when_all.h"
@@ -180,6 +182,7 @@ TEST_F(QueueStoreTest, ConcurrentEnqueuesShareDirectoryFsyncs) {
     ids.insert(r.id);
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kMessages));
+  std::printf("%d concurrent enqueues, %llu directory fsyncs\n", kMessages, static_cast<unsigned long long>(syncs));
   EXPECT_GE(syncs, 1u);
   EXPECT_LT(syncs, static_cast<uint64_t>(kMessages)) << "every enqueue paid its own directory fsync";
   EXPECT_EQ(count_files(dir()), static_cast<size_t>(kMessages));
@@ -351,6 +354,35 @@ TEST_F(QueueStoreTest, SinkQueuesTraceAndMessageForEveryRecipient) {
   auto body = read(q[0].id);
   ASSERT_TRUE(body.ok());
   EXPECT_EQ(*body, "Received: from client by mx.example.org\r\nSubject: hi\r\n\r\nhello\r\n");
+}
+
+// ringmail-admin's offline view (spool_reader.h) agrees with the store, and reports a
+// damaged file instead of moving it.
+TEST_F(QueueStoreTest, OfflineReaderSeesWhatTheStoreHas) {
+  enqueue_result a = enqueue("Subject: a\r\n\r\nA\r\n", rcpts({"x@example.net", "y@example.net"}), 1000);
+  enqueue_result b = enqueue("Subject: b\r\n\r\nB\r\n", rcpts({"z@example.net"}), 900);
+  ASSERT_TRUE(a.result.delivered() && b.result.delivered());
+  ASSERT_TRUE(update(a.id, {{1, rcpt_status::deferred, 4000, "451 4.4.1 no answer"}}).ok());
+  auto spool = read_spool(root_);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  const std::vector<queue_record> listed = list();
+  ASSERT_EQ(spool->size(), listed.size());
+  for (size_t i = 0; i < listed.size(); ++i) {
+    EXPECT_EQ((*spool)[i].record, listed[i]);
+    EXPECT_EQ((*spool)[i].shard, 0u);
+    EXPECT_EQ((*spool)[i].message_size, 17u);
+    EXPECT_EQ((*spool)[i].problem, "");
+  }
+  const std::string path = dir() + "/" + b.id + ".msg";
+  std::string bytes = slurp(path);
+  bytes[5] ^= 0x10;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  spool = read_spool(root_);
+  ASSERT_TRUE(spool.ok());
+  ASSERT_EQ(spool->size(), 2u);
+  EXPECT_NE((*spool)[0].problem, "");
+  EXPECT_TRUE(fs::exists(path));  // reported, not moved
+  EXPECT_EQ(read_spool(top_ + "/missing").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "delivery/directory/open_store.h"
 #include "tools/common/directory_flags.h"
 #include "tools/ringmail-admin/mailbox_command.h"
+#include "tools/ringmail-admin/queue_command.h"
 #include "tools/ringmail-admin/spam_command.h"
 
 ABSL_FLAG(std::string, data_dir, "./data", "ringmail's data directory (the SQLite directory lives here)");
@@ -51,6 +52,7 @@ constexpr const char* kUsage =
     "  fetch USER FOLDER   uid, flags, size and subject of each message\n"
     "  flags USER FOLDER UIDS +|-|=FLAG[,FLAG...]   e.g. flags a@example.org INBOX 1,4:6 +\\Seen,$Work\n"
     "  expunge USER FOLDER [UIDS]   the given messages, or every \\Deleted one\n"
+    "  queue list   the outbound queue (<data_dir>/queue) read offline: messages and recipient states\n"
     "Passwords are read from the terminal (asked twice) or one line of stdin, never from argv.";
 
 int usage() {
@@ -192,6 +194,10 @@ int main(int argc, char** argv) {
   }
   if (command == "spam") {
     int rc = ringmail::tools::spam_command(absl::GetFlag(FLAGS_data_dir), args);
+    return rc == 2 ? usage() : rc;
+  }
+  if (command == "queue") {
+    int rc = ringmail::tools::queue_command(absl::GetFlag(FLAGS_data_dir), args);
     return rc == 2 ? usage() : rc;
   }
   const bool store_command = command == "mailbox" || command == "fetch" || command == "flags" || command == "expunge";
