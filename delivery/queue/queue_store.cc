@@ -174,7 +174,7 @@ task<void> queue_store::move_aside(std::string name) {
   io_status st = co_await rename_path(absl::StrCat(dir_, "/", name), to);
   if (st.ok()) ++moved_to_corrupt_;
   log::warn("queue_file_moved_to_corrupt",
-            {{"shard", options_.shard}, {"file", name}, {"to", to}, {"result", st.to_string()}});
+            {{"file", name}, {"to", to}, {"result", st.to_string()}});
 }
 
 task<absl::Status> queue_store::load_all() {
@@ -187,10 +187,10 @@ task<absl::Status> queue_store::load_all() {
   }
   tmp_removed_ += found.tmp_removed;
   if (found.tmp_removed > 0) {
-    log::info("queue_tmp_removed", {{"shard", options_.shard}, {"files", found.tmp_removed}});
+    log::info("queue_tmp_removed", {{"files", found.tmp_removed}});
   }
   for (const std::string& name : found.others) {
-    log::warn("queue_unknown_file", {{"shard", options_.shard}, {"file", name}});
+    log::warn("queue_unknown_file", {{"file", name}});
   }
   bool moved = false;
   absl::flat_hash_map<std::string, bool> has_state;
@@ -203,13 +203,13 @@ task<absl::Status> queue_store::load_all() {
     auto bytes = co_await mailstore::read_whole_file(absl::StrCat(dir_, "/", msg_name));
     if (!bytes.ok()) {
       // Unreadable now (EIO, permissions): leave it in place for the next start.
-      log::warn("queue_message_unreadable", {{"shard", options_.shard}, {"id", id}, {"error", bytes.status().to_string()}});
+      log::warn("queue_message_unreadable", {{"id", id}, {"error", bytes.status().to_string()}});
       continue;
     }
     auto decoded = decode_message_file(*bytes);
     if (!decoded.ok() || decoded->record.id != id) {
       log::warn("queue_message_damaged",
-                {{"shard", options_.shard}, {"id", id},
+                {{"id", id},
                  {"error", decoded.ok() ? std::string("id differs from the file name") : std::string(decoded.status().message())}});
       co_await move_aside(msg_name);
       if (state_exists) co_await move_aside(state_name);
@@ -228,7 +228,7 @@ task<absl::Status> queue_store::load_all() {
       } else {
         // Duplicates rather than loss: the message stays, every recipient pending.
         log::warn("queue_state_damaged",
-                  {{"shard", options_.shard}, {"id", id},
+                  {{"id", id},
                    {"error", state.ok() ? std::string("envelope differs from the message") : std::string(state.status().message())}});
         if (state_bytes.ok()) {
           co_await move_aside(state_name);
@@ -240,14 +240,14 @@ task<absl::Status> queue_store::load_all() {
   }
   // Left-over states of messages removed by a remove() that a crash interrupted.
   for (const auto& [id, unused] : has_state) {
-    log::info("queue_orphan_state_removed", {{"shard", options_.shard}, {"id", id}});
+    log::info("queue_orphan_state_removed", {{"id", id}});
     co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
   }
   if (moved && options_.fsync) {
     co_await syncer_.sync_directory(corrupt_);
     co_await syncer_.sync_directory(dir_);
   }
-  log::info("queue_loaded", {{"shard", options_.shard}, {"messages", entries_.size()}});
+  log::info("queue_loaded", {{"messages", entries_.size()}});
   co_return absl::OkStatus();
 }
 
@@ -295,7 +295,7 @@ task<enqueue_result> queue_store::enqueue(std::vector<std::string_view> pieces, 
       co_await unlink_path(absl::StrCat(dir_, "/", name));
     }
     out.result = failure(st, failed != nullptr ? failed : "write");
-    log::warn("queue_enqueue_failed", {{"shard", options_.shard}, {"op", failed != nullptr ? failed : "?"},
+    log::warn("queue_enqueue_failed", {{"op", failed != nullptr ? failed : "?"},
                                         {"error", st.to_string()}, {"dsn", out.result.enhanced}});
     co_return out;
   }
@@ -342,7 +342,7 @@ task<absl::Status> queue_store::update(std::string id, std::vector<recipient_out
   if (!st.ok()) {
     // The old states stay in memory. If only the directory fsync failed, the new file may
     // or may not survive a crash; both are states this message really had.
-    log::warn("queue_update_failed", {{"shard", options_.shard}, {"id", id},
+    log::warn("queue_update_failed", {{"id", id},
                                        {"op", failed != nullptr ? failed : "?"}, {"error", st.to_string()}});
     co_return unavailable(st, failed != nullptr ? failed : "write");
   }
@@ -367,7 +367,7 @@ task<absl::Status> queue_store::remove(std::string id) {
   entries_.erase(id);  // the message is gone from disk: it must not be relayed again
   st = co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
   if (!st.ok() && error_of(st) != ENOENT) {
-    log::warn("queue_state_unlink_failed", {{"shard", options_.shard}, {"id", id}, {"error", st.to_string()}});
+    log::warn("queue_state_unlink_failed", {{"id", id}, {"error", st.to_string()}});
   }
   if (options_.fsync) {
     st = co_await syncer_.sync_directory(dir_);

@@ -279,6 +279,55 @@ TEST_F(QueueStoreTest, WriteFailuresAreTemporaryAndLeaveNothing) {
   EXPECT_TRUE(update(ok.id, {{0, rcpt_status::delivered, 0, ""}}).ok());  // and again: it works
 }
 
+// A real full file system (ENOSPC from the kernel, not injected): run by
+// tests/delivery/queue_full_fs_test.sh on a 256 KiB tmpfs in a private mount namespace,
+// skipped when RINGMAIL_QUEUE_SMALL_FS is not set. Enqueues until the disk is full: the
+// failure is temporary (4.3.1), leaves nothing in tmp/ or the spool, and every message
+// acknowledged before it is found again after a restart.
+TEST(QueueStoreFullFs, FullFileSystemIsATemporaryError) {
+  const char* small = ::getenv("RINGMAIL_QUEUE_SMALL_FS");
+  if (small == nullptr) GTEST_SKIP() << "RINGMAIL_QUEUE_SMALL_FS not set (see queue_full_fs_test.sh)";
+  const std::string root = std::string(small) + "/queue";
+  auto shards = testing::make_shards(1);
+  ASSERT_NE(shards, nullptr);
+  const std::string body = "Subject: big\r\n\r\n" + std::string(16 * 1024, 'x') + "\r\n";
+  size_t accepted = 0;
+  delivery_result refused;
+  testing::run_on(*shards, 0, [&]() -> task<void> {
+    mailstore::maildir_writer writer(mailstore::writer_options{});
+    queue_store store(root, queue_options{}, writer, shards->offload());
+    absl::Status st = co_await store.load_all();
+    EXPECT_TRUE(st.ok()) << st;
+    for (int i = 0; i < 1000; ++i) {
+      std::vector<std::string_view> pieces;
+      pieces.push_back(body);
+      std::vector<recipient_state> to = rcpts({"b@example.net"});
+      enqueue_result r = co_await store.enqueue(std::move(pieces), "a@example.org", std::move(to), 1000);
+      if (!r.result.delivered()) {
+        refused = r.result;
+        break;
+      }
+      ++accepted;
+    }
+    EXPECT_EQ(store.size(), accepted);
+  });
+  EXPECT_GT(accepted, 0u);
+  EXPECT_EQ(refused.st, delivery_result::temporary) << refused.reason;
+  EXPECT_EQ(refused.enhanced, "4.3.1") << refused.reason;
+  EXPECT_EQ(count_files(root + "/0/tmp"), 0u);
+  EXPECT_EQ(count_files(root + "/0"), accepted);
+  size_t after_restart = 0;
+  testing::run_on(*shards, 0, [&]() -> task<void> {
+    mailstore::maildir_writer writer(mailstore::writer_options{});
+    queue_store store(root, queue_options{}, writer, shards->offload());
+    absl::Status st = co_await store.load_all();
+    EXPECT_TRUE(st.ok()) << st;
+    after_restart = store.size();
+    EXPECT_EQ(store.moved_to_corrupt(), 0u);
+  });
+  EXPECT_EQ(after_restart, accepted);
+}
+
 TEST_F(QueueStoreTest, ReadOnlySpoolIsATemporaryError) {
   if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   ASSERT_EQ(::chmod((dir() + "/tmp").c_str(), 0500), 0);
