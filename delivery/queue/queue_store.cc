@@ -122,7 +122,10 @@ task<io_status> queue_store::write_durably(std::string final_name, std::vector<s
                                            const char** failed) {
   const std::string tmp_path = absl::StrCat(tmp_, "/", final_name);
   const std::string final_path = absl::StrCat(dir_, "/", final_name);
-  auto opened = co_await file::open(tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, options_.file_mode);
+  // O_TRUNC, not O_EXCL: tmp/ names are ours alone (a fresh id for a message, and no
+  // two writes of one id's state at once), so a name found there is a leftover of a
+  // failed write whose unlink failed too, and must not block this id forever.
+  auto opened = co_await file::open(tmp_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, options_.file_mode);
   if (!opened.ok()) {
     *failed = "create tmp file";
     co_return opened.status();
@@ -184,6 +187,17 @@ task<absl::Status> queue_store::load_all() {
   listing found = co_await offload(offload_, std::move(lister));
   if (found.error != 0) {
     co_return absl::UnavailableError(absl::StrCat("queue directory ", dir_, ": ", std::strerror(found.error)));
+  }
+  // Directories load_all() may just have made must not vanish in a crash after the first
+  // acknowledged enqueue: sync each and its parents up to "/" (once per start).
+  if (options_.fsync) {
+    std::vector<std::string> made;  // a named vector: see update()
+    made.push_back(dir_);
+    made.push_back(corrupt_);
+    for (const std::string& d : made) {
+      io_status st = co_await syncer_.sync_chain(d);
+      if (!st.ok()) co_return absl::UnavailableError(absl::StrCat("queue directory ", d, ": ", st.to_string()));
+    }
   }
   tmp_removed_ += found.tmp_removed;
   if (found.tmp_removed > 0) {

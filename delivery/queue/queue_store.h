@@ -14,7 +14,9 @@
 //
 // DURABILITY, as maildir_writer.h's Maildir delivery (Postfix's queue files are made the
 // same way: cleanup writes incoming/, fsyncs, and only then does smtpd answer 250):
-//   1. open <shard>/tmp/<name> with O_CREAT|O_EXCL, write it, fsync it, close it
+//   0. (once, in load_all) the spool directories and their parents are fsynced, as the
+//      Maildir writer's sync_chain does for a new Maildir
+//   1. open <shard>/tmp/<name>, write it, fsync it, close it
 //   2. rename it into <shard>/ — a reader (load_all) sees the whole file or nothing
 //   3. fsync <shard>/ through maildir_writer::sync_directory, the shard's group commit:
 //      concurrent enqueues and updates share one directory fsync per batch, so N
