@@ -126,6 +126,7 @@ class queue_store {
   // Snapshot of every queued message, oldest arrival first (the admin tool's listing).
   std::vector<queue_record> list() const;
   const queue_record* find(std::string_view id) const;
+  // Messages known, counting enqueues still being written (which list() leaves out).
   size_t size() const { return entries_.size(); }
 
   const std::string& directory() const { return dir_; }
