@@ -79,8 +79,8 @@ start() {
   read -r smtp_port sub_port subs_port < <(ringmail_free_ports 3)
   [ -n "${subs_port:-}" ] || fatal "could not pick free ports"
   : >"$log"
-  ringmail_start "$data" "$log" --smtp_port="$smtp_port" --submission_port="$sub_port" \
-    --submissions_port="$subs_port" "$@" || fatal "server did not log event=ready within 10 s"
+  ringmail_start "$log" "${ringmail_test_flags[@]}" --data_dir="$data" --smtp_port="$smtp_port" \
+    --submission_port="$sub_port" --submissions_port="$subs_port" "$@" || fatal "server did not log event=ready within 10 s"
   ok "server ready (smtp=$smtp_port submission=$sub_port submissions=$subs_port $*)"
 }
 
