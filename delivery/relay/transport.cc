@@ -134,6 +134,11 @@ absl::StatusOr<next_hop> parse_next_hop(std::string_view text) {
     return hop;
   }
   hop.host = canonical_domain(host);
+  // "0.0.0.1." is an address once its trailing dot is gone: refused like "0.0.0.1", or
+  // it would print as a host name and parse back as an address (relay_transport_fuzz).
+  if (is_ipv4(hop.host)) {
+    return absl::InvalidArgumentError(absl::StrCat("next hop: write the address literal as [", av(hop.host), "]"));
+  }
   if (!is_domain(hop.host)) return absl::InvalidArgumentError(absl::StrCat("next hop: bad host name \"", av(host), "\""));
   return hop;
 }
