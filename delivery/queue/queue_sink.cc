@@ -23,6 +23,7 @@ task<std::vector<delivery::delivery_result>> queue_sink::deliver(const delivery:
   pieces.push_back(message.trace);
   pieces.push_back(message.message);
   enqueue_result queued = co_await store_.enqueue(std::move(pieces), message.reverse_path, std::move(rcpts), now);
+  if (queued.result.delivered() && on_queued_) on_queued_(queued.id);
   co_return std::vector<delivery::delivery_result>(n, queued.result);
 }
 

@@ -11,6 +11,9 @@
 // Threading: one sink per shard over that shard's store, used on that shard only.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include <vector>
 
 #include "delivery/queue/queue_store.h"
@@ -20,13 +23,17 @@ namespace ringmail::queue {
 
 class queue_sink : public delivery::message_sink {
  public:
-  explicit queue_sink(queue_store& store) : store_(store) {}
+  // `on_queued` is told each new queue id once it is durable (the shard's relay agent
+  // schedules it at once instead of waiting for a queue scan).
+  explicit queue_sink(queue_store& store, std::function<void(const std::string& id)> on_queued = {})
+      : store_(store), on_queued_(std::move(on_queued)) {}
 
   task<std::vector<delivery::delivery_result>> deliver(const delivery::sink_message& message,
                                                        std::vector<delivery::sink_recipient> recipients) override;
 
  private:
   queue_store& store_;
+  std::function<void(const std::string& id)> on_queued_;
 };
 
 }  // namespace ringmail::queue

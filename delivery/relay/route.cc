@@ -97,6 +97,7 @@ task<route> route_resolver::resolve(std::string domain) {
     if (!hop.ok() || !hop->address_literal || hop->port != kSmtpPort) {
       co_return failure(route_status::permanent, "5.1.2", absl::StrCat("bad address literal ", domain));
     }
+    hop->port = options_.smtp_port;
     route r = co_await resolve_hop(*hop, false);
     co_return r;
   }
@@ -119,7 +120,7 @@ task<route> route_resolver::resolve(std::string domain) {
           route got = co_await resolve_hop(*entry->nexthop, true);
           r = std::move(got);
         } else {
-          route got = co_await resolve_mx(name, kSmtpPort, false);
+          route got = co_await resolve_mx(name, options_.smtp_port, false);
           r = std::move(got);
         }
         break;
@@ -129,9 +130,10 @@ task<route> route_resolver::resolve(std::string domain) {
   }
   if (options_.relayhost) {
     route r = co_await resolve_hop(*options_.relayhost, true);
+    r.relayhost = true;
     co_return r;
   }
-  route r = co_await resolve_mx(name, kSmtpPort, false);
+  route r = co_await resolve_mx(name, options_.smtp_port, false);
   co_return r;
 }
 

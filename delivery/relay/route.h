@@ -65,6 +65,7 @@ struct route {
   // What was left out and why, for the log: "mx.example.test: address literal ...".
   std::vector<std::string> notes;
   bool loop = false;  // our own name was among the MX hosts (RFC 5321 §5.1)
+  bool relayhost = false;  // the hosts are --relayhost's (its AUTH credentials apply)
 
   bool ok() const { return status == route_status::ok; }
 };
@@ -76,6 +77,9 @@ struct route_options {
   bool ipv4 = true;
   bool ipv6 = true;
   bool prefer_ipv6 = false;  // per host: AAAA addresses before A ones
+  // The port MX hosts (and next hops written without one) are contacted on. Always 25 in
+  // production; tests point it at receiving servers on a high port of 127.0.0.x.
+  uint16_t smtp_port = 25;
 };
 
 class route_resolver {
