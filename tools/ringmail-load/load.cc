@@ -113,8 +113,16 @@ void count_failure(shard_state& s, const failure& why) {
 // One of the `connections` concurrent sessions: keeps a session open and sends messages
 // back to back until the shared counter runs out, reconnecting after a broken session;
 // or, with new_connection_per_message, opens and QUITs one session per message.
-task<void> session_loop(shard_state& s) {
+task<void> session_loop(shard_state& s, unsigned session) {
   const load_options& o = s.shared.options;
+  // The session's own options when it logs in (smtp_client keeps a reference: they live
+  // in this frame, as long as the client).
+  client_options own = o.client;
+  std::string_view from = o.from;
+  if (!o.logins.empty()) {
+    own.auth = o.logins[session % o.logins.size()];
+    if (o.from_login) from = own.auth->user;
+  }
   std::unique_ptr<smtp_client> client;
   std::vector<std::string> recipients;
   std::string payload;
@@ -126,12 +134,12 @@ task<void> session_loop(shard_state& s) {
     pick_recipients(s, index, recipients);
     message_id = absl::StrCat("<", o.run_tag, ".", index, "@ringmail-load>");
     payload.clear();
-    message_info info = s.shared.messages.render(index, message_id, o.from, recipients, s.current_date(), payload);
+    message_info info = s.shared.messages.render(index, message_id, from, recipients, s.current_date(), payload);
     payload.append(".\r\n");
 
     clock::time_point start = clock::now();
     if (client == nullptr) {
-      open_result opened = co_await smtp_client::open(o.server, o.client);
+      open_result opened = co_await smtp_client::open(o.server, own);
       if (opened.client == nullptr) {
         count_failure(s, opened.why);
         continue;
@@ -140,7 +148,7 @@ task<void> session_loop(shard_state& s) {
     }
     if (!o.new_connection_per_message) start = clock::now();
 
-    envelope env{o.from, recipients, payload.size() - 3, info.eight_bit};  // without the ".\r\n"
+    envelope env{from, recipients, payload.size() - 3, info.eight_bit};  // without the ".\r\n"
     transaction_result r = co_await client->send(env, payload);
     if (r.kind == outcome::ok) {
       auto micros = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start).count();
@@ -168,10 +176,11 @@ task<void> session_loop(shard_state& s) {
   if (client != nullptr) co_await client->quit();
 }
 
-task<void> run_shard(shard_state& s, unsigned sessions) {
+// Shard `s.shard` of `shards` runs sessions s.shard, s.shard + shards, ...
+task<void> run_shard(shard_state& s, unsigned sessions, unsigned shards) {
   std::vector<task<void>> loops;
   loops.reserve(sessions);
-  for (unsigned i = 0; i < sessions; ++i) loops.push_back(session_loop(s));
+  for (unsigned i = 0; i < sessions; ++i) loops.push_back(session_loop(s, s.shard + i * shards));
   co_await when_all(std::move(loops));
 }
 
@@ -187,9 +196,9 @@ struct detached {
   };
 };
 
-detached launch(shard_state& s, unsigned sessions, std::promise<void>& done) {
+detached launch(shard_state& s, unsigned sessions, unsigned shards, std::promise<void>& done) {
   try {
-    co_await run_shard(s, sessions);
+    co_await run_shard(s, sessions, shards);
     done.set_value();
   } catch (...) {
     done.set_exception(std::current_exception());
@@ -230,7 +239,8 @@ absl::StatusOr<load_report> run_load(const load_options& options, const message_
   for (unsigned i = 0; i < set->size(); ++i) {
     // Sessions are dealt out to shards in turn: shard i runs sessions i, i+shards, ...
     unsigned sessions = options.connections / set->size() + (i < options.connections % set->size() ? 1 : 0);
-    set->run_on(i, [&states, &done, i, sessions] { launch(*states[i], sessions, done[i]); });
+    const unsigned shards = set->size();
+    set->run_on(i, [&states, &done, i, sessions, shards] { launch(*states[i], sessions, shards, done[i]); });
   }
   std::exception_ptr bug;
   for (auto& f : finished) {

@@ -1,6 +1,8 @@
 // The load run: `connections` concurrent sessions spread over `shards` client threads,
 // each taking the next message number from one shared counter until `messages` have
 // been tried, so fast sessions simply send more and the run ends when the total is done.
+// For submission load each session authenticates (AUTH PLAIN after STARTTLS) as one of
+// the logins, in turn, and may send as it.
 //
 // Per message it records one outcome (ok, temporary failure, permanent failure, error)
 // and, for accepted messages, the latency from MAIL (or, with one connection per
@@ -35,6 +37,12 @@ struct load_options {
   bool random_recipients = false;  // else round-robin by message number
   uint64_t seed = 1;
   client_options client;
+  // Submission load (RFC 4954 AUTH PLAIN, sent by the client only under TLS): session i
+  // logs in as logins[i % logins.size()]. Empty: no AUTH.
+  std::vector<relay::auth_credentials> logins;
+  // Each session sends as its login (MAIL FROM and From:), since a submission server lets
+  // a login send only as its own addresses; else every message is from `from`.
+  bool from_login = false;
   // Open file (O_APPEND) for the ledger of acknowledged messages, or -1.
   int ledger_fd = -1;
   // Unique to this run; part of every Message-ID.
