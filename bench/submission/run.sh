@@ -23,8 +23,11 @@
 #   REPEATS (3)          runs per cell, Postfix and ringmail alternating; the table shows
 #                        the median by end-to-end msgs/s and lists every run
 #   SERVERS ("postfix ringmail")  which servers to measure
-#   PERF (0)             1: `perf record -g` of ringmail during its last run of each
-#                        cell, the top symbols printed after the table
+#   PERF (0)             1: during the last run of each cell, `perf record -g -p` of
+#                        ringmail (top symbols printed after the table) and `perf
+#                        record -a` for Postfix (CPU samples by command name: smtpd,
+#                        cleanup, qmgr, smtp, auth, ...; other processes on the machine
+#                        are left out of the list)
 #   RINGMAIL_FLAGS       extra flags for `ringmail serve`
 #   BENCH_DIR (/var/tmp) work files, queues; a real disk (tmpfs refused: fsync is free there)
 #   KEEP (0)             1 keeps the work directory (configs, logs)
@@ -305,8 +308,12 @@ run_one() {
   for root in "${roots[@]}"; do ticks0=$((ticks0 + $(tree_ticks "$root"))); done
   sink0=$(tree_ticks "$sink_pid")
   children_cpu c0
-  if ((do_perf)) && [[ $server == ringmail && $r == "$repeats" ]]; then
-    perf record -g -o "$work/perf-$s.data" -p "$ringmail_pid" >/dev/null 2>&1 &
+  if ((do_perf)) && [[ $r == "$repeats" ]]; then
+    if [[ $server == ringmail ]]; then
+      perf record -g -o "$work/perf-$server-$s.data" -p "$ringmail_pid" >/dev/null 2>&1 &
+    else
+      perf record -a -o "$work/perf-$server-$s.data" >/dev/null 2>&1 &
+    fi
     perf_pid=$!
   fi
   t0=$(date +%s%N)
@@ -374,6 +381,7 @@ take_median() {
   runs_of[$cell]=$(IFS=/; echo "${all[*]}")
 }
 
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
 log "work directory $work ($fstype): sink=$sink_port postfix submission=$pf_port ringmail submission=$rm_port"
 
 # Warm-up, not measured: Postfix spawns its smtpd/cleanup/smtp processes and both see
@@ -408,7 +416,7 @@ done
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
 commit=${BENCH_COMMIT:-$(git_commit "$src")}
 echo
-echo "Run: date=$(date -u +%Y-%m-%dT%H:%M:%SZ) commit=$commit messages=$messages size=$size users=$nusers" \
+echo "Run: date=$(date -u +%Y-%m-%dT%H:%M:%SZ) loadavg_start=$loadavg_start loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /) commit=$commit messages=$messages size=$size users=$nusers" \
      "repeats=$repeats ringmail_shards=$shards load_shards=$load_shards cpus=$(nproc) kernel=$(uname -r)" \
      "disk=$fstype postfix=$(postconf -h mail_version) dovecot=$(dovecot --version | cut -d' ' -f1)"
 ((have_relay)) || echo "ringmail: not measured ('ringmail serve' has no --relayhost yet)"
@@ -437,11 +445,18 @@ echo "postfix: private instance, main.cf and master.cf as written by this script
 echo "sink: smtp-sink -c -u nobody $host:SINK 1000"
 if ((do_perf)); then
   for s in $sessions_list; do
-    [[ -s $work/perf-$s.data ]] || continue
-    echo
-    echo "perf, ringmail, $s sessions (last run; self time, top 25 symbols):"
-    perf report -i "$work/perf-$s.data" --no-children --sort symbol --stdio 2>/dev/null |
-      grep -E '^ +[0-9]' | head -n 25
+    if [[ -s $work/perf-ringmail-$s.data ]]; then
+      echo
+      echo "perf, ringmail, $s sessions (last run; self time, top 25 symbols):"
+      perf report -i "$work/perf-ringmail-$s.data" --no-children --sort symbol --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | head -n 25 || true
+    fi
+    if [[ -s $work/perf-postfix-$s.data ]]; then
+      echo
+      echo "perf -a, Postfix run, $s sessions (last run; samples by command, % of all on the machine):"
+      perf report -i "$work/perf-postfix-$s.data" --sort comm --stdio 2>/dev/null |
+        grep -E '^ +[0-9].* (master|smtpd|cleanup|qmgr|smtp|trivial-rewrite|tlsmgr|anvil|proxymap|postlogd|auth|dovecot|config|log|smtp-sink|ringmail-load|ringmail) *$' || true
+    fi
   done
 fi
 ((failed == 0)) || exit 1
