@@ -16,6 +16,9 @@ packages=(
   mariadb-server mariadb-client dovecot-core dovecot-imapd
   # real SMTP clients for the end-to-end tests
   swaks libnet-ssleay-perl postfix
+  # the relay end-to-end test's private DNS server (tests/tools/relay_e2e_test.sh); the
+  # binary alone: the "dnsmasq" package would enable and start a system DNS service
+  dnsmasq-base
   # real IMAP clients for the end-to-end tests: Roundcube (run with `php -S`) driven by
   # headless Chromium (tests/tools/roundcube_test.sh), mbsync (tests/tools/imap_mbsync_test.sh)
   roundcube-core roundcube-plugins php-cli php-sqlite3 chromium python3-websocket isync
