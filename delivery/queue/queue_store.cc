@@ -19,6 +19,7 @@
 /* Runtime. */
 #include "runtime/file.h"
 #include "runtime/log.h"
+#include "runtime/reactor.h"  // sleep_for
 
 namespace ringmail::queue {
 namespace {
@@ -28,6 +29,7 @@ constexpr char kMsgSuffix[] = ".msg";
 constexpr char kStateSuffix[] = ".state";
 constexpr size_t kMsgSuffixLen = sizeof(kMsgSuffix) - 1;
 constexpr size_t kStateSuffixLen = sizeof(kStateSuffix) - 1;
+constexpr size_t kHoldSuffixLen = sizeof(kHoldSuffix) - 1;
 
 int error_of(const io_status& st) { return st.error_number != 0 ? st.error_number : EIO; }
 
@@ -51,6 +53,7 @@ struct listing {
   int error = 0;  // errno if the directory could not be made or listed
   std::vector<std::string> messages;  // ids with a .msg file
   std::vector<std::string> states;    // ids with a .state file
+  std::vector<std::string> holds;     // ids with a .hold file
   std::vector<std::string> others;    // anything else (left alone, logged)
   size_t tmp_removed = 0;
 };
@@ -87,6 +90,8 @@ listing list_spool(const std::string& root, const std::string& dir, const std::s
       out.messages.emplace_back(name.substr(0, name.size() - kMsgSuffixLen));
     } else if (name.ends_with(kStateSuffix) && valid_queue_id(name.substr(0, name.size() - kStateSuffixLen))) {
       out.states.emplace_back(name.substr(0, name.size() - kStateSuffixLen));
+    } else if (name.ends_with(kHoldSuffix) && valid_queue_id(name.substr(0, name.size() - kHoldSuffixLen))) {
+      out.holds.emplace_back(name.substr(0, name.size() - kHoldSuffixLen));
     } else {
       out.others.emplace_back(name);
     }
@@ -231,6 +236,7 @@ task<absl::Status> queue_store::load_all() {
       continue;
     }
     queue_record record = std::move(decoded->record);
+    const uint64_t message_size = decoded->message.size();
     bytes->clear();
     bytes->shrink_to_fit();
     if (state_exists) {
@@ -250,12 +256,24 @@ task<absl::Status> queue_store::load_all() {
         }
       }
     }
-    entries_[id].record = std::move(record);
+    entry& e = entries_[id];
+    e.record = std::move(record);
+    e.message_size = message_size;
   }
   // Left-over states of messages removed by a remove() that a crash interrupted.
   for (const auto& [id, unused] : has_state) {
     log::info("queue_orphan_state_removed", {{"id", id}});
     co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
+  }
+  // Holds: of a loaded message, or of one whose .msg is still there (unreadable now: its
+  // hold stays for the next start), else left over by an interrupted remove().
+  for (const std::string& id : found.holds) {
+    if (auto it = entries_.find(id); it != entries_.end()) {
+      it->second.held = true;
+    } else if (!std::binary_search(found.messages.begin(), found.messages.end(), id)) {
+      log::info("queue_orphan_hold_removed", {{"id", id}});
+      co_await unlink_path(absl::StrCat(dir_, "/", id, kHoldSuffix));
+    }
   }
   if (moved && options_.fsync) {
     co_await syncer_.sync_directory(corrupt_);
@@ -316,6 +334,7 @@ task<enqueue_result> queue_store::enqueue(std::vector<std::string_view> pieces, 
   ++enqueued_;
   entry& e = entries_[record.id];
   e.busy = false;
+  e.message_size = size;
   out.id = record.id;
   e.record = std::move(record);
   out.result.st = delivery_result::ok;
@@ -352,6 +371,12 @@ task<absl::Status> queue_store::update(std::string id, std::vector<recipient_out
   pieces.push_back(bytes);
   io_status st = co_await write_durably(absl::StrCat(id, kStateSuffix), std::move(pieces), &failed);
   it = entries_.find(id);  // the map may have grown meanwhile
+  if (it == entries_.end()) {
+    // The admin deleted the message while its states were written (remove(id, true)
+    // waits for busy only so long): take back a .state it may have renamed into place.
+    if (st.ok()) co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
+    co_return absl::NotFoundError(absl::StrCat("queued message ", id, " was deleted"));
+  }
   it->second.busy = false;
   if (!st.ok()) {
     // The old states stay in memory. If only the directory fsync failed, the new file may
@@ -364,13 +389,29 @@ task<absl::Status> queue_store::update(std::string id, std::vector<recipient_out
   co_return absl::OkStatus();
 }
 
-task<absl::Status> queue_store::remove(std::string id) {
+task<absl::Status> queue_store::remove(std::string id) { co_return co_await remove(std::move(id), false); }
+
+task<absl::Status> queue_store::remove(std::string id, bool force) {
   auto it = entries_.find(id);
-  if (it == entries_.end()) co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+  // An enqueue still being written has no record yet: not a message anyone can name.
+  if (it == entries_.end() || it->second.record.id.empty()) {
+    co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+  }
+  if (force) {
+    // An update's write takes milliseconds; the admin's delete waits for it rather than
+    // failing on a race the operator cannot see.
+    const auto until = std::chrono::steady_clock::now() + kForcedRemoveWait;
+    while (it->second.busy && std::chrono::steady_clock::now() < until) {
+      co_await sleep_for(std::chrono::milliseconds(10));
+      it = entries_.find(id);
+      if (it == entries_.end()) co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+    }
+  }
   if (it->second.busy) co_return absl::FailedPreconditionError(absl::StrCat("queued message ", id, " is busy"));
-  if (!it->second.record.all_final()) {
+  if (!force && !it->second.record.all_final()) {
     co_return absl::FailedPreconditionError(absl::StrCat("queued message ", id, " has recipients left"));
   }
+  const bool had_hold = it->second.held || it->second.hold_busy;
   it->second.busy = true;
   // The message first: see "Ordering" in the header.
   io_status st = co_await unlink_path(absl::StrCat(dir_, "/", id, kMsgSuffix));
@@ -383,11 +424,74 @@ task<absl::Status> queue_store::remove(std::string id) {
   if (!st.ok() && error_of(st) != ENOENT) {
     log::warn("queue_state_unlink_failed", {{"id", id}, {"error", st.to_string()}});
   }
+  if (had_hold) {
+    st = co_await unlink_path(absl::StrCat(dir_, "/", id, kHoldSuffix));
+    if (!st.ok() && error_of(st) != ENOENT) {
+      log::warn("queue_hold_unlink_failed", {{"id", id}, {"error", st.to_string()}});
+    }
+  }
+  if (force) log::info("queue_message_deleted", {{"id", id}});
   if (options_.fsync) {
     st = co_await syncer_.sync_directory(dir_);
     if (!st.ok()) co_return unavailable(st, "fsync queue directory");
   }
   co_return absl::OkStatus();
+}
+
+task<absl::Status> queue_store::set_held(std::string id, bool held) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.record.id.empty()) {
+    co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+  }
+  if (it->second.hold_busy) {
+    co_return absl::FailedPreconditionError(absl::StrCat("a hold or release of ", id, " is running"));
+  }
+  if (it->second.held == held) co_return absl::OkStatus();
+  it->second.hold_busy = true;
+  const std::string name = absl::StrCat(id, kHoldSuffix);
+  const char* failed = nullptr;
+  io_status st;
+  if (held) {
+    std::vector<std::string_view> nothing;  // an empty file: its name is the information
+    st = co_await write_durably(name, std::move(nothing), &failed);
+  } else {
+    st = co_await unlink_path(absl::StrCat(dir_, "/", name));
+    if (!st.ok() && error_of(st) == ENOENT) st = io_status::success();
+    if (!st.ok()) {
+      failed = "unlink hold";
+    } else if (options_.fsync) {
+      st = co_await syncer_.sync_directory(dir_);
+      if (!st.ok()) failed = "fsync queue directory";
+    }
+  }
+  it = entries_.find(id);
+  if (it == entries_.end()) {
+    // Removed meanwhile (remove() unlinks a .hold only if it knew of one): take ours back.
+    if (held) co_await unlink_path(absl::StrCat(dir_, "/", name));
+    co_return absl::NotFoundError(absl::StrCat("queued message ", id, " was removed"));
+  }
+  it->second.hold_busy = false;
+  // Memory follows the namespace: a hold whose file is in place (only the directory fsync
+  // failed) counts as held, a release whose unlink succeeded as released.
+  const bool file_changed = failed == nullptr || std::string_view(failed) == "fsync queue directory";
+  if (file_changed) it->second.held = held;
+  if (!st.ok()) {
+    log::warn("queue_hold_failed", {{"id", id}, {"held", held ? "yes" : "no"},
+                                     {"op", failed != nullptr ? failed : "?"}, {"error", st.to_string()}});
+    co_return unavailable(st, failed != nullptr ? failed : "hold");
+  }
+  log::info(held ? "queue_message_held" : "queue_message_released", {{"id", id}});
+  co_return absl::OkStatus();
+}
+
+bool queue_store::held(std::string_view id) const {
+  auto it = entries_.find(std::string(id));
+  return it != entries_.end() && it->second.held;
+}
+
+uint64_t queue_store::message_size(std::string_view id) const {
+  auto it = entries_.find(std::string(id));
+  return it == entries_.end() ? 0 : it->second.message_size;
 }
 
 task<absl::StatusOr<std::string>> queue_store::read_message(std::string id) {

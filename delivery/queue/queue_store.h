@@ -8,6 +8,7 @@
 //   <shard>/<id>.msg     the envelope and message, written once (queue_format.h)
 //   <shard>/<id>.state   per-recipient states, replaced whole by each update; absent
 //                        until the first update (= every recipient pending)
+//   <shard>/<id>.hold    empty; present while the admin holds the message (postsuper -h)
 //   <shard>/tmp/         files being written; never read; emptied by load_all()
 //   corrupt/             damaged files, moved here as "<shard>-<name>-<unix time>",
 //                        logged, never deleted (they may hold the only copy of a mail)
@@ -24,13 +25,23 @@
 //   enqueue() reports ok only after step 3; any failure removes what it wrote and
 //   reports a temporary error (the sender retries; nothing half-written is ever mail).
 //   A crash leaves at most a file in tmp/, which load_all() removes.
-// Ordering that keeps "never lost": remove() unlinks <id>.msg before <id>.state, so a
-// crash in between leaves an orphan .state (deleted at start) and never a message whose
+// Ordering that keeps "never lost": remove() unlinks <id>.msg before <id>.state and
+// <id>.hold, so a crash in between leaves an orphan .state or .hold (deleted at start,
+// before any enqueue could pick its id again) and never a message whose
 // states are gone (which would resend to delivered recipients — a duplicate at worst, but
 // avoidable). A damaged .state is moved aside and its message kept with every recipient
 // pending: duplicates rather than loss. A damaged .msg is moved aside with its .state.
 // A crash after the last update and before remove() leaves a message whose recipients are
 // all final; load_all() keeps it (list() shows it) and its consumer should remove() it.
+//
+// HOLD (Postfix's postsuper -h / -H moves the queue file into and out of hold/): here a
+// marker file beside the message, so holding never rewrites the message or its states
+// and the strict .state format stays as it is. set_held(true) writes <id>.hold through
+// the same tmp -> fsync -> rename -> directory fsync as any queue file; set_held(false)
+// unlinks it and fsyncs the directory. The relay asks held(id) before each attempt; a
+// held message keeps its states (its deferred recipients' next attempt included) and is
+// still listed. Departure: Postfix's hold/ is a queue of its own; ours is a flag, so a
+// held message stays in its shard's spool and keeps its id.
 //
 // LIMITS of this first piece (for the relay session to lift): load_all() reads every
 // message file whole once to check its CRC (then drops the bytes), and the in-memory
@@ -39,11 +50,15 @@
 // Threading: NOT thread-safe — one store per shard, used only from that shard's thread,
 // after load_all() has completed. update() and remove() of one id must not overlap (the
 // relay works one message at a time); an overlapping call fails with FailedPrecondition
-// rather than racing two renames of the same .state file.
+// rather than racing two renames of the same .state file. The admin's forced remove() is
+// the exception: it may come while an update of the id is being written; it waits (up to
+// kForcedRemoveWait) for that write to finish, and an update that finds its message gone
+// once its write is done takes its .state file back and reports NotFound.
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -58,6 +73,9 @@
 #include "runtime/task.h"
 
 namespace ringmail::queue {
+
+// Suffix of the hold marker file (see HOLD); the offline reader looks for it too.
+inline constexpr char kHoldSuffix[] = ".hold";
 
 using delivery_result = mailstore::delivery_result;
 
@@ -118,6 +136,21 @@ class queue_store {
   // unlinked the message is gone from the store even if the directory fsync then fails
   // (a crash could bring it back, all final, as above).
   task<absl::Status> remove(std::string id);
+  // The admin's delete (postsuper -d): as remove(id), but whatever the recipients' states
+  // (force = true), and waiting up to kForcedRemoveWait for an update of the id that is
+  // being written (FailedPrecondition after that). force = false is remove(id).
+  task<absl::Status> remove(std::string id, bool force);
+  static constexpr std::chrono::milliseconds kForcedRemoveWait{5000};
+
+  // Holds (true) or releases (false) a message, durably (see HOLD); ok if it already was.
+  // NotFound, FailedPrecondition (another hold/release of the id is being written),
+  // Unavailable (I/O: the hold state is then unchanged, except that a release whose
+  // unlink succeeded and whose directory fsync failed counts as released).
+  task<absl::Status> set_held(std::string id, bool held);
+  // Whether the message is held (false for an unknown id).
+  bool held(std::string_view id) const;
+  // Bytes of the message as enqueued (trace lines included); 0 for an unknown id.
+  uint64_t message_size(std::string_view id) const;
 
   // The message bytes (as enqueued, trace lines included); DataLoss if the file is
   // damaged now.
@@ -140,6 +173,9 @@ class queue_store {
   struct entry {
     queue_record record;
     bool busy = false;  // an update or remove is running
+    bool held = false;  // <id>.hold exists
+    bool hold_busy = false;  // a set_held is being written
+    uint64_t message_size = 0;
   };
 
   std::string new_id(int64_t now);
