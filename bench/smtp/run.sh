@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Side-by-side mail delivery benchmark (issue 4): the classic stack, Postfix delivering
 # over LMTP into Dovecot's Maildir, against ringmail, on the same machine in one run,
 # with the same clients and the same messages. Spam scanning is explicit: two modes, each
@@ -130,10 +131,16 @@ keep=${KEEP:-0}
 host=127.0.0.1
 domain=bench.test
 
-die() {
-  echo "bench/smtp: $*" >&2
-  exit 1
-}
+# log, die, stop_pid, pid_from, wait_pid_file, free_port, wait_port, tree_ticks;
+# postfix_master_cf, postfix_queue_empty.
+src_dir=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck disable=SC2034  # used by die (bench/lib/common.sh)
+bench_name=bench/smtp
+bench_host=$host
+# shellcheck source=../lib/common.sh
+. "$src_dir/bench/lib/common.sh"
+# shellcheck source=../lib/postfix.sh
+. "$src_dir/bench/lib/postfix.sh"
 
 ringmail_bin=$build/tools/ringmail/ringmail
 admin_bin=$build/tools/ringmail-admin/ringmail-admin
@@ -181,36 +188,6 @@ pf_started=0
 dv_started=0
 rs_pid=""
 failed=0
-
-log() { echo "[$(date +%T)] $*" >&2; }
-
-# Kills $1 with TERM, then KILL after 5 s.
-stop_pid() {
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-pid_from() { [[ -s $1 ]] && tr -dc 0-9 <"$1"; }
-
-# Waits (at most 10 s) for the pid file $1 of a daemon that has just started.
-wait_pid_file() {
-  local i pid
-  for ((i = 0; i < 200; i++)); do
-    pid=$(pid_from "$1" || true)
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-      echo "$pid"
-      return 0
-    fi
-    sleep 0.05
-  done
-  return 1
-}
 
 stop_postfix() {
   ((pf_started)) || return 0
@@ -263,75 +240,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port nobody listens on, below the ephemeral range.
-used_ports=" "
-free_port() {
-  local port i
-  for ((i = 0; i < 100; i++)); do
-    port=$((20000 + RANDOM % 12000))
-    [[ $used_ports == *" $port "* ]] && continue
-    if [[ -z $(ss -Htln "sport = :$port" 2>/dev/null) ]] &&
-       ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-      used_ports+="$port "
-      echo "$port"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# Waits (at most $2 s) until something accepts on port $1.
-wait_port() {
-  local port=$1 limit=$2 i
-  for ((i = 0; i < limit * 20; i++)); do
-    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-# utime+stime+cutime+cstime, in clock ticks, summed over process $1 and all its
-# descendants. cutime/cstime hold the CPU of children that exited and were reaped, so
-# the difference of two readings covers short-lived children (smtpd, cleanup, lmtp, ...)
-# as long as the root lives through both.
-tree_ticks() {
-  # cat fails for processes that exit between the glob and the read; that is expected.
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-    {
-      pid = $1
-      line = $0
-      sub(/^.*\) /, "", line)
-      split(line, f, " ")
-      ppid[pid] = f[2]
-      ticks[pid] = f[12] + f[13] + f[14] + f[15]
-    }
-    END {
-      total = 0
-      for (p in ticks) {
-        q = p
-        for (depth = 0; depth < 64 && q != "" && q != 0 && q != 1; depth++) {
-          if (q == root) { total += ticks[p]; break }
-          q = ppid[q]
-        }
-      }
-      print total
-    }'
-}
-
 # Files delivered under a Maildir root: <root>/<domain>/<user>/Maildir/{new,cur}/*.
 count_delivered() {
   local root=$1
   [[ -d $root ]] || { echo 0; return; }
   { find "$root" -mindepth 5 -maxdepth 5 -type f \( -path '*/Maildir/new/*' -o -path '*/Maildir/cur/*' \) \
       2>/dev/null || true; } | wc -l
-}
-
-postfix_queue_empty() {
-  local d
-  for d in maildrop incoming active deferred hold; do
-    [[ -z $(find "$pf_queue/$d" -type f -print -quit 2>/dev/null) ]] || return 1
-  done
-  return 0
 }
 
 pf_smtp_port=$(free_port) || die "no free port"
@@ -421,32 +335,8 @@ smtpd_banner = \$myhostname ESMTP
 milter_protocol = 6
 milter_mail_macros = i {mail_addr} {client_addr} {client_name} {auth_authen}
 EOF
-cat >"$pf_conf/master.cf" <<EOF
-# service type  private unpriv  chroot  wakeup  maxproc command
-$host:$pf_smtp_port inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+postfix_master_cf "$pf_conf"  # Debian's stock services, no chroot (bench/lib/postfix.sh)
+echo "$host:$pf_smtp_port inet n - n - - smtpd" >>"$pf_conf/master.cf"
 if ((do_spam)); then
   # The spam mode's port: the same smtpd, every message through rspamd's milter.
   echo "$host:$pf_spam_port inet n - n - - smtpd -o smtpd_milters=inet:$host:$rs_proxy_port" >>"$pf_conf/master.cf"
@@ -674,7 +564,7 @@ run_one() {
   # Postfix has only queued the messages; wait until its queue is empty.
   if [[ $server == peer && $workload == smtp ]]; then
     local deadline=$((SECONDS + 120 + messages / 20))
-    until postfix_queue_empty; do
+    until postfix_queue_empty "$pf_queue"; do
       if ((SECONDS > deadline)); then
         note[$key]="queue not empty after $((120 + messages / 20)) s"
         break
@@ -837,7 +727,6 @@ peer_name() {  # MODE WORKLOAD
   fi
 }
 
-src_dir=$(cd "$(dirname "$0")/../.." && pwd)
 commit=$(git -C "$src_dir" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [[ $commit != unknown && -n $(git -C "$src_dir" status --porcelain --untracked-files=no 2>/dev/null) ]] &&
   commit+=" (with uncommitted changes in the checkout)"
