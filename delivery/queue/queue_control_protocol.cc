@@ -192,7 +192,7 @@ absl::StatusOr<std::optional<reply_item>> control_reply_reader::next() {
   bool has_payload = false;
   if (f[0] == "ok" && f.size() == 1) {
     item.kind = reply_kind::ok;
-  } else if (f[0] == "error") {
+  } else if (f[0] == "error" && line.starts_with("error ")) {  // not a bare "error
     item.kind = reply_kind::error;
     item.text = std::string(line.substr(6));
   } else if (f[0] == "done" && f.size() == 2 && valid_queue_id(f[1])) {

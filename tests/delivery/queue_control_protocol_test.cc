@@ -172,6 +172,7 @@ TEST(QueueControlReply, RefusesFramingErrorsAndDamagedRecords) {
       "done\n",
       "done ../x\n",
       "error \x01\n",
+      "error\n",  // found by queue_control_fuzz: a bare "error" was read past its end
       "text 01\nx\n",
       "text -1\nx\n",
       "text 99999999999999999999\n",
