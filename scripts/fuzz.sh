@@ -40,6 +40,7 @@ declare -A sources=(
   [metadata_notify_fuzz]="protocols/imap/command_reader.cc protocols/imap/command_parser.cc protocols/imap/parser_cursor.cc protocols/imap/sequence_set.cc protocols/imap/fetch_parser.cc protocols/imap/search_parser.cc protocols/imap/qresync_parser.cc protocols/imap/sort_parser.cc protocols/imap/date_time.cc protocols/imap/append_parser.cc protocols/imap/imap_url.cc protocols/imap/metadata_parser.cc protocols/imap/notify_parser.cc delivery/mailstore/metadata_format.cc mail/date.cc"
   [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc mail/header.cc"
   [queue_state_fuzz]="delivery/queue/queue_format.cc delivery/queue/retry_policy.cc"
+  [dsn_fuzz]="delivery/relay/dsn.cc delivery/relay/smtp_reply.cc $mail_all"
   [queue_control_fuzz]="delivery/queue/queue_control_protocol.cc delivery/queue/queue_format.cc"
 )
 declare -A libs=(
@@ -69,6 +70,7 @@ declare -A libs=(
   [fts_index_fuzz]="-lz $absl_all"
   [relay_transport_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
   [metadata_notify_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [dsn_fuzz]="$(pkg-config --libs absl_str_format) $absl_all"
 )
 
 for target in "${!sources[@]}"; do
