@@ -17,8 +17,11 @@ the first host refuses connections; 4xx then success on retry; 5xx -> RFC 3464 D
 sender's Maildir; connection refused everywhere -> deferred in `queue list`; STARTTLS
 when offered (the receiver's Received:) and plaintext when not; null MX (RFC 7505) ->
 bounce 5.1.10; SMTPUTF8 needed, peer without it -> bounce; a forwarding alias reached on
-port 25 without AUTH; --relayhost=[127.0.0.7]:P (own server run) with AUTH from
---relayhost_auth_file; crash safety (SIGKILL while the queue is busy, own server run);
+port 25 without AUTH; --relayhost=[127.0.0.7]:P and a relayhost that wants AUTH
+(--relayhost_auth_file); --transport_maps (fixed host, .parent keys, error:); --relay_tls
+none / verify with the peer's certificate / verify with a wrong CA / a peer without
+STARTTLS under verify; the delay notice and the lifetime bounce; crash safety (SIGKILL
+while the queue is busy); each of these with its own server run and data directory;
 hostile input: open-relay probes, CR/LF in MAIL parameters, 10,000 recipients, the
 failure of a message whose reverse path is null (no DSN, no loop).
 
@@ -229,7 +232,7 @@ class World:
 
     def ringmail(self, name, flags, listen="127.0.0.1"):
         if self.args.dry:
-            flags = [f for f in flags if not f.startswith("--relayhost")]
+            flags = [f for f in flags if not f.startswith(("--relay", "--queue_", "--transport", "--dns_servers"))]
         r = Ringmail(self.args.ringmail, self.args.admin, self.work, name, flags, listen)
         self.servers.append(r)
         return r
@@ -653,6 +656,171 @@ def scenario_relayhost(w):
     txa.stop()
     rxa.stop()
 
+    # --transport_maps (Postfix transport(5)): a domain to a fixed host, subdomains by a
+    # ".parent" key (the bare parent still by its MX), and the error transport -> a DSN.
+    second = w.sinks.get("second") or w.sink("second", "127.0.0.3")
+    table = os.path.join(w.work, "transport")
+    with open(table, "w") as f:
+        f.write(f"# test routes\nspecial.test   smtp:[127.0.0.7]:{w.port}\n"
+                f".sub.best.test relay:[127.0.0.3]:{w.port}\n"
+                "blocked.test   error:5.7.1 no mail for blocked.test\n")
+    smtp_port, sub_port = free_tcp_ports(2)
+    txt = w.ringmail("txt", ["--hostname=mx.example.org", f"--smtp_port={smtp_port}", f"--submission_port={sub_port}",
+                             f"--transport_maps={table}"] + w.relay_flags())
+    setup_tx_directory(txt)
+    txt.start()
+    s4, s5, s6, s7 = (subject_for(n) for n in ("transport-special", "transport-sub", "transport-parent",
+                                                "transport-error"))
+    for subj, rcpt in ((s4, "a@special.test"), (s5, "a@x.sub.best.test"), (s6, "a@best.test"),
+                       (s7, "a@blocked.test")):
+        ok, info = submit(sub_port, "john@example.org", [rcpt], subj)
+        check(f"transport_maps: submission to {rcpt} accepted", ok and not info, str(info))
+    check("transport_maps: special.test -> smtp:[127.0.0.7]", wait(lambda: smart.with_subject(s4), 15),
+          "txt log: " + grep_log(txt, "special.test"))
+    check("transport_maps: .sub.best.test matches x.sub.best.test -> [127.0.0.3]",
+          wait(lambda: second.with_subject(s5), 10), "txt log: " + grep_log(txt, "sub.best.test"))
+    check("transport_maps: best.test itself is not matched by .sub.best.test (its MX, 127.0.0.2)",
+          wait(lambda: best.with_subject(s6), 10) and not second.with_subject(s6))
+    found = wait(lambda: find_dsn(txt, "john@example.org", s7), 10)
+    check_dsn("transport_maps error:5.7.1", found, "a@blocked.test", "5.7.1", s7)
+    txt.stop()
+
+
+# --------------------------------------------------------------------------------------
+# TLS policy (Postfix smtp_tls_security_level): none, encrypt, verify with a CA file.
+
+
+def scenario_tls_policy(w):
+    """A receiving ringmail (STARTTLS, self-signed certificate for mx.tls.test) and
+    smtp-sink (no STARTTLS): --relay_tls=none sends in plaintext although TLS is offered;
+    verify with the receiver's certificate as CA delivers; verify against another CA and
+    encrypt to a peer without STARTTLS defer instead of falling back to plaintext."""
+    budget(40)
+    best = w.sinks.get("best") or w.sink("best", "127.0.0.2")
+    rx = w.ringmail("rxt", ["--hostname=mx.tls.test", f"--smtp_port={w.port}"], listen="127.0.0.6")
+    rx.must_admin("domain", "add", "tls.test")
+    rx.must_admin("user", "add", "bob@tls.test", stdin="pw-bob\n")
+    rx.start()
+    rx_cert = os.path.join(rx.data_dir, "tls", "cert.pem")
+
+    def tx_with(name, policy_flags):
+        smtp_port, sub_port = free_tcp_ports(2)
+        tx = w.ringmail(name, ["--hostname=mx.example.org", f"--smtp_port={smtp_port}",
+                               f"--submission_port={sub_port}"] + w.relay_flags() + policy_flags)
+        setup_tx_directory(tx)
+        tx.start()
+        return tx, sub_port
+
+    def received_of(subject):
+        data = find_in(rx.messages("bob@tls.test"), subject)
+        if not data:
+            return None
+        rec = [h for h in unfolded_headers(data) if h.lower().startswith("received:")]
+        return rec[0] if rec else ""
+
+    # none: plaintext although the peer offers STARTTLS
+    tx, sub = tx_with("txn", ["--relay_tls=none"])
+    sn = subject_for("tls-none")
+    ok, info = submit(sub, "john@example.org", ["bob@tls.test"], sn)
+    check("relay_tls=none: submission accepted", ok and not info, str(info))
+    rec = wait(lambda: received_of(sn), 15)
+    check("relay_tls=none: delivered", rec is not None and rec is not False, "tx log: " + grep_log(tx, "tls.test"))
+    if rec:
+        check("relay_tls=none: in plaintext (the receiver's Received: says \"with ESMTP \", not ESMTPS)",
+              "with ESMTP " in rec + " " and "ESMTPS" not in rec, rec)
+    tx.stop()
+
+    # verify, the receiver's self-signed certificate as the CA: delivered over TLS; a peer
+    # without STARTTLS is deferred, never sent to in plaintext
+    tx, sub = tx_with("txv", ["--relay_tls=verify", f"--relay_tls_ca_file={rx_cert}"])
+    sv, sp = subject_for("tls-verify"), subject_for("tls-verify-plain-peer")
+    ok, info = submit(sub, "john@example.org", ["bob@tls.test"], sv)
+    check("relay_tls=verify: submission accepted", ok and not info, str(info))
+    ok2, info = submit(sub, "john@example.org", ["alice@best.test"], sp)
+    rec = wait(lambda: received_of(sv), 15)
+    check("relay_tls=verify with the peer's certificate as CA: delivered over TLS",
+          rec and "ESMTPS" in rec, f"{rec}; tx log: {grep_log(tx, 'tls')}")
+    deferred = wait(lambda: [r for r in recipients_in(tx.queue_list(), "alice@best.test") if r[0] == "deferred"], 10)
+    check("relay_tls=verify: a peer without STARTTLS is deferred", ok2 and deferred,
+          f"{recipients_in(tx.queue_list(), 'alice@best.test')}")
+    check("relay_tls=verify: nothing sent in plaintext to that peer", ok2 and not best.with_subject(sp))
+    if deferred:
+        note(f"verify, no STARTTLS: {deferred[0][2]}")
+    tx.stop()
+
+    # verify against an unrelated CA (tx's own self-signed certificate): deferred
+    tx, sub = tx_with("txw", ["--relay_tls=verify", f"--relay_tls_ca_file={os.path.join(w.work, 'data-txv', 'tls', 'cert.pem')}"])
+    sw = subject_for("tls-wrong-ca")
+    ok, info = submit(sub, "john@example.org", ["bob@tls.test"], sw)
+    check("relay_tls=verify, wrong CA: submission accepted", ok and not info, str(info))
+    deferred = wait(lambda: [r for r in recipients_in(tx.queue_list(), "bob@tls.test") if r[0] == "deferred"], 10)
+    check("relay_tls=verify, wrong CA: deferred, not delivered", ok and deferred and not received_of(sw),
+          f"{recipients_in(tx.queue_list(), 'bob@tls.test')} delivered={bool(received_of(sw))}")
+    if deferred:
+        note(f"verify, wrong CA: {deferred[0][2]}")
+    tx.stop()
+    rx.stop()
+
+
+# --------------------------------------------------------------------------------------
+# Delay notice and maximal lifetime (Postfix delay_warning_time, maximal_queue_lifetime).
+
+
+def find_dsns(server, user, subject):
+    out = []
+    for path, data in server.messages(user):
+        if b"multipart/report" in data and subject.encode() in data:
+            out.append(email.message_from_bytes(data, policy=email.policy.default))
+    return out
+
+
+def dsn_actions(msg):
+    """Action values of the per-recipient blocks of a delivery-status report."""
+    actions = []
+    for part in msg.get_payload() if msg.is_multipart() else []:
+        if part.get_content_type() == "message/delivery-status":
+            for block in part.get_payload():
+                if block.get("Action"):
+                    actions.append((str(block.get("Action")).strip().lower(), str(block.get("Status", "")).strip()))
+    return actions
+
+
+def scenario_lifetime(w):
+    """A recipient whose every MX refuses connections, with --queue_delay_warning=2s and
+    --queue_lifetime=6s: first a delay notice (RFC 3464 Action: delayed, a 4.x.x status),
+    then, when the lifetime is over, a failure DSN (Action: failed) and the queue empties."""
+    budget(40)
+    smtp_port, sub_port = free_tcp_ports(2)
+    tx = w.ringmail("txl", ["--hostname=mx.example.org", f"--smtp_port={smtp_port}", f"--submission_port={sub_port}"]
+                    + w.relay_flags() + ["--queue_delay_warning=2s", "--queue_lifetime=6s"])
+    setup_tx_directory(tx)
+    tx.start()
+    subject = subject_for("lifetime")
+    ok, info = submit(sub_port, "john@example.org", ["alice@down.test"], subject)
+    check("lifetime: submission accepted", ok and not info, str(info))
+    t0 = time.time()
+    delayed = wait(lambda: [m for m in find_dsns(tx, "john@example.org", subject)
+                            if any(a == "delayed" for a, _ in dsn_actions(m))], 15)
+    check("lifetime: a delay notice (Action: delayed) after --queue_delay_warning", ok and delayed,
+          f"reports: {[dsn_actions(m) for m in find_dsns(tx, 'john@example.org', subject)]}; "
+          f"tx log: {grep_log(tx, 'down.test')}")
+    if delayed:
+        acts = dsn_actions(delayed[0])
+        check("lifetime: the delay notice's status is temporary (4.x.x)", acts and acts[0][1].startswith("4."),
+              str(acts))
+        note(f"delay notice after {time.time() - t0:.1f} s: {acts}")
+    failed = wait(lambda: [m for m in find_dsns(tx, "john@example.org", subject)
+                           if any(a == "failed" for a, _ in dsn_actions(m))], 20)
+    check("lifetime: a failure DSN (Action: failed) once the lifetime is over", ok and failed,
+          f"reports: {[dsn_actions(m) for m in find_dsns(tx, 'john@example.org', subject)]}")
+    if failed:
+        note(f"lifetime DSN after {time.time() - t0:.1f} s: {dsn_actions(failed[0])}")
+    check("lifetime: only one delay notice", len([m for m in find_dsns(tx, "john@example.org", subject)
+                                                  if any(a == "delayed" for a, _ in dsn_actions(m))]) <= 1)
+    gone = wait(lambda: not recipients_in(tx.queue_list(), "alice@down.test"), 5)
+    check("lifetime: the message leaves the queue", ok and gone, str(tx.queue_list()))
+    tx.stop()
+
 
 # --------------------------------------------------------------------------------------
 # Crash safety: SIGKILL while the queue is busy; every 250 reaches the sink at least once.
@@ -724,7 +892,7 @@ def main():
     p.add_argument("--ringmail", required=True)
     p.add_argument("--admin", required=True)
     p.add_argument("--work", required=True)
-    p.add_argument("--only", default="main,relayhost,crash")
+    p.add_argument("--only", default="main,relayhost,tls,lifetime,crash")
     p.add_argument("--dry", action="store_true", help="start tx without the relay flags (harness check)")
     args = p.parse_args()
     only = set(args.only.split(","))
@@ -732,7 +900,8 @@ def main():
     t0 = time.time()
     try:
         w.start_dns()
-        for name, fn in (("main", scenarios_main), ("relayhost", scenario_relayhost), ("crash", scenario_crash)):
+        for name, fn in (("main", scenarios_main), ("relayhost", scenario_relayhost), ("tls", scenario_tls_policy),
+                         ("lifetime", scenario_lifetime), ("crash", scenario_crash)):
             if name not in only:
                 continue
             print(f"== {name}", flush=True)

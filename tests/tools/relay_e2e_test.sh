@@ -5,7 +5,8 @@
 # served by a private dnsmasq on 127.0.0.1 — every one started and stopped by the test:
 # best MX, implicit MX, MX fallback, 4xx then retry, 5xx -> RFC 3464 DSN, connection
 # refused -> deferred, STARTTLS offered and not, null MX, SMTPUTF8 to a peer without it,
-# a forwarding alias, --relayhost (with and without AUTH), SIGKILL with a busy queue, and
+# a forwarding alias, --relayhost (with and without AUTH), --transport_maps, --relay_tls
+# none/verify/wrong CA, delay notice and lifetime bounce, SIGKILL with a busy queue, and
 # hostile input (open-relay probes, CR/LF in MAIL parameters, 10,000 recipients, the
 # failure of a null-sender message). About a minute when everything works; every wait is
 # bounded, so a relay that does nothing fails in about three.
