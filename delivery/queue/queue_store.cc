@@ -214,6 +214,7 @@ task<absl::Status> queue_store::load_all() {
   bool moved = false;
   absl::flat_hash_map<std::string, bool> has_state;
   for (const std::string& id : found.states) has_state[id] = true;
+  std::vector<std::string> unreadable;  // left in place for the next start, with their holds
 
   for (const std::string& id : found.messages) {
     const std::string msg_name = absl::StrCat(id, kMsgSuffix);
@@ -223,6 +224,7 @@ task<absl::Status> queue_store::load_all() {
     if (!bytes.ok()) {
       // Unreadable now (EIO, permissions): leave it in place for the next start.
       log::warn("queue_message_unreadable", {{"id", id}, {"error", bytes.status().to_string()}});
+      unreadable.push_back(id);
       continue;
     }
     auto decoded = decode_message_file(*bytes);
@@ -265,12 +267,12 @@ task<absl::Status> queue_store::load_all() {
     log::info("queue_orphan_state_removed", {{"id", id}});
     co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
   }
-  // Holds: of a loaded message, or of one whose .msg is still there (unreadable now: its
-  // hold stays for the next start), else left over by an interrupted remove().
+  // Holds: of a loaded message, or of one unreadable now (its hold stays for the next
+  // start), else left over by an interrupted remove() or of a message moved to corrupt/.
   for (const std::string& id : found.holds) {
     if (auto it = entries_.find(id); it != entries_.end()) {
       it->second.held = true;
-    } else if (!std::binary_search(found.messages.begin(), found.messages.end(), id)) {
+    } else if (std::find(unreadable.begin(), unreadable.end(), id) == unreadable.end()) {
       log::info("queue_orphan_hold_removed", {{"id", id}});
       co_await unlink_path(absl::StrCat(dir_, "/", id, kHoldSuffix));
     }

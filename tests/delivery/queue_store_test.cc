@@ -488,6 +488,16 @@ TEST_F(QueueStoreTest, HoldIsDurableAndSurvivesRestart) {
     open_store();
   }
   EXPECT_TRUE(store_->held(b.id));
+
+  // A held message whose .msg is damaged goes to corrupt/; its marker does not stay behind.
+  const std::string msg_path = dir() + "/" + b.id + ".msg";
+  std::string bytes = slurp(msg_path);
+  bytes[5] ^= 0x10;
+  std::ofstream(msg_path, std::ios::binary | std::ios::trunc) << bytes;
+  open_store();
+  EXPECT_EQ(store_->find(b.id), nullptr);
+  EXPECT_FALSE(fs::exists(dir() + "/" + b.id + ".hold"));
+  EXPECT_EQ(store_->moved_to_corrupt(), 1u);
 }
 
 TEST_F(QueueStoreTest, FailedHoldChangesNothing) {
