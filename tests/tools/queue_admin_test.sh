@@ -59,7 +59,8 @@ command -v python3 >/dev/null || fatal "python3 not found"
 [ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
 [ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
 
-if ! "$ringmail" serve --helpfull 2>&1 | grep -q -- "queue_minimal_backoff"; then
+serve_help="$("$ringmail" serve --helpfull 2>&1)"  # (exits 1: not in a pipe with pipefail)
+if ! grep -q -- "queue_minimal_backoff" <<<"$serve_help"; then
   echo "skip: this ringmail serve has no outbound relay yet (no --relayhost, --queue_minimal_backoff)"
   exit 77
 fi
