@@ -38,7 +38,9 @@ if ! command -v dnsmasq >/dev/null; then
     command -v dnsmasq >/dev/null ||
     { echo "SKIP: dnsmasq cannot be installed"; exit 77; }
 fi
-if ! "$ringmail" serve --helpfull 2>&1 | grep -q -- "relay_smtp_port"; then
+# --helpfull exits 1: read it whole first (in a pipe, pipefail would make every run skip).
+serve_flags="$("$ringmail" serve --helpfull 2>&1)"
+if ! grep -q -- "relay_smtp_port" <<<"$serve_flags"; then
   echo "SKIP: ringmail serve has no --relay_smtp_port (the relay is not wired into serve)"
   exit 77
 fi
