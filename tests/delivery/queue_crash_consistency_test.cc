@@ -5,7 +5,8 @@
 // DESIGN.md's promise for the queue: every acknowledged enqueue is there with all its
 // bytes, every acknowledged update is there (or a later one), a message whose remove was
 // under way is gone or back with every recipient final, an acknowledged remove stays
-// gone, and nothing is ever found damaged (files are
+// gone, an acknowledged hold or release (the admin's, <id>.hold) is what a restart finds,
+// an acknowledged forced delete stays gone, and nothing is ever found damaged (files are
 // fsynced before they are named). The same run without fsync must be caught losing mail.
 #include <filesystem>
 #include <map>
@@ -107,6 +108,27 @@ class QueueCrash : public ::testing::Test {
         EXPECT_TRUE(st.ok()) << st;
         if (st.ok()) file_trace::mark("rm " + ids_[k]);
       }
+      // The admin: hold 4..7, release 4 and 5, then delete 7 (held, recipients pending)
+      // and 8 (not held) with force.
+      // "holding"/"releasing"/"deleting" mark a change under way: either outcome may be found.
+      for (size_t k = 4; k < 8; ++k) {
+        file_trace::mark("holding " + ids_[k]);
+        absl::Status st = co_await store.set_held(ids_[k], true);
+        EXPECT_TRUE(st.ok()) << st;
+        if (st.ok()) file_trace::mark("hold " + ids_[k]);
+      }
+      for (size_t k = 4; k < 6; ++k) {
+        file_trace::mark("releasing " + ids_[k]);
+        absl::Status st = co_await store.set_held(ids_[k], false);
+        EXPECT_TRUE(st.ok()) << st;
+        if (st.ok()) file_trace::mark("rel " + ids_[k]);
+      }
+      for (size_t k = 7; k < 9; ++k) {
+        file_trace::mark("deleting " + ids_[k]);
+        absl::Status st = co_await store.remove(ids_[k], true);
+        EXPECT_TRUE(st.ok()) << st;
+        if (st.ok()) file_trace::mark("rm " + ids_[k]);
+      }
     });
     EXPECT_TRUE(rec.ok()) << rec.status();
     EXPECT_EQ(expected_.size(), messages_.size());
@@ -114,7 +136,8 @@ class QueueCrash : public ::testing::Test {
     size_t dir_syncs = 0;
     for (const file_event& e : rec->events) dir_syncs += e.what == file_event::kind::sync && e.path == rec->root + "/queue/0";
     if (fsync) {
-      EXPECT_LT(dir_syncs, messages_.size() + 12) << "group commit shared no fsync";
+      // + 12 for the updates and removes, + 8 for the admin's holds, releases and deletes.
+      EXPECT_LT(dir_syncs, messages_.size() + 20) << "group commit shared no fsync";
     }
     return std::move(*rec);
   }
@@ -140,12 +163,27 @@ class QueueCrash : public ::testing::Test {
             note(cut, "a file was found damaged");
           }
           // id -> 1 enqueued, 2 updated, 3 every recipient final (a remove may be under
-          // way: gone, or back all final), 4 removed (gone for good)
+          // way: gone, or back all final), 4 removed (gone for good), 5 a forced delete
+          // under way (gone, or there whole)
           std::map<std::string, int> promised;
+          // 1 held, 0 released (acknowledged), -1 a hold or release under way
+          std::map<std::string, int> held;
           for (const std::string& mk : markers) {
             const size_t sp = mk.find(' ');
             const std::string what = mk.substr(0, sp), id = mk.substr(sp + 1);
-            promised[id] = what == "ack" ? 1 : what == "upd" ? 2 : what == "fin" ? 3 : 4;
+            if (what == "hold" || what == "rel" || what == "holding" || what == "releasing") {
+              held[id] = what == "hold" ? 1 : what == "rel" ? 0 : -1;
+              continue;
+            }
+            promised[id] = what == "ack" ? 1 : what == "upd" ? 2 : what == "fin" ? 3 : what == "deleting" ? 5 : 4;
+          }
+          for (const auto& [id, want] : held) {
+            if (want < 0 || promised[id] >= 4) continue;  // under way, or deleted since
+            ++f.acks_checked;
+            if (store.held(id) != (want == 1)) {
+              ++f.lost;
+              note(cut, std::string("acknowledged ") + (want == 1 ? "hold" : "release") + " lost: " + id);
+            }
           }
           for (const auto& [id, level] : promised) {
             ++f.acks_checked;
@@ -157,6 +195,7 @@ class QueueCrash : public ::testing::Test {
               }
               continue;
             }
+            if (level == 5) continue;  // gone or whole (the body check below)
             if (level == 4) {
               if (r != nullptr) {
                 ++f.resurrected;
