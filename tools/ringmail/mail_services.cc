@@ -14,6 +14,11 @@
 #include "delivery/directory/resolver.h"
 #include "delivery/mailstore/maildir_writer.h"
 #include "delivery/mailstore/mail_store.h"
+#include "delivery/queue/queue_sink.h"
+#include "delivery/queue/queue_store.h"
+#include "delivery/relay/notice_sender.h"
+#include "delivery/relay/relay_agent.h"
+#include "delivery/relay/route.h"
 #include "delivery/sink/local_sink.h"
 #include "delivery/auth/authenticator.h"
 #include "mail/charset.h"
@@ -27,6 +32,7 @@
 #include "spam/bayes_trainer.h"
 #include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
+#include "tools/ringmail/relay_flags.h"
 
 ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
 ABSL_FLAG(uint16_t, submission_port, 1587,
@@ -88,7 +94,9 @@ ABSL_FLAG(bool, lmtp_spam_scan, false,
 ABSL_FLAG(std::string, dnsbl, "",
           "DNS blocklists for the client IP, comma-separated zone[=127.0.0.2;127.0.0.4][:score], "
           "e.g. zen.spamhaus.org:3.5; empty = off");
-ABSL_FLAG(std::string, dns_servers, "", "DNS servers for DNSBL lookups (ip[:port], comma-separated); empty = /etc/resolv.conf");
+ABSL_FLAG(std::string, dns_servers, "",
+          "DNS servers for the relay's MX lookups and DNSBL lookups (ip[:port], comma-separated); "
+          "empty = /etc/resolv.conf");
 ABSL_FLAG(uint64_t, spam_max_scan_size, 10ull << 20, "Messages larger than this are delivered unscanned (X-Spam-Status: No, skipped)");
 ABSL_FLAG(uint64_t, spam_offload_size, 256ull << 10,
           "Messages larger than this are scanned on the offload pool instead of the shard");
@@ -121,6 +129,14 @@ struct mail_services::shard_state {
   cancel_source sweep_stop;  // ends the idle-mailbox sweep at shutdown
   task_scope sweeper;
   std::unique_ptr<dns_resolver> dns;
+  // The outbound queue and its relay (issue 13): remote recipients are queued here and
+  // delivered by the agent, which runs in relay_runner until close_stores().
+  std::unique_ptr<queue::queue_store> queue;
+  std::unique_ptr<queue::queue_sink> queue_sink;
+  std::unique_ptr<relay::route_resolver> routes;
+  std::unique_ptr<relay::notice_sender> notices;
+  std::unique_ptr<relay::relay_agent> relay;
+  task_scope relay_runner;
   smtp::spam_shard spam;
   smtp::shard_context context;
   std::unique_ptr<auth::authenticator> auth;
@@ -174,6 +190,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   spam_settings_.dnsbl = std::move(*lists);
   dns_options dns;
   dns.servers = absl::GetFlag(FLAGS_dns_servers);
+  auto relay_settings = relay_settings_from_flags(settings_.hostname);
+  if (!relay_settings.ok()) return relay_settings.status();
+  const std::string queue_root = settings_.data_dir + "/queue";
 
   const uint16_t smtp_port = absl::GetFlag(FLAGS_smtp_port);
   const uint16_t lmtp_port = absl::GetFlag(FLAGS_lmtp_port);
@@ -229,6 +248,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   shards_.resize(set.size());
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
   stores_.assign(set.size(), nullptr);
+  control_shards_.assign(set.size(), queue::control_shard{});
   for (unsigned i = 0; i < set.size(); ++i) spam_shards_.push_back(&shards_[i]->spam);
   for (unsigned i = 0; i < set.size(); ++i) pop3_shards_.push_back(&shards_[i]->pop3);
   // First every shard's Maildir writer and mail store, so that a session on any shard
@@ -250,6 +270,13 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         so.dir_mode = wo.dir_mode;
         st.store = std::make_unique<mailstore::mail_store>(mail_root, so, *st.writer, set.offload());
         stores_[i] = st.store.get();
+        queue::queue_options qo;
+        qo.shard = i;
+        qo.fsync = wo.fsync;
+        qo.dir_mode = wo.dir_mode;
+        qo.file_mode = wo.file_mode;
+        st.queue = std::make_unique<queue::queue_store>(queue_root, qo, *st.writer, set.offload());
+        control_shards_[i].store = st.queue.get();
         const auto idle = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_mailbox_idle_close));
         if (idle.count() > 0) {
           const auto period = std::max(std::chrono::milliseconds(1000), idle / 4);
@@ -259,6 +286,13 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       });
     }
     for (auto& p : made) p.get_future().get();
+  }
+  // Every shard's queue is read back before any session can add to it (queue_store.h:
+  // load_all must complete first); a spool that cannot be read stops the start.
+  for (unsigned i = 0; i < set.size(); ++i) {
+    queue::queue_store* q = control_shards_[i].store;
+    absl::Status loaded = block_on_shard(set, i, [q]() -> task<absl::Status> { co_return co_await q->load_all(); });
+    if (!loaded.ok()) return loaded;
   }
   std::vector<std::promise<absl::Status>> started(set.size());
   for (unsigned i = 0; i < set.size(); ++i) {
@@ -282,7 +316,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.context.local = st.local.get();
       st.context.directory = st.cache.get();
       st.auth = std::make_unique<auth::authenticator>(*st.cache, set.offload());
-      st.context.auth = st.auth.get();  // SMTP AUTH on submission (context.queue: none yet)
+      st.context.auth = st.auth.get();  // SMTP AUTH on submission
       st.imap.auth = st.auth.get();
       st.imap.stores = &stores_;
       st.imap.charsets = &st.charsets;
@@ -293,20 +327,28 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.pop3.auth = st.auth.get();
       st.pop3.stores = &stores_;
       st.pop3.all = &pop3_shards_;
+      // One DNS resolver per shard, on its ring: the relay's MX lookups and the DNSBLs.
+      auto resolver = dns_resolver::create(*reactor::current(), dns);
+      if (!resolver.ok()) {
+        started[i].set_value(resolver.status());
+        return;
+      }
+      st.dns = std::move(*resolver);
+      st.routes = std::make_unique<relay::route_resolver>(*st.dns, relay_settings->routes);
+      st.queue_sink = std::make_unique<queue::queue_sink>(*st.queue, [state = &st](const std::string& id) {
+        if (state->relay) state->relay->schedule(id);
+      });
+      st.notices = std::make_unique<relay::notice_sender>(*st.resolver, *st.local, st.queue_sink.get());
+      st.relay = std::make_unique<relay::relay_agent>(*st.queue, *st.routes, *st.notices, relay_settings->agent);
+      control_shards_[i].runner = st.relay.get();
+      st.relay_runner.spawn(st.relay->run());
+      st.context.queue = st.queue_sink.get();
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
         st.spam.all = &spam_shards_;
         st.spam.pool = &set.offload();
-        if (!spam_settings_.dnsbl.empty()) {
-          auto resolver = dns_resolver::create(*reactor::current(), dns);
-          if (!resolver.ok()) {
-            started[i].set_value(resolver.status());
-            return;
-          }
-          st.dns = std::move(*resolver);
-          st.spam.dns = st.dns.get();
-        }
+        if (!spam_settings_.dnsbl.empty()) st.spam.dns = st.dns.get();
         st.context.spam = &st.spam;
       }
 
@@ -373,6 +415,17 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
           }
         }
       }
+      // The queue control channel (ringmail-admin queue list|show|flush|delete|hold|release,
+      // delivery/queue/queue_control.h): <data_dir>/queue/control.sock, mode 0600, shard 0
+      // alone for the same reason; it reaches shard i's entry of control_shards_ on shard i.
+      if (i == 0 && status.ok()) {
+        auto control = queue::start_queue_control(settings_.data_dir, &control_shards_);
+        if (control.ok()) {
+          services[i].push_back(std::move(*control));
+        } else {
+          status = control.status();
+        }
+      }
       started[i].set_value(status);
     });
   }
@@ -384,6 +437,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   description_ = absl::StrCat("smtp=", smtp_port, " submission=", submission_port, " submissions=", submissions_port,
                               " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
                               " pop3=", pop3_port, " pop3s=", pop3s_port, " mail_root=", mail_root,
+                              " queue=", queue_root,
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));
   return absl::OkStatus();
@@ -394,6 +448,9 @@ task<void> mail_services::close_stores() {
     shard_state* st = shards_[i].get();
     if (st->store == nullptr) continue;
     auto close = [st]() -> task<void> {
+      // The relay first: its deliveries in flight end their transaction and record it.
+      if (st->relay) st->relay->stop();
+      co_await st->relay_runner.join();
       st->sweep_stop.request_cancel();
       co_await st->sweeper.join();
       co_await st->store->close_all();

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "delivery/directory/open_store.h"
 #include "delivery/mailstore/mail_store.h"
+#include "delivery/queue/queue_control.h"
 #include "runtime/shard_set.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
@@ -25,6 +26,7 @@ class spam_trainer;
 namespace ringmail::pop3 {
 struct shard_context;
 }
+
 
 namespace ringmail::tools {
 
@@ -75,6 +77,8 @@ class mail_services {
   std::string description_;
   std::string mail_root_;
   mailstore::store_set stores_;  // each shard's mail store, for owner routing
+  // Each shard's outbound queue and its relay agent (the queue control channel's view).
+  std::vector<queue::control_shard> control_shards_;
   size_t listeners_ = 0;
 };
 
