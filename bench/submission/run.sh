@@ -23,6 +23,10 @@
 #   REPEATS (3)          runs per cell, Postfix and ringmail alternating; the table shows
 #                        the median by end-to-end msgs/s and lists every run
 #   SERVERS ("postfix ringmail")  which servers to measure
+#   RELAY_CONCURRENCY (20)  connections to the sink at once, in all: Postfix's
+#                        default_destination_concurrency_limit (20, its default) and
+#                        ringmail's --relay_destination_concurrency, which is per shard,
+#                        so RELAY_CONCURRENCY / SHARDS there
 #   PERF (0)             1: during the last run of each cell, `perf record -g -p` of
 #                        ringmail (top symbols printed after the table) and `perf
 #                        record -a` for Postfix (CPU samples by command name: smtpd,
@@ -57,8 +61,9 @@
 #             --max_connections_per_ip=0 (100 sessions from 127.0.0.1; Postfix exempts
 #             $mynetworks from its per-client limits), the queue under --data_dir (durable:
 #             250 after the queue file and its directory are fsynced), relay defaults
-#             (--relay_destination_concurrency=20 as Postfix's, --relay_tls=may: the sink
-#             offers no STARTTLS, so plaintext on both sides).
+#             (--relay_tls=may: the sink offers no STARTTLS, so plaintext on both sides)
+#             except --relay_destination_concurrency, which counts per shard: 20 / SHARDS,
+#             so both servers keep at most 20 connections to the sink.
 # Client: ringmail-load --starttls --users_file=... --connections=S --messages=N --size=SIZE
 #   --recipients=rcpt1..50@remote.test (one recipient per message, round-robin), no
 #   pipelining; each session logs in once and sends message after message.
@@ -98,6 +103,7 @@ load_shards=${LOAD_SHARDS:-1}
 repeats=${REPEATS:-3}
 servers_wanted=${SERVERS:-"postfix ringmail"}
 do_perf=${PERF:-0}
+relay_concurrency=${RELAY_CONCURRENCY:-20}
 bench_base=${BENCH_DIR:-/var/tmp}
 keep=${KEEP:-0}
 host=$bench_host
@@ -198,6 +204,7 @@ relay_domains =
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 default_process_limit = 150
+default_destination_concurrency_limit = $relay_concurrency
 smtpd_tls_cert_file = $work/tls/cert.pem
 smtpd_tls_key_file = $work/tls/key.pem
 smtpd_tls_security_level = may
@@ -281,7 +288,7 @@ start_ringmail() {
   "$ringmail_bin" serve --data_dir="$rm_data" --shards="$shards" --smtp_port=0 --lmtp_port=0 --imap_port=0 \
     --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submissions_port=0 --submission_port="$rm_port" \
     --listen_address="$host" --hostname="mail.$domain" --tls_cert="$work/tls/cert.pem" --tls_key="$work/tls/key.pem" \
-    --relayhost="[$host]:$sink_port" --spam_scan=false --max_connections_per_ip=0 --log_level=warn \
+    --relayhost="[$host]:$sink_port" --relay_destination_concurrency=$((relay_concurrency / shards)) --spam_scan=false --max_connections_per_ip=0 --log_level=warn \
     ${RINGMAIL_FLAGS:-} >>"$work/ringmail.log" 2>&1 &
   ringmail_pid=$!
   wait_port "$rm_port" 30 || { tail -n 20 "$work/ringmail.log" >&2; die "ringmail did not open its submission port"; }
@@ -384,13 +391,16 @@ take_median() {
 loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
 log "work directory $work ($fstype): sink=$sink_port postfix submission=$pf_port ringmail submission=$rm_port"
 
-# Warm-up, not measured: Postfix spawns its smtpd/cleanup/smtp processes and both see
-# their first logins (ringmail's directory cache, Postfix's tlsmgr session cache).
+# Warm-up, not measured: Postfix spawns its smtpd/cleanup/smtp processes, and every user
+# logs in once on both (one session per user). ringmail keeps a verified login in its
+# authenticator's cache, so its measured runs pay no bcrypt; Dovecot's default has no
+# auth cache (auth_cache_size = 0), so Postfix's runs pay one bcrypt per session (per
+# login, as a freshly configured ISPmail server does).
 for server in "${servers[@]}"; do
-  run_one "$server" 20 0 $((nusers * 2)) 2>/dev/null || true
+  run_one "$server" "$nusers" 0 $((nusers * 2)) 2>/dev/null || true
 done
 failed=0
-unset 'note[postfix:20:0]' 'note[ringmail:20:0]'
+unset "note[postfix:$nusers:0]" "note[ringmail:$nusers:0]"
 
 # Both do the same checks: a login sending as another user's address is refused (553).
 for server in "${servers[@]}"; do
@@ -440,7 +450,7 @@ done
 echo
 echo "client: $load_bin ${load_common[*]/--recipients=*/--recipients=rcpt1..50@$remote} --port=PORT --connections=S --messages=$messages"
 ((have_relay)) && echo "ringmail: $ringmail_bin serve --data_dir=DIR --shards=$shards --submission_port=P --listen_address=$host" \
-  "--tls_cert=cert.pem --tls_key=key.pem --relayhost=[$host]:SINK --spam_scan=false --max_connections_per_ip=0 --log_level=warn ${RINGMAIL_FLAGS:-}"
+  "--tls_cert=cert.pem --tls_key=key.pem --relayhost=[$host]:SINK --relay_destination_concurrency=$((relay_concurrency / shards)) --spam_scan=false --max_connections_per_ip=0 --log_level=warn ${RINGMAIL_FLAGS:-}"
 echo "postfix: private instance, main.cf and master.cf as written by this script (KEEP=1 keeps them in the work directory)"
 echo "sink: smtp-sink -c -u nobody $host:SINK 1000"
 if ((do_perf)); then
@@ -448,8 +458,8 @@ if ((do_perf)); then
     if [[ -s $work/perf-ringmail-$s.data ]]; then
       echo
       echo "perf, ringmail, $s sessions (last run; self time, top 25 symbols):"
-      perf report -i "$work/perf-ringmail-$s.data" --no-children --sort symbol --stdio 2>/dev/null |
-        grep -E '^ +[0-9]' | head -n 25 || true
+      perf report -i "$work/perf-ringmail-$s.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' | head -n 25 || true
     fi
     if [[ -s $work/perf-postfix-$s.data ]]; then
       echo
