@@ -288,6 +288,7 @@ task<void> relay_agent::deliver(std::string id) {
             o.status = queue::rcpt_status::bounced;
             o.text = absl::StrCat("delivery time expired: ", o.text);
             bounced.push_back(g.notice(k, r.address, now));
+            bounced.back().status = "5.4.7";  // RFC 3463 X.4.7 "Delivery time expired"
             ++counters_.bounced;
           } else {
             o.status = queue::rcpt_status::deferred;
@@ -409,12 +410,12 @@ task<void> relay_agent::deliver_group(delivery_group& group, std::string_view me
         if (!opened.client && tls && options_.starttls == tls_policy::opportunistic &&
             opened.why.at == stage::tls_handshake) {
           // RFC 7435 opportunistic security: a failed handshake is no reason not to deliver.
-          log::info("relay_tls_fallback", {{"relay", mta}, {"error", opened.why.describe()}});
+          log::info("relay_tls_fallback", {{"relay", mta}, {"error", opened.why.text()}});
           session.options = session_options(r, host, false);
           opened = co_await smtp_client::open(address, *session.options);
         }
         if (!opened.client) {
-          last_failure = absl::StrCat("connect to ", mta, ": ", opened.why.describe());
+          last_failure = absl::StrCat("connect to ", mta, ": ", opened.why.text());
           last_code = opened.why.kind == outcome::perm_fail ? "5.4.0" : "4.4.1";
           if (opened.why.kind == outcome::perm_fail && opened.why.at == stage::starttls) {
             last_code = "4.7.5";  // TLS required but not offered: defer, the policy may change
@@ -429,40 +430,47 @@ task<void> relay_agent::deliver_group(delivery_group& group, std::string_view me
         }
       }
 
-      envelope env;
-      env.from = record.reverse_path;
-      env.recipients = rcpts;
-      env.size = message.size();
-      env.eight_bit = eight_bit;
-      env.smtputf8 = needs_utf8;
-      transaction_result t = co_await session.client->send_message(env, message);
-      for (size_t j = 0; j < open_k.size(); ++j) {
-        const size_t k = open_k[j];
-        const smtp_reply& reply = t.replies[j];
-        if (t.delivered[j]) {
-          group.decide(k, disposition::delivered, "", "2.0.0", host.name);
-          continue;
+      // The open recipients in transactions of at most recipients_per_transaction on
+      // this session (Postfix's smtp_destination_recipient_limit), while it lasts.
+      bool usable = true;
+      for (size_t first = 0; first < open_k.size() && usable; first += options_.recipients_per_transaction) {
+        const size_t count = std::min(options_.recipients_per_transaction, open_k.size() - first);
+        std::span<const std::string> chunk(rcpts.data() + first, count);
+        envelope env;
+        env.from = record.reverse_path;
+        env.recipients = chunk;
+        env.size = message.size();
+        env.eight_bit = eight_bit;
+        env.smtputf8 = needs_utf8;
+        transaction_result t = co_await session.client->send_message(env, message);
+        for (size_t j = 0; j < count; ++j) {
+          const size_t k = open_k[first + j];
+          const smtp_reply& reply = t.replies[j];
+          if (t.delivered[j]) {
+            group.decide(k, disposition::delivered, "", "2.0.0", host.name);
+            continue;
+          }
+          std::string why = reply.code != 0 ? absl::StrCat(mta, " said: ", reply.describe())
+                                            : absl::StrCat("lost connection with ", mta, ": ", t.why.text());
+          std::string code = reply.enhanced.present() ? reply.enhanced.str()
+                                                      : (reply.code >= 500 ? std::string("5.0.0") : std::string("4.4.2"));
+          std::string answer = reply.code != 0 ? reply.describe() : std::string();
+          if (reply.code >= 500) {
+            group.decide(k, disposition::bounced, std::move(why), std::move(code), host.name, std::move(answer));
+          } else {
+            // 4xx or no reply: undecided, the next address may take it (RFC 5321 5.1).
+            group.decide(k, disposition::deferred, why, code, host.name, std::move(answer));
+            last_failure = std::move(why);
+            last_code = std::move(code);
+          }
         }
-        std::string why = reply.code != 0 ? absl::StrCat(mta, " said: ", reply.describe())
-                                          : absl::StrCat("lost connection with ", mta, ": ", t.why.describe());
-        std::string code = reply.enhanced.present() ? reply.enhanced.str()
-                                                    : (reply.code >= 500 ? std::string("5.0.0") : std::string("4.4.2"));
-        std::string answer = reply.code != 0 ? reply.describe() : std::string();
-        if (reply.code >= 500) {
-          group.decide(k, disposition::bounced, std::move(why), std::move(code), host.name, std::move(answer));
-        } else {
-          // 4xx or no reply: undecided, the next address may take it (RFC 5321 5.1).
-          group.decide(k, disposition::deferred, why, code, host.name, std::move(answer));
-          last_failure = std::move(why);
-          last_code = std::move(code);
-        }
+        ++session.messages;
+        usable = t.session_usable && t.kind != outcome::error;
       }
-      ++session.messages;
-      if (t.session_usable && t.kind != outcome::error && session.messages < options_.max_messages_per_session &&
-          !stopping_) {
+      if (usable && session.messages < options_.max_messages_per_session && !stopping_) {
         session.idle_since_ms = steady_ms();
         idle_sessions_[key].push_back(std::move(session));
-      } else if (t.session_usable) {
+      } else if (usable) {
         co_await session.client->quit();
       } else {
         co_await session.client->close();

@@ -49,6 +49,7 @@
 #include <memory>
 #include <optional>
 #include <queue>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,6 +82,9 @@ struct relay_options {
   size_t max_deliveries = 100;           // messages being delivered at once on the shard
   size_t destination_concurrency = 20;   // ... of which to one destination
   size_t max_messages_per_session = 100; // then QUIT and reconnect
+  // Recipients per transaction; more go in further transactions on the same session
+  // (Postfix smtp_destination_recipient_limit; RFC 5321 4.5.3.1.8 only promises 100).
+  size_t recipients_per_transaction = 50;
   duration connection_idle{std::chrono::seconds(2)};  // Postfix smtp_connection_cache_time_limit
 };
 

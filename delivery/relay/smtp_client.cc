@@ -59,6 +59,27 @@ const char* stage_name(stage s) {
   return "?";
 }
 
+std::string failure::text() const {
+  std::string_view d = detail;
+  std::string what;
+  if (kind != outcome::error) {
+    what = detail;
+  } else if (d.starts_with("error:")) {
+    what = d.substr(6);
+  } else if (d == "closed") {
+    what = "connection closed by the server";
+  } else if (d == "reset") {
+    what = "connection reset by the server";
+  } else if (d == "timeout") {
+    what = "timed out";
+  } else if (d == "tls_error") {
+    what = "TLS handshake failed";
+  } else {
+    what = detail;
+  }
+  return absl::StrCat(what, " (at ", stage_name(at), ")");
+}
+
 std::string failure::describe() const {
   const char* key = kind == outcome::error ? "error" : "reply";
   std::string quoted;

@@ -55,6 +55,9 @@ struct failure {
   std::string detail;  // the server's reply, or the I/O status
   // stage=rcpt reply="550 5.1.1 no such user" | stage=connect error="error:Connection refused"
   std::string describe() const;
+  // For people (queue listings, bounces): "Connection refused (at connect)",
+  // "timed out (at greeting)", or the server's reply "(at rcpt)".
+  std::string text() const;
 };
 
 // RFC 5321 section 4.5.3.2, "Timeouts": how long to wait for each reply.

@@ -788,6 +788,14 @@ task<void> smtp_session::finish_message(std::string message) {
   enter("hello");
 }
 
+// The reply code for a copy that failed: `permanent` for a permanent failure; for a
+// temporary one 452 when the disk is full (RFC 5321 4.2.3 "452 Requested action not
+// taken: insufficient system storage", RFC 3463 4.3.1), else 451.
+int reply_code_for(const delivery::delivery_result& r, int permanent) {
+  if (r.st == delivery::delivery_result::permanent) return permanent;
+  return r.enhanced == "4.3.1" ? 452 : 451;
+}
+
 void smtp_session::reply_copies(const std::vector<delivery::delivery_result>& results,
                                 const std::vector<size_t>& owner, const std::string& id) {
   std::vector<const delivery::delivery_result*> failed(tx_.recipients.size(), nullptr);
@@ -801,7 +809,7 @@ void smtp_session::reply_copies(const std::vector<delivery::delivery_result>& re
       if (f == nullptr) {
         reply(250, "2.0.0", absl::StrCat("<", tx_.recipients[i].address, "> ", id, " Saved"));
       } else {
-        reply(f->st == delivery::delivery_result::permanent ? 550 : 451, f->enhanced,
+        reply(reply_code_for(*f, 550), f->enhanced,
               absl::StrCat("<", tx_.recipients[i].address, "> ", f->reason));
       }
     }
@@ -818,7 +826,7 @@ void smtp_session::reply_copies(const std::vector<delivery::delivery_result>& re
   // SMTP has one reply for all recipients: a copy that failed must make the client retry
   // (copies already written may then arrive twice: never lost, DESIGN.md).
   log::warn("smtp_delivery_failed", {{"sid", sid_}, {"id", id}, {"reason", any->reason}});
-  reply(any->st == delivery::delivery_result::permanent ? 554 : 451, any->enhanced.empty() ? "4.3.0" : any->enhanced,
+  reply(reply_code_for(*any, 554), any->enhanced.empty() ? "4.3.0" : any->enhanced,
         "Delivery failed: " + any->reason);
 }
 

@@ -71,6 +71,7 @@ class test_mx {
     return messages_.count(rcpt) ? messages_[rcpt].back() : "";
   }
   size_t connections() const { return connections_.load(); }
+  size_t transactions() const { return transactions_.load(); }
 
  private:
   void serve() {
@@ -129,6 +130,7 @@ class test_mx {
           std::lock_guard lock(mu_);
           for (const std::string& r : rcpts) messages_[r].push_back(body);
         }
+        ++transactions_;
         send("250 2.0.0 queued\r\n");
       } else if (verb == "RSET" || verb == "NOOP") {
         send("250 2.0.0 ok\r\n");
@@ -145,6 +147,7 @@ class test_mx {
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<size_t> connections_{0};
+  std::atomic<size_t> transactions_{0};
   std::thread thread_;
   std::mutex mu_;
   int later_refused_ = 0;
@@ -376,7 +379,19 @@ TEST_F(RelayAgentTest, DeferralPastTheLifetimeBounces) {
   ASSERT_TRUE(wait_for([&] { return store_->find(id) == nullptr; }));
   ASSERT_TRUE(wait_for([&] { return queued_notices_.got.size() == 1; }));
   EXPECT_NE(queued_notices_.got[0].message.find("Final-Recipient: rfc822; later@remote.test"), std::string::npos);
+  EXPECT_NE(queued_notices_.got[0].message.find("Status: 5.4.7"), std::string::npos) << "delivery time expired";
   EXPECT_EQ(mx_.received("later@remote.test"), 0u);
+}
+
+TEST_F(RelayAgentTest, ManyRecipientsGoInTransactionsOfFifty) {
+  start();
+  std::vector<std::string> to;
+  for (int i = 0; i < 120; ++i) to.push_back("r" + std::to_string(i) + "@remote.test");
+  const std::string id = enqueue("sender@origin.test", to);
+  ASSERT_TRUE(wait_for([&] { return store_->find(id) == nullptr; }));
+  for (const std::string& r : to) EXPECT_EQ(mx_.received(r), 1u) << r;
+  EXPECT_EQ(mx_.transactions(), 3u) << "50 + 50 + 20";
+  EXPECT_EQ(mx_.connections(), 1u) << "all on one session";
 }
 
 TEST_F(RelayAgentTest, OneSessionCarriesSeveralMessages) {
