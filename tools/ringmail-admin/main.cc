@@ -52,7 +52,14 @@ constexpr const char* kUsage =
     "  fetch USER FOLDER   uid, flags, size and subject of each message\n"
     "  flags USER FOLDER UIDS +|-|=FLAG[,FLAG...]   e.g. flags a@example.org INBOX 1,4:6 +\\Seen,$Work\n"
     "  expunge USER FOLDER [UIDS]   the given messages, or every \\Deleted one\n"
-    "  queue list   the outbound queue (<data_dir>/queue) read offline: messages and recipient states\n"
+    "  queue list                     the outbound queue: messages, recipient states, '!' = held\n"
+    "  queue show ID                  one message: envelope, states and text\n"
+    "  queue flush [ID]               try deferred messages now (postqueue -f / -i)\n"
+    "  queue delete ID|ALL            remove from the queue, no bounce (postsuper -d)\n"
+    "  queue hold ID|ALL              keep from delivery until released (postsuper -h)\n"
+    "  queue release ID|ALL           deliver again (postsuper -H)\n"
+    "    (against the running server's <data_dir>/queue/control.sock; list and show also\n"
+    "     read the spool offline when the server is down)\n"
     "Passwords are read from the terminal (asked twice) or one line of stdin, never from argv.";
 
 int usage() {
