@@ -655,6 +655,9 @@ def hostile_crlf(w, tx, sub_port, best, subject):
     r.close()
 
 
+RCPT_BATCH = [500]  # RCPT commands pipelined per write (--rcpt_batch)
+
+
 def hostile_many_recipients(sub_port, subject, total=10000, limit=1000):
     """10,000 RCPT in one transaction, pipelined in batches: the first --max_recipients get
     250, the rest 452 4.5.3, the session survives, DATA is taken."""
@@ -669,7 +672,7 @@ def hostile_many_recipients(sub_port, subject, total=10000, limit=1000):
         r.close()
         return None
     replies = []
-    batch = 500
+    batch = RCPT_BATCH[0]
     try:
         for start in range(0, total, batch):
             r.send("".join(f"RCPT TO:<r{i}@many.test>\r\n" for i in range(start, min(total, start + batch))))
@@ -1052,8 +1055,12 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--only", default="main,relayhost,tls,lifetime,crash")
     p.add_argument("--dry", action="store_true", help="start tx without the relay flags (harness check)")
+    p.add_argument("--rcpt_batch", type=int, default=500,
+                   help="RCPT commands per pipelined write in the 10,000-recipient test (500: about 14 KiB, "
+                        "less than one 16 KiB receive buffer)")
     args = p.parse_args()
     only = set(args.only.split(","))
+    RCPT_BATCH[0] = args.rcpt_batch
     w = World(args)
     t0 = time.time()
     try:
