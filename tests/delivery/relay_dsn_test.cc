@@ -283,7 +283,8 @@ TEST(Dsn, LongMultiLineReplyIsFolded) {
   expect_clean_lines(d.bytes);
   auto groups = groups_of(d.part(1).body);
   ASSERT_EQ(groups.size(), 3u);
-  const auto* diag = mail::parse_header_block(groups[1]).find("Diagnostic-Code");
+  const mail::header_block fields = mail::parse_header_block(groups[1]);
+  const auto* diag = fields.find("Diagnostic-Code");
   ASSERT_NE(diag, nullptr);
   const std::string v = mail::unfold(diag->value);
   EXPECT_TRUE(v.starts_with("smtp; 550-5.7.1 this is a rather long explanation")) << v;
