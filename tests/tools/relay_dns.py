@@ -14,6 +14,7 @@ harness can show that the server answers as the scenarios need before ringmail a
 """
 
 import os
+import pwd
 import random
 import socket
 import struct
@@ -99,7 +100,7 @@ class Dnsmasq:
             "--conf-file=/dev/null", f"--port={port}", "--listen-address=127.0.0.1", "--bind-interfaces",
             "--log-queries", "--log-facility=-", "--cache-size=0", f"--local=/{local_zone}/",
             # as root dnsmasq would drop to "nobody"; staying root needs no extra setup
-            "--user=root" if os.geteuid() == 0 else f"--user={os.getlogin()}",
+            f"--user={pwd.getpwuid(os.geteuid()).pw_name}",
             "--pid-file=",  # no /run/dnsmasq/dnsmasq.pid to write (or to collide on)
         ]
         args += [f"--mx-host={d},{h},{p}" for d, h, p in mx]

@@ -1035,8 +1035,10 @@ def scenario_crash(w, count=400, kill_after=60):
         t.join(30)
     spooled = len(tx.spool_files())
     done = delivered_count()
+    # Usually some are delivered by now; on a loaded machine maybe none yet: the queue is
+    # busy either way (sessions wait on the sink's DATA reply), so only the spool counts.
     check(f"crash 1: SIGKILL mid-stream ({len(acked)} acknowledged, {done} delivered, {spooled} in the spool)",
-          len(acked) >= kill_after and spooled > 0 and done > 0, f"acked={len(acked)} delivered={done} spool={spooled}")
+          len(acked) >= kill_after and spooled > 0, f"acked={len(acked)} delivered={done} spool={spooled}")
     if not acked:
         return
 
