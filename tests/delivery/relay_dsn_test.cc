@@ -2,11 +2,15 @@
 // project's own MIME parser (three parts of the right types, the RFC 3464 fields per
 // recipient), header and MIME injection from a remote reply, a host name, an address or
 // the original header section, boundary collisions, the cap on the returned headers, and
-// who gets no DSN at all.
+// who gets no DSN at all; and once more read by Python's email package.
 #include "delivery/relay/dsn.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -407,6 +411,58 @@ TEST(Dsn, MessageIdsDifferPerKindAndRecipients) {
   EXPECT_NE(ida, field(b.msg.headers(), "Message-ID"));
   EXPECT_NE(ida, field(c.msg.headers(), "Message-ID"));
   EXPECT_EQ(ida, field(parsed_dsn(build_dsn(failure_request())).msg.headers(), "Message-ID"));
+}
+
+// A second reader: Python's email package (the stdlib's RFC 5322/MIME parser, as mail
+// tools built on it read our DSNs) finds the report, its parts and the recipients' fields,
+// with no defects. Skipped without python3.
+TEST(Dsn, PythonEmailReadsIt) {
+  if (std::system("python3 -c 'import email' >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3";
+  dsn_request rq = failure_request();
+  rq.recipients[0].diagnostic = "550-5.1.1 first\r\n550 5.1.1 X-Injected: yes " + std::string(300, 'y');
+  rq.recipients[1].address = "j\xc3\xbcrgen@b\xc3\xa4r.example";
+  std::string path = ::testing::TempDir() + "/ringmail-dsn-XXXXXX";
+  int fd = mkstemp(path.data());
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  for (dsn_kind kind : {dsn_kind::failure, dsn_kind::delay}) {
+    rq.kind = kind;
+    rq.retry_until = kNow + 86400;
+    {
+      std::ofstream out(path, std::ios::binary);
+      out << build_dsn(rq);
+    }
+    const std::string action = kind == dsn_kind::failure ? "failed" : "delayed";
+    const std::string script =
+        "import email, email.policy, sys\n"
+        "m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)\n"
+        "assert not m.defects, m.defects\n"
+        "assert m.get_content_type() == 'multipart/report', m.get_content_type()\n"
+        "assert m.get_param('report-type') == 'delivery-status'\n"
+        "assert m['To'] == 'john@example.org' and m['Auto-Submitted'] == 'auto-replied'\n"
+        "parts = list(m.iter_parts())\n"
+        "assert [p.get_content_type() for p in parts] == ['text/plain', 'message/delivery-status', "
+        "'text/rfc822-headers'], parts\n"
+        "assert all(not p.defects for p in parts)\n"
+        "groups = parts[1].get_payload()\n"
+        "assert len(groups) == 3, len(groups)\n"
+        "assert groups[0]['Reporting-MTA'] == 'dns; mail.example.org'\n"
+        "assert groups[1]['Final-Recipient'] == 'rfc822; jane@remote.example', groups[1]['Final-Recipient']\n"
+        "assert groups[1]['Action'] == '" + action + "' and groups[2]['Action'] == '" + action + "'\n"
+        "assert 'X-Injected' not in groups[1] and groups[1]['Diagnostic-Code'].startswith('smtp; 550-5.1.1 first')\n"
+        "assert groups[2]['Final-Recipient'] == 'utf-8; j\\\\x{FC}rgen@b\\\\x{E4}r.example', "
+        "groups[2]['Final-Recipient']\n"
+        "assert parts[2].get_content().startswith('Received: from client.example')\n";
+    const std::string cmd = "python3 -c \"$RINGMAIL_DSN_CHECK\" " + path + " 2>&1";
+    ::setenv("RINGMAIL_DSN_CHECK", script.c_str(), 1);
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string output;
+    char buf[512];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) output.append(buf, n);
+    EXPECT_EQ(pclose(p), 0) << output;
+  }
+  ::unlink(path.c_str());
 }
 
 TEST(WantsDsn, NeverToTheNullSenderOrAMailerDaemon) {
