@@ -356,7 +356,7 @@ std::string build_dsn(const dsn_request& rq) {
   absl::StrAppend(&m, "Date: ", format_date(rq.now), kCrlf);
   absl::StrAppend(&m, "Message-ID: <", compact_date(rq.now), ".", queue_id, ".", absl::Hex(h, absl::kZeroPad16), "@",
                   host, ">", kCrlf);
-  absl::StrAppend(&m, "From: MAILER-DAEMON@", host, " (Mail Delivery System)", kCrlf);
+  absl::StrAppend(&m, "From: Mail Delivery System <MAILER-DAEMON@", host, ">", kCrlf);
   absl::StrAppend(&m, "Subject: ",
                   rq.kind == dsn_kind::failure ? "Undelivered Mail Returned to Sender"
                                                : "Delayed Mail (still being retried)",

@@ -4,10 +4,12 @@
 // times); notice_sender.h delivers what this builds.
 //
 // The shape is Postfix's bounce(8) output (src/bounce/bounce_notify_util.c and the
-// built-in templates), which mail clients and bounce processors already know:
+// built-in templates), which mail clients and bounce processors already know; checked
+// against a real bounce of Debian's Postfix 3.7 (a private instance relaying to an
+// smtp-sink that refuses RCPT):
 //
 //   Date, Message-ID
-//   From: MAILER-DAEMON@<host> (Mail Delivery System)
+//   From: Mail Delivery System <MAILER-DAEMON@<host>>
 //   Subject: Undelivered Mail Returned to Sender | Delayed Mail (still being retried)
 //   To: <sender>
 //   Auto-Submitted: auto-replied                                        (RFC 3834 5)
@@ -55,7 +57,11 @@
 //     message in a bounce when it is under bounce_size_limit and RET=HDRS was not asked):
 //     a DSN that carries the whole message again is how backscatter spam spreads;
 //   - Last-Attempt-Date is written (Postfix has it under #if 0);
-//   - dates are "+0000" UTC without Postfix's " (UTC)" comment.
+//   - dates are "+0000" UTC without Postfix's " (UTC)" comment;
+//   - the notification text is us-ascii (Postfix 3.7 declares utf-8, 8bit), since every
+//     address in it is ASCII or xtext;
+//   - no "Received: by <host> (Postfix) id ..." line of the notice's own (Postfix's cleanup
+//     adds one); the sink that stores or queues it adds what it adds to any message.
 #pragma once
 
 #include <cstddef>

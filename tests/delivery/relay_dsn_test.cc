@@ -136,7 +136,7 @@ TEST(Dsn, FailureHasPostfixShape) {
   EXPECT_FALSE(d.msg.truncated);
   EXPECT_EQ(d.msg.missing_boundaries, 0u);
   const auto& top = d.msg.headers();
-  EXPECT_EQ(field(top, "From"), "MAILER-DAEMON@mail.example.org (Mail Delivery System)");
+  EXPECT_EQ(field(top, "From"), "Mail Delivery System <MAILER-DAEMON@mail.example.org>");
   EXPECT_EQ(field(top, "To"), "john@example.org");
   EXPECT_EQ(field(top, "Subject"), "Undelivered Mail Returned to Sender");
   EXPECT_EQ(field(top, "Auto-Submitted"), "auto-replied");
