@@ -348,7 +348,6 @@ def scenarios_main(w):
 
     hostile_open_relay(w, tx, smtp_port)
     hostile_crlf(w, tx, sub_port, best, subj["crlf"])
-    many_sent = hostile_many_recipients(sub_port, subj["many"])
 
     # ---- outcomes
     budget(75)
@@ -532,6 +531,9 @@ def scenarios_main(w):
         check("DSN to a remote sender: RCPT TO:<someone@bounce-back.test>",
               any("<someone@bounce-back.test>" in r for r in got[0]["rcpts"]), str(got[0]["rcpts"]))
 
+    # Last: a sanitizer build has been seen to lose the whole server to this one (see
+    # relay_e2e_test.sh), and the checks above should still say what they saw.
+    many_sent = hostile_many_recipients(sub_port, subj["many"])
     if many_sent:
         hostile_many_check(best, many_sent)
     leaked = w.open_relay_check()
@@ -971,6 +973,11 @@ def scenario_lifetime(w):
     check("lifetime: a failure DSN (Action: failed) once the lifetime is over", ok and failed,
           f"reports: {[dsn_actions(m) for m in find_dsns(tx, 'john@example.org', subject)]}")
     if failed:
+        st = [x for a, x in dsn_actions(failed[0]) if a == "failed"][0]
+        # RFC 3463 X.4.7 "delivery time expired", or (as Postfix) the last deferral's status;
+        # 5.0.0 would hide why
+        check("lifetime: the failure's status says why (X.4.7, or the last attempt's 4.4.x)",
+              st.endswith(".4.7") or st.startswith("4.4."), st)
         note(f"lifetime DSN after {time.time() - t0:.1f} s: {dsn_actions(failed[0])}")
     check("lifetime: only one delay notice", len([m for m in find_dsns(tx, "john@example.org", subject)
                                                   if any(a == "delayed" for a, _ in dsn_actions(m))]) <= 1)
