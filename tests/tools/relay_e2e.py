@@ -43,7 +43,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import relay_dns  # noqa: E402
-from relay_harness import Ringmail, Sink, free_port_on, free_tcp_ports, free_udp_port, wait_for  # noqa: E402
+from relay_harness import (Ringmail, Sink, free_port_on, free_tcp_ports, free_udp_port,  # noqa: E402
+                           have_ipv6_loopback, wait_for)
 from submission_clients import Raw, plain, tls_context  # noqa: E402
 
 results = {"pass": 0, "fail": 0}
@@ -185,7 +186,8 @@ class World:
         os.makedirs(self.work, exist_ok=True)
         os.chmod(self.work, 0o755)
         addrs = [f"127.0.0.{i}" for i in range(2, 12)]
-        self.port = free_port_on(addrs)
+        self.ipv6 = have_ipv6_loopback()
+        self.port = free_port_on(addrs + (["::1"] if self.ipv6 else []))
         self.dns_port = free_udp_port()
         self.dns = None
         self.sinks = {}
@@ -198,13 +200,17 @@ class World:
               ("down.test", "mx1.down.test", 10), ("down.test", "mx2.down.test", 20),
               ("tls.test", "mx.tls.test", 10), ("utf8.test", "mx1.best.test", 10),
               ("many.test", "mx1.best.test", 10), ("crash.test", "mx.crash.test", 10),
-              ("bounce-back.test", "mx1.best.test", 10), ("limited.test", "mx.tls.test", 10)]
+              ("bounce-back.test", "mx1.best.test", 10), ("limited.test", "mx.tls.test", 10),
+              # an MX host without addresses, one that does not exist: the next MX is used
+              ("noaddr.test", "noaddr.best.test", 10), ("noaddr.test", "mx2.best.test", 20),
+              ("nxmx.test", "gone.nowhere.test", 10), ("nxmx.test", "mx2.best.test", 20),
+              ("v6.test", "mx.v6.test", 10)]
         hosts = [("mx1.best.test", "127.0.0.2"), ("mx2.best.test", "127.0.0.3"),
                  ("mx1.fallback.test", "127.0.0.9"), ("mx2.fallback.test", "127.0.0.3"),
                  ("mx.retry.test", "127.0.0.4"), ("mx.reject.test", "127.0.0.5"),
                  ("mx1.down.test", "127.0.0.10"), ("mx2.down.test", "127.0.0.11"),
                  ("mx.tls.test", "127.0.0.6"), ("mx.crash.test", "127.0.0.8"),
-                 ("relay.test", "127.0.0.7"),
+                 ("relay.test", "127.0.0.7"), ("mx.v6.test", "::1"),
                  # RFC 5321 5.1: no MX, so the domain's own address is the implicit MX
                  ("implicit.test", "127.0.0.2")]
         self.dns = relay_dns.Dnsmasq(self.dns_port, os.path.join(self.work, "dnsmasq.log"), mx=mx, hosts=hosts,
@@ -270,6 +276,7 @@ def setup_tx_directory(tx):
 def scenarios_main(w):
     best = w.sink("best", "127.0.0.2")
     second = w.sink("second", "127.0.0.3")
+    v6 = w.sink("v6", "[::1]") if w.ipv6 else None
     retry = w.sink("retry", "127.0.0.4", ["-r", "rcpt"])
     reject = w.sink("reject", "127.0.0.5", ["-f", "rcpt", "-v"])  # -v: its log shows each RCPT tried
 
@@ -292,7 +299,8 @@ def scenarios_main(w):
 
     subj = {n: subject_for(n) for n in ["best", "implicit", "fallback", "retry", "reject", "down", "tls", "nullmx",
                                          "utf8", "alias", "nullsender", "crlf", "many", "mixed", "remote-dsn", "dots",
-                                         "large", "rx-partial", "dns-refused", "nxdomain", "limited"]}
+                                         "large", "rx-partial", "dns-refused", "nxdomain", "limited",
+                                         "noaddr", "nxmx", "v6"]}
 
     # ---- submissions (all first: the relay works on them while the checks below wait)
     acc = {}
@@ -338,6 +346,13 @@ def scenarios_main(w):
     # the rest must go in further transactions, none bounced.
     accepted("limited", "250 recipients for a server that takes 100 per transaction",
              submit(sub_port, "john@example.org", [f"r{i}@limited.test" for i in range(250)], subj["limited"]))
+    accepted("noaddr", "MX host without an address",
+             submit(sub_port, "john@example.org", ["alice@noaddr.test"], subj["noaddr"]))
+    accepted("nxmx", "MX host that does not exist",
+             submit(sub_port, "john@example.org", ["alice@nxmx.test"], subj["nxmx"]))
+    if v6:
+        accepted("v6", "an MX reachable over IPv6 only",
+                 submit(sub_port, "john@example.org", ["alice@v6.test"], subj["v6"]))
     # One message, four fates: delivered remotely, bounced, deferred, delivered locally.
     accepted("mixed", "one message to four kinds of recipient",
              submit(sub_port, "john@example.org", ["mixed@best.test", "mixed@reject.test", "mixed@down.test",
@@ -500,6 +515,17 @@ def scenarios_main(w):
              "with back-off instead of sent in the next transaction at once")
     copies = [p for p, d in rx.messages("bob@tls.test") if subj["limited"].encode() in d]
     note(f"452 after 100: {len(copies)} transactions reached the receiver; states {[(k, len(v)) for k, v in st.items()]}")
+
+    check("MX host without an address: the next MX (127.0.0.3) is used",
+          wait(lambda: second.with_subject(subj["noaddr"]), 10), "tx log: " + grep_log(tx, "noaddr.test"))
+    check("MX host that does not exist (NXDOMAIN): the next MX (127.0.0.3) is used",
+          wait(lambda: second.with_subject(subj["nxmx"]), 10), "tx log: " + grep_log(tx, "nxmx.test"))
+    if v6:
+        got = wait(lambda: v6.with_subject(subj["v6"]), 10)
+        check("IPv6: an MX with only an AAAA record ([::1]) gets the message", got,
+              "tx log: " + grep_log(tx, "v6.test"))
+    else:
+        note("no IPv6 loopback here: the AAAA-only MX check is skipped")
 
     # per-recipient outcomes of one message
     got = wait(lambda: best.with_subject(subj["mixed"]), 10)

@@ -46,7 +46,7 @@ def free_port_on(addresses, tries=50):
         held = [first]
         try:
             for a in addresses[1:]:
-                s = socket.socket()
+                s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
                 held.append(s)
                 s.bind((a, port))
             return port
@@ -56,6 +56,15 @@ def free_port_on(addresses, tries=50):
             for s in held:
                 s.close()
     raise RuntimeError("no port free on every test address")
+
+
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def free_udp_port():
@@ -80,7 +89,7 @@ def wait_listening(addr, port, timeout=5.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
-            with socket.create_connection((addr, port), timeout=0.5) as s:
+            with socket.create_connection((addr.strip("[]"), port), timeout=0.5) as s:
                 s.settimeout(2)
                 s.recv(512)  # the greeting; then hang up without a transaction
                 s.sendall(b"QUIT\r\n")
