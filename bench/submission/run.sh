@@ -36,7 +36,10 @@
 #                        ringmail's --relay_destination_concurrency, which is per shard,
 #                        so RELAY_CONCURRENCY / SHARDS there
 #   PERF (0)             1: during the last run of each cell, `perf record -g -p` of
-#                        ringmail (top symbols printed after the table) and `perf
+#                        ringmail (top symbols, CPU by thread: shard-N or the kernel's
+#                        io_uring workers iou-wrk-N that run the file operations which
+#                        block, such as fsync and unlink; and io_uring requests per
+#                        message by opcode, from the io_uring tracepoints) and `perf
 #                        record -a` for Postfix (CPU samples by command name: smtpd,
 #                        cleanup, qmgr, smtp, auth, ...; other processes on the machine
 #                        are left out of the list)
@@ -168,12 +171,14 @@ pf_started=0
 dv_started=0
 ringmail_pid=""
 perf_pid=""
+perf_ops_pid=""
 client_pid=""
 failed=0
 
 cleanup() {
   [[ -n $client_pid ]] && kill -TERM "$client_pid" 2>/dev/null
   [[ -n $perf_pid ]] && { kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; }
+  [[ -n $perf_ops_pid ]] && { kill -INT "$perf_ops_pid" 2>/dev/null; wait "$perf_ops_pid" 2>/dev/null || true; }
   if [[ -n $ringmail_pid ]]; then stop_pid "$ringmail_pid"; wait "$ringmail_pid" 2>/dev/null || true; fi
   ((pf_started)) && postfix_stop "$pf_conf" "$pf_queue"
   if ((dv_started)); then
@@ -326,11 +331,15 @@ run_one() {
   children_cpu c0
   if ((do_perf)) && [[ $r == "$repeats" ]]; then
     if [[ $server == ringmail ]]; then
+      perf record -o "$work/uring-$s.data" -e io_uring:io_uring_submit_req -e io_uring:io_uring_queue_async_work \
+        -p "$ringmail_pid" >/dev/null 2>&1 &
+      perf_ops_pid=$!
       perf record -g -o "$work/perf-$server-$s.data" -p "$ringmail_pid" >/dev/null 2>&1 &
     else
       perf record -a -o "$work/perf-$server-$s.data" >/dev/null 2>&1 &
     fi
     perf_pid=$!
+    sleep 1  # perf attaches before the first message (the per-message counts need all of them)
   fi
   t0=$(date +%s%N)
   "$load_bin" "${load_common[@]}" --port="$port" --connections="$s" --messages="$n" >"$out.out" 2>"$out.err" &
@@ -361,6 +370,10 @@ run_one() {
     sleep 0.05
   done
   if [[ -n $perf_pid ]]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; fi
+  if [[ -n $perf_ops_pid ]]; then
+    kill -INT "$perf_ops_pid" 2>/dev/null; wait "$perf_ops_pid" 2>/dev/null || true; perf_ops_pid=""
+    echo "$have" >"$work/uring-$s.messages"
+  fi
   for root in "${roots[@]}"; do ticks1=$((ticks1 + $(tree_ticks "$root"))); done
   sink1=$(tree_ticks "$sink_pid")
   children_cpu c1
@@ -475,6 +488,28 @@ if ((do_perf)); then
       echo "perf, ringmail, $s sessions (last run; self time, top 25 symbols):"
       perf report -i "$work/perf-ringmail-$s.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
         grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' | head -n 25 || true
+      echo
+      echo "perf, ringmail, $s sessions: CPU samples by thread (iou-wrk-N: the kernel's io_uring workers)"
+      perf report -i "$work/perf-ringmail-$s.data" --no-children --sort comm --stdio 2>/dev/null |
+        grep -E '^ +[0-9]' | sed -E 's/[[:space:]]+$//' || true
+      echo
+      echo "perf, ringmail, $s sessions: the kernel functions under which the most CPU went (with callees)"
+      perf report -i "$work/perf-ringmail-$s.data" --children --sort symbol --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9].*\[k\] (io_fsync|io_unlinkat|io_renameat|io_openat2?|io_write|io_read|io_recv|io_send|io_sendmsg|io_recvmsg|io_close|io_statx|io_mkdirat|io_linkat|io_fallocate|io_sync_file_range)[[:space:]]' |
+        sed -E 's/[[:space:]]+(-[[:space:]]+)*$//' || true
+    fi
+    if [[ -s $work/uring-$s.data ]]; then
+      echo
+      echo "io_uring requests per message, ringmail, $s sessions (submitted; of them handed to an io-wq worker, i.e. blocking):"
+      perf script -i "$work/uring-$s.data" -F event,trace 2>/dev/null |
+        awk -v n="$(cat "$work/uring-$s.messages" 2>/dev/null || echo 0)" '
+          { op = ""; for (i = 1; i <= NF; i++) if ($i == "opcode") { op = $(i + 1); sub(/,$/, "", op) } }
+          op != "" && /io_uring_submit_req/ { sub_n[op]++ }
+          op != "" && /io_uring_queue_async_work/ { async_n[op]++ }
+          END {
+            if (n <= 0) exit
+            for (op in sub_n) printf "  %-14s %6.2f per message  (%5.2f to io-wq)\n", op, sub_n[op] / n, async_n[op] / n
+          }' | sort -k2 -rn || true
     fi
     if [[ -s $work/perf-postfix-$s.data ]]; then
       echo
