@@ -14,6 +14,9 @@ packages=(
   # the MariaDB tests start their own server; Dovecot checks password compatibility and
   # shares Maildirs with ringmail (tests/tools/dovecot_roundtrip_test.sh)
   mariadb-server mariadb-client dovecot-core dovecot-imapd
+  # the Sieve differential's reference: Pigeonhole's sieve-test, run at a fixed time under
+  # faketime (tests/sieve/README.md)
+  dovecot-sieve faketime
   # real SMTP clients for the end-to-end tests
   swaks libnet-ssleay-perl postfix
   # the relay end-to-end test's private DNS server (tests/tools/relay_e2e_test.sh); the
