@@ -1,6 +1,10 @@
 #include "mail/date.h"
 
+#include <time.h>
+
+#include <array>
 #include <cstddef>
+#include <cstdio>
 #include <string_view>
 
 namespace ringmail::mail {
@@ -196,6 +200,19 @@ std::optional<message_date> parse_message_date(std::string_view value) {
   int64_t seconds = days_from_civil(year, month, static_cast<unsigned>(day)) * 86400 +
                     hour * 3600 + minute * 60 + second;
   return message_date{seconds - int64_t{zone} * 60, zone};
+}
+
+std::string format_message_date(int64_t unix_seconds) {
+  const time_t t = static_cast<time_t>(unix_seconds);
+  tm parts{};
+  gmtime_r(&t, &parts);
+  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[parts.tm_wday], parts.tm_mday,
+                kMonths[parts.tm_mon], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec);
+  return buf;
 }
 
 }  // namespace ringmail::mail

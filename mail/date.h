@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace ringmail::mail {
@@ -45,5 +46,10 @@ inline int64_t day_of(int64_t seconds) {
   int64_t d = seconds / 86400;
   return (seconds % 86400 < 0) ? d - 1 : d;
 }
+
+// The other direction: `unix_seconds` as an RFC 5322 3.3 date-time in UTC, "Mon, 07 Dec
+// 2026 08:30:00 +0000", for Date:, Received: and DSN fields. English names whatever the
+// process locale (strftime's %a/%b would follow it).
+std::string format_message_date(int64_t unix_seconds);
 
 }  // namespace ringmail::mail

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "delivery/relay/smtp_reply.h"
+#include "mail/date.h"
 #include "mail/header.h"
 #include "runtime/fnv1a.h"
 
@@ -22,17 +23,6 @@ constexpr size_t kMaxWordBytes = 900;
 // suffix ("." and 8 hex digits) takes 9.
 constexpr size_t kBoundaryBaseBytes = 60;
 constexpr size_t kBoundarySuffixBytes = 9;
-
-// RFC 5322 3.3 date-time in UTC. (protocols/smtp/trace_headers.h has the same for the
-// Received: line, but delivery/ must not depend on protocols/; both belong in mail/date.h.)
-std::string format_date(int64_t unix_seconds) {
-  const std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
 
 std::string compact_date(int64_t unix_seconds) {
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
@@ -280,7 +270,7 @@ std::string delivery_status(const dsn_request& rq, const std::string& host, cons
     typed_address from = dsn_address(rq.sender);
     append_wrapped(s, absl::StrCat("X-Ringmail-Sender: ", from.type, "; ", from.text));
   }
-  if (rq.arrival > 0) absl::StrAppend(&s, "Arrival-Date: ", format_date(rq.arrival), kCrlf);
+  if (rq.arrival > 0) absl::StrAppend(&s, "Arrival-Date: ", mail::format_message_date(rq.arrival), kCrlf);
   for (const dsn_recipient& r : rq.recipients) {
     s += kCrlf;  // RFC 3464 2.1: each group of per-recipient fields follows an empty line
     typed_address final_rcpt = dsn_address(r.address);
@@ -299,9 +289,9 @@ std::string delivery_status(const dsn_request& rq, const std::string& host, cons
       append_wrapped(s, absl::StrCat("Diagnostic-Code: ", r.remote_mta.empty() ? "X-Ringmail" : "smtp", "; ",
                                      diagnostic));
     }
-    if (r.last_attempt > 0) absl::StrAppend(&s, "Last-Attempt-Date: ", format_date(r.last_attempt), kCrlf);
+    if (r.last_attempt > 0) absl::StrAppend(&s, "Last-Attempt-Date: ", mail::format_message_date(r.last_attempt), kCrlf);
     if (rq.kind == dsn_kind::delay && rq.retry_until > 0) {
-      absl::StrAppend(&s, "Will-Retry-Until: ", format_date(rq.retry_until), kCrlf);
+      absl::StrAppend(&s, "Will-Retry-Until: ", mail::format_message_date(rq.retry_until), kCrlf);
     }
   }
   return s;
@@ -353,7 +343,7 @@ std::string build_dsn(const dsn_request& rq) {
 
   std::string m;
   m.reserve(text.size() + status.size() + headers.size() + 1024);
-  absl::StrAppend(&m, "Date: ", format_date(rq.now), kCrlf);
+  absl::StrAppend(&m, "Date: ", mail::format_message_date(rq.now), kCrlf);
   absl::StrAppend(&m, "Message-ID: <", compact_date(rq.now), ".", queue_id, ".", absl::Hex(h, absl::kZeroPad16), "@",
                   host, ">", kCrlf);
   absl::StrAppend(&m, "From: Mail Delivery System <MAILER-DAEMON@", host, ">", kCrlf);

@@ -1,16 +1,10 @@
 #include "protocols/smtp/trace_headers.h"
 
+#include "mail/date.h"
+
 #include <cstdio>
 
 namespace ringmail::smtp {
-
-std::string rfc5322_date(std::time_t when) {
-  std::tm tm{};
-  gmtime_r(&when, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return buf;
-}
 
 std::string received_header(const received_info& info) {
   // Postfix: "from helo (name [ip])\n\t(Authenticated sender: user)\n\tby ...". Hiding
@@ -24,7 +18,7 @@ std::string received_header(const received_info& info) {
     h += "\r\n\t(using " + info.tls_version + " with cipher " + info.tls_cipher + ")";
   }
   if (!info.for_recipient.empty()) h += "\r\n\tfor <" + info.for_recipient + ">";
-  h += "; " + rfc5322_date(info.when) + "\r\n";
+  h += "; " + mail::format_message_date(info.when) + "\r\n";
   return h;
 }
 

@@ -25,7 +25,5 @@ struct received_info {
 // "Received: from … by … with … id …; <RFC 5322 date>\r\n", folded at 78 columns.
 std::string received_header(const received_info& info);
 
-// RFC 5322 date-time in UTC: "Sat, 28 Nov 2026 17:43:16 +0000".
-std::string rfc5322_date(std::time_t when);
 
 }  // namespace ringmail::smtp

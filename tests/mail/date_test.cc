@@ -68,5 +68,16 @@ TEST(MessageDate, Invalid) {
   EXPECT_TRUE(parse_message_date("29 Feb 2020 00:00:00"));
 }
 
+TEST(FormatMessageDate, EnglishNamesInUtcAndParsesBack) {
+  EXPECT_EQ(format_message_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+  EXPECT_EQ(format_message_date(1796632200), "Mon, 07 Dec 2026 08:30:00 +0000");
+  for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{1796632200}, int64_t{4102444799}}) {
+    std::optional<message_date> back = parse_message_date(format_message_date(t));
+    ASSERT_TRUE(back.has_value()) << t;
+    EXPECT_EQ(back->time, t);
+    EXPECT_EQ(back->zone_minutes, 0);
+  }
+}
+
 }  // namespace
 }  // namespace ringmail::mail

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "mail/date.h"
 #include "runtime/shard_set.h"
 #include "runtime/when_all.h"
 #include "tools/ringmail-load/message_source.h"
@@ -53,7 +54,7 @@ struct shared_state {
     smtp.timeouts = client_timeouts::uniform(o.client.timeout);
     smtp.helo_name = "load.ringmail.test";
     // One generated message for APPEND, CRLF text (RFC 9051 section 6.3.12 wants CRLF).
-    std::string date = rfc5322_date(static_cast<int64_t>(::time(nullptr)));
+    std::string date = mail::format_message_date(static_cast<int64_t>(::time(nullptr)));
     append_message = absl::StrCat("From: Load <load@ringmail.test>\r\nTo: <", o.users.empty() ? "" : o.users[0].name,
                                   ">\r\nSubject: appended by ringmail-load\r\nDate: ", date,
                                   "\r\nMessage-ID: <append.", o.seed, "@ringmail-load>\r\n\r\n",
@@ -364,7 +365,7 @@ task<void> deliver_loop(shard_state& s, const message_source& messages) {
     payload.clear();
     const std::string id = absl::StrCat("<idle.", u, ".", o.seed, "@ringmail-load>");
     message_info info =
-        messages.render(u, id, o.deliver_from, rcpt, rfc5322_date(static_cast<int64_t>(::time(nullptr))), payload);
+        messages.render(u, id, o.deliver_from, rcpt, mail::format_message_date(static_cast<int64_t>(::time(nullptr))), payload);
     payload.append(".\r\n");
     sh.deliver_start[u].store(now_micros(), std::memory_order_release);
     envelope env{o.deliver_from, rcpt, payload.size() - 3, info.eight_bit};

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "mail/date.h"
 #include "runtime/shard_set.h"
 #include "runtime/when_all.h"
 #include "tools/ringmail-load/failure_samples.h"
@@ -47,7 +48,7 @@ struct shard_state {
     int64_t now = static_cast<int64_t>(::time(nullptr));
     if (now != date_second) {
       date_second = now;
-      date = rfc5322_date(now);
+      date = mail::format_message_date(now);
     }
     return date;
   }

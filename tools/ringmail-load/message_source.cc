@@ -126,19 +126,6 @@ std::string generate_body(size_t size, uint64_t seed) {
   return out;
 }
 
-std::string rfc5322_date(int64_t unix_seconds) {
-  time_t t = static_cast<time_t>(unix_seconds);
-  tm parts{};
-  gmtime_r(&t, &parts);
-  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr std::array<const char*, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[parts.tm_wday], parts.tm_mday,
-                kMonths[parts.tm_mon], parts.tm_year + 1900, parts.tm_hour, parts.tm_min, parts.tm_sec);
-  return buf;
-}
-
 message_source message_source::generated(size_t body_size, uint64_t seed) {
   message_source s;
   s.generated_ = true;

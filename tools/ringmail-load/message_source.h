@@ -34,8 +34,6 @@ std::string prepare_file_message(std::string_view raw);
 // CRLF, none starting with ".", so the text is already in wire form. Deterministic in seed.
 std::string generate_body(size_t size, uint64_t seed);
 
-// RFC 5322 section 3.3 date-time for `unix_seconds`, in UTC: "Tue, 01 Jul 2025 12:00:00 +0000".
-std::string rfc5322_date(int64_t unix_seconds);
 
 // What the session needs to know about one message besides its bytes.
 struct message_info {
@@ -58,7 +56,7 @@ class message_source {
   // Appends message number `index`, ready for the DATA phase (headers and body, wire form,
   // ending with CRLF but without the terminating "."), to `out`.
   //   message_id: "<...>"; recipients: for the To field of generated messages;
-  //   date: an rfc5322_date() string.
+  //   date: a mail::format_message_date() string.
   message_info render(uint64_t index, std::string_view message_id, std::string_view from,
                       std::span<const std::string> recipients, std::string_view date,
                       std::string& out) const;
