@@ -98,6 +98,7 @@ struct relay_agent::delivery_group {
     d.last_attempt = now;
     return d;
   }
+  bool not_tried = false;  // the relay stopped before this group was attempted
   bool all_decided() const { return std::all_of(decided.begin(), decided.end(), [](bool b) { return b; }); }
 };
 
@@ -140,6 +141,12 @@ task<void> relay_agent::run() {
     else push(0, r.id);  // every recipient final: a crash left it; deliver() removes it
   }
   co_await dispatch();
+  // Deliveries in flight get a moment to finish their transaction (a remote 250 whose
+  // update is not written means a duplicate later); then their connections are cut, so
+  // a stalled server cannot hold the shutdown for its 10-minute timeouts. A cut delivery
+  // ends deferred, its state written.
+  for (int i = 0; i < 50 && !in_flight_.empty(); ++i) co_await sleep_for(std::chrono::milliseconds(100));
+  if (!in_flight_.empty()) cut_connections_.request_cancel();
   co_await deliveries_.join();
   co_await close_idle(true);
 }
@@ -196,9 +203,10 @@ task<void> relay_agent::close_idle(bool all) {
   for (auto& c : closing) co_await c->quit();
 }
 
-std::unique_ptr<client_options> relay_agent::session_options(const route& r, const route_host& host, bool tls) const {
+std::unique_ptr<client_options> relay_agent::session_options(const route& r, const route_host& host, bool tls) {
   auto o = std::make_unique<client_options>();
   o->helo_name = options_.hostname;
+  o->cancel = &cut_connections_;
   o->pipelining = options_.pipelining;
   o->timeouts = options_.timeouts;
   if (tls && options_.tls) {
@@ -265,6 +273,7 @@ task<void> relay_agent::deliver(std::string id) {
   std::vector<queue::recipient_outcome> outcomes;
   std::vector<dsn_recipient> bounced, delayed;
   for (const delivery_group& g : groups) {
+    if (g.not_tried) continue;
     for (size_t k = 0; k < g.indexes.size(); ++k) {
       const size_t i = g.indexes[k];
       const queue::recipient_state& r = before.recipients[i];
@@ -316,6 +325,7 @@ task<void> relay_agent::deliver(std::string id) {
   // the message is removed once its notices are out (as Postfix deletes a queue file
   // after its last recipient). A crash before the removal resends it: a duplicate at
   // worst, and one fsync round fewer per message on the common path.
+  if (outcomes.empty()) co_return;  // stopped before any attempt: nothing changed
   size_t open_before = 0;
   for (const queue::recipient_state& r : before.recipients) open_before += queue::is_final(r.status) ? 0 : 1;
   const bool all_final_now = outcomes.size() == open_before &&
@@ -368,6 +378,10 @@ task<void> relay_agent::deliver_group(delivery_group& group, std::string_view me
   const std::string destination = r.relayhost ? std::string("relayhost") : r.hosts.front().name;
   while (destination_active_[destination] >= options_.destination_concurrency && !stopping_) {
     co_await destination_freed_.wait();
+  }
+  if (stopping_) {
+    group.not_tried = true;  // no attempt: the states stay as they were
+    co_return;
   }
   ++destination_active_[destination];
   struct slot_guard {

@@ -139,7 +139,7 @@ class relay_agent final : public queue::queue_runner {
   task<void> close_idle(bool all);
   void wake();
   void push(int64_t when, std::string id);
-  std::unique_ptr<client_options> session_options(const route& r, const route_host& host, bool tls) const;
+  std::unique_ptr<client_options> session_options(const route& r, const route_host& host, bool tls);
 
   queue::queue_store& store_;
   route_resolver& routes_;
@@ -153,6 +153,7 @@ class relay_agent final : public queue::queue_runner {
   notifier destination_freed_;
   absl::flat_hash_map<std::string, std::vector<cached_session>> idle_sessions_;  // by address
   cancel_source* sleeping_ = nullptr;  // the dispatcher's sleep, cancelled by wake()
+  cancel_source cut_connections_;      // every client's I/O; cancelled 5 s into a stop
   bool stopping_ = false;
   task_scope deliveries_;
   relay_counters counters_;

@@ -92,7 +92,7 @@ std::string failure::describe() const {
 
 smtp_client::smtp_client(connection conn, const client_options& options)
     : options_(options),
-      io_(std::move(conn), stream_options{options.timeouts.greeting, options.timeouts.data_block}) {}
+      io_(std::move(conn), stream_options{options.timeouts.greeting, options.timeouts.data_block}, options.cancel) {}
 
 smtp_client::~smtp_client() = default;
 
@@ -103,7 +103,7 @@ tls_details smtp_client::tls_info() const {
 
 task<open_result> smtp_client::open(const socket_address& server, const client_options& options) {
   open_result result;
-  auto conn = co_await connect_to(server, options.timeouts.connect);
+  auto conn = co_await connect_to(server, options.timeouts.connect, options.cancel);
   if (!conn.ok()) {
     result.why = io_failure(stage::connect, conn.status());
     co_return result;

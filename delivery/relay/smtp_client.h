@@ -98,6 +98,9 @@ struct client_options {
   bool auth_without_tls = false;         // allow AUTH on a plaintext session (tests)
   std::string helo_name = "load.ringmail.test";
   client_timeouts timeouts;
+  // Cancelling it makes every operation of the client fail at once with `cancelled`
+  // (the relay cuts its connections at shutdown); null: none.
+  cancel_source* cancel = nullptr;
 };
 
 struct envelope {

@@ -204,6 +204,8 @@ class RelayAgentTest : public ::testing::Test {
     dns_.add_a("mx1.remote.test", "127.0.0.2");  // nothing listens there: refused
     dns_.add_a("mx2.remote.test", "127.0.0.1");
     dns_.add_mx("nullmx.test", 0, ".");
+    dns_.add_mx("stall.test", 10, "mx.stall.test");
+    dns_.add_a("mx.stall.test", "127.0.0.3");
     shards_ = testing::make_shards(1);
     ASSERT_NE(shards_, nullptr);
   }
@@ -228,8 +230,8 @@ class RelayAgentTest : public ::testing::Test {
     testing::run_on(*shards_, 0, std::move(f));
   }
 
-  void start(queue::retry_policy retry = {}) {
-    run([this, retry]() -> task<void> {
+  void start(queue::retry_policy retry = {}, std::chrono::seconds timeout = std::chrono::seconds(5)) {
+    run([this, retry, timeout]() -> task<void> {
       mailstore::writer_options wo;
       wo.hostname = "relay.example.org";
       wo.fsync = false;
@@ -256,7 +258,7 @@ class RelayAgentTest : public ::testing::Test {
       o.hostname = "relay.example.org";
       o.retry = retry;
       o.starttls = tls_policy::none;
-      o.timeouts = client_timeouts::uniform(std::chrono::seconds(5));
+      o.timeouts = client_timeouts::uniform(timeout);
       agent_ = std::make_unique<relay_agent>(*store_, *routes_, *notices_, o);
       runner_.spawn(agent_->run());
       co_return;
@@ -404,6 +406,38 @@ TEST_F(RelayAgentTest, OneSessionCarriesSeveralMessages) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(mx_.received("user" + std::to_string(i) + "@remote.test"), 1u);
   EXPECT_EQ(mx_.connections(), 1u) << "the idle session is reused for the next message";
   EXPECT_TRUE(queued_notices_.got.empty());
+}
+
+// A server that takes the connection and never says a word: stopping the relay cuts the
+// connection after its grace instead of waiting out the (here 60 s) greeting timeout,
+// and the recipient is deferred, its state written, to be tried after a restart.
+TEST_F(RelayAgentTest, StopCutsAStalledDeliveryAndDefersIt) {
+  const int stall = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(mx_.port());
+  ::inet_pton(AF_INET, "127.0.0.3", &a.sin_addr);
+  ASSERT_EQ(::bind(stall, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(stall, 4), 0);
+  timeval tv{10, 0};
+  ::setsockopt(stall, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);  // bounds accept()
+  start({}, std::chrono::seconds(60));
+  const std::string id = enqueue("sender@origin.test", {"x@stall.test"});
+  const int conn = ::accept4(stall, nullptr, nullptr, SOCK_CLOEXEC);  // connected, then silence
+  ASSERT_GE(conn, 0) << "the relay did not connect";
+  const auto began = std::chrono::steady_clock::now();
+  run([this]() -> task<void> {
+    agent_->stop();
+    co_await runner_.join();
+  });
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_LT(took, std::chrono::seconds(15)) << "the stalled connection was cut";
+  std::optional<queue::queue_record> r = record(id);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->recipients[0].status, queue::rcpt_status::deferred) << r->recipients[0].text;
+  EXPECT_TRUE(queued_notices_.got.empty());
+  ::close(conn);
+  ::close(stall);
 }
 
 }  // namespace
