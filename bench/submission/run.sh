@@ -22,10 +22,11 @@
 #                        hash, the same string in Dovecot's passwd-file). SSHA512, as
 #                        bench/imap and bench/pop3 use, keeps logins cheap so the rows
 #                        measure mail; BLF-CRYPT (ringmail-admin's default, cost 10)
-#                        makes a burst of 100 logins take Dovecot's one auth process
-#                        longer than Postfix's 10 s SASL reply timeout on a busy
-#                        2-core machine ("454 4.7.0 Temporary authentication failure:
-#                        Connection lost to authentication server" for half the sessions)
+#                        makes a burst of 100 logins queue in Dovecot's one auth
+#                        process until Postfix's smtpd gives up on it (after 10 s on a
+#                        busy 2-core machine: "454 4.7.0 Temporary authentication
+#                        failure: Connection lost to authentication server" for half
+#                        the sessions)
 #   SHARDS (2)           ringmail --shards
 #   LOAD_SHARDS (1)      ringmail-load --shards (client threads)
 #   REPEATS (3)          runs per cell, Postfix and ringmail alternating; the table shows
