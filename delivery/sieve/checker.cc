@@ -11,6 +11,7 @@
 #include "delivery/sieve/checker_encoded_character.h"
 #include "delivery/sieve/extensions.h"
 #include "delivery/sieve/lexer.h"
+#include "mail/charset.h"
 #include "mail/header.h"
 
 namespace ringmail::sieve {
@@ -453,6 +454,12 @@ class checker {
           return error(p[0].where, absl::StrCat("\"", p[0].string(), "\" is not a header field name (", av(what), ")"));
         }
         return absl::OkStatus();
+      case command_id::fileinto:
+        // RFC 5228 4.1 / RFC 3501 5.1: mailbox names are UTF-8 (Pigeonhole refuses others).
+        if (!mail::is_valid_utf8(p[0].string())) {
+          return error(p[0].where, absl::StrCat("the mailbox name of ", av(what), " is not valid UTF-8"));
+        }
+        return absl::OkStatus();
       case command_id::include: {
         const std::string& name = p[0].string();
         if (name.empty() || name.find('/') != std::string::npos ||
@@ -480,6 +487,18 @@ class checker {
             return error(p[0].where, absl::StrCat(av(what), " takes a variable list only with require \"variables\""));
           }
           return check_variable_name(p[0], what);
+        }
+        return absl::OkStatus();
+      case test_id::header:
+      case test_id::address:
+      case test_id::exists:
+        // Pigeonhole warns too: such a header never exists, so the test never matches.
+        for (const std::string& name : p[0].strings) {
+          if (constant(name) && !is_field_name(name)) {
+            warn(p[0].where, absl::StrCat("\"", name, "\" is not a header field name (", av(what),
+                                          " will not match it)"));
+            break;
+          }
         }
         return absl::OkStatus();
       case test_id::date:

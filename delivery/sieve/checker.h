@@ -24,9 +24,10 @@
 //     global needs "variables" too (RFC 6609 3.3), so does the variable argument of
 //     setflag/addflag/removeflag/hasflag (RFC 5232 3); addheader/deleteheader field
 //     names are RFC 5322 field names (RFC 5293 4); include's script name has no '/'
-//     (RFC 6609 3.2, as Pigeonhole refuses); encoded characters decoded (RFC 5228
-//     2.4.2.4) in every string after the require commands.
-//   - warnings, not errors, as Pigeonhole: an unknown date part, a malformed :zone.
+//     (RFC 6609 3.2, as Pigeonhole refuses); fileinto's mailbox is UTF-8; encoded
+//     characters decoded (RFC 5228 2.4.2.4) in every string after the require commands.
+//   - warnings, not errors, as Pigeonhole: an unknown date part, a malformed :zone, a
+//     header name that cannot be one (header, address, exists).
 // Strings holding "${" when "variables" is required are expanded at run time, so the
 // checks of constant strings above are skipped for them (RFC 5229 3).
 // Not checked here (later, or elsewhere): :regex patterns compiling (the match code owns

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "delivery/sieve/lexer.h"
+#include "mail/charset.h"
 #include "mail/header.h"
 
 namespace ringmail::sieve {
@@ -28,24 +29,6 @@ bool is_blank_at(std::string_view s, size_t i, size_t& width) {
     return true;
   }
   return false;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 struct decoded {
@@ -87,7 +70,7 @@ std::optional<decoded> decode_sequence(std::string_view s, size_t i, bool unicod
       if ((value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF) {
         if (!out.bad_code_point) out.bad_code_point = static_cast<uint32_t>(value);
       } else {
-        append_utf8(out.bytes, static_cast<uint32_t>(value));
+        mail::encode_utf8(static_cast<char32_t>(value), out.bytes);
       }
     } else {
       out.bytes += static_cast<char>(value);

@@ -425,6 +425,20 @@ TEST(SieveChecker, EncodedCharactersDecodedOnlyWhenRequired) {
   EXPECT_FALSE(decode_encoded_characters("${Unicode:DF01}", {1, 1}).ok());
 }
 
+TEST(SieveChecker, WarningsForHeaderNamesThatCannotBe) {
+  absl::StatusOr<checked_script> r = compile("if exists [\"a\", \"a:b\"] {}\nif header \"a b\" \"x\" {}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->warnings.size(), 2u);
+  EXPECT_EQ(r->warnings[0].message,
+            "line 1, column 11: \"a:b\" is not a header field name (the exists test will not match it)");
+  EXPECT_EQ(r->warnings[1].message,
+            "line 2, column 11: \"a b\" is not a header field name (the header test will not match it)");
+  // Names built from variables are only known at run time.
+  r = compile("require \"variables\";\nif exists \"${a b}\" {}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->warnings.empty());
+}
+
 TEST(SieveChecker, WarningsForUnknownDatePartAndZone) {
   absl::StatusOr<checked_script> r = compile(
       "require \"date\";\nif date :zone \"bla\" \"date\" \"foo\" \"x\" { keep; }");
@@ -535,6 +549,7 @@ const broken kBroken[] = {
     {"require \"imap4flags\";\nif hasflag \"a\" \"b\" { }", "line 2, column 12: the hasflag test takes a variable list only with require \"variables\""},
     {"require \"editheader\";\naddheader \"bad name\" \"x\";", "line 2, column 11: \"bad name\" is not a header field name (the addheader command)"},
     {"require \"editheader\";\ndeleteheader \"a:b\";", "line 2, column 14: \"a:b\" is not a header field name (the deleteheader command)"},
+    {"require \"fileinto\";\nfileinto \"\xff\xfe\";", "line 2, column 10: the mailbox name of the fileinto command is not valid UTF-8"},
     {"require \"include\";\ninclude \"a/b\";", "line 2, column 9: invalid script name \"a/b\" for the include command"},
     {"require \"encoded-character\";\nif header :is \"x\" \"${unicode:D800}\" { }", "line 2, column 19: invalid unicode character U+D800 in an encoded character (not in 0-D7FF or E000-10FFFF)"},
 };
