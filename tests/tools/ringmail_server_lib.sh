@@ -11,6 +11,11 @@
 #                                  compiles the spam rules). Every listener serve has is turned off here,
 #                                  so a listener added to serve later (with a default port)
 #                                  cannot make concurrently running tests collide.
+#                                  event=ready is logged at level info: FLAGS must not set
+#                                  --log_level above info. Only what this start appends to
+#                                  LOG counts, so a script that restarts the server (after
+#                                  ringmail_stop or ringmail_kill) may reuse one LOG; a
+#                                  script that wants one log per start passes another LOG.
 #   ringmail_test_flags            an array of the usual test settings: no spam scanning,
 #                                  2 shards, host name mx.test, 1 s shutdown grace, info log
 #   ringmail_stop                  SIGTERM, then waits up to 15 s; returns the exit status
@@ -40,14 +45,17 @@ PY
 ringmail_start() {
   local log="$1"
   shift
-  local pdeath=()
+  local pdeath=() skip=0
+  # What a previous start left in LOG (its event=ready) must not count for this one.
+  [ -f "$log" ] && skip=$(stat -c %s "$log")
   setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
   "${ringmail_runner[@]}" "${pdeath[@]}" "$ringmail" serve --smtp_port=0 --lmtp_port=0 --imap_port=0 --imaps_port=0 \
     --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 "$@" 2>>"$log" &
   ringmail_pid=$!
   local _
   for _ in $(seq 1 $((ringmail_ready_seconds * 20))); do
-    grep -q "event=ready" "$log" 2>/dev/null && return 0
+    # (Not a pipe: under pipefail, tail's SIGPIPE after grep -q's early exit would count.)
+    grep -q "event=ready" <(tail -c +$((skip + 1)) "$log" 2>/dev/null) && return 0
     kill -0 "$ringmail_pid" 2>/dev/null || break
     sleep 0.05
   done
