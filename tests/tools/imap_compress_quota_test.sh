@@ -13,28 +13,16 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 ringmail="$(readlink -f "${1:?usage: imap_compress_quota_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: imap_compress_quota_test.sh RINGMAIL RINGMAIL_ADMIN}")"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 work="$(mktemp -d)"
-server_pid=""
 failed=0
 
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-
-free_ports() {
-  python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-EOF
-}
 
 # run NAME SERVER_FLAGS... -- SUITE_FLAGS...
 run() {
@@ -50,20 +38,10 @@ run() {
   echo "pw-quota" | "$admin" --data_dir="$data" user add quota@example.org --quota=20000 >/dev/null ||
     { echo "FAIL $name: user add --quota"; failed=1; return; }
   local imap_port imaps_port
-  read -r imap_port imaps_port < <(free_ports)
-  local pdeath=()
-  setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
-  "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port="$imap_port" --imaps_port="$imaps_port" --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 --hostname=mx.test \
-    --shutdown_grace=1s --log_level=info "${server_flags[@]}" 2>"$log" &
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    grep -q "event=ready" "$log" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  if ! grep -q "event=ready" "$log"; then
-    echo "FAIL $name: server not ready"; tail -20 "$log"; failed=1; return
+  read -r imap_port imaps_port < <(ringmail_free_ports 2)
+  if ! ringmail_start "$log" "${ringmail_test_flags[@]}" --data_dir="$data" \
+      --imap_port="$imap_port" --imaps_port="$imaps_port" "${server_flags[@]}"; then
+    echo "FAIL $name: server not ready"; failed=1; ringmail_kill; return
   fi
   echo "== $name (imap=$imap_port imaps=$imaps_port)"
   if ! timeout 300 python3 "$here/imap_compress_quota.py" --plain-port "$imap_port" --tls-port "$imaps_port" \
@@ -72,10 +50,8 @@ run() {
     failed=1
     echo "--- server log (last 30 lines):"; tail -n 30 "$log"
   fi
-  kill -0 "$server_pid" 2>/dev/null || { echo "FAIL $name: server died"; failed=1; }
-  kill -TERM "$server_pid" 2>/dev/null
-  wait "$server_pid" 2>/dev/null
-  server_pid=""
+  kill -0 "$ringmail_pid" 2>/dev/null || { echo "FAIL $name: server died"; failed=1; }
+  ringmail_stop
   if grep -q 'level=error' "$log"; then
     echo "FAIL $name: server logged level=error lines"; grep 'level=error' "$log" | head -5; failed=1
   fi
