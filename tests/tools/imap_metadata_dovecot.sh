@@ -10,11 +10,12 @@ ringmail="$(readlink -f "${1:?usage: imap_metadata_dovecot.sh RINGMAIL RINGMAIL_
 admin="$(readlink -f "${2:?usage: imap_metadata_dovecot.sh RINGMAIL RINGMAIL_ADMIN}")"
 here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
-pid=""
 fatal() { echo "FAIL: $*"; exit 1; }
 # shellcheck source=imap_dovecot_lib.sh
 source "$here/imap_dovecot_lib.sh"
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; dovecot_stop; rm -rf "$work"; }
+# shellcheck source=ringmail_server_lib.sh
+source "$here/ringmail_server_lib.sh"
+cleanup() { ringmail_kill; dovecot_stop; rm -rf "$work"; }
 trap cleanup EXIT
 dovecot_start
 # METADATA on (Dovecot 2.3: imap_metadata needs mail_attribute_dict), then a restart.
@@ -34,9 +35,8 @@ done
 data="$work/data"
 "$admin" --data_dir="$data" domain add example.org >/dev/null || fatal "domain add"
 echo pw | "$admin" --data_dir="$data" user add john@example.org >/dev/null || fatal "user add"
-port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
-"$ringmail" serve --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
-  --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_scan=false >"$work/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+port=$(ringmail_free_ports 1)
+ringmail_ready_seconds=30
+ringmail_start "$work/serve.log" "${ringmail_test_flags[@]}" --data_dir="$data" --imap_port="$port" \
+  --imap_allow_plaintext_auth=true || fatal "ringmail serve did not start"
 timeout 60 python3 "$here/imap_metadata_diff.py" "$port" john@example.org pw "$dovecot_imap_port" john@example.org pw-john
