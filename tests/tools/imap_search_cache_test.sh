@@ -9,19 +9,22 @@
 set -uo pipefail
 ringmail="$(readlink -f "${1:?usage: imap_search_cache_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: imap_search_cache_test.sh RINGMAIL RINGMAIL_ADMIN}")"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 command -v python3 >/dev/null || { echo "FAIL: python3 not found"; exit 1; }
 work="$(mktemp -d)"
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { ringmail_kill; rm -rf "$work"; }
 trap cleanup EXIT
 data="$work/data"
 "$admin" --data_dir="$data" domain add example.org >/dev/null || { echo "FAIL: domain add"; exit 1; }
 echo pw | "$admin" --data_dir="$data" user add john@example.org >/dev/null || { echo "FAIL: user add"; exit 1; }
-port=$((20000 + RANDOM % 10000))
-"$ringmail" serve --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
-  --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules" >"$work/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+port=$(ringmail_free_ports 1)
+# Spam scanning stays on (the project's rules), as before: it compiles them at start.
+ringmail_ready_seconds=30
+ringmail_start "$work/serve.log" --data_dir="$data" --shards=2 --imap_port="$port" --log_level=info \
+  --imap_allow_plaintext_auth=true --spam_rules="$(cd "$here/../.." && pwd)/spam/rules" ||
+  { echo "FAIL: server did not start"; exit 1; }
 timeout 120 python3 - "$port" <<'PY'
 import imaplib, sys
 port = int(sys.argv[1])
