@@ -7,7 +7,9 @@
 //   - a parsed tree printed back as a script parses again to a tree that prints the same
 //     (strings with any octets, escapes and line ends survive the round trip);
 //   - the checker never crashes on a parsed tree, and a checked tree has one positional
-//     slot per positional argument of its syntax row.
+//     slot per positional argument of its syntax row;
+//   - the RFC 5322 mailbox check (checker_address.h) returns an addr-spec that it
+//     accepts again unchanged.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +18,7 @@
 #include <string_view>
 
 #include "delivery/sieve/checker.h"
+#include "delivery/sieve/checker_address.h"
 #include "delivery/sieve/extensions.h"
 #include "delivery/sieve/parser.h"
 #include "mail/header.h"
@@ -141,6 +144,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.max_identifier_bytes = 4 + (data[0] >> 5);
   }
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  // The address check of redirect: what it returns is an addr-spec it returns again.
+  if (absl::StatusOr<std::string> address = parse_mailbox(input); address.ok()) {
+    absl::StatusOr<std::string> again = parse_mailbox(*address);
+    if (!again.ok() || *again != *address) abort();
+  }
   absl::StatusOr<script> parsed = parse_script(input, limits);
   if (!parsed.ok()) {
     const std::string message(parsed.status().message());

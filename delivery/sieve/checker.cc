@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "delivery/sieve/checker_address.h"
 #include "delivery/sieve/checker_encoded_character.h"
 #include "delivery/sieve/extensions.h"
 #include "delivery/sieve/lexer.h"
@@ -428,6 +429,19 @@ class checker {
     return absl::OkStatus();
   }
 
+  // RFC 5228 4.2 (redirect), RFC 5230 4.4 (vacation :from): a syntactically valid
+  // RFC 5322 mailbox, as Pigeonhole checks.
+  absl::Status check_address(const value& v, std::string_view what) {
+    const std::string& text = v.string();
+    if (!constant(text)) return absl::OkStatus();
+    absl::StatusOr<std::string> parsed = parse_mailbox(text);
+    if (!parsed.ok()) {
+      return error(v.where, absl::StrCat("the address \"", text, "\" of ", av(what),
+                                         " is invalid: ", parsed.status().message()));
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status check_command_rules(const checked_command& c, std::string_view what) {
     const std::vector<value>& p = c.arguments.positional;
     switch (c.id) {
@@ -452,6 +466,13 @@ class checker {
       case command_id::deleteheader:
         if (constant(p[0].string()) && !is_field_name(p[0].string())) {
           return error(p[0].where, absl::StrCat("\"", p[0].string(), "\" is not a header field name (", av(what), ")"));
+        }
+        return absl::OkStatus();
+      case command_id::redirect:
+        return check_address(p[0], what);
+      case command_id::vacation:
+        if (const checked_tag* from = c.arguments.find(tag_id::from); from != nullptr) {
+          return check_address(from->parameter, absl::StrCat("the :from of ", av(what)));
         }
         return absl::OkStatus();
       case command_id::fileinto:

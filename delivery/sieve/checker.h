@@ -24,16 +24,17 @@
 //     global needs "variables" too (RFC 6609 3.3), so does the variable argument of
 //     setflag/addflag/removeflag/hasflag (RFC 5232 3); addheader/deleteheader field
 //     names are RFC 5322 field names (RFC 5293 4); include's script name has no '/'
-//     (RFC 6609 3.2, as Pigeonhole refuses); fileinto's mailbox is UTF-8; encoded
+//     (RFC 6609 3.2, as Pigeonhole refuses); fileinto's mailbox is UTF-8; redirect's
+//     address and vacation's :from are RFC 5322 mailboxes (RFC 5228 4.2, RFC 5230 4.4;
+//     checker_address.h); encoded
 //     characters decoded (RFC 5228 2.4.2.4) in every string after the require commands.
 //   - warnings, not errors, as Pigeonhole: an unknown date part, a malformed :zone, a
 //     header name that cannot be one (header, address, exists).
 // Strings holding "${" when "variables" is required are expanded at run time, so the
 // checks of constant strings above are skipped for them (RFC 5229 3).
 // Not checked here (later, or elsewhere): :regex patterns compiling (the match code owns
-// the regex engine), the value of :matches keys (any string is a valid pattern), the
-// addresses of redirect and vacation (RFC 5228 4.2 asks for a syntax check: left to the
-// next session, with the mail/ address parser), included scripts existing.
+// the regex engine), the value of :matches keys (any string is a valid pattern),
+// vacation's :addresses, included scripts existing.
 #pragma once
 
 #include "absl/status/statusor.h"

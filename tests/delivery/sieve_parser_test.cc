@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 
 #include "delivery/sieve/checker.h"
+#include "delivery/sieve/checker_address.h"
 #include "delivery/sieve/checker_encoded_character.h"
 #include "delivery/sieve/extensions.h"
 #include "delivery/sieve/lexer.h"
@@ -423,6 +424,45 @@ TEST(SieveChecker, EncodedCharactersDecodedOnlyWhenRequired) {
   }
   EXPECT_FALSE(decode_encoded_characters("${unicode:200000}", {1, 1}).ok());
   EXPECT_FALSE(decode_encoded_characters("${Unicode:DF01}", {1, 1}).ok());
+}
+
+TEST(SieveChecker, RedirectAndVacationFromAreMailboxes) {
+  // Each verdict is Pigeonhole's (sievec 0.5.19 on "redirect \"...\";").
+  struct row { const char* address; const char* result; };
+  const row rows[] = {
+      {"a@b", "a@b"},
+      {"<a@b>", "a@b"},
+      {"Name <a@b>", "a@b"},
+      {"\"q l\"@b.example", "\"q l\"@b.example"},
+      {"a@[1.2.3.4]", "a@[1.2.3.4]"},
+      {"a..b@c", "a..b@c"},
+      {".a@c", ".a@c"},
+      {" a@b ", "a@b"},
+      {"a@b (comment)", "a@b"},
+      {"a@b\xC3\xBC", "a@b\xC3\xBC"},
+      {"a+x@b_c", "a+x@b_c"},
+      {"a@[ipv6:::1]", "a@[ipv6:::1]"},
+      {"a@b.", "invalid or missing domain"},
+      {"a@b..c", "invalid or missing domain"},
+      {"a@", "invalid or missing domain"},
+      {"@b", "invalid local part"},
+      {"a@b c", "invalid or missing domain"},
+      {"a b@c", "invalid local part"},
+      {"a@b, c@d", "not a single address (found ',')"},
+      {"", "empty address"},
+      {"nobody", "missing '@'"},
+      {"Name <a@b", "missing '>'"},
+      {"a@b (open", "unclosed comment"},
+  };
+  for (const row& r : rows) {
+    absl::StatusOr<std::string> parsed = parse_mailbox(r.address);
+    EXPECT_EQ(parsed.ok() ? *parsed : std::string(parsed.status().message()), r.result) << r.address;
+  }
+  EXPECT_EQ(error_of("redirect \"not an address\";"),
+            "line 1, column 10: the address \"not an address\" of the redirect command is invalid: missing '@'");
+  EXPECT_EQ(error_of("require \"vacation\";\nvacation :from \"bad address\" \"x\";"),
+            "line 2, column 16: the address \"bad address\" of the :from of the vacation command is invalid: missing '@'");
+  EXPECT_EQ(error_of("require \"variables\";\nredirect \"${to}\";"), "OK");  // known at run time
 }
 
 TEST(SieveChecker, WarningsForHeaderNamesThatCannotBe) {
