@@ -9,27 +9,25 @@ set -uo pipefail
 # The stock SpamAssassin rules take seconds to compile; ringmail's own rule files keep
 # the scanner on at a fraction of the start-up time (tests/tools/spam_clients_test.sh
 # runs the stock rules).
-own_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
+own_rules="$(cd "$here/../.." && pwd)/spam/rules"
 ringmail="$1"
 admin="$2"
 work="$(mktemp -d /var/tmp/ringmail-crash-XXXXXX)"  # a real disk, not tmpfs
-pid=""
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'ringmail_kill; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; tail -20 "$work/server.log" 2>/dev/null; exit 1; }
 
 "$admin" --data_dir="$work/data" domain add crash.test >/dev/null || fail "domain add"
 for i in $(seq 1 20); do echo pw | "$admin" --data_dir="$work/data" --scheme=PLAIN user add "u$i@crash.test" || fail "user add"; done
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(ringmail_free_ports 1)
 
+# Both starts append to one server.log (ringmail_start counts only its own event=ready).
+ringmail_ready_seconds=30
 start_server() {
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --smtp_port="$port" --lmtp_port=0 \
-    --listen_address=127.0.0.1 --hostname=crash.test --log_level=info 2>>"$work/server.log" &
-  pid=$!
-  for _ in $(seq 1 100); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  fail "server did not start"
+  ringmail_start "$work/server.log" --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --smtp_port="$port" \
+    --hostname=crash.test --log_level=info || fail "server did not start"
 }
 
 start_server
@@ -63,7 +61,7 @@ for th in threads: th.join()
 PY
 load=$!
 sleep 3
-kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=""
+ringmail_kill  # SIGKILL in the middle of the load
 kill "$load" 2>/dev/null; wait "$load" 2>/dev/null
 
 acked=$(wc -l < "$work/ledger")
@@ -106,7 +104,7 @@ for i in range(1, 21):
     s.sendmail("load@remote.test", [f"u{i}@crash.test"], f"Subject: after {i}\r\n\r\nafter the crash\r\n")
 s.quit()
 PY
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=""
+ringmail_stop; rc=$?
 [ "$rc" -eq 0 ] || fail "exit code $rc after SIGTERM"
 # The index agrees with the files: as many messages as files in new/ and cur/, and UIDNEXT
 # beyond them (every message of the crash and after it has its own UID).
