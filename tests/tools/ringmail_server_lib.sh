@@ -18,8 +18,9 @@
 #                                  script that wants one log per start passes another LOG.
 #   ringmail_test_flags            an array of the usual test settings: no spam scanning,
 #                                  2 shards, host name mx.test, 1 s shutdown grace, info log
-#   ringmail_stop                  SIGTERM, then waits up to 15 s; returns the exit status
-#                                  (124 if it did not stop: it is then killed)
+#   ringmail_stop [SIGNAL]         SIGNAL (default TERM; e.g. INT), then waits up to 15 s;
+#                                  returns the exit status (124 if it did not stop: it is
+#                                  then killed)
 #   ringmail_kill                  SIGKILL if still running (for the EXIT trap)
 #
 # Needs $ringmail (the binary). With setpriv, the server gets SIGKILL if the script dies
@@ -65,7 +66,7 @@ ringmail_start() {
 
 ringmail_stop() {
   [ -n "$ringmail_pid" ] || return 0
-  kill -TERM "$ringmail_pid" 2>/dev/null
+  kill -"${1:-TERM}" "$ringmail_pid" 2>/dev/null
   local _ rc=0
   for _ in $(seq 1 150); do
     kill -0 "$ringmail_pid" 2>/dev/null || break
