@@ -9,27 +9,23 @@ set -uo pipefail
 # The stock SpamAssassin rules take seconds to compile; ringmail's own rule files keep
 # the scanner on at a fraction of the start-up time (tests/tools/spam_clients_test.sh
 # runs the stock rules).
-own_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
+own_rules="$(cd "$here/../.." && pwd)/spam/rules"
 ringmail="$1"
 deny="$2"
 admin="$3"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'ringmail_kill; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- log:"; cat "$work/log" 2>/dev/null; exit 1; }
 
 start_and_stop() {  # $1 = signal
   rm -f "$work/log"
   local smtp lmtp
-  smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  lmtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port="$lmtp" \
-    --listen_address=127.0.0.1 --lmtp_socket="$work/lmtp.sock" 2>"$work/log" &
-  local pid=$!
-  for _ in $(seq 1 100); do
-    grep -q "event=ready" "$work/log" 2>/dev/null && break
-    sleep 0.1
-  done
-  grep -q "event=ready" "$work/log" || fail "no ready line"
+  read -r smtp lmtp < <(ringmail_free_ports 2)
+  ringmail_start "$work/log" --spam_rules="$own_rules" --data_dir="$work/data" --shards=2 --shutdown_grace=1s \
+    --smtp_port="$smtp" --lmtp_port="$lmtp" --lmtp_socket="$work/lmtp.sock" 2>/dev/null || fail "no ready line"
   grep -q "event=ready.*shards=2" "$work/log" || fail "ready line lacks shards=2"
   python3 -c "import smtplib; s=smtplib.SMTP('127.0.0.1', $smtp, timeout=5); assert s.ehlo()[0] == 250; s.quit()" ||
     fail "SMTP listener does not answer"
@@ -40,13 +36,8 @@ start_and_stop() {  # $1 = signal
     fail "LMTP Unix socket does not answer"
   [ "$(grep -c 'event=shard_started' "$work/log")" -eq 2 ] || fail "expected 2 shard_started lines"
   grep -q "setup=SINGLE_ISSUER|DEFER_TASKRUN\|setup=COOP_TASKRUN\|setup=plain" "$work/log" || fail "no ring setup logged"
-  kill -"$1" "$pid"
   local rc=0
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  wait "$pid"; rc=$?
+  ringmail_stop "$1"; rc=$?
   [ "$rc" -eq 0 ] || fail "exit code $rc after SIG$1"
   grep -q "event=shutdown_requested" "$work/log" || fail "no shutdown_requested"
   grep -q "event=stopped" "$work/log" || fail "no stopped"
@@ -79,22 +70,20 @@ start_and_stop INT
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
   chmod 755 "$work"
   rm -f "$work/log"
-  smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --user=nobody --spam_rules="$own_rules" --data_dir="$work/data-user" --shards=1 \
-    --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/log" &
-  pid=$!
-  for _ in $(seq 1 150); do grep -q "event=ready" "$work/log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "event=privileges_dropped.*user=nobody" "$work/log" || { kill "$pid"; fail "privileges not dropped"; }
-  [ "$(stat -c %U "$work/data-user/spam-cache")" = nobody ] || { kill "$pid"; fail "spam-cache not handed to nobody"; }
-  kill -HUP "$pid"
+  smtp=$(ringmail_free_ports 1)
+  ringmail_ready_seconds=15
+  ringmail_start "$work/log" --user=nobody --spam_rules="$own_rules" --data_dir="$work/data-user" --shards=1 \
+    --shutdown_grace=1s --smtp_port="$smtp" 2>/dev/null
+  grep -q "event=privileges_dropped.*user=nobody" "$work/log" || fail "privileges not dropped"
+  [ "$(stat -c %U "$work/data-user/spam-cache")" = nobody ] || fail "spam-cache not handed to nobody"
+  kill -HUP "$ringmail_pid"
   for _ in $(seq 1 300); do grep -q "event=spam_rules_reloaded" "$work/log" && break; sleep 0.1; done
   line=$(grep "event=spam_rules_reloaded" "$work/log")
   databases=$(sed -n 's/.* databases=\([0-9]*\).*/\1/p' <<<"$line")
   cached=$(sed -n 's/.*cached_databases=\([0-9]*\).*/\1/p' <<<"$line")
   [ -n "$databases" ] && [ "$databases" -gt 0 ] && [ "$cached" = "$databases" ] ||
-    { kill "$pid"; fail "reload as nobody did not use the cache: $line"; }
-  kill -TERM "$pid"
-  wait "$pid" || fail "non-zero exit as nobody"
+    { fail "reload as nobody did not use the cache: $line"; }
+  ringmail_stop || fail "non-zero exit as nobody"
 fi
 
 # --user with --mail_root outside --data_dir: the mail root the listeners deliver under
@@ -105,14 +94,12 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
   chmod 755 "$work" "$work/elsewhere"
   "$admin" --data_dir="$work/data-root" domain add root.test >/dev/null || fail "domain add"
   echo pw | "$admin" --data_dir="$work/data-root" --scheme=PLAIN user add "u1@root.test" >/dev/null || fail "user add"
-  smtp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --user=nobody --spam_scan=false --data_dir="$work/data-root" --mail_root="$work/elsewhere/vmail" \
-    --shards=1 --shutdown_grace=1s --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/log" &
-  pid=$!
-  for _ in $(seq 1 150); do grep -q "event=ready" "$work/log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "event=privileges_dropped.*user=nobody" "$work/log" || { kill "$pid"; fail "privileges not dropped"; }
-  [ "$(stat -c %U "$work/elsewhere/vmail")" = nobody ] || { kill "$pid"; fail "--mail_root not handed to nobody"; }
-  python3 - "$smtp" <<'PY' || { kill "$pid"; fail "delivery as nobody under --mail_root refused"; }
+  smtp=$(ringmail_free_ports 1)
+  ringmail_start "$work/log" --user=nobody --spam_scan=false --data_dir="$work/data-root" \
+    --mail_root="$work/elsewhere/vmail" --shards=1 --shutdown_grace=1s --smtp_port="$smtp" 2>/dev/null
+  grep -q "event=privileges_dropped.*user=nobody" "$work/log" || fail "privileges not dropped"
+  [ "$(stat -c %U "$work/elsewhere/vmail")" = nobody ] || fail "--mail_root not handed to nobody"
+  python3 - "$smtp" <<'PY' || fail "delivery as nobody under --mail_root refused"
 import smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=10)
 refused = s.sendmail("sender@client.test", ["u1@root.test"],
@@ -120,16 +107,22 @@ refused = s.sendmail("sender@client.test", ["u1@root.test"],
 assert not refused, refused
 s.quit()
 PY
-  kill -TERM "$pid"
-  wait "$pid" || fail "non-zero exit as nobody (mail root)"
+  ringmail_stop || fail "non-zero exit as nobody (mail root)"
   landed=$(find "$work/elsewhere/vmail/root.test/u1/Maildir/new" -type f 2>/dev/null | wc -l)
   [ "$landed" -eq 1 ] || fail "expected 1 message under --mail_root, found $landed"
 fi
 
 # io_uring denied by seccomp: one clear line, non-zero exit, no hang.
 rm -f "$work/log"
-timeout 10 "$deny" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$work/data" 2>"$work/log"
+# ringmail_start fails (no event=ready: the server exits); its exit status is then the
+# one to check.
+ringmail_runner=(timeout 10 "$deny")
+ringmail_ready_seconds=12
+ringmail_start "$work/log" --spam_rules="$own_rules" --data_dir="$work/data" 2>/dev/null && fail "started with io_uring denied"
+ringmail_runner=()
+wait "$ringmail_pid"
 rc=$?
+ringmail_pid=""
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "expected a quick non-zero exit, got $rc"
 grep -q "event=startup_failed.*io_uring.*denied" "$work/log" || fail "no clear io_uring failure line"
 [ "$(grep -c 'level=error' "$work/log")" -eq 1 ] || fail "expected exactly one error line"
