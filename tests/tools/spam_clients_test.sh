@@ -10,6 +10,9 @@
 #   5. SIGTERM: exit 0.
 # Usage: spam_clients_test.sh RINGMAIL RINGMAIL_ADMIN. Skips (77) without the stock rules.
 set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 ringmail="${1:?usage}"
 admin="${2:?usage}"
 [ -d /usr/share/spamassassin ] || { echo "no /usr/share/spamassassin (Debian's spamassassin): skipped"; exit 77; }
@@ -17,10 +20,9 @@ admin="${2:?usage}"
 work="$(mktemp -d)"
 data="$work/data"
 log="$work/server.log"
-pid=""
 failed=0
 cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  ringmail_kill
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,15 +36,18 @@ wait_for() {  # wait_for PATTERN SECONDS
   return 1
 }
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(ringmail_free_ports 1)
 mkdir -p "$data"
 "$admin" --data_dir="$data" domain add example.org >/dev/null
 echo secret | "$admin" --data_dir="$data" user add john@example.org >/dev/null
-"$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --data_dir="$data" --shards=2 --smtp_port="$port" --lmtp_port=0 --listen_address=127.0.0.1 \
-  --hostname=mx.example.org 2>"$log" &
-pid=$!
 # The stock rules compile in seconds; far longer under the sanitizers.
-if wait_for "event=ready" 240; then ok "server ready"; else bad "no event=ready"; tail -20 "$log"; exit 1; fi
+ringmail_ready_seconds=240
+if ringmail_start "$log" --data_dir="$data" --shards=2 --smtp_port="$port" --hostname=mx.example.org; then
+  ok "server ready"
+else
+  bad "no event=ready"; exit 1
+fi
+pid=$ringmail_pid
 grep -o "event=spam_rules_loaded rules=[0-9]* hyperscan=[0-9]* pcre=[0-9]*" "$log"
 if grep -Eq "event=spam_rules_loaded rules=[0-9]{4}" "$log"; then ok "stock rules loaded"; else bad "stock rules not loaded"; fi
 
@@ -95,10 +100,7 @@ printf 'From: x@example.net\r\nTo: john@example.org\r\nSubject: cheap pills\r\n\
 reply=$(send "$work/bayes.eml")
 if [ "$reply" = 250 ] && grep -rq "BAYES_99" "$data/vmail/example.org/john/Maildir"; then ok "BAYES_99 after training"; else bad "no BAYES_99 (reply '$reply')"; fi
 
-kill -TERM "$pid"
-for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-if wait "$pid"; then ok "SIGTERM: exit 0"; else bad "SIGTERM: non-zero exit"; fi
-pid=""
+if ringmail_stop; then ok "SIGTERM: exit 0"; else bad "SIGTERM: non-zero exit"; fi
 [ "$failed" -eq 0 ] || { echo "--- server log"; tail -30 "$log"; }
 echo "spam_clients: $failed failed"
 [ "$failed" -eq 0 ]
