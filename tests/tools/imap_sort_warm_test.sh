@@ -11,19 +11,20 @@
 set -uo pipefail
 ringmail="$(readlink -f "${1:?usage: imap_sort_warm_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: imap_sort_warm_test.sh RINGMAIL RINGMAIL_ADMIN}")"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 command -v python3 >/dev/null || { echo "FAIL: python3 not found"; exit 1; }
 work="$(mktemp -d)"
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { ringmail_kill; rm -rf "$work"; }
 trap cleanup EXIT
 data="$work/data"
 "$admin" --data_dir="$data" domain add example.org >/dev/null || { echo "FAIL: domain add"; exit 1; }
 echo pw | "$admin" --data_dir="$data" user add john@example.org >/dev/null || { echo "FAIL: user add"; exit 1; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$ringmail" serve --data_dir="$data" --shards=1 --smtp_port=0 --lmtp_port=0 --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
-  --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_scan=false >"$work/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+port=$(ringmail_free_ports 1)
+ringmail_ready_seconds=30
+ringmail_start "$work/serve.log" "${ringmail_test_flags[@]}" --shards=1 --data_dir="$data" --imap_port="$port" \
+  --imap_allow_plaintext_auth=true || { echo "FAIL: server did not start"; exit 1; }
 timeout 120 python3 - "$port" <<'PY'
 import imaplib, re, sys
 port = int(sys.argv[1])
