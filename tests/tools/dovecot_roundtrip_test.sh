@@ -25,6 +25,9 @@
 # scripts/install-deps.sh does); exits 77 (skip) only if that fails.
 # Ends with "dovecot_roundtrip: N passed, N failed"; exits 0 only if nothing failed.
 set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 
 ringmail="${1:?usage: dovecot_roundtrip_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: dovecot_roundtrip_test.sh RINGMAIL RINGMAIL_ADMIN}"
@@ -35,14 +38,10 @@ user=john@example.org
 passed=0
 failed=0
 failures=()
-server_pid=""
 work=""
 
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   if [ -n "$work" ] && [ -n "${KEEP_WORK:-}" ]; then
     echo "work directory kept: $work"
   elif [ -n "$work" ]; then
@@ -85,7 +84,8 @@ command -v python3 >/dev/null || fatal "python3 not found (Debian package: pytho
 work="$(mktemp -d)"
 chmod 755 "$work"
 # as_user is a prefix, not a function, so that `"${as_user[@]}" ringmail serve &` gives
-# the server's own pid (setpriv and env exec it): SIGTERM must reach ringmail itself.
+# the server's own pid (setpriv and env exec it): SIGTERM must reach ringmail itself. It is
+# also ringmail_server_lib.sh's ringmail_runner.
 if [ "$(id -u)" -eq 0 ]; then
   chown nobody:nogroup "$work"
   as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$work")
@@ -238,16 +238,11 @@ echo "pw-john" | adm user add "$user" >/dev/null || fatal "ringmail-admin user a
 compare_all "2 ringmail reads Dovecot's files" dove
 
 # ---------------------------------------------------------------- 3. ringmail writes
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-smtp=$(free_port)
-"${as_user[@]}" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_scan=false --data_dir="$data" --mail_root="$vmail" --shards=1 --shutdown_grace=1s \
-  --smtp_port="$smtp" --lmtp_port=0 --listen_address=127.0.0.1 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do
-  python3 -c "import socket; socket.create_connection(('127.0.0.1', $smtp), timeout=1).close()" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
+smtp=$(ringmail_free_ports 1)
+ringmail_runner=("${as_user[@]}")
+ringmail_ready_seconds=30
+ringmail_start "$work/server.log" --spam_scan=false --data_dir="$data" --mail_root="$vmail" --shards=1 \
+  --shutdown_grace=1s --smtp_port="$smtp" || fatal "ringmail serve did not start"
 python3 - "$smtp" "$user" <<'EOF' || { tail -n 30 "$work/server.log"; fatal "SMTP delivery through ringmail serve"; }
 import smtplib, sys
 port, rcpt = int(sys.argv[1]), sys.argv[2]
@@ -258,10 +253,8 @@ with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
         s.sendmail("bob@example.net", [rcpt], msg.encode())
 EOF
 ok "3 messages delivered over SMTP"
-kill -TERM "$server_pid"
 rc=0
-wait "$server_pid" || rc=$?
-server_pid=""
+ringmail_stop || rc=$?
 [ "$rc" -eq 0 ] || { tail -n 30 "$work/server.log"; bad "ringmail serve exited $rc after SIGTERM"; }
 
 # The new messages got UIDs 21, 22, 23 (Dovecot's uidnext was 21).
