@@ -11,30 +11,34 @@
 set -uo pipefail
 ringmail="$(readlink -f "${1:?usage: imap_fts_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: imap_fts_test.sh RINGMAIL RINGMAIL_ADMIN}")"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 command -v python3 >/dev/null || { echo "FAIL: python3 not found"; exit 1; }
 work="$(mktemp -d)"
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { ringmail_kill; rm -rf "$work"; }
 trap cleanup EXIT
 data="$work/data"
 "$admin" --data_dir="$data" domain add example.org >/dev/null || { echo "FAIL: domain add"; exit 1; }
 echo pw | "$admin" --data_dir="$data" user add john@example.org >/dev/null || { echo "FAIL: user add"; exit 1; }
 maildir="$data/vmail/example.org/john/Maildir"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Each start logs to its own file, $log (serve.1.log, serve.2.log, ...): the log checks
+# below are about what that one start did. The log level is info at least (ringmail_start
+# waits for event=ready), so fts_index_rebuild (info) is logged by every start.
+starts=0
+log=""
+ringmail_ready_seconds=30
 start() {  # start [extra flags]
-  port=$(free_port)
-  "$ringmail" serve --data_dir="$data" --shards=2 --smtp_port=0 --lmtp_port=0 \
-    --imap_port="$port" --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 \
-    --listen_address=127.0.0.1 --log_level=warn --imap_allow_plaintext_auth=true --spam_scan=false "$@" \
-    >>"$work/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.1; done
-  echo "FAIL: server did not start"; tail -20 "$work/serve.log"; exit 1
+  starts=$((starts + 1))
+  log="$work/serve.$starts.log"
+  port=$(ringmail_free_ports 1)
+  ringmail_start "$log" "${ringmail_test_flags[@]}" --data_dir="$data" --imap_port="$port" \
+    --imap_allow_plaintext_auth=true "$@" || { echo "FAIL: server did not start"; exit 1; }
 }
-stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""; }
+stop() { ringmail_stop; }
 run() {  # run STEP: prints the step's SEARCH results to $work/STEP.<mode>
-  timeout 300 python3 "$work/client.py" "$port" "$@" || { echo "FAIL: client step $*"; tail -20 "$work/serve.log"; exit 1; }
+  timeout 300 python3 "$work/client.py" "$port" "$@" || { echo "FAIL: client step $*"; tail -20 "$log"; exit 1; }
 }
 
 cat >"$work/client.py" <<'PY'
@@ -171,14 +175,14 @@ stop
 start
 run search "$work/restart.fts"
 same "$work/restart.fts" "$work/change.scan" "after a restart (index from the file)"
-grep -q "fts_index_rebuild" "$work/serve.log" && { echo "FAIL: a good file was rebuilt"; exit 1; }
+grep -q "fts_index_rebuild" "$log" && { echo "FAIL: a good file was rebuilt"; exit 1; }
 stop
 size=$(stat -c %s "$fts_file")
 truncate -s $((size / 2)) "$fts_file"
 start --log_level=info
 run search "$work/torn.fts"
 same "$work/torn.fts" "$work/change.scan" "after a torn index file"
-grep -q "fts_index_rebuild" "$work/serve.log" || { echo "FAIL: the torn file was not noticed"; exit 1; }
+grep -q "fts_index_rebuild" "$log" || { echo "FAIL: the torn file was not noticed"; exit 1; }
 stop
 printf '\x7f' | dd of="$fts_file" bs=1 seek=30 conv=notrunc 2>/dev/null
 start
@@ -190,7 +194,7 @@ stop
 start --log_level=debug
 run append_warm "$work/append.fts"
 stop
-grep -q "imap_fts_indexed.*INBOX" "$work/serve.log" && { echo "FAIL: a search indexed the APPENDed messages"; grep "imap_fts_indexed" "$work/serve.log" | tail -3; exit 1; }
+grep -q "imap_fts_indexed.*INBOX" "$log" && { echo "FAIL: a search indexed the APPENDed messages"; grep "imap_fts_indexed" "$log" | tail -3; exit 1; }
 echo "ok   APPEND indexed the new messages (no search had to)"
 start --imap_fts=false
 run search "$work/append.scan"
