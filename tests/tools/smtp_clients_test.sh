@@ -13,7 +13,10 @@ set -uo pipefail
 # The stock SpamAssassin rules take seconds to compile; ringmail's own rule files keep
 # the scanner on at a fraction of the start-up time (tests/tools/spam_clients_test.sh
 # runs the stock rules).
-own_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules"
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
+own_rules="$(cd "$here/../.." && pwd)/spam/rules"
 
 ringmail="${1:?usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
@@ -21,7 +24,6 @@ admin="${2:?usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 work="$(mktemp -d)"
 data="$work/data"
 log="$work/server.log"
-server_pid=""
 passed=0
 failed=0
 failures=()
@@ -29,10 +31,7 @@ timings=()
 t_start=$(date +%s%N)
 
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
+  ringmail_kill
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -119,32 +118,13 @@ adm alias add info@example.org john@example.org >/dev/null || fatal "alias add i
 timings+=("directory setup (52 users) $(elapsed "$t0")")
 
 # ---------------------------------------------------------------- start the server
-read -r smtp_port lmtp_port < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
+read -r smtp_port lmtp_port < <(ringmail_free_ports 2)
 [ -n "${smtp_port:-}" ] && [ -n "${lmtp_port:-}" ] || fatal "could not pick free ports"
 
-# With setpriv, the server gets SIGKILL if this script dies without running its trap
-# (a ctest timeout), so no server outlives the test.
-pdeath=()
-setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 t0=$(now)
-"${pdeath[@]}" "$ringmail" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --spam_rules="$own_rules" --data_dir="$data" --shards=2 --smtp_port="$smtp_port" --lmtp_port="$lmtp_port" \
-  --listen_address=127.0.0.1 --hostname=mx.test --log_level=info 2>"$log" &
-server_pid=$!
-for _ in $(seq 1 200); do
-  grep -q "event=ready" "$log" 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.05
-done
-grep -q "event=ready" "$log" || fatal "server did not log event=ready within 10 s"
+ringmail_start "$log" --spam_rules="$own_rules" --data_dir="$data" --shards=2 --smtp_port="$smtp_port" \
+  --lmtp_port="$lmtp_port" --hostname=mx.test --log_level=info ||
+  fatal "server did not log event=ready within $ringmail_ready_seconds s"
 ok "server ready (smtp=$smtp_port lmtp=$lmtp_port)"
 timings+=("server start to ready $(elapsed "$t0")")
 
@@ -484,17 +464,11 @@ check "user1 holds 21 messages after LMTP (20 + 1), got $(count_in_new user1)" [
 
 # ---------------------------------------------------------------- 5. graceful stop
 t0=$(now)
-kill -TERM "$server_pid"
-for _ in $(seq 1 150); do
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if kill -0 "$server_pid" 2>/dev/null; then
+ringmail_stop
+rc=$?
+if [ "$rc" -eq 124 ]; then  # ringmail_stop's "did not stop within 15 s" (it was then killed)
   bad "server still running 15 s after SIGTERM"
 else
-  wait "$server_pid"
-  rc=$?
-  server_pid=""
   check "server exited 0 after SIGTERM (exit $rc)" [ "$rc" -eq 0 ]
   check "server logged event=stopped" grep -q "event=stopped" "$log"
 fi
