@@ -6,6 +6,9 @@
 # Usage: ringmail_load_imap_test.sh RINGMAIL RINGMAIL_ADMIN RINGMAIL_LOAD
 # Exits 77 (skip) while `ringmail serve` has no --imap_port.
 set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
 ringmail="$(readlink -f "${1:?usage: ringmail_load_imap_test.sh RINGMAIL RINGMAIL_ADMIN RINGMAIL_LOAD}")"
 admin="$(readlink -f "${2:?}")"
 load="$(readlink -f "${3:?}")"
@@ -20,14 +23,12 @@ plain_flag=$(grep -o -- '--[a-z_]*plaintext[a-z_]*' <<<"$help" | head -n 1 || tr
 [ -n "$plain_flag" ] && extra+=("$plain_flag=true")
 
 work="$(mktemp -d)"
-server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  ringmail_kill
   rm -rf "$work"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in "$work"/out "$work"/err "$work"/server.log; do [ -s "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 "$admin" --data_dir="$work/data" domain add example.test >/dev/null || fail "domain add"
 for i in 1 2 3 4; do
@@ -35,20 +36,10 @@ for i in 1 2 3 4; do
     echo pw | "$admin" --data_dir="$work/data" user add "user$i@example.test" >/dev/null || fail "user add"
 done
 
-for _ in $(seq 1 20); do
-  port=$((20000 + RANDOM % 30000))
-  port_open "$port" && continue
-  "$ringmail" serve --spam_scan=false --data_dir="$work/data" --shards=2 --smtp_port=0 --lmtp_port=0 --imap_port="$port" \
-    --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 --log_level=warn "${extra[@]}" >"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    kill -0 "$server_pid" 2>/dev/null || break
-    port_open "$port" && break 2
-    sleep 0.1
-  done
-  kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
-done
-[ -n "$server_pid" ] || fail "ringmail serve did not open an IMAP port"
+port=$(ringmail_free_ports 1)
+ringmail_ready_seconds=30
+ringmail_start "$work/server.log" "${ringmail_test_flags[@]}" --data_dir="$work/data" --imap_port="$port" "${extra[@]}" ||
+  fail "ringmail serve did not start"
 
 field() { tr ' ' '\n' <"$work/out" | sed -n "s/^$1=//p"; }
 run() {
