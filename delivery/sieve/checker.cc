@@ -1,6 +1,7 @@
 #include "delivery/sieve/checker.h"
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -57,6 +58,22 @@ bool is_zone(std::string_view s) {
     if (s[i] < '0' || s[i] > '9') return false;
   }
   return s[3] <= '5';
+}
+
+// RFC 5232 3 / RFC 3501 9: a flag is a system flag (\\Seen ... \\Draft; \\Recent cannot
+// be set) or a keyword atom (no atom-specials, ASCII).
+bool is_imap_flag(std::string_view flag) {
+  if (flag.empty()) return false;
+  if (flag[0] == '\\') {
+    for (std::string_view system : {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}) {
+      if (mail::equals_ignore_case(flag, system)) return true;
+    }
+    return false;
+  }
+  return std::all_of(flag.begin(), flag.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u > 32 && u < 127 && std::strchr("(){%*\"\\]", c) == nullptr;
+  });
 }
 
 std::optional<relation> parse_relation(std::string_view s) {
@@ -429,6 +446,25 @@ class checker {
     return absl::OkStatus();
   }
 
+  // Flags are space-separated in each string (RFC 5232 3); Pigeonhole warns of a bad one
+  // and ignores it at run time.
+  void check_flags(const value& v, std::string_view what) {
+    for (const std::string& text : v.strings) {
+      if (!constant(text)) continue;
+      size_t i = 0;
+      while (i < text.size()) {
+        const size_t end = std::min(text.find(' ', i), text.size());
+        const std::string_view flag = std::string_view(text).substr(i, end - i);
+        if (!flag.empty() && !is_imap_flag(flag)) {
+          warn(v.where, absl::StrCat("\"", av(flag), "\" is not an IMAP flag (", av(what),
+                                     " will ignore it)"));
+          return;  // one warning per list, as Pigeonhole
+        }
+        i = end + 1;
+      }
+    }
+  }
+
   // RFC 5228 4.2 (redirect), RFC 5230 4.4 (vacation :from): a syntactically valid
   // RFC 5322 mailbox, as Pigeonhole checks.
   absl::Status check_address(const value& v, std::string_view what) {
@@ -444,6 +480,9 @@ class checker {
 
   absl::Status check_command_rules(const checked_command& c, std::string_view what) {
     const std::vector<value>& p = c.arguments.positional;
+    if (const checked_tag* flags = c.arguments.find(tag_id::flags); flags != nullptr) {
+      check_flags(flags->parameter, what);  // keep, fileinto :flags
+    }
     switch (c.id) {
       case command_id::set:
         return check_variable_name(p[0], what);
@@ -455,6 +494,7 @@ class checker {
       case command_id::setflag:
       case command_id::addflag:
       case command_id::removeflag:
+        check_flags(p[1], what);
         if (p[0].kind != value_kind::none) {
           if (!required(extension::variables)) {
             return error(p[0].where, absl::StrCat(av(what), " takes a variable name only with require \"variables\""));
@@ -553,6 +593,12 @@ class checker {
 
 absl::StatusOr<checked_script> check_script(const script& parsed) {
   return checker().run(parsed);
+}
+
+absl::StatusOr<checked_script> compile_script(std::string_view text, const parse_limits& limits) {
+  absl::StatusOr<script> parsed = parse_script(text, limits);
+  if (!parsed.ok()) return parsed.status();
+  return check_script(*parsed);
 }
 
 }  // namespace ringmail::sieve

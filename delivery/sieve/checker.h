@@ -29,7 +29,8 @@
 //     checker_address.h); encoded
 //     characters decoded (RFC 5228 2.4.2.4) in every string after the require commands.
 //   - warnings, not errors, as Pigeonhole: an unknown date part, a malformed :zone, a
-//     header name that cannot be one (header, address, exists).
+//     header name that cannot be one (header, address, exists), an IMAP flag that
+//     cannot be one (setflag/addflag/removeflag, :flags).
 // Strings holding "${" when "variables" is required are expanded at run time, so the
 // checks of constant strings above are skipped for them (RFC 5229 3).
 // Not checked here (later, or elsewhere): :regex patterns compiling (the match code owns
@@ -37,13 +38,21 @@
 // vacation's :addresses, included scripts existing.
 #pragma once
 
+#include <string_view>
+
 #include "absl/status/statusor.h"
 #include "delivery/sieve/ast.h"
 #include "delivery/sieve/checker_tree.h"
+#include "delivery/sieve/parser.h"
 
 namespace ringmail::sieve {
 
 // The checked tree, or InvalidArgument "line L, column C: ..." for the first error.
 absl::StatusOr<checked_script> check_script(const script& parsed);
+
+// parse_script (parser.h) then check_script: what delivery and ManageSieve's PUTSCRIPT /
+// CHECKSCRIPT call with a script's bytes. Errors are the parser's or the checker's.
+absl::StatusOr<checked_script> compile_script(std::string_view text,
+                                              const parse_limits& limits = {});
 
 }  // namespace ringmail::sieve

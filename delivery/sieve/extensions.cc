@@ -294,6 +294,15 @@ std::optional<extension> find_extension(std::string_view name) {
   return std::nullopt;
 }
 
+std::string capability_string() {
+  std::string out;
+  for (const auto& [ext, name] : kExtensionNames) {
+    if (!out.empty()) out += ' ';
+    out.append(name.data(), name.size());
+  }
+  return out;
+}
+
 bool is_core_capability(std::string_view name) {
   return name == "comparator-i;octet" || name == "comparator-i;ascii-casemap";
 }

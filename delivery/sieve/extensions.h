@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,6 +24,11 @@ std::string_view extension_name(extension e);
 // comparators are `core_capability`.
 std::optional<extension> find_extension(std::string_view name);
 bool is_core_capability(std::string_view name);  // "comparator-i;octet", "...ascii-casemap"
+
+// Every extension we implement, space-separated in enum order: the value of ManageSieve's
+// "SIEVE" capability (RFC 5804 1.7) and of Sieve's own listing. The core comparators
+// are not listed (Pigeonhole does not either).
+std::string capability_string();
 
 // Which resolved field a tag sets.
 enum class tag_role : uint8_t { comparator, match, address_part, other };

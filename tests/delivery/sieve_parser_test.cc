@@ -479,6 +479,40 @@ TEST(SieveChecker, WarningsForHeaderNamesThatCannotBe) {
   EXPECT_TRUE(r->warnings.empty());
 }
 
+TEST(SieveChecker, WarningsForInvalidImapFlags) {
+  absl::StatusOr<checked_script> r = compile(
+      "require [\"imap4flags\", \"fileinto\", \"variables\"];\n"
+      "setflag \"\\\\Seen $Label1 \\\\Foo\";\n"
+      "fileinto :flags [\"\\\\Flagged\", \"a(b\"] \"x\";\n"
+      "addflag [\"\\\\Answered \\\\deleted\", \"\\\\DRAFT\", \"${var}\"];\n"
+      "removeflag \"\\\\Recent\";\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->warnings.size(), 3u);
+  EXPECT_EQ(r->warnings[0].message, "line 2, column 9: \"\\Foo\" is not an IMAP flag (the setflag command will ignore it)");
+  EXPECT_EQ(r->warnings[1].message, "line 3, column 17: \"a(b\" is not an IMAP flag (the fileinto command will ignore it)");
+  EXPECT_EQ(r->warnings[2].message, "line 5, column 12: \"\\Recent\" is not an IMAP flag (the removeflag command will ignore it)");
+}
+
+TEST(SieveChecker, CompileScriptAndCapabilities) {
+  EXPECT_TRUE(compile_script("keep;").ok());
+  EXPECT_EQ(compile_script("keep").status().message(),
+            "line 1, column 5: expected ';' or '{' after the command 'keep', but found end of script");
+  EXPECT_EQ(compile_script("fileinto \"x\";").status().message(),
+            "line 1, column 1: the fileinto command needs require \"fileinto\"");
+  const std::string capabilities = capability_string();
+  EXPECT_TRUE(absl::StartsWith(capabilities, "fileinto reject ereject envelope")) << capabilities;
+  EXPECT_TRUE(absl::EndsWith(capabilities, "editheader regex copy")) << capabilities;
+  // Every listed capability is accepted by require.
+  std::string require = "require [";
+  for (size_t i = 0, start = 0; i <= capabilities.size(); ++i) {
+    if (i == capabilities.size() || capabilities[i] == ' ') {
+      require += (start == 0 ? "\"" : ", \"") + capabilities.substr(start, i - start) + "\"";
+      start = i + 1;
+    }
+  }
+  EXPECT_EQ(error_of(require + "];"), "OK") << require;
+}
+
 TEST(SieveChecker, WarningsForUnknownDatePartAndZone) {
   absl::StatusOr<checked_script> r = compile(
       "require \"date\";\nif date :zone \"bla\" \"date\" \"foo\" \"x\" { keep; }");
