@@ -349,6 +349,21 @@ TEST(SieveExamples, FuzzSeedsCheck) {
   EXPECT_GE(seen, 4);
 }
 
+TEST(SieveExamples, DifferentialScriptsCheck) {
+  // tests/sieve/scripts: the scripts issue 14's differential runs through Pigeonhole
+  // (every extension); each must compile here too.
+  const std::filesystem::path dir = std::filesystem::path(RINGMAIL_SOURCE_DIR) / "tests/sieve";
+  int seen = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() != ".sieve") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ++seen;
+    EXPECT_EQ(error_of(bytes), "OK") << entry.path();
+  }
+  EXPECT_GE(seen, 30);
+}
+
 // ---------------------------------------------------------------- the checked tree
 
 TEST(SieveChecker, ResolvesTagsSlotsAndExtensions) {
