@@ -261,6 +261,7 @@ task<absl::Status> queue_store::load_all() {
     entry& e = entries_[id];
     e.record = std::move(record);
     e.message_size = message_size;
+    e.has_state = state_exists && !moved;
   }
   // Left-over states of messages removed by a remove() that a crash interrupted.
   for (const auto& [id, unused] : has_state) {
@@ -337,6 +338,11 @@ task<enqueue_result> queue_store::enqueue(std::vector<std::string_view> pieces, 
   entry& e = entries_[record.id];
   e.busy = false;
   e.message_size = size;
+  if (cached_bytes_ + size <= options_.message_cache_bytes) {
+    e.cached.reserve(size);
+    for (std::string_view p : pieces) e.cached.append(p);
+    cached_bytes_ += size;
+  }
   out.id = record.id;
   e.record = std::move(record);
   out.result.st = delivery_result::ok;
@@ -380,6 +386,9 @@ task<absl::Status> queue_store::update(std::string id, std::vector<recipient_out
     co_return absl::NotFoundError(absl::StrCat("queued message ", id, " was deleted"));
   }
   it->second.busy = false;
+  if (st.ok() || (failed != nullptr && std::string_view(failed) == "fsync queue directory")) {
+    it->second.has_state = true;
+  }
   if (!st.ok()) {
     // The old states stay in memory. If only the directory fsync failed, the new file may
     // or may not survive a crash; both are states this message really had.
@@ -392,6 +401,36 @@ task<absl::Status> queue_store::update(std::string id, std::vector<recipient_out
 }
 
 task<absl::Status> queue_store::remove(std::string id) { co_return co_await remove(std::move(id), false); }
+
+void queue_store::forget(const std::string& id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  cached_bytes_ -= it->second.cached.size();
+  entries_.erase(it);
+}
+
+task<absl::Status> queue_store::remove_delivered(std::string id) {
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.record.id.empty()) {
+    co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+  }
+  if (it->second.busy || it->second.hold_busy) {
+    co_return absl::FailedPreconditionError(absl::StrCat("queued message ", id, " is busy"));
+  }
+  const bool had_state = it->second.has_state;
+  const bool had_hold = it->second.held;
+  it->second.busy = true;
+  io_status st = co_await unlink_path(absl::StrCat(dir_, "/", id, kMsgSuffix));
+  if (!st.ok() && error_of(st) != ENOENT) {
+    if (auto again = entries_.find(id); again != entries_.end()) again->second.busy = false;
+    co_return unavailable(st, "unlink message");
+  }
+  forget(id);
+  // Leftovers are harmless: load_all() drops a .state or .hold without its message.
+  if (had_state) co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
+  if (had_hold) co_await unlink_path(absl::StrCat(dir_, "/", id, kHoldSuffix));
+  co_return absl::OkStatus();
+}
 
 task<absl::Status> queue_store::remove(std::string id, bool force) {
   auto it = entries_.find(id);
@@ -414,6 +453,7 @@ task<absl::Status> queue_store::remove(std::string id, bool force) {
     co_return absl::FailedPreconditionError(absl::StrCat("queued message ", id, " has recipients left"));
   }
   const bool had_hold = it->second.held || it->second.hold_busy;
+  const bool had_state = it->second.has_state;
   it->second.busy = true;
   // The message first: see "Ordering" in the header.
   io_status st = co_await unlink_path(absl::StrCat(dir_, "/", id, kMsgSuffix));
@@ -421,10 +461,12 @@ task<absl::Status> queue_store::remove(std::string id, bool force) {
     entries_.find(id)->second.busy = false;
     co_return unavailable(st, "unlink message");
   }
-  entries_.erase(id);  // the message is gone from disk: it must not be relayed again
-  st = co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
-  if (!st.ok() && error_of(st) != ENOENT) {
-    log::warn("queue_state_unlink_failed", {{"id", id}, {"error", st.to_string()}});
+  forget(id);  // the message is gone from disk: it must not be relayed again
+  if (had_state) {
+    st = co_await unlink_path(absl::StrCat(dir_, "/", id, kStateSuffix));
+    if (!st.ok() && error_of(st) != ENOENT) {
+      log::warn("queue_state_unlink_failed", {{"id", id}, {"error", st.to_string()}});
+    }
   }
   if (had_hold) {
     st = co_await unlink_path(absl::StrCat(dir_, "/", id, kHoldSuffix));
@@ -497,7 +539,14 @@ uint64_t queue_store::message_size(std::string_view id) const {
 }
 
 task<absl::StatusOr<std::string>> queue_store::read_message(std::string id) {
-  if (!entries_.contains(id)) co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+  auto it = entries_.find(id);
+  if (it == entries_.end()) co_return absl::NotFoundError(absl::StrCat("no queued message ", id));
+  if (!it->second.cached.empty()) {
+    std::string bytes = std::move(it->second.cached);
+    it->second.cached = std::string();
+    cached_bytes_ -= bytes.size();
+    co_return bytes;
+  }
   auto bytes = co_await mailstore::read_whole_file(absl::StrCat(dir_, "/", id, kMsgSuffix));
   if (!bytes.ok()) co_return unavailable(bytes.status(), "read message");
   auto decoded = decode_message_file(*bytes);

@@ -88,6 +88,10 @@ struct queue_options {
   // Tests only: when not 0, the next message or state write fails with this errno
   // (ENOSPC, EIO, ...) as the disk would, and the option resets itself.
   int inject_write_errno = 0;
+  // A message just enqueued is kept in memory until its first read_message() (the relay
+  // takes it at once), up to this many bytes per store in all; beyond it, and after a
+  // restart, messages are read from their files. 0: always from the file.
+  size_t message_cache_bytes = 32u << 20;
 };
 
 // The new state of one recipient after a delivery attempt.
@@ -141,6 +145,13 @@ class queue_store {
   // being written (FailedPrecondition after that). force = false is remove(id).
   task<absl::Status> remove(std::string id, bool force);
   static constexpr std::chrono::milliseconds kForcedRemoveWait{5000};
+  // The relay's removal of a message it has just finished with (every recipient it had
+  // open got a final outcome in one attempt, so the states were never written): as
+  // remove(id, true) without the wait, the admin's log line, or the directory fsync. A
+  // crash before the unlink reaches the disk brings the message back and it is delivered
+  // twice, which DESIGN.md allows ("a crash may at worst deliver a message twice");
+  // Postfix does not fsync its deletes either. One fsync round less per relayed message.
+  task<absl::Status> remove_delivered(std::string id);
 
   // Holds (true) or releases (false) a message, durably (see HOLD); ok if it already was.
   // NotFound, FailedPrecondition (another hold/release of the id is being written),
@@ -153,7 +164,8 @@ class queue_store {
   uint64_t message_size(std::string_view id) const;
 
   // The message bytes (as enqueued, trace lines included); DataLoss if the file is
-  // damaged now.
+  // damaged now. The first read of a message enqueued by this store is served from memory
+  // (see queue_options::message_cache_bytes), later ones from its file.
   task<absl::StatusOr<std::string>> read_message(std::string id);
 
   // Snapshot of every queued message, oldest arrival first (the admin tool's listing).
@@ -176,9 +188,13 @@ class queue_store {
     bool held = false;  // <id>.hold exists
     bool hold_busy = false;  // a set_held is being written
     uint64_t message_size = 0;
+    bool has_state = false;  // <id>.state exists (an update was written, or found at start)
+    std::string cached;      // the message bytes until the first read (message_cache_bytes)
   };
 
   std::string new_id(int64_t now);
+  // Drops the entry (and its cached bytes) from memory.
+  void forget(const std::string& id);
   // Steps 1-3 of DURABILITY: `pieces` into tmp/<name>, then renamed to <dir_>/<final_name>.
   task<io_status> write_durably(std::string final_name, std::vector<std::string_view> pieces, const char** failed);
   task<void> move_aside(std::string name);
@@ -195,6 +211,7 @@ class queue_store {
   uint64_t enqueued_ = 0;
   uint64_t moved_to_corrupt_ = 0;
   uint64_t tmp_removed_ = 0;
+  size_t cached_bytes_ = 0;  // sum of the entries' cached messages
 };
 
 }  // namespace ringmail::queue

@@ -323,8 +323,9 @@ task<void> relay_agent::deliver(std::string id) {
   }
   // Every recipient that was still open is final now: the states need not be written,
   // the message is removed once its notices are out (as Postfix deletes a queue file
-  // after its last recipient). A crash before the removal resends it: a duplicate at
-  // worst, and one fsync round fewer per message on the common path.
+  // after its last recipient, without an fsync). A crash before the removal is on disk
+  // resends it: a duplicate at worst, and two fsync rounds fewer per message on the
+  // common path.
   if (outcomes.empty()) co_return;  // stopped before any attempt: nothing changed
   size_t open_before = 0;
   for (const queue::recipient_state& r : before.recipients) open_before += queue::is_final(r.status) ? 0 : 1;
@@ -335,7 +336,7 @@ task<void> relay_agent::deliver(std::string id) {
     if (!bounced.empty() || !delayed.empty()) {
       co_await send_notices(before, std::move(bounced), std::move(delayed), *message);
     }
-    absl::Status removed = co_await store_.remove(id, /*force=*/true);
+    absl::Status removed = co_await store_.remove_delivered(id);
     if (removed.ok() || absl::IsNotFound(removed)) co_return;
     // Not removed (I/O trouble, or an admin command on it right now): record the
     // outcomes instead, so the recipients are not tried again, and look later.

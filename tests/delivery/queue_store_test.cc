@@ -514,6 +514,53 @@ TEST_F(QueueStoreTest, FailedHoldChangesNothing) {
 }
 
 // The admin's delete (postsuper -d): any recipient states, the hold marker too.
+// The first read of a message this store enqueued comes from memory (the relay takes it
+// at once), later ones from the file: proven by damaging the file behind the store's back.
+TEST_F(QueueStoreTest, FirstReadIsServedFromMemoryThenFromTheFile) {
+  const std::string message = "Subject: cached\r\n\r\nbody\r\n";
+  enqueue_result a = enqueue(message, rcpts({"x@example.net"}));
+  ASSERT_TRUE(a.result.delivered()) << a.result.reason;
+  {
+    std::ofstream damage(dir() + "/" + a.id + ".msg", std::ios::binary | std::ios::trunc);
+    damage << "not a queue file";
+  }
+  absl::StatusOr<std::string> first = read(a.id);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, message);
+  absl::StatusOr<std::string> second = read(a.id);
+  EXPECT_FALSE(second.ok()) << "the second read goes to the (damaged) file";
+}
+
+// remove_delivered: the message and its state file go, nothing else; a restart does not
+// bring it back.
+TEST_F(QueueStoreTest, RemoveDeliveredTakesMessageAndState) {
+  enqueue_result a = enqueue("Subject: a\r\n\r\nA\r\n", rcpts({"x@example.net", "y@example.net"}));
+  enqueue_result b = enqueue("Subject: b\r\n\r\nB\r\n", rcpts({"z@example.net"}));
+  ASSERT_TRUE(a.result.delivered() && b.result.delivered());
+  recipient_outcome deferred;
+  deferred.index = 1;
+  deferred.status = rcpt_status::deferred;
+  deferred.next_attempt = 5000;
+  deferred.text = "451 later";
+  ASSERT_TRUE(update(a.id, {deferred}).ok());
+  ASSERT_TRUE(fs::exists(dir() + "/" + a.id + ".state"));
+  absl::Status removed = testing::run_on(*shards_, 0, [&]() -> task<absl::Status> {
+    co_return co_await store_->remove_delivered(a.id);
+  });
+  ASSERT_TRUE(removed.ok()) << removed;
+  EXPECT_FALSE(fs::exists(dir() + "/" + a.id + ".msg"));
+  EXPECT_FALSE(fs::exists(dir() + "/" + a.id + ".state"));
+  EXPECT_TRUE(fs::exists(dir() + "/" + b.id + ".msg"));
+  absl::Status again = testing::run_on(*shards_, 0, [&]() -> task<absl::Status> {
+    co_return co_await store_->remove_delivered(a.id);
+  });
+  EXPECT_TRUE(absl::IsNotFound(again)) << again;
+  open_store();
+  std::vector<queue_record> left = list();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, b.id);
+}
+
 TEST_F(QueueStoreTest, ForcedRemoveTakesEveryFile) {
   enqueue_result a = enqueue("Subject: a\r\n\r\nA\r\n", rcpts({"x@example.net", "y@example.net"}));
   ASSERT_TRUE(a.result.delivered());
