@@ -5,7 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "delivery/relay/dot_stuffer.h"
+#include "mail/dot_stuffing.h"
 
 namespace ringmail::relay {
 namespace {
@@ -246,7 +246,7 @@ void smtp_client::append_rcpt(std::string_view rcpt) { out_.append("RCPT TO:<").
 
 task<io_status> smtp_client::write_body(std::string_view body, bool stuff) {
   if (!stuff) co_return co_await io_.write(body);
-  dot_stuffer stuffer;
+  mail::dot_stuffer stuffer;  // SMTP: a bare CR or LF goes out as CRLF
   do {
     std::string_view block = body.substr(0, kDataBlock);
     body.remove_prefix(block.size());

@@ -150,7 +150,7 @@ class smtp_client {
   // followed by the terminating ".\r\n".
   task<transaction_result> send(const envelope& env, std::string_view payload);
   // One mail transaction from the message as stored (not dot-stuffed, no final dot): it
-  // is dot-stuffed (dot_stuffer.h) a block at a time while it is written.
+  // is dot-stuffed (mail/dot_stuffing.h) a block at a time while it is written.
   task<transaction_result> send_message(const envelope& env, std::string_view message);
   // Ends the session politely (QUIT, then close); errors are ignored.
   task<void> quit();

@@ -1,4 +1,4 @@
-// The pure parts of the SMTP client (delivery/relay/smtp_reply.h, dot_stuffer.h): reply
+// The pure parts of the SMTP client (delivery/relay/smtp_reply.h, mail/dot_stuffing.h): reply
 // lines, multi-line replies fed whole and line by line, enhanced status codes, the EHLO
 // keyword table, the outcome classification, and dot-stuffing split at every point.
 #include "delivery/relay/smtp_reply.h"
@@ -7,10 +7,14 @@
 
 #include <string>
 
-#include "delivery/relay/dot_stuffer.h"
+#include "mail/dot_stuffing.h"
 
 namespace ringmail::relay {
 namespace {
+
+// The relay's dot-stuffing is mail/dot_stuffing in its default (SMTP) mode.
+using mail::dot_stuff;
+using mail::dot_stuffer;
 
 smtp_reply assemble(std::initializer_list<std::string_view> lines) {
   reply_assembler a;
