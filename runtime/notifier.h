@@ -1,7 +1,8 @@
 // notifier: "wait until something changes", for coroutines on ONE shard.
 //
 // co_await n.wait() suspends until the next n.notify_all(); notify_all() resumes every
-// coroutine waiting at that moment, in the order they started waiting. A waiter that
+// coroutine waiting at that moment, in the order they started waiting (notify_one() only
+// the first of them). A waiter that
 // starts waiting during notify_all() waits for the next one. Used for group commit (wait
 // for the fsync in flight to finish) and for sessions that follow a mailbox's events
 // (IMAP IDLE waits until the owner says there is news).
@@ -111,6 +112,16 @@ class notifier {
       w->handle_.resume();
     }
     return n;
+  }
+
+  // Resumes the longest waiting coroutine, if any (inline). For a slot handed to one
+  // waiter at a time: waking all of them would have every other one look and wait again.
+  bool notify_one() {
+    awaiter* w = waiting_.head;
+    if (w == nullptr) return false;
+    w->unlink();
+    w->handle_.resume();
+    return true;
   }
 
   bool has_waiters() const { return waiting_.head != nullptr; }

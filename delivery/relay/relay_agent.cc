@@ -132,7 +132,13 @@ void relay_agent::flush() {
 void relay_agent::stop() {
   stopping_ = true;
   wake();
-  destination_freed_.notify_all();
+  // Each waiter for a slot wakes the next one as it gives up (deliver_group). A woken
+  // waiter may change the map: look each destination up again.
+  std::vector<std::string> names;
+  for (const auto& [name, slots] : destinations_) names.push_back(name);
+  for (const std::string& name : names) {
+    if (auto it = destinations_.find(name); it != destinations_.end()) it->second->freed.notify_one();
+  }
 }
 
 task<void> relay_agent::run() {
@@ -377,23 +383,27 @@ task<void> relay_agent::deliver_group(delivery_group& group, std::string_view me
   }
   // One destination's concurrency slot for the whole attempt.
   const std::string destination = r.relayhost ? std::string("relayhost") : r.hosts.front().name;
-  while (destination_active_[destination] >= options_.destination_concurrency && !stopping_) {
-    co_await destination_freed_.wait();
-  }
+  std::unique_ptr<destination_slots>& boxed = destinations_[destination];
+  if (!boxed) boxed = std::make_unique<destination_slots>();
+  destination_slots* slots = boxed.get();  // stable while anyone holds or waits for a slot
+  while (slots->active >= options_.destination_concurrency && !stopping_) co_await slots->freed.wait();
   if (stopping_) {
-    group.not_tried = true;  // no attempt: the states stay as they were
+    // No attempt: the states stay as they were. The next waiter learns of the stop too.
+    group.not_tried = true;
+    slots->freed.notify_one();
     co_return;
   }
-  ++destination_active_[destination];
+  ++slots->active;
   struct slot_guard {
     relay_agent* agent;
     const std::string& destination;
+    destination_slots* slots;
     ~slot_guard() {
-      auto it = agent->destination_active_.find(destination);
-      if (it != agent->destination_active_.end() && --it->second == 0) agent->destination_active_.erase(it);
-      agent->destination_freed_.notify_all();
+      --slots->active;
+      if (slots->freed.notify_one()) return;  // the slot went to the next waiter
+      if (slots->active == 0) agent->destinations_.erase(destination);
     }
-  } slot{this, destination};
+  } slot{this, destination, slots};
 
   bool needs_utf8 = has_non_ascii(record.reverse_path);
   for (const std::string& a : group.addresses) needs_utf8 = needs_utf8 || has_non_ascii(a);

@@ -149,8 +149,13 @@ class relay_agent final : public queue::queue_runner {
   absl::flat_hash_set<std::string> in_flight_;
   absl::flat_hash_set<std::string> forced_;  // flushed or released: every deferred recipient is due
   bool flush_all_ = false;                   // flush(): the next pass treats every deferred one as due
-  absl::flat_hash_map<std::string, size_t> destination_active_;
-  notifier destination_freed_;
+  // Deliveries running per destination, and the ones waiting for a slot there (woken one
+  // at a time, in order). Boxed: a waiter holds on to its destination's notifier.
+  struct destination_slots {
+    size_t active = 0;
+    notifier freed;
+  };
+  absl::flat_hash_map<std::string, std::unique_ptr<destination_slots>> destinations_;
   absl::flat_hash_map<std::string, std::vector<cached_session>> idle_sessions_;  // by address
   cancel_source* sleeping_ = nullptr;  // the dispatcher's sleep, cancelled by wake()
   cancel_source cut_connections_;      // every client's I/O; cancelled 5 s into a stop
