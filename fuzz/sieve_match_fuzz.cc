@@ -11,6 +11,7 @@
 //     matcher on short inputs; a match's captures are ${0} = the subject and then views
 //     inside it, one per wildcard up to ${9}, in increasing, non-overlapping order; the
 //     pattern's own quoted form (:quotewildcard) matches the pattern's literal text;
+//     compiled_match over one value and one key answers the same, with the same captures;
 //   - comparator order is antisymmetric and agrees with equality, :contains holds for the
 //     subject itself, the canonical form decides equality;
 //   - variable expansion stays within max_expansion_bytes, a string without references
@@ -30,6 +31,7 @@
 #include "delivery/sieve/comparator.h"
 #include "delivery/sieve/encoded_character.h"
 #include "delivery/sieve/match.h"
+#include "delivery/sieve/match_list.h"
 #include "delivery/sieve/match_regex.h"
 #include "delivery/sieve/variables.h"
 #include "mail/limits.h"
@@ -131,6 +133,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (m.ok() && (c == comparator::octet || c == comparator::ascii_casemap) &&
       pattern.size() <= 64 && subject.size() <= 256) {
     check(*m == reference_matches(subject, pattern, c));
+  }
+  {
+    // The list form gives the single pair's answer and captures.
+    match_spec spec;
+    spec.type = match_type::matches;
+    spec.compare = c;
+    std::vector<std::string> keys{std::string(pattern)};
+    absl::StatusOr<compiled_match> list = compiled_match::compile(spec, keys);
+    check(list.ok() == (c != comparator::ascii_numeric));
+    if (list.ok()) {
+      std::vector<std::string_view> values{subject};
+      match_captures list_caps;
+      absl::StatusOr<bool> lm = list->match(values, &list_caps, limits);
+      check(lm.ok() == m.ok());
+      if (lm.ok()) {
+        check(*lm == *m);
+        if (*lm) check(list_caps == caps);
+      }
+    }
   }
   if (c == comparator::octet && pattern.size() <= 1024) {
     // :quotewildcard makes any text a pattern that matches exactly that text.

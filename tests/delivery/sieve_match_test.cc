@@ -11,6 +11,7 @@
 #include "delivery/sieve/comparator.h"
 #include "delivery/sieve/encoded_character.h"
 #include "delivery/sieve/match.h"
+#include "delivery/sieve/match_list.h"
 #include "delivery/sieve/match_regex.h"
 #include "delivery/sieve/variables.h"
 #include "mail/limits.h"
@@ -398,6 +399,76 @@ TEST(SieveRelational, ValueUnderAsciiNumeric) {
   // A value with no digits is infinity: greater than any number, equal to another.
   EXPECT_TRUE(relational_value_match(relation::gt, num, "none", "999"));
   EXPECT_TRUE(relational_value_match(relation::eq, num, "none", "n/a"));
+}
+
+// ---- whole tests: value lists against key lists ------------------------------------
+
+match_spec spec_of(match_type type, comparator c = comparator::ascii_casemap,
+                   std::optional<relation> value = std::nullopt,
+                   std::optional<relation> count = std::nullopt) {
+  match_spec spec;
+  spec.type = type;
+  spec.compare = c;
+  spec.value_relation = value;
+  spec.count_relation = count;
+  return spec;
+}
+
+absl::StatusOr<bool> run(const match_spec& spec, std::vector<std::string> keys,
+                         std::vector<std::string_view> values, match_captures* caps = nullptr) {
+  absl::StatusOr<compiled_match> m = compiled_match::compile(spec, keys);
+  if (!m.ok()) return m.status();
+  return m->match(values, caps);
+}
+
+TEST(SieveMatchList, AnyValueAgainstAnyKey) {
+  match_spec is;
+  EXPECT_TRUE(*run(is, {"x", "Frobnitz"}, {"nothing", "frobnitz"}));
+  EXPECT_FALSE(*run(is, {"x", "y"}, {"nothing", "frobnitz"}));
+  EXPECT_FALSE(*run(is, {"x"}, {}));
+  match_spec contains = spec_of(match_type::contains);
+  EXPECT_TRUE(*run(contains, {"MONEY"}, {"make money fast"}));
+  // The first matching pair (values outer, keys inner) sets the match variables.
+  match_spec m = spec_of(match_type::matches);
+  match_captures caps;
+  ASSERT_TRUE(*run(m, {"*@b.example", "*@*"}, {"x@a.example", "y@b.example"}, &caps));
+  EXPECT_EQ(strings(caps), (std::vector<std::string>{"x@a.example", "x", "a.example"}));
+  match_captures before = caps;
+  EXPECT_FALSE(*run(m, {"nomatch*"}, {"x@a.example"}, &caps));
+  EXPECT_EQ(caps, before);
+  match_spec re = spec_of(match_type::regex);
+  ASSERT_TRUE(*run(re, {"^([^@]*)@b\\.example$"}, {"x@a.example", "Y@B.example"}, &caps));
+  EXPECT_EQ(strings(caps), (std::vector<std::string>{"Y@B.example", "Y"}));
+  EXPECT_TRUE(compiled_match::compile(m, std::vector<std::string>{"*"})->sets_match_variables());
+  EXPECT_FALSE(compiled_match::compile(is, std::vector<std::string>{"*"})->sets_match_variables());
+}
+
+TEST(SieveMatchList, RelationalRfc5231) {
+  match_spec count = spec_of(match_type::is, comparator::ascii_numeric, std::nullopt, relation::ge);
+  // address :count "ge" :comparator "i;ascii-numeric" ["to", "cc"] ["3"]: three addresses.
+  EXPECT_TRUE(*run(count, {"3"}, {"foo@example.com", "baz@example.com", "qux@example.com"}));
+  EXPECT_FALSE(*run(count, {"3"}, {"foo@example.com", "baz@example.com"}));
+  // Any key will do; no values count as 0.
+  EXPECT_TRUE(*run(count, {"5", "2"}, {"a", "b"}));
+  match_spec zero = spec_of(match_type::is, comparator::ascii_numeric, std::nullopt, relation::eq);
+  EXPECT_TRUE(*run(zero, {"0"}, {}));
+  match_spec value = spec_of(match_type::is, comparator::ascii_numeric, relation::gt);
+  // header :value "gt" :comparator "i;ascii-numeric" "X-Priority" "3"
+  EXPECT_TRUE(*run(value, {"3"}, {"1", "5 (lowest)"}));
+  EXPECT_FALSE(*run(value, {"3"}, {"1", "3"}));
+}
+
+TEST(SieveMatchList, Errors) {
+  match_spec contains = spec_of(match_type::contains, comparator::ascii_numeric);
+  EXPECT_FALSE(compiled_match::compile(contains, std::vector<std::string>{"1"}).ok());
+  match_spec re = spec_of(match_type::regex);
+  EXPECT_FALSE(compiled_match::compile(re, std::vector<std::string>{"ok", "(bad"}).ok());
+  match_spec m = spec_of(match_type::matches, comparator::octet);
+  auto hostile = compiled_match::compile(m, std::vector<std::string>{"*" + std::string(5000, 'a') + "?b*"});
+  ASSERT_TRUE(hostile.ok());
+  std::string big(1024 * 1024, 'a');
+  std::vector<std::string_view> values{big};
+  EXPECT_EQ(hostile->match(values).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
 // ---- address parts (RFC 5228 2.7.4, RFC 5233) --------------------------------------
