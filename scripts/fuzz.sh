@@ -42,7 +42,7 @@ declare -A sources=(
   [mailstore_formats_fuzz]="delivery/mailstore/maildir_filename.cc delivery/mailstore/mutf7.cc delivery/mailstore/folder_name.cc delivery/mailstore/dovecot_uidlist.cc delivery/mailstore/dovecot_keywords.cc delivery/mailstore/subscriptions.cc mail/header.cc"
   [queue_state_fuzz]="delivery/queue/queue_format.cc delivery/queue/retry_policy.cc"
   [dsn_fuzz]="delivery/relay/dsn.cc delivery/relay/smtp_reply.cc $mail_all"
-  [sieve_parser_fuzz]="delivery/sieve/lexer.cc delivery/sieve/parser.cc delivery/sieve/extensions.cc delivery/sieve/checker.cc delivery/sieve/checker_encoded_character.cc delivery/sieve/checker_address.cc mail/header.cc mail/charset.cc"
+  [sieve_parser_fuzz]="delivery/sieve/lexer.cc delivery/sieve/parser.cc delivery/sieve/extensions.cc delivery/sieve/checker.cc delivery/sieve/checker_address.cc delivery/sieve/encoded_character.cc mail/header.cc mail/charset.cc"
   [sieve_match_fuzz]="delivery/sieve/comparator.cc delivery/sieve/match.cc delivery/sieve/match_regex.cc delivery/sieve/match_list.cc delivery/sieve/address_part.cc delivery/sieve/variables.cc delivery/sieve/encoded_character.cc mail/casefold.cc mail/header.cc mail/encoding.cc mail/charset.cc mail/rfc2047.cc"
   [queue_control_fuzz]="delivery/queue/queue_control_protocol.cc delivery/queue/queue_format.cc"
 )

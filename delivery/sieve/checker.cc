@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "delivery/sieve/checker_address.h"
-#include "delivery/sieve/checker_encoded_character.h"
+#include "delivery/sieve/encoded_character.h"
 #include "delivery/sieve/extensions.h"
 #include "delivery/sieve/lexer.h"
 #include "mail/charset.h"
@@ -273,8 +273,8 @@ class checker {
     v.strings.reserve(a.strings.size());
     for (const string_literal& s : a.strings) {
       if (required(extension::encoded_character)) {
-        absl::StatusOr<std::string> decoded = decode_encoded_characters(s.value, s.where);
-        if (!decoded.ok()) return decoded.status();
+        absl::StatusOr<std::string> decoded = matching::decode_encoded_characters(s.value);
+        if (!decoded.ok()) return error(s.where, std::string(decoded.status().message()));
         v.strings.push_back(*std::move(decoded));
       } else {
         v.strings.push_back(s.value);

@@ -26,8 +26,8 @@
 //     names are RFC 5322 field names (RFC 5293 4); include's script name has no '/'
 //     (RFC 6609 3.2, as Pigeonhole refuses); fileinto's mailbox is UTF-8; redirect's
 //     address and vacation's :from are RFC 5322 mailboxes (RFC 5228 4.2, RFC 5230 4.4;
-//     checker_address.h); encoded characters decoded (RFC 5228 2.4.2.4) in every
-//     string after the require commands.
+//     checker_address.h); encoded characters decoded (RFC 5228 2.4.2.4, through
+//     delivery/sieve/encoded_character.h) in every string after the require commands.
 //   - warnings, not errors, as Pigeonhole: an unknown date part, a malformed :zone, a
 //     header name that cannot be one (header, address, exists), an IMAP flag that
 //     cannot be one (setflag/addflag/removeflag, :flags).
