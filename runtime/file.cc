@@ -1,6 +1,9 @@
 #include "runtime/file.h"
 
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <vector>
 
 #include "runtime/file_trace.h"
 #include "runtime/reactor.h"
@@ -83,6 +86,49 @@ task<io_status> file::write_at(std::span<const char> in, uint64_t offset) {
     if (file_trace* t = recorder()) t->wrote(fd, offset, std::span<const char>(data, static_cast<size_t>(res)));
     in = in.subspan(static_cast<size_t>(res));
     offset += static_cast<uint64_t>(res);
+  }
+  co_return io_status::success();
+}
+
+task<io_status> file::write_all_at(std::span<const std::string_view> pieces, uint64_t offset) {
+  int fd = fd_;
+  // IOV_MAX is 1024; more pieces go in further rounds.
+  std::vector<iovec> iov;
+  size_t first = 0;     // the first piece not fully written
+  size_t skip = 0;      // bytes of pieces[first] already written
+  while (first < pieces.size()) {
+    iov.clear();
+    for (size_t i = first; i < pieces.size() && iov.size() < 1024; ++i) {
+      std::string_view p = pieces[i];
+      if (i == first) p.remove_prefix(skip);
+      if (p.empty()) continue;
+      iov.push_back(iovec{const_cast<char*>(p.data()), p.size()});
+    }
+    if (iov.empty()) break;
+    const iovec* vec = iov.data();
+    const unsigned count = static_cast<unsigned>(iov.size());
+    int32_t res = co_await run_op([=](io_uring_sqe* s) { io_uring_prep_writev(s, fd, vec, count, offset); });
+    if (res < 0) co_return io_status::from_errno(res);
+    if (res == 0) co_return io_status::from_errno(EIO);
+    // Advance past what was written, telling the trace recorder piece by piece.
+    size_t left = static_cast<size_t>(res);
+    while (left > 0 && first < pieces.size()) {
+      std::string_view p = pieces[first].substr(skip);
+      const size_t n = std::min(left, p.size());
+      if (file_trace* t = recorder(); t != nullptr && n > 0) t->wrote(fd, offset, std::span<const char>(p.data(), n));
+      offset += n;
+      left -= n;
+      if (n == p.size()) {
+        ++first;
+        skip = 0;
+      } else {
+        skip += n;
+      }
+    }
+    while (first < pieces.size() && pieces[first].size() == skip) {
+      ++first;
+      skip = 0;
+    }
   }
   co_return io_status::success();
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <span>
+#include <string_view>
 #include <string>
 
 #include "runtime/io_status.h"
@@ -39,6 +40,10 @@ class file {
   task<io_result<size_t>> read_at(std::span<char> out, uint64_t offset);
   // Writes all of `in` at offset (looping on short writes).
   task<io_status> write_at(std::span<const char> in, uint64_t offset);
+  // Writes the concatenation of `pieces` at offset with one writev per round (looping on
+  // short writes): one request instead of one per piece, which matters where each write
+  // of a buffered file goes to an io-wq worker. The pieces must stay valid until done.
+  task<io_status> write_all_at(std::span<const std::string_view> pieces, uint64_t offset);
   task<io_status> sync();       // fsync: data and metadata
   task<io_status> data_sync();  // fdatasync
   task<io_result<struct statx>> stat();

@@ -141,12 +141,7 @@ task<io_status> queue_store::write_durably(std::string final_name, std::vector<s
   if (options_.inject_write_errno != 0) {
     st = io_status::from_errno(std::exchange(options_.inject_write_errno, 0));
   }
-  for (std::string_view p : pieces) {
-    if (!st.ok()) break;
-    if (p.empty()) continue;
-    st = co_await out.write_at(std::span<const char>(p.data(), p.size()), offset);
-    offset += p.size();
-  }
+  if (st.ok()) st = co_await out.write_all_at(pieces, offset);
   *failed = st.ok() ? nullptr : "write";
   if (*failed == nullptr && options_.fsync) {
     st = co_await out.sync();

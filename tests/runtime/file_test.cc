@@ -57,6 +57,35 @@ TEST_F(FileTest, WriteSyncRenameIntoNewReadBack) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/tmp/msg"));
 }
 
+// write_all_at: many pieces (empty ones, more than one writev's 1024 iovecs, a big one)
+// land back to back at the offset, in one request per round.
+TEST_F(FileTest, WriteAllAtGathersPieces) {
+  std::vector<std::string> owned;
+  owned.push_back("head\n");
+  owned.push_back("");
+  for (int i = 0; i < 2000; ++i) owned.push_back(std::to_string(i) + ",");
+  owned.push_back(std::string(3 << 20, 'x'));
+  owned.push_back("");
+  owned.push_back("tail\n");
+  std::string expected = "PRE";
+  for (const std::string& o : owned) expected += o;
+  std::vector<std::string_view> pieces(owned.begin(), owned.end());
+  auto back = reactor_->block_on([&]() -> task<std::string> {
+    auto f = co_await file::open(dir_ + "/gathered", O_CREAT | O_EXCL | O_RDWR, 0600);
+    EXPECT_TRUE(f.ok());
+    EXPECT_TRUE((co_await f->write_at(std::span<const char>("PRE", 3), 0)).ok());
+    EXPECT_TRUE((co_await f->write_all_at(pieces, 3)).ok());
+    std::string out(expected.size() + 10, '\0');
+    auto n = co_await f->read_at(std::span<char>(out.data(), out.size()), 0);
+    EXPECT_TRUE(n.ok());
+    out.resize(n.ok() ? *n : 0);
+    co_await f->close();
+    co_return out;
+  }());
+  EXPECT_EQ(back.size(), expected.size());
+  EXPECT_TRUE(back == expected);
+}
+
 TEST_F(FileTest, ExclusiveCreateFailsOnExistingFile) {
   auto kind = reactor_->block_on([&]() -> task<int> {
     auto a = co_await file::open(dir_ + "/x", O_CREAT | O_EXCL | O_WRONLY);
