@@ -137,7 +137,29 @@ def may_fail(path: str) -> bool:
         return any(line.strip() == "# oracle: may-fail" for line in f)
 
 
+def private_shm() -> None:
+    """As root: go on in a private mount namespace with a fresh tmpfs on /dev/shm.
+
+    faketime(1) keeps a POSIX semaphore and shared memory per run there
+    (/dev/shm/sem.faketime_sem_<pid>, faketime_shm_<pid>) and, run under setpriv, leaves
+    them behind; on a machine that ran this before, a reused pid then meets a stale one
+    and the run fails ("faketime: sem_open: File exists"). A private
+    /dev/shm starts empty and disappears with the run. Without root (no mount) or without
+    unshare, nothing changes."""
+    if os.geteuid() != 0:
+        return
+    if os.environ.get("RINGMAIL_SIEVE_PRIVATE_SHM") == "1":
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777,size=64m", "ringmail-sieve-shm", "/dev/shm"],
+                       check=False, capture_output=True)
+        return
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        return
+    env = dict(os.environ, RINGMAIL_SIEVE_PRIVATE_SHM="1")
+    os.execvpe("unshare", ["unshare", "-m", "--", sys.executable, os.path.abspath(__file__), *sys.argv[1:]], env)
+
+
 def main() -> int:
+    private_shm()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "build", "corpus"))
     ap.add_argument("--check", action="store_true")
