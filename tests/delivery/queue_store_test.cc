@@ -561,6 +561,39 @@ TEST_F(QueueStoreTest, RemoveDeliveredTakesMessageAndState) {
   EXPECT_EQ(left[0].id, b.id);
 }
 
+// A delivered message's file becomes a spare in tmp/ and the next enqueue writes over it
+// (same inode, no allocation); a shorter message over a longer one reads back exactly,
+// and a restart empties tmp/ of spares (they are never mail).
+TEST_F(QueueStoreTest, DeliveredFilesAreRecycledForTheNextEnqueue) {
+  const std::string long_message = "Subject: long\r\n\r\n" + std::string(20000, 'L') + "\r\n";
+  enqueue_result a = enqueue(long_message, rcpts({"x@example.net"}));
+  ASSERT_TRUE(a.result.delivered());
+  struct stat before {};
+  ASSERT_EQ(::stat((dir() + "/" + a.id + ".msg").c_str(), &before), 0);
+  ASSERT_TRUE(testing::run_on(*shards_, 0, [&]() -> task<absl::Status> {
+                co_return co_await store_->remove_delivered(a.id);
+              }).ok());
+  EXPECT_EQ(count_files(dir() + "/tmp"), 1u) << "kept as a spare";
+  const std::string short_message = "Subject: short\r\n\r\nS\r\n";
+  enqueue_result b = enqueue(short_message, rcpts({"y@example.net"}));
+  ASSERT_TRUE(b.result.delivered());
+  struct stat after {};
+  ASSERT_EQ(::stat((dir() + "/" + b.id + ".msg").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino) << "the spare's inode was written over";
+  EXPECT_EQ(count_files(dir() + "/tmp"), 0u);
+  ASSERT_TRUE(read(b.id).ok());        // the first read comes from memory...
+  absl::StatusOr<std::string> from_file = read(b.id);  // ...this one from the file
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(*from_file, short_message);
+  ASSERT_TRUE(testing::run_on(*shards_, 0, [&]() -> task<absl::Status> {
+                co_return co_await store_->remove_delivered(b.id);
+              }).ok());
+  EXPECT_EQ(count_files(dir() + "/tmp"), 1u);
+  open_store();
+  EXPECT_EQ(count_files(dir() + "/tmp"), 0u) << "a restart drops spares";
+  EXPECT_TRUE(list().empty());
+}
+
 TEST_F(QueueStoreTest, ForcedRemoveTakesEveryFile) {
   enqueue_result a = enqueue("Subject: a\r\n\r\nA\r\n", rcpts({"x@example.net", "y@example.net"}));
   ASSERT_TRUE(a.result.delivered());
