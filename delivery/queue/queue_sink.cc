@@ -3,6 +3,8 @@
 #include <chrono>
 #include <utility>
 
+#include "delivery/queue/retry_policy.h"
+
 namespace ringmail::queue {
 
 task<std::vector<delivery::delivery_result>> queue_sink::deliver(const delivery::sink_message& message,
@@ -16,8 +18,7 @@ task<std::vector<delivery::delivery_result>> queue_sink::deliver(const delivery:
     s.detail = std::move(r.detail);
     rcpts.push_back(std::move(s));
   }
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = unix_now();
   // A named vector: g++ 12 cannot keep a braced initializer list in a coroutine frame.
   std::vector<std::string_view> pieces;
   pieces.push_back(message.trace);

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 /* Delivery. */
 #include "delivery/mailstore/index_file.h"  // read_whole_file
+#include "delivery/queue/retry_policy.h"
 /* Runtime. */
 #include "runtime/file.h"
 #include "runtime/log.h"
@@ -44,9 +45,6 @@ delivery_result failure(const io_status& st, std::string_view operation) {
 absl::Status unavailable(const io_status& st, std::string_view operation) {
   return absl::UnavailableError(absl::StrCat("queue ", std::string(operation), ": ", st.to_string()));
 }
-
-int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 // What load_all() finds in the shard directory (listed on the offload pool).
 struct listing {

@@ -1,8 +1,13 @@
 #include "delivery/queue/retry_policy.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace ringmail::queue {
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 std::chrono::seconds backoff_after(const retry_policy& policy, uint32_t attempts) {
   const int64_t lo = std::max<int64_t>(policy.minimal_backoff.count(), 1);

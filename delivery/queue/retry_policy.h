@@ -27,6 +27,10 @@
 
 namespace ringmail::queue {
 
+// The queue's clock: unix seconds now (arrival times, next attempts). The functions below
+// take `now` as an argument; this is for their callers.
+int64_t unix_now();
+
 struct retry_policy {
   std::chrono::seconds minimal_backoff{300};
   std::chrono::seconds maximal_backoff{4000};

@@ -14,10 +14,6 @@
 namespace ringmail::relay {
 namespace {
 
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -159,7 +155,7 @@ task<void> relay_agent::run() {
 
 task<void> relay_agent::dispatch() {
   while (!stopping_) {
-    const int64_t now = unix_now();
+    const int64_t now = queue::unix_now();
     while (in_flight_.size() < options_.max_deliveries && !due_.empty() && due_.top().when <= now) {
       std::string id = due_.top().id;
       due_.pop();
@@ -240,7 +236,7 @@ task<void> relay_agent::deliver(std::string id) {
   if (store_.held(id)) co_return;  // released later with schedule()
   const queue::queue_record before = *found;
   const bool forced = forced_.erase(id) > 0;
-  const int64_t now = unix_now();
+  const int64_t now = queue::unix_now();
 
   if (before.all_final()) {
     absl::Status removed = co_await store_.remove(id);
@@ -517,7 +513,7 @@ task<void> relay_agent::send_notices(const queue::queue_record& record, std::vec
     if (!bounced.empty()) log::info("relay_bounce_dropped", {{"id", record.id}, {"reason", "null sender"}});
     co_return;
   }
-  const int64_t now = unix_now();
+  const int64_t now = queue::unix_now();
   auto make = [&](dsn_kind kind, std::vector<dsn_recipient> which) {
     dsn_request req;
     req.kind = kind;
