@@ -4,7 +4,6 @@
 #include <chrono>
 #include <limits>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "delivery/relay/dsn.h"
 #include "delivery/relay/notice_sender.h"
@@ -19,13 +18,12 @@ int64_t steady_ms() {
       .count();
 }
 
-// The domain the recipient's mail is routed by: what follows the last '@', in lower
-// case (an address literal "[192.0.2.1]" stays as written).
+// The domain the recipient's mail is routed by: what follows the last '@', in the form
+// transport keys and MX names are compared in (an address literal "[192.0.2.1]" keeps
+// its brackets).
 std::string recipient_domain(std::string_view address) {
   const size_t at = address.rfind('@');
-  std::string domain(at == std::string_view::npos ? std::string_view() : address.substr(at + 1));
-  absl::AsciiStrToLower(&domain);
-  return domain;
+  return canonical_domain(at == std::string_view::npos ? std::string_view() : address.substr(at + 1));
 }
 
 bool has_non_ascii(std::string_view s) {
