@@ -70,10 +70,9 @@
 #include <string_view>
 #include <vector>
 
-namespace ringmail::relay {
+#include "delivery/relay/notice_format.h"  // kMaxReturnedHeaderBytes and the helpers
 
-// How much of the original header section a DSN carries back (see above).
-inline constexpr size_t kMaxReturnedHeaderBytes = 64 * 1024;
+namespace ringmail::relay {
 
 enum class dsn_kind { failure, delay };
 
