@@ -11,9 +11,30 @@
 // RFC 5228 2.7.2 asks ("comparisons are performed on ... decoded" values). Header names
 // compare case-insensitively (mail::equals_ignore_case). Field order is the message's;
 // :index counts from the first field of that name, :last from the last (RFC 5260 6).
+// Departure: unfolding is Dovecot's (what Pigeonhole's tests see): a line break and the
+// one WSP after it become one space, where RFC 5322 2.2.3 keeps that WSP as written (a
+// folded TAB stays a TAB); values are then trimmed (RFC 5228 2.4.2.2's leading and
+// trailing white space).
+//
+// Body (RFC 5173 5): :raw is the body after the header, undecoded; :content lists the
+// matching parts in message order, leaves transfer-decoded (text/* also converted to
+// UTF-8 from its charset), a matched multipart its own prologue and epilogue only (5.2),
+// a matched message/rfc822 the header of the enclosed message (whose body is a part of
+// its own); :text is every text/* part (and application/xhtml+xml), HTML rendered to
+// text by mail/html_text.h. MIME boundaries are read as RFC 2046's implementors' note
+// says (mail::boundary_rule::rfc2046, as Dovecot does).
+//
+// Editheader (RFC 5293): an added value that is not printable ASCII is written as RFC
+// 2047 "B" encoded words in UTF-8 (section 4), an ASCII one folded at white space within
+// 78 characters a line where its words allow; line breaks inside a value become folds.
+// Received and Auto-Submitted are never deleted (RFC 5293 7, as Pigeonhole). The stored
+// header keeps every original byte not deleted: malformed lines travel with the field
+// before them, and the fields past mail/limits.h's max_header_fields (which tests do not
+// see, nor can delete) are written back as they came. Line ends become CRLF.
 //
 // Pure: no I/O, no runtime. Limits: the body transforms decode at most
-// `max_body_bytes` (Pigeonhole's body test reads the whole message; we bound it).
+// `max_body_bytes` in total per call (Pigeonhole's body test reads the whole message; we
+// bound it); header tests see the first mail::max_header_fields fields.
 #pragma once
 
 #include <cstddef>
@@ -63,13 +84,15 @@ class message_view {
 
   // ---- editheader (RFC 5293) ----
   // addheader: `last` appends after the last field, else inserts before the first.
-  // Returns false (nothing done) past max_added_headers.
+  // Returns false (nothing done) past max_added_headers or when `name` is not an RFC 5322
+  // field name (the checker refuses constant ones; variables can make any).
   bool add_header(std::string_view name, std::string_view value, bool last);
   // deleteheader: removes the fields named `name` whose (decoded) value `keep_if` says
   // to delete; `index` (1-based, 0 = every occurrence) counts from the first or, with
   // `from_last`, from the last field of that name. Returns the number deleted.
   // `should_delete(value)` is called with each candidate's decoded value (a deleteheader
-  // without value patterns passes one that always says yes).
+  // without value patterns passes one that always says yes). Received and
+  // Auto-Submitted: always 0.
   size_t delete_header(std::string_view name, size_t index, bool from_last,
                        absl::FunctionRef<bool(std::string_view value)> should_delete);
   bool header_edited() const { return edited_; }
@@ -82,13 +105,21 @@ class message_view {
  private:
   struct field {
     std::string name;
-    std::string raw_value;  // as written (folding kept), what header_block() writes
+    std::string raw_value;  // as written (folding kept), after "name:" and its WSP
+    std::string text;       // the field's lines as header_block() writes them (CRLF)
   };
+  std::string value_of(const field& f, bool decode) const;
+  std::string multipart_outside(const mail::mime_part& part) const;
+  size_t header_size() const;
+
   std::string_view bytes_;
   mail::charset_converter& charsets_;
   message_view_limits limits_;
-  mail::message parsed_;
+  mail::message parsed_;  // the MIME tree of the message as received (body tests)
+  size_t body_offset_ = 0;
+  std::string prefix_;         // lines before the first field (malformed), CRLF
   std::vector<field> fields_;  // the current header, in order
+  std::string tail_;           // header lines past mail/limits.h's cut, kept opaque
   size_t added_ = 0;
   bool edited_ = false;
 };

@@ -1,0 +1,441 @@
+// The message as a Sieve script sees it (see message_view.h).
+//
+// The header is held as a list of fields, each with the exact bytes it had in the message
+// (its lines up to the next field, so a malformed line between fields travels with the
+// field before it), line ends made CRLF. header_block() is the concatenation of the lines
+// before the first field, the fields, and the part of the header the limits of
+// mail/limits.h left unparsed: an edit never loses a byte of the original header it did
+// not mean to remove, even past max_header_fields.
+#include "delivery/sieve/message_view.h"
+
+#include <algorithm>
+
+#include "mail/encoding.h"
+#include "mail/header.h"
+#include "mail/html_text.h"
+#include "mail/rfc2047.h"
+
+namespace ringmail::sieve {
+namespace {
+
+bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+// `s` with every line end (CRLF, bare LF, bare CR) made CRLF.
+void append_crlf_normalized(std::string_view s, std::string& out) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < s.size() && s[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+// Offset just past the line end that follows `pos` (or `end` when none comes first).
+size_t after_line_end(std::string_view bytes, size_t pos, size_t end) {
+  while (pos < end && bytes[pos] != '\n') ++pos;
+  return pos < end ? pos + 1 : end;
+}
+
+// Unfolding as Dovecot does for the values Pigeonhole tests (index-mail-headers.c
+// unfold_header): a line break and the one WSP after it become one space; further WSP
+// stays. RFC 5322 2.2.3 would keep the WSP as written (a folded TAB stays a TAB);
+// mail::unfold does that and mail::decoded_value collapses all the WSP (SpamAssassin's
+// reading), so neither gives Pigeonhole's values.
+std::string unfold_value(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') continue;
+    if (c == '\n') {
+      out.push_back(' ');
+      if (i + 1 < raw.size() && is_wsp(raw[i + 1])) ++i;
+      continue;
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (is_wsp(s.front()) || s.front() == '\r' || s.front() == '\n')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (is_wsp(s.back()) || s.back() == '\r' || s.back() == '\n')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+bool ascii_lower_equals(std::string_view a, std::string_view b) {
+  return mail::equals_ignore_case(a, b);
+}
+
+// RFC 5173 5.2: "" matches every part; a type without "/" the top-level type; otherwise
+// type/subtype. Case-insensitive (MIME types are).
+bool type_matches(const mail::content_type& type, const std::vector<std::string>& wanted) {
+  for (const std::string& w : wanted) {
+    if (w.empty()) return true;
+    size_t slash = w.find('/');
+    if (slash == std::string::npos) {
+      if (ascii_lower_equals(type.type, w)) return true;
+    } else if (ascii_lower_equals(type.type, std::string_view(w).substr(0, slash)) &&
+               ascii_lower_equals(type.subtype, std::string_view(w).substr(slash + 1))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// RFC 5322 3.6.8 field-name: printable US-ASCII except ':', at least one.
+bool valid_field_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 33 || u > 126 || c == ':') return false;
+  }
+  return true;
+}
+
+bool needs_encoding(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80 || (u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7f) return true;
+  }
+  return false;
+}
+
+// Length of the UTF-8 sequence starting with `lead` (1 for a stray byte).
+size_t utf8_length(unsigned char lead) {
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  if (lead >= 0xE0) return lead <= 0xEF ? 3 : 1;
+  if (lead >= 0xC2) return 2;
+  return 1;
+}
+
+// RFC 2047 "B" encoded words of `utf8` (repaired to valid UTF-8 first), each at most 75
+// characters (RFC 2047 2) and never splitting a character (RFC 2047 5: "each encoded-word
+// MUST represent an integral number of characters"), separated by a fold.
+std::string encode_words(std::string_view name, std::string_view value) {
+  std::string utf8;
+  mail::repair_utf8(value, utf8);
+  // "=?UTF-8?B?" + base64 + "?=" = 12 + 4*ceil(n/3) <= 75  ->  n <= 45; the first word
+  // shares its line with "Name: " (78 characters a line, RFC 5322 2.1.1), so it is
+  // shorter (a name too long for that gets at least one character a word).
+  constexpr size_t max_chunk = 45;
+  size_t first_room = name.size() + 2 + 12 < 78 ? (78 - name.size() - 2 - 12) / 4 * 3 : 0;
+  std::string out;
+  size_t pos = 0;
+  while (pos < utf8.size()) {
+    size_t limit = pos == 0 ? std::min(max_chunk, first_room) : max_chunk;
+    size_t end = pos;
+    while (end < utf8.size()) {
+      size_t len = std::min(utf8_length(static_cast<unsigned char>(utf8[end])), utf8.size() - end);
+      if (end + len - pos > limit) break;
+      end += len;
+    }
+    if (end == pos) {  // no room: one whole character
+      end = pos + std::min(utf8_length(static_cast<unsigned char>(utf8[pos])), utf8.size() - pos);
+    }
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?";
+    out += mail::encode_base64(std::string_view(utf8).substr(pos, end - pos));
+    out += "?=";
+    pos = end;
+  }
+  return out;
+}
+
+// An ASCII value folded at white space so that lines stay within 78 characters where
+// the words allow (RFC 5322 2.1.1; a word longer than that stays whole, up to the 998
+// limit the caller does not need to enforce for a single atom-like run). Line breaks in
+// the value become folds, so the field stays one field.
+std::string fold_ascii(std::string_view name, std::string_view value) {
+  // Line breaks first: each becomes a fold (CRLF + the WSP that follows, or one space).
+  std::string flat;
+  for (size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (c == '\r' || c == '\n') {
+      if (c == '\r' && i + 1 < value.size() && value[i + 1] == '\n') ++i;
+      flat.push_back(' ');
+      if (i + 1 < value.size() && is_wsp(value[i + 1])) ++i;
+      continue;
+    }
+    flat.push_back(c);
+  }
+  constexpr size_t line_limit = 78;
+  std::string out;
+  size_t line_len = name.size() + 2;  // "Name: "
+  size_t pos = 0;
+  while (pos < flat.size()) {
+    // The next piece: the white space run before a word, then the word.
+    size_t word = pos;
+    while (word < flat.size() && is_wsp(flat[word])) ++word;
+    size_t end = word;
+    while (end < flat.size() && !is_wsp(flat[end])) ++end;
+    size_t piece = end - pos;
+    if (pos > 0 && word > pos && line_len + piece > line_limit) {
+      // Fold at the white space: the CRLF goes before it, the WSP starts the next line.
+      out += "\r\n";
+      line_len = 0;
+    }
+    out.append(flat, pos, piece);
+    line_len += piece;
+    pos = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+message_view::message_view(std::string_view bytes, mail::charset_converter& charsets,
+                           const message_view_limits& limits)
+    : bytes_(bytes),
+      charsets_(charsets),
+      limits_(limits),
+      parsed_(mail::parse_message(bytes, charsets,
+                                  mail::parse_options{mail::boundary_rule::rfc2046})) {
+  const mail::header_block& h = parsed_.headers();
+  body_offset_ = std::min(h.body_offset, bytes_.size());
+  // Where the header block ends: before the empty line when there is one.
+  size_t header_end = body_offset_;
+  if (h.has_body_separator) {
+    if (header_end > 0 && bytes_[header_end - 1] == '\n') --header_end;
+    if (header_end > 0 && bytes_[header_end - 1] == '\r') --header_end;
+  }
+  auto offset_of = [&](std::string_view v) {
+    return static_cast<size_t>(v.data() - bytes_.data());
+  };
+  fields_.reserve(h.fields.size());
+  size_t first = h.fields.empty() ? header_end : offset_of(h.fields[0].name);
+  append_crlf_normalized(bytes_.substr(0, first), prefix_);
+  for (size_t i = 0; i < h.fields.size(); ++i) {
+    const mail::header_field& f = h.fields[i];
+    size_t start = offset_of(f.name);
+    size_t end;
+    if (i + 1 < h.fields.size()) {
+      end = offset_of(h.fields[i + 1].name);
+    } else {
+      end = after_line_end(bytes_, offset_of(f.value) + f.value.size(), header_end);
+    }
+    field& out = fields_.emplace_back();
+    out.name.assign(f.name);
+    out.raw_value.assign(f.value);
+    append_crlf_normalized(bytes_.substr(start, end - start), out.text);
+    if (out.text.size() < 2 || out.text.compare(out.text.size() - 2, 2, "\r\n") != 0) {
+      out.text += "\r\n";
+    }
+    if (i + 1 == h.fields.size() && end < header_end) {
+      append_crlf_normalized(bytes_.substr(end, header_end - end), tail_);
+    }
+  }
+  if (!tail_.empty() && tail_.compare(tail_.size() - std::min<size_t>(2, tail_.size()), 2, "\r\n") != 0) {
+    tail_ += "\r\n";
+  }
+  if (!prefix_.empty() &&
+      prefix_.compare(prefix_.size() - std::min<size_t>(2, prefix_.size()), 2, "\r\n") != 0) {
+    prefix_ += "\r\n";
+  }
+}
+
+std::string message_view::value_of(const field& f, bool decode) const {
+  std::string unfolded = unfold_value(f.raw_value);
+  std::string_view value = trim(unfolded);
+  if (!decode) return std::string(value);
+  return mail::decode_header_words(value, charsets_);
+}
+
+std::vector<std::string> message_view::header_values(std::string_view name, bool decode) const {
+  std::vector<std::string> values;
+  for (const field& f : fields_) {
+    if (mail::equals_ignore_case(f.name, name)) values.push_back(value_of(f, decode));
+  }
+  return values;
+}
+
+bool message_view::has_header(std::string_view name) const {
+  for (const field& f : fields_) {
+    if (mail::equals_ignore_case(f.name, name)) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> message_view::body(body_transform transform,
+                                             const std::vector<std::string>& content_types) const {
+  std::vector<std::string> out;
+  size_t budget = limits_.max_body_bytes;
+  auto take = [&](std::string text) {
+    if (text.size() > budget) text.resize(budget);
+    budget -= text.size();
+    out.push_back(std::move(text));
+  };
+  if (transform == body_transform::raw) {
+    take(std::string(body_bytes()));
+    return out;
+  }
+  static const std::vector<std::string> text_types = {"text"};
+  const std::vector<std::string>& wanted =
+      transform == body_transform::text ? text_types : content_types;
+  for (const mail::mime_part& part : parsed_.parts) {
+    if (budget == 0) break;
+    bool html = part.type.is("text", "html");
+    bool xhtml = part.type.is("application", "xhtml+xml");
+    if (!type_matches(part.type, wanted) && !(transform == body_transform::text && xhtml)) {
+      continue;
+    }
+    if (part.type.is_multipart()) {
+      // RFC 5173 5.2: a matched multipart is searched in its prologue and epilogue only;
+      // its children are parts of their own.
+      take(multipart_outside(part));
+      continue;
+    }
+    if (!part.children.empty()) {
+      // message/rfc822 (and message/global): RFC 5173 5.2, "the header of the enclosed
+      // message is searched"; its body is the child's business.
+      const mail::mime_part& child = parsed_.parts[part.children[0]];
+      size_t header_len = std::min(child.headers.body_offset, child.bytes.size());
+      take(std::string(child.bytes.substr(0, header_len)));
+      continue;
+    }
+    std::string decoded = mail::decode_body(part, budget);
+    if (part.type.type == "text" || xhtml) {
+      // RFC 5173 5.2: text is converted to UTF-8 from its charset.
+      std::string utf8 = charsets_.to_utf8(decoded, part.type.charset());
+      if (transform == body_transform::text && (html || xhtml)) {
+        take(mail::render_html(utf8, 0).text);
+      } else {
+        take(std::move(utf8));
+      }
+    } else {
+      take(std::move(decoded));  // RFC 5173 5.2: non-text parts are not converted
+    }
+  }
+  return out;
+}
+
+// The prologue and epilogue of a multipart part: its body before the first boundary line
+// and after the close delimiter's line (RFC 2046 5.1.1), joined by a line break.
+std::string message_view::multipart_outside(const mail::mime_part& part) const {
+  std::string_view body = part.body;
+  if (part.children.empty()) return std::string(body);
+  const mail::mime_part& first = parsed_.parts[part.children.front()];
+  const mail::mime_part& last = parsed_.parts[part.children.back()];
+  const char* base = body.data();
+  auto within = [&](const char* p) {
+    return p >= base && p <= base + body.size();
+  };
+  std::string out;
+  if (within(first.bytes.data())) {
+    // Back over the boundary line (which ends right before the child) and its CRLF.
+    size_t pos = static_cast<size_t>(first.bytes.data() - base);
+    if (pos > 0 && body[pos - 1] == '\n') --pos;
+    while (pos > 0 && body[pos - 1] != '\n') --pos;  // start of the boundary line
+    if (pos > 0 && body[pos - 1] == '\n') --pos;
+    if (pos > 0 && body[pos - 1] == '\r') --pos;
+    out.assign(body.substr(0, pos));
+  }
+  const char* last_end = last.bytes.data() + last.bytes.size();
+  if (within(last_end)) {
+    size_t pos = static_cast<size_t>(last_end - base);
+    // The CRLF before the next boundary line, then that line: the epilogue follows only
+    // a close delimiter ("--boundary--").
+    size_t line = after_line_end(body, pos, body.size());
+    if (line < body.size()) {
+      size_t line_end = after_line_end(body, line, body.size());
+      std::string_view boundary_line = body.substr(line, line_end - line);
+      std::string boundary = "--" + part.type.boundary() + "--";
+      if (boundary_line.substr(0, boundary.size()) == boundary && line_end < body.size()) {
+        if (!out.empty()) out += "\r\n";
+        out.append(body.substr(line_end));
+      }
+    }
+  }
+  return out;
+}
+
+size_t message_view::size() const {
+  if (!edited_) return bytes_.size();
+  return header_size() + 2 + body_bytes().size();
+}
+
+size_t message_view::header_size() const {
+  size_t n = prefix_.size() + tail_.size();
+  for (const field& f : fields_) n += f.text.size();
+  return n;
+}
+
+bool message_view::add_header(std::string_view name, std::string_view value, bool last) {
+  if (added_ >= limits_.max_added_headers || !valid_field_name(name)) return false;
+  field f;
+  f.name.assign(name);
+  // RFC 5293 4: "the value ... MUST be encoded [RFC 2047] if it contains non-ASCII" and
+  // folded if long. An encoded value is a run of encoded words joined by folds.
+  f.raw_value = needs_encoding(value) ? encode_words(name, value) : fold_ascii(name, value);
+  f.text.reserve(name.size() + 2 + f.raw_value.size() + 2);
+  f.text.append(name);
+  f.text += ": ";
+  f.text += f.raw_value;
+  f.text += "\r\n";
+  if (last) {
+    fields_.push_back(std::move(f));
+  } else {
+    fields_.insert(fields_.begin(), std::move(f));
+  }
+  ++added_;
+  edited_ = true;
+  return true;
+}
+
+size_t message_view::delete_header(std::string_view name, size_t index, bool from_last,
+                                   absl::FunctionRef<bool(std::string_view value)> should_delete) {
+  // RFC 5293 7 (and Pigeonhole): Received and Auto-Submitted are never deleted.
+  if (mail::equals_ignore_case(name, "received") ||
+      mail::equals_ignore_case(name, "auto-submitted")) {
+    return 0;
+  }
+  std::vector<size_t> candidates;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (mail::equals_ignore_case(fields_[i].name, name)) candidates.push_back(i);
+  }
+  if (index > 0) {
+    if (index > candidates.size()) return 0;
+    size_t chosen = from_last ? candidates[candidates.size() - index] : candidates[index - 1];
+    candidates.assign(1, chosen);
+  }
+  std::vector<bool> remove(fields_.size(), false);
+  size_t removed = 0;
+  for (size_t i : candidates) {
+    if (should_delete(value_of(fields_[i], true))) {
+      remove[i] = true;
+      ++removed;
+    }
+  }
+  if (removed == 0) return 0;
+  size_t out = 0;
+  for (size_t i = 0; i < fields_.size(); ++i) {
+    if (remove[i]) continue;
+    if (out != i) fields_[out] = std::move(fields_[i]);
+    ++out;
+  }
+  fields_.resize(out);
+  edited_ = true;
+  return removed;
+}
+
+std::string message_view::header_block() const {
+  std::string out;
+  out.reserve(header_size());
+  out += prefix_;
+  for (const field& f : fields_) out += f.text;
+  out += tail_;
+  return out;
+}
+
+std::string_view message_view::body_bytes() const { return bytes_.substr(body_offset_); }
+
+}  // namespace ringmail::sieve
