@@ -11,6 +11,7 @@
 // parse is kept literally.
 #include "mail/rfc2047.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "mail/encoding.h"
@@ -120,6 +121,34 @@ std::string decode_header_words(std::string_view value, charset_converter& chars
   }
   flush_run();
   charsets.to_utf8(value.substr(literal_start), "", out);
+  return out;
+}
+
+std::string encode_header_words(std::string_view utf8, size_t first_word_max) {
+  bool plain = true;
+  for (unsigned char c : utf8) plain = plain && c >= 0x20 && c < 0x7f;
+  // "=?" in plain text would be read back as the start of an encoded word.
+  if (plain && utf8.find("=?") == std::string_view::npos) return std::string(utf8);
+  std::string text;
+  repair_utf8(utf8, text);
+  // "=?utf-8?B?" + base64 + "?=" <= 75 octets: 63 base64 characters, so 45 octets of text
+  // (whole base64 quanta of 3 octets).
+  auto chunk_for = [](size_t word_max) { return (std::max<size_t>(word_max, 24) - 12) / 4 * 3; };
+  const size_t kMaxChunk = chunk_for(75);
+  std::string out;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const size_t max_chunk = out.empty() ? std::min(kMaxChunk, chunk_for(first_word_max)) : kMaxChunk;
+    size_t n = std::min(max_chunk, rest.size());
+    // Back up to a character boundary: never cut before a continuation octet.
+    while (n < rest.size() && n > 0 && (static_cast<unsigned char>(rest[n]) & 0xc0) == 0x80) --n;
+    if (n == 0) n = std::min(max_chunk, rest.size());  // cannot happen with repaired UTF-8
+    if (!out.empty()) out += ' ';
+    out += "=?utf-8?B?";
+    out += encode_base64(rest.substr(0, n));
+    out += "?=";
+    rest.remove_prefix(n);
+  }
   return out;
 }
 
