@@ -32,7 +32,12 @@ std::string delivery_headers(std::string_view reverse_path, std::string_view rec
 task<delivery_result> local_sink::deliver_one(const sink_message& message, sink_recipient recipient) {
   const std::string headers = delivery_headers(message.reverse_path, recipient.address);
   const std::string folder = message.junk ? "Junk" : "INBOX";
-  auto write = [&headers, &message, &folder](mailstore::mailbox& box) -> task<delivery_result> {
+  // The filter is the owner shard's, looked up there (the set's entries are per shard).
+  const unsigned owner = mailstore::owner_of(recipient.address, static_cast<unsigned>(stores_.size()));
+  const delivery_filter_set* filters = filters_;
+  auto write = [&headers, &message, &folder, &recipient, filters, owner](mailstore::mailbox& box) -> task<delivery_result> {
+    delivery_filter* filter = filters != nullptr && owner < filters->size() ? (*filters)[owner] : nullptr;
+    if (filter != nullptr) co_return co_await filter->deliver(box, message, recipient, headers);
     co_return co_await box.deliver(folder, pieces_of(headers, message.trace, message.message));
   };
   auto copy = mailstore::with_mailbox(stores_, recipient.address, std::move(write), unavailable);  // named: g++ 12

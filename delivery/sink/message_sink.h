@@ -32,6 +32,11 @@ struct sink_message {
                                   // X-Spam-*), the same for every copy, CRLF-terminated
   std::string_view message;       // the message as received
   bool junk = false;              // the spam verdict asks for the Junk folder
+  // RFC 5429 2.1: may a Sieve `ereject` refuse one recipient in protocol? True when the
+  // session gives each recipient its own reply (LMTP, RFC 2033 4.2) or the transaction
+  // has this one copy only (SMTP's single reply then concerns nobody else); otherwise
+  // ereject falls back to a rejection notice (delivery/sieve/delivery_plan.h).
+  bool refuse_in_protocol = false;
 };
 
 using delivery_result = mailstore::delivery_result;

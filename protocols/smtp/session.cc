@@ -782,6 +782,9 @@ task<void> smtp_session::finish_message(std::string message) {
   out.trace = trace;
   out.message = message;
   out.junk = verdict.action == spam::spam_action::junk;
+  // RFC 5429 2.1: a Sieve ereject may refuse in protocol when this recipient's reply is
+  // its own (LMTP) or SMTP's one reply concerns this copy alone.
+  out.refuse_in_protocol = config_.lmtp || copies.size() + remote.size() == 1;
   std::vector<delivery::delivery_result> results;
   if (!copies.empty()) results = co_await shard_.local->deliver(out, std::move(copies));
   if (!remote.empty() && shard_.queue != nullptr) {
