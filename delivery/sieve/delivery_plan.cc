@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "delivery/mailstore/folder_name.h"
 #include "delivery/mailstore/maildir_filename.h"
@@ -70,7 +71,27 @@ void add_copy(delivery_plan& plan, std::string folder, const std::vector<std::st
   plan.copies.push_back(std::move(copy));
 }
 
+// Some field `name` of the header block at the start of `header` has the value `value`
+// (unfolded, trimmed, ASCII case-insensitive).
+bool has_field_value(std::string_view header, std::string_view name, std::string_view value) {
+  const mail::header_block block = mail::parse_header_block(header);
+  for (const mail::header_field* f : block.find_all(name)) {
+    std::string v = mail::unfold(f->value);
+    absl::StripAsciiWhitespace(&v);
+    if (mail::equals_ignore_case(v, value)) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool spam_flagged(std::string_view trace, std::string_view message) {
+  return has_field_value(trace, "X-Spam-Flag", "YES") || has_field_value(message, "X-Spam-Flag", "YES");
+}
+
+bool carries_delivered_to(std::string_view message, std::string_view recipient) {
+  return has_field_value(message, "Delivered-To", recipient);
+}
 
 void split_sieve_flags(const std::vector<std::string>& names, uint8_t* bits, std::vector<std::string>* keywords) {
   *bits = 0;

@@ -81,6 +81,16 @@ delivery_plan plan_delivery(const run_result& result, const plan_input& input);
 // imap4flags names -> mail store bits + keywords, as above.
 void split_sieve_flags(const std::vector<std::string>& names, uint8_t* bits, std::vector<std::string>* keywords);
 
+// The test of the built-in sieve_after (sieve_delivery.h kBuiltinAfterScript,
+// `if header :is "X-Spam-Flag" "YES"`), made directly on header sections (each the start
+// of a header block: the trace lines, the message): a field X-Spam-Flag (any case) whose
+// unfolded, trimmed value is "YES" under i;ascii-casemap.
+bool spam_flagged(std::string_view trace, std::string_view message);
+
+// Does the message's header carry "Delivered-To: <recipient>" (any case, trimmed)? The
+// loop check of redirect (above).
+bool carries_delivered_to(std::string_view message, std::string_view recipient);
+
 // One line of at most `max_bytes` for an SMTP/LMTP reply: CR, LF and other controls
 // become spaces, runs of spaces one, trimmed.
 std::string reply_text(std::string_view reason, size_t max_bytes = 400);

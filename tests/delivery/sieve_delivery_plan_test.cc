@@ -227,5 +227,22 @@ TEST(SieveDeliveryPlan, KeywordsAreDeduplicatedCaseInsensitively) {
   EXPECT_EQ(keywords, std::vector<std::string>{"Work"});
 }
 
+TEST(SieveDeliveryPlan, SpamFlaggedIsTheBuiltinAfterScriptsTest) {
+  const std::string trace = "Received: from x by y\r\nX-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=6.0\r\n";
+  EXPECT_TRUE(spam_flagged(trace, "Subject: hi\r\n\r\nbody\r\n"));
+  EXPECT_TRUE(spam_flagged("", "x-spam-flag:  yes \r\nSubject: hi\r\n\r\n")) << "any case, trimmed";
+  EXPECT_TRUE(spam_flagged("X-Spam-Flag:\r\n YES\r\n", "")) << "unfolded";
+  EXPECT_FALSE(spam_flagged("X-Spam-Status: Yes\r\n", "Subject: YES\r\n\r\n"));
+  EXPECT_FALSE(spam_flagged("X-Spam-Flag: YESS\r\n", "")) << ":is, not :contains";
+  EXPECT_FALSE(spam_flagged("", "Subject: hi\r\n\r\nX-Spam-Flag: YES\r\n")) << "the body is not the header";
+}
+
+TEST(SieveDeliveryPlan, CarriesDeliveredToFindsOurEarlierCopy) {
+  const std::string m = "Delivered-To: other@example.org\r\nDelivered-To: John@Example.org\r\nSubject: x\r\n\r\n";
+  EXPECT_TRUE(carries_delivered_to(m, "john@example.org"));
+  EXPECT_FALSE(carries_delivered_to(m, "jane@example.org"));
+  EXPECT_FALSE(carries_delivered_to("Subject: x\r\n\r\nDelivered-To: jane@example.org\r\n", "jane@example.org"));
+}
+
 }  // namespace
 }  // namespace ringmail::sieve
