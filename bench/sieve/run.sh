@@ -22,6 +22,8 @@
 #                        i mod USERS)
 #   SHARDS (2)           ringmail --shards
 #   SHOW_USERS (3)       users whose folders are printed after the first run of each side
+#   BASELINE (1)         1: after the measured runs, one run per server with no active
+#                        script (the links removed): what the Sieve step costs each side
 #   RINGMAIL_FLAGS       extra flags for `ringmail serve`
 #   BENCH_DIR (/var/tmp) work files; a real disk (tmpfs is refused: fsync would be free)
 #   KEEP (0)             1 keeps the work directory
@@ -75,6 +77,7 @@ repeats=${REPEATS:-3}
 corpus=${CORPUS:-211}
 shards=${SHARDS:-2}
 show_users=${SHOW_USERS:-3}
+baseline=${BASELINE:-1}
 bench_base=${BENCH_DIR:-/var/tmp}
 keep=${KEEP:-0}
 host=127.0.0.1
@@ -243,7 +246,8 @@ by_folder() {
 
 # ---------------------------------------------------------------- one run
 declare -A rate cpu client_cpu secs note
-# run_one SERVER(dovecot|ringmail) RUN [N]: N messages (default MESSAGES); RUN 0 is the warm-up.
+# run_one SERVER(dovecot|ringmail) RUN [N]: N messages (default MESSAGES); RUN 0 is the
+# warm-up, RUN "none" the run without a script.
 run_one() {
   local server=$1 r=$2 n=${3:-$messages} port pid root key="$1:$2"
   if [[ $server == dovecot ]]; then port=$dv_lmtp; pid=$dv_pid; root=$dv_mail
@@ -277,10 +281,12 @@ run_one() {
     grep -h 'failure' "$out.err" | head -n 3 >&2 || true
   fi
   ((got == n)) || note[$key]="${note[$key]:+${note[$key]}; }$got files for $n messages"
-  ((r == 0)) || log "$server run $r: ${rate[$key]} msgs/s, ${cpu[$key]} ms CPU/msg, ${secs[$key]} s, client CPU ${client_cpu[$key]} s, $got files${note[$key]:+ (${note[$key]})}"
-  [[ -z ${note[$key]:-} ]] || ((r == 0)) || failed=1
+  [[ $r == 0 ]] || log "$server run $r: ${rate[$key]} msgs/s, ${cpu[$key]} ms CPU/msg, ${secs[$key]} s, client CPU ${client_cpu[$key]} s, $got files${note[$key]:+ (${note[$key]})}"
+  [[ -z ${note[$key]:-} || $r == 0 ]] || failed=1
 }
 
+# Other work on the machine shows in both sides' figures; the report prints this.
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 # Warm-up, unmeasured; then both start the measured runs from the same state.
 for server in dovecot ringmail; do run_one "$server" 0 $((4 * nusers)); done
 log "warm-up done (dovecot ${rate[dovecot:0]} msgs/s, ringmail ${rate[ringmail:0]} msgs/s)"
@@ -302,6 +308,21 @@ for ((r = 1; r <= repeats; r++)); do
     note[ringmail:$r]="${note[ringmail:$r]:+${note[ringmail:$r]}; }flags differ from Pigeonhole's"
   fi
 done
+
+# What the script costs each side (BASELINE=1): the .dovecot.sieve links removed, so
+# neither has an active script and both store everything in INBOX; one run each.
+if ((baseline)); then
+  for u in "${users[@]}"; do
+    rm -f "$dv_mail/$domain/${u%@*}/.dovecot.sieve" "$rm_mail/$domain/${u%@*}/.dovecot.sieve"
+  done
+  for server in dovecot ringmail; do
+    run_one "$server" none
+    if awk '$2 != "INBOX" { bad = 1 } END { exit !bad }' "$work/run-$server-none.folders"; then
+      note[$server:none]="${note[$server:none]:+${note[$server:none]}; }filed outside INBOX without a script"
+      failed=1
+    fi
+  done
+fi
 
 # ---------------------------------------------------------------- folders of a few users
 folder_table() {  # RUN: per folder, the first SHOW_USERS users, Dovecot | ringmail
@@ -349,7 +370,7 @@ echo
 echo "Sieve at delivery: LMTP, $messages messages over $sessions sessions per run, $nusers users each with" \
      "bench/sieve/rules.sieve active (50 rules), $corpus distinct messages (make_messages.py --seed 1)"
 echo "measured at commit $commit, $(date -u +%Y-%m-%dT%H:%MZ); $("$ringmail_bin" --version 2>/dev/null | head -n 1)"
-echo "ringmail_shards=$shards cpus=$(nproc) kernel=$(uname -r) disk=$(stat -f -c %T "$work")" \
+echo "ringmail_shards=$shards cpus=$(nproc) load_average_at_start=$load_at_start kernel=$(uname -r) disk=$(stat -f -c %T "$work")" \
      "dovecot=$(dovecot --version | cut -d' ' -f1)" \
      "pigeonhole=$(dpkg-query -W -f '${Version}' dovecot-sieve 2>/dev/null || echo '?')"
 echo
@@ -367,6 +388,17 @@ for ((r = 1; r <= repeats; r++)); do
     echo "| $r | $server | ${rate[$key]} | ${cpu[$key]} | ${secs[$key]} | ${client_cpu[$key]} | $sm | $vs | $cvs | ${note[$key]:-} |"
   done
 done
+if ((baseline)); then
+  for server in dovecot ringmail; do
+    key=$server:none
+    vs="" cvs=""
+    if [[ $server == ringmail ]]; then
+      vs=$(awk -v a="${rate[$key]}" -v b="${rate[dovecot:none]}" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')
+      cvs=$(awk -v a="${cpu[$key]}" -v b="${cpu[dovecot:none]}" 'BEGIN { if (a > 0) printf "%.2fx", b / a }')
+    fi
+    echo "| no script | $server | ${rate[$key]} | ${cpu[$key]} | ${secs[$key]} | ${client_cpu[$key]} | | $vs | $cvs | ${note[$key]:-} |"
+  done
+fi
 rates_d=() rates_r=() cpus_d=() cpus_r=()
 for ((r = 1; r <= repeats; r++)); do
   rates_d+=("${rate[dovecot:$r]}"); rates_r+=("${rate[ringmail:$r]}")
@@ -377,6 +409,11 @@ echo
 echo "medians: Dovecot $md msgs/s, $cd ms CPU/msg; ringmail $mr msgs/s, $cr ms CPU/msg;" \
      "ringmail/Dovecot msgs/s $(awk -v a="$mr" -v b="$md" 'BEGIN { if (b > 0) printf "%.2fx", a / b }')," \
      "Dovecot/ringmail CPU per message $(awk -v a="$cr" -v b="$cd" 'BEGIN { if (a > 0) printf "%.2fx", b / a }') (target: >= 5x)"
+if ((baseline)); then
+  echo "the script's cost (median CPU per message with it minus the run without): Dovecot" \
+       "$(awk -v a="$cd" -v b="${cpu[dovecot:none]}" 'BEGIN { printf "%.3f", a - b }') ms," \
+       "ringmail $(awk -v a="$cr" -v b="${cpu[ringmail:none]}" 'BEGIN { printf "%.3f", a - b }') ms"
+fi
 folder_table 1
 echo
 echo "commands:"
