@@ -46,6 +46,7 @@ declare -A sources=(
   [sieve_parser_fuzz]="delivery/sieve/lexer.cc delivery/sieve/parser.cc delivery/sieve/extensions.cc delivery/sieve/checker.cc delivery/sieve/checker_address.cc delivery/sieve/encoded_character.cc mail/header.cc mail/charset.cc"
   [sieve_match_fuzz]="delivery/sieve/comparator.cc delivery/sieve/match.cc delivery/sieve/match_regex.cc delivery/sieve/match_list.cc delivery/sieve/address_part.cc delivery/sieve/variables.cc delivery/sieve/encoded_character.cc mail/casefold.cc mail/header.cc mail/encoding.cc mail/charset.cc mail/rfc2047.cc"
   [sieve_message_view_fuzz]="delivery/sieve/message_view.cc $mail_all"
+  [sieve_run_fuzz]="delivery/sieve/program.cc delivery/sieve/run_tests.cc delivery/sieve/run_commands.cc delivery/sieve/result.cc delivery/sieve/imap4flags.cc delivery/sieve/date_part.cc delivery/sieve/spamtest.cc delivery/sieve/message_view.cc delivery/sieve/lexer.cc delivery/sieve/parser.cc delivery/sieve/extensions.cc delivery/sieve/checker.cc delivery/sieve/checker_address.cc delivery/sieve/comparator.cc delivery/sieve/match.cc delivery/sieve/match_regex.cc delivery/sieve/match_list.cc delivery/sieve/address_part.cc delivery/sieve/variables.cc delivery/sieve/encoded_character.cc $mail_all mail/date.cc mail/casefold.cc"
   [queue_control_fuzz]="delivery/queue/queue_control_protocol.cc delivery/queue/queue_format.cc"
 )
 declare -A libs=(
@@ -81,6 +82,7 @@ declare -A libs=(
   [sieve_parser_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor absl_str_format absl_hash absl_raw_hash_set)"
   [sieve_match_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor absl_flat_hash_map absl_hash absl_raw_hash_set)"
   [sieve_message_view_fuzz]="$absl_all"
+  [sieve_run_fuzz]="$(pkg-config --libs absl_str_format) $absl_all"
 )
 
 for target in "${!sources[@]}"; do

@@ -10,14 +10,15 @@
 // immutable and cached per shard by the script store, and run many times.
 //
 // Semantics (the RFCs, with Pigeonhole 0.5's choices where they leave room; each
-// departure is written at its place in interpreter.cc):
+// departure is written at its place: program.cc, run_tests.cc, run_commands.cc, result.cc):
 //   - actions accumulate in order; a second keep/fileinto into the same mailbox merges
 //     into the first (its place, the last one's flags: RFC 5228 2.10.3, RFC 5232 3);
 //   - implicit keep (RFC 5228 2.10.2) is cancelled by fileinto, redirect, discard, reject,
 //     keep — not by :copy ones, vacation or track-duplicate; it carries the internal
 //     flags variable of imap4flags (RFC 5232 3) as they stand at the end;
-//   - reject/ereject conflict with vacation and with keep/fileinto/redirect without :copy
-//     (RFC 5429 2.1; Pigeonhole makes those a run-time error);
+//   - reject/ereject conflict with vacation and with keep/fileinto/redirect, :copy ones
+//     too (RFC 5429 2.1; Pigeonhole checks the action, not :copy, and makes it a run-time
+//     error), and a second reject is an error (delivery/sieve/result.h);
 //   - a run-time error (a limit hit, a conflict, a failing include) discards the result:
 //     `error` is set and the glue keeps the message in INBOX (RFC 5228 2.10.6);
 //   - `stop` ends the script; `return` ends an included one (RFC 6609).
@@ -85,6 +86,9 @@ struct environment_items {
   std::string remote_ip;
   std::string name = "ringmail";
   std::string version;
+  // The server's zone, minutes east of UTC: date/currentdate without :zone show dates in
+  // it (RFC 5260 4.1 "the local time zone"). The glue fills it; pure code reads no TZ.
+  int32_t local_zone_minutes = 0;
 };
 
 // What the run asks the outside world, answered from data the glue loaded beforehand.

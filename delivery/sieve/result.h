@@ -1,0 +1,60 @@
+// The actions of one run as they accumulate (interpreter.h's run_result::actions): merging
+// of duplicates (RFC 5228 2.10.3), the implicit keep (2.10.2), the conflicts RFC 5429 asks
+// for, and the action limits. Internal to the interpreter. Pure.
+//
+// As Pigeonhole 0.5.19 (lib-sieve/sieve-result.c, cmd-*.c) does it:
+//   - keep and fileinto store into a mailbox; "INBOX" (any case) is the keep's mailbox.
+//     A store into a mailbox already stored into is not a new action: the first keeps its
+//     place, takes the last one's flags, and is :copy / :create if either was.
+//   - redirect to an address already redirected to is not a new action; discard twice is
+//     one discard.
+//   - reject/ereject conflict with any store or redirect not yet executed (:copy ones
+//     too: Pigeonhole's check looks at the action, not at :copy) and with vacation, in
+//     either order, and a second reject is an error; a second vacation is an error past
+//     run_limits::max_vacation_per_run. Actions of an earlier script of a multiscript run
+//     count as executed (Pigeonhole executes each script's result before the next runs),
+//     so they conflict with nothing: mark_executed().
+//   - the implicit keep is cancelled by keep, fileinto and redirect without :copy, by
+//     discard and by reject/ereject; not by vacation or duplicate tracking.
+//   - past max_actions actions (after merging), or past max_redirects redirects, the run
+//     fails (a run-time error, RFC 5228 2.10.6).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "delivery/sieve/interpreter.h"
+
+namespace ringmail::sieve {
+
+class result_builder {
+ public:
+  explicit result_builder(const run_limits& limits) : limits_(limits) {}
+
+  // `where` prefixes error texts ("line 3, column 1").
+  absl::Status store(std::string mailbox, std::vector<std::string> flags, bool copy,
+                     bool create, const std::string& where);
+  absl::Status redirect(std::string address, bool copy, const std::string& where);
+  absl::Status reject(action::kind_t kind, std::string reason, const std::string& where);
+  absl::Status discard(const std::string& where);
+  absl::Status vacation(action a, const std::string& where);
+  absl::Status track_duplicate(action a, const std::string& where);
+
+  // The actions so far were executed (multiscript: the next script's conflicts ignore them).
+  void mark_executed() { executed_ = actions_.size(); }
+
+  bool implicit_keep() const { return implicit_keep_; }
+  std::vector<action>& actions() { return actions_; }
+
+ private:
+  absl::Status add(action a, const std::string& where);
+  absl::Status check_conflicts(const action& a, const std::string& where) const;
+
+  const run_limits& limits_;
+  std::vector<action> actions_;
+  size_t executed_ = 0;
+  bool implicit_keep_ = true;
+};
+
+}  // namespace ringmail::sieve

@@ -1,0 +1,113 @@
+// The state of one run_scripts() call and the walkers over compiled programs: tests in
+// run_tests.cc, commands and control flow in run_commands.cc. Internal to the interpreter.
+//
+// Variables (RFC 5229, RFC 6609 3.3): every script invocation (the main script and each
+// include) has its own `scope` with its own variable store, so an included script does
+// not see the includer's variables; variables declared `global` live in the run's global
+// store. The matching library's expansion reads one store, so a scope mirrors the
+// globals it uses: `global "x"` copies the global value in, a `set` of a global writes
+// both stores, and after an include returns the includer re-reads every global it
+// declared (only an include can change a global behind a scope's back). "${global.x}"
+// (RFC 6609 3.3's namespace) is mirrored the same way under its full name, for the
+// globals the scope declared or set through that name.
+#pragma once
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "delivery/sieve/interpreter.h"
+#include "delivery/sieve/program.h"
+#include "delivery/sieve/result.h"
+#include "delivery/sieve/variables.h"
+
+namespace ringmail::sieve {
+
+struct scope {
+  scope(const program& p, const matching::variable_limits& limits, size_t depth)
+      : prog(p), locals(limits), depth(depth) {}
+
+  const program& prog;
+  matching::variable_store locals;
+  absl::flat_hash_set<std::string> globals_declared;  // lower-cased names
+  size_t depth;  // 0 for a top-level script
+};
+
+enum class flow { next, stop, return_ };
+
+class run_state {
+ public:
+  run_state(message_view& message, const envelope& env, const environment_items& environment,
+            const script_host& host, std::time_t now, const run_limits& limits)
+      : message_(message), env_(env), environment_(environment), host_(host), now_(now),
+        limits_(limits), result_(limits), globals_(limits.variables) {}
+
+  // One top-level script (the globals and the :once list start empty for each).
+  absl::Status run_script(const program& p);
+
+  result_builder& result() { return result_; }
+  const std::string& internal_flags() const { return internal_flags_; }
+  size_t steps() const { return steps_; }
+
+ private:
+  // run_commands.cc
+  absl::StatusOr<flow> run_block(scope& s, const std::vector<compiled_command>& block);
+  absl::StatusOr<flow> run_command(scope& s, const compiled_command& c);
+  absl::StatusOr<flow> run_include(scope& s, const checked_command& c);
+  absl::Status run_vacation(scope& s, const checked_command& c);
+  absl::Status run_flags(scope& s, const checked_command& c);
+  absl::Status run_set(scope& s, const checked_command& c);
+  absl::Status run_deleteheader(scope& s, const compiled_command& c);
+  absl::StatusOr<std::vector<std::string>> store_flags(scope& s, const checked_arguments& a);
+
+  // run_tests.cc
+  absl::StatusOr<bool> test(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> match(scope& s, const compiled_test& t, const value& keys,
+                             const std::vector<std::string>& values);
+  absl::StatusOr<bool> match_with(scope& s, const matching::match_spec& spec,
+                                  const std::optional<matching::compiled_match>& compiled,
+                                  const value& keys, const std::vector<std::string>& values,
+                                  source_location where);
+  absl::StatusOr<bool> test_address(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> test_envelope(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> test_header(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> test_hasflag(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> test_date(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> test_duplicate(scope& s, const compiled_test& t);
+  absl::StatusOr<bool> test_environment(scope& s, const compiled_test& t);
+  // Header fields `name` with :index / :last applied (RFC 5260 6).
+  std::vector<std::string> indexed_values(const checked_arguments& a, std::string_view name,
+                                          bool decode) const;
+
+  // Shared helpers (run_commands.cc).
+  absl::Status step(source_location where);
+  absl::StatusOr<std::string> expand(scope& s, const std::string& text, source_location where);
+  absl::StatusOr<std::vector<std::string>> expand_list(scope& s, const value& v);
+  absl::Status set_variable(scope& s, std::string_view name, std::string_view value,
+                            source_location where);
+  std::optional<std::string> get_variable(const scope& s, std::string_view name) const;
+  void refresh_globals(scope& s);
+
+  message_view& message_;
+  const envelope& env_;
+  const environment_items& environment_;
+  const script_host& host_;
+  std::time_t now_;
+  const run_limits& limits_;
+  result_builder result_;
+  matching::variable_store globals_;
+  std::string internal_flags_;  // imap4flags' internal variable (RFC 5232 3)
+  std::vector<std::pair<std::string, bool>> included_once_;  // (name, global) run with :once
+  size_t steps_ = 0;
+};
+
+// "line L, column C" for error texts.
+std::string where_text(source_location where);
+
+}  // namespace ringmail::sieve
