@@ -275,7 +275,8 @@ std::vector<std::string> message_view::body(body_transform transform,
     out.push_back(std::move(text));
   };
   if (transform == body_transform::raw) {
-    take(std::string(body_bytes()));
+    // An empty body is no text at all (Pigeonhole: `body :raw :contains ""` is false).
+    if (!body_bytes().empty()) take(std::string(body_bytes()));
     return out;
   }
   static const std::vector<std::string> text_types = {"text"};
@@ -288,10 +289,16 @@ std::vector<std::string> message_view::body(body_transform transform,
     if (!type_matches(part.type, wanted) && !(transform == body_transform::text && xhtml)) {
       continue;
     }
+    // A part without a body (its header never ended) matches nothing, as Pigeonhole
+    // reads RFC 5173 (not even :contains "").
+    if (!part.headers.has_body_separator && part.body.empty()) continue;
     if (part.type.is_multipart()) {
       // RFC 5173 5.2: a matched multipart is searched in its prologue and epilogue only;
-      // its children are parts of their own.
-      take(multipart_outside(part));
+      // its children are parts of their own. Two entries, as Pigeonhole has them (the
+      // epilogue only when there is one).
+      std::string epilogue;
+      take(multipart_outside(part, epilogue));
+      if (!epilogue.empty() && budget > 0) take(std::move(epilogue));
       continue;
     }
     if (!part.children.empty()) {
@@ -318,9 +325,11 @@ std::vector<std::string> message_view::body(body_transform transform,
   return out;
 }
 
-// The prologue and epilogue of a multipart part: its body before the first boundary line
-// and after the close delimiter's line (RFC 2046 5.1.1), joined by a line break.
-std::string message_view::multipart_outside(const mail::mime_part& part) const {
+// The prologue of a multipart part (its body before the first boundary line, without
+// the line break that belongs to that line, RFC 2046 5.1.1), and in `epilogue` what
+// follows the close delimiter's line.
+std::string message_view::multipart_outside(const mail::mime_part& part,
+                                            std::string& epilogue) const {
   std::string_view body = part.body;
   if (part.children.empty()) return std::string(body);
   const mail::mime_part& first = parsed_.parts[part.children.front()];
@@ -329,7 +338,7 @@ std::string message_view::multipart_outside(const mail::mime_part& part) const {
   auto within = [&](const char* p) {
     return p >= base && p <= base + body.size();
   };
-  std::string out;
+  std::string prologue;
   if (within(first.bytes.data())) {
     // Back over the boundary line (which ends right before the child) and its CRLF.
     size_t pos = static_cast<size_t>(first.bytes.data() - base);
@@ -337,7 +346,7 @@ std::string message_view::multipart_outside(const mail::mime_part& part) const {
     while (pos > 0 && body[pos - 1] != '\n') --pos;  // start of the boundary line
     if (pos > 0 && body[pos - 1] == '\n') --pos;
     if (pos > 0 && body[pos - 1] == '\r') --pos;
-    out.assign(body.substr(0, pos));
+    prologue.assign(body.substr(0, pos));
   }
   const char* last_end = last.bytes.data() + last.bytes.size();
   if (within(last_end)) {
@@ -350,12 +359,11 @@ std::string message_view::multipart_outside(const mail::mime_part& part) const {
       std::string_view boundary_line = body.substr(line, line_end - line);
       std::string boundary = "--" + part.type.boundary() + "--";
       if (boundary_line.substr(0, boundary.size()) == boundary && line_end < body.size()) {
-        if (!out.empty()) out += "\r\n";
-        out.append(body.substr(line_end));
+        epilogue.assign(body.substr(line_end));
       }
     }
   }
-  return out;
+  return prologue;
 }
 
 size_t message_view::size() const {

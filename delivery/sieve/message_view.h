@@ -18,11 +18,17 @@
 //
 // Body (RFC 5173 5): :raw is the body after the header, undecoded; :content lists the
 // matching parts in message order, leaves transfer-decoded (text/* also converted to
-// UTF-8 from its charset), a matched multipart its own prologue and epilogue only (5.2),
+// UTF-8 from its charset), a matched multipart its own prologue and (when there is one)
+// its epilogue as two entries, never its children's text (5.2),
 // a matched message/rfc822 the header of the enclosed message (whose body is a part of
 // its own); :text is every text/* part (and application/xhtml+xml), HTML rendered to
 // text by mail/html_text.h. MIME boundaries are read as RFC 2046's implementors' note
-// says (mail::boundary_rule::rfc2046, as Dovecot does).
+// says (mail::boundary_rule::rfc2046, as Dovecot does). As Pigeonhole: an empty body
+// gives no :raw entry and a part whose header never ended no entry at all, so they
+// match nothing, not even :contains "". Departure: HTML is rendered by mail/html_text.h
+// (whitespace collapsed, blocks end lines), where Dovecot's mail-html2text puts a space
+// at each tag and keeps the text's own spacing ("Link</a> &amp; more" is "Link & more"
+// here, "Link  & more" there).
 //
 // Editheader (RFC 5293): an added value that is not printable ASCII is written as RFC
 // 2047 "B" encoded words in UTF-8 (section 4), an ASCII one folded at white space within
@@ -109,7 +115,7 @@ class message_view {
     std::string text;       // the field's lines as header_block() writes them (CRLF)
   };
   std::string value_of(const field& f, bool decode) const;
-  std::string multipart_outside(const mail::mime_part& part) const;
+  std::string multipart_outside(const mail::mime_part& part, std::string& epilogue) const;
   size_t header_size() const;
 
   std::string_view bytes_;

@@ -257,23 +257,20 @@ TEST_F(MessageViewTest, BodyContentByType) {
   ASSERT_EQ(enclosed.size(), 1u);
   EXPECT_NE(enclosed[0].find("Subject: enclosed"), std::string::npos);
   EXPECT_EQ(enclosed[0].find("enclosed body"), std::string::npos);
-  // multipart: its own prologue and epilogue, never the children's text.
-  strings outer = view.body(body_transform::content, {"multipart/mixed"});
-  ASSERT_EQ(outer.size(), 1u);
-  EXPECT_NE(outer[0].find("This is the prologue."), std::string::npos);
-  EXPECT_NE(outer[0].find("This is the epilogue."), std::string::npos);
-  EXPECT_EQ(outer[0].find("plain"), std::string::npos);
-  EXPECT_EQ(outer[0].find("--outer"), std::string::npos);
+  // multipart: its own prologue and epilogue (two entries), never the children's text.
+  EXPECT_EQ(view.body(body_transform::content, {"multipart/mixed"}),
+            (strings{"This is the prologue.", "This is the epilogue.\r\n"}));
   strings inner = view.body(body_transform::content, {"multipart/alternative"});
   ASSERT_EQ(inner.size(), 1u);
   EXPECT_EQ(inner[0], "");
   EXPECT_TRUE(view.body(body_transform::content, {"application"}).empty());
-  // "" is every part, in message order: mixed, alternative, plain, html, rfc822, the
-  // enclosed message (text/plain by default), image.
+  // "" is every part, in message order: mixed (prologue, epilogue), alternative, plain,
+  // html, rfc822, the enclosed message (text/plain by default), image.
   strings all = view.body(body_transform::content, {""});
-  ASSERT_EQ(all.size(), 7u);
-  EXPECT_EQ(all[2], "Café plain");
-  EXPECT_EQ(all[5], "enclosed body");
+  ASSERT_EQ(all.size(), 8u);
+  EXPECT_EQ(all[1], "This is the epilogue.\r\n");
+  EXPECT_EQ(all[3], "Café plain");
+  EXPECT_EQ(all[6], "enclosed body");
 }
 
 TEST_F(MessageViewTest, BodyTextRendersHtml) {
@@ -295,6 +292,20 @@ TEST_F(MessageViewTest, BodyOfSinglePartAndBudget) {
   message_view small(msg, charsets_, limits);
   EXPECT_EQ(small.body(body_transform::content, {""}), strings{"hello"});
   EXPECT_EQ(small.body(body_transform::raw), strings{"aGVsb"});
+}
+
+TEST_F(MessageViewTest, NoBodyMatchesNothing) {
+  // No body at all: no :raw entry, and the part (header only) gives no :content entry.
+  std::string msg = "Subject: s\r\n";
+  message_view view(msg, charsets_);
+  EXPECT_TRUE(view.body(body_transform::raw).empty());
+  EXPECT_TRUE(view.body(body_transform::content, {""}).empty());
+  EXPECT_TRUE(view.body(body_transform::text).empty());
+  // An empty body after the empty line is a body: "" for :content, nothing for :raw.
+  std::string empty = "Subject: s\r\n\r\n";
+  message_view view2(empty, charsets_);
+  EXPECT_TRUE(view2.body(body_transform::raw).empty());
+  EXPECT_EQ(view2.body(body_transform::content, {"text"}), strings{""});
 }
 
 TEST_F(MessageViewTest, BrokenMimeNeverFails) {
