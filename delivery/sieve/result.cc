@@ -67,15 +67,16 @@ absl::Status result_builder::add(action a, const std::string& where) {
 }
 
 absl::Status result_builder::store(std::string mailbox, std::vector<std::string> flags,
-                                   bool copy, bool create, const std::string& where) {
+                                   bool copy, bool create, bool keep_command,
+                                   const std::string& where) {
   const bool inbox = mail::equals_ignore_case(mailbox, "INBOX");
   if (!copy) implicit_keep_ = false;
+  if (keep_command) explicit_keep_ = true;
   for (action& a : actions_) {
     bool same = inbox ? a.kind == action::keep
                       : a.kind == action::fileinto && a.mailbox == mailbox;
     if (!same) continue;
     a.flags = std::move(flags);
-    a.copy = a.copy || copy;
     a.create = a.create || create;
     return absl::OkStatus();
   }
@@ -93,10 +94,7 @@ absl::Status result_builder::redirect(std::string address, bool copy, const std:
   size_t redirects = 0;
   for (action& a : actions_) {
     if (a.kind != action::redirect) continue;
-    if (a.address == address) {
-      a.copy = a.copy || copy;
-      return absl::OkStatus();
-    }
+    if (a.address == address) return absl::OkStatus();
     ++redirects;
   }
   if (redirects >= limits_.max_redirects) {

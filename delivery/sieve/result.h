@@ -5,15 +5,17 @@
 // As Pigeonhole 0.5.19 (lib-sieve/sieve-result.c, cmd-*.c) does it:
 //   - keep and fileinto store into a mailbox; "INBOX" (any case) is the keep's mailbox.
 //     A store into a mailbox already stored into is not a new action: the first keeps its
-//     place, takes the last one's flags, and is :copy / :create if either was.
-//   - redirect to an address already redirected to is not a new action; discard twice is
-//     one discard.
+//     place and its :copy, takes the last one's flags, and is :create if either was
+//     (sieve-test: `fileinto "A"; fileinto :copy :flags "f" "A";` prints one store into
+//     A with flags f and without "preserve implicit keep").
+//   - redirect to an address already redirected to is not a new action (it keeps the
+//     first one's :copy, as sieve-test shows); discard twice is one discard.
 //   - reject/ereject conflict with any store or redirect not yet executed (:copy ones
 //     too: Pigeonhole's check looks at the action, not at :copy) and with vacation, in
 //     either order, and a second reject is an error; a second vacation is an error past
 //     run_limits::max_vacation_per_run. Actions of an earlier script of a multiscript run
 //     count as executed (Pigeonhole executes each script's result before the next runs),
-//     so they conflict with nothing: mark_executed().
+//     so they conflict with nothing: start_script().
 //   - the implicit keep is cancelled by keep, fileinto and redirect without :copy, by
 //     discard and by reject/ereject; not by vacation or duplicate tracking.
 //   - past max_actions actions (after merging), or past max_redirects redirects, the run
@@ -33,18 +35,27 @@ class result_builder {
   explicit result_builder(const run_limits& limits) : limits_(limits) {}
 
   // `where` prefixes error texts ("line 3, column 1").
+  // `keep_command`: the `keep` command (not fileinto "INBOX"), which lets the next script
+  // of a multiscript run go on (explicit_keep()).
   absl::Status store(std::string mailbox, std::vector<std::string> flags, bool copy,
-                     bool create, const std::string& where);
+                     bool create, bool keep_command, const std::string& where);
   absl::Status redirect(std::string address, bool copy, const std::string& where);
   absl::Status reject(action::kind_t kind, std::string reason, const std::string& where);
   absl::Status discard(const std::string& where);
   absl::Status vacation(action a, const std::string& where);
   absl::Status track_duplicate(action a, const std::string& where);
 
-  // The actions so far were executed (multiscript: the next script's conflicts ignore them).
-  void mark_executed() { executed_ = actions_.size(); }
+  // The next script of a multiscript run starts: the actions so far count as executed
+  // (its conflicts ignore them), and it has its own implicit keep.
+  void start_script() {
+    executed_ = actions_.size();
+    implicit_keep_ = true;
+    explicit_keep_ = false;
+  }
 
   bool implicit_keep() const { return implicit_keep_; }
+  // The current script ran the `keep` command.
+  bool explicit_keep() const { return explicit_keep_; }
   std::vector<action>& actions() { return actions_; }
 
  private:
@@ -55,6 +66,7 @@ class result_builder {
   std::vector<action> actions_;
   size_t executed_ = 0;
   bool implicit_keep_ = true;
+  bool explicit_keep_ = false;
 };
 
 }  // namespace ringmail::sieve

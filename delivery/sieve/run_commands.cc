@@ -298,7 +298,7 @@ absl::StatusOr<flow> run_state::run_command(scope& s, const compiled_command& cc
     case command_id::keep: {
       absl::StatusOr<std::vector<std::string>> flags = store_flags(s, a);
       if (!flags.ok()) return flags.status();
-      st = result_.store("INBOX", *std::move(flags), false, false, where);
+      st = result_.store("INBOX", *std::move(flags), false, false, true, where);
       break;
     }
     case command_id::fileinto: {
@@ -308,7 +308,7 @@ absl::StatusOr<flow> run_state::run_command(scope& s, const compiled_command& cc
       if (!flags.ok()) return flags.status();
       st = result_.store(*std::move(mailbox), *std::move(flags),
                          a.find(tag_id::copy) != nullptr, a.find(tag_id::create) != nullptr,
-                         where);
+                         false, where);
       break;
     }
     case command_id::redirect: {
@@ -411,11 +411,19 @@ absl::Status run_state::run_script(const program& p) {
 }
 
 // Multiple scripts (sieve_before, the user's, sieve_after), as Pigeonhole 0.5.19's
-// sieve_multiscript_run() does it (checked with sieve-test -s): the scripts share one
-// result; after each script but the last its actions are executed, and the next script
-// runs only while the implicit keep is still in effect; `stop` ends only its own script;
-// each script has its own variables (globals included). The internal flags variable of
-// imap4flags lives in the result, so flags set by an earlier script carry over.
+// sieve_multiscript_run() does it, checked with `sieve-test -s BEFORE SCRIPT`:
+//   - the scripts share one result; after each script but the last its actions are
+//     executed, so a later reject does not conflict with an earlier keep or fileinto;
+//   - the next script runs only when the message is still kept: the implicit keep is in
+//     effect (nothing cancelled it, or only :copy actions ran), or the script ran the
+//     `keep` command ("keep; fileinto "X";" goes on; fileinto "INBOX" and discard stop);
+//   - each script has its own implicit keep, its own variables (globals too), and `stop`
+//     ends only its own script;
+//   - the internal flags variable of imap4flags lives in the result: flags an earlier
+//     script set are seen by hasflag and stored by a later one's keep and fileinto.
+// A DEPARTURE: a run-time error in a later script discards the whole result (the glue
+// keeps the message in INBOX only), where Pigeonhole had already executed the earlier
+// scripts' actions; interpreter.h's contract says an error discards the result.
 run_result run_scripts(const std::vector<const program*>& scripts, message_view& message,
                        const envelope& env, const environment_items& environment,
                        const script_host& host, std::time_t now, const run_limits& limits) {
@@ -429,8 +437,10 @@ run_result run_scripts(const std::vector<const program*>& scripts, message_view&
       out.steps = state.steps();
       return out;
     }
-    if (!state.result().implicit_keep()) break;
-    state.result().mark_executed();
+    if (i + 1 < scripts.size()) {
+      if (!state.result().implicit_keep() && !state.result().explicit_keep()) break;
+      state.result().start_script();
+    }
   }
   out.actions = std::move(state.result().actions());
   out.implicit_keep = state.result().implicit_keep();

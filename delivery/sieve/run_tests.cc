@@ -100,7 +100,22 @@ absl::StatusOr<bool> run_state::test_address(scope& s, const compiled_test& t) {
   std::vector<std::string> values;
   for (const std::string& name : *names) {
     for (const std::string& field : indexed_values(a, name, /*decode=*/false)) {
-      for (const matching::parsed_address& addr : matching::parse_address_list(field)) {
+      std::vector<matching::parsed_address> list = matching::parse_address_list(field);
+      if (list.empty()) {
+        // A field without a single address still gives one value, as Pigeonhole's
+        // address test does (checked with sieve-test): an empty field ("Cc: ") is an
+        // empty address whose :all, :localpart, :domain and :user are "" (so :count
+        // counts it), and anything else ("undisclosed-recipients:;") is its text, for
+        // :all only.
+        // (header_values() trims the value.)
+        if (field.empty()) {
+          if (part != matching::address_part::detail) values.emplace_back();
+        } else if (part == matching::address_part::all) {
+          values.push_back(field);
+        }
+        continue;
+      }
+      for (const matching::parsed_address& addr : list) {
         std::optional<std::string> v =
             matching::extract_address_part(addr, part, kDetailSeparators);
         if (v) values.push_back(*std::move(v));

@@ -205,6 +205,22 @@ TEST_F(InterpreterTest, CoreTests) {
   EXPECT_EQ(text("if header :contains \"subject\" \"\" { discard; }"), "discard");
 }
 
+// Fields without an address give one value, as Pigeonhole's address test (sieve-test):
+// an empty field an empty address, other text itself for :all only.
+TEST_F(InterpreterTest, AddressFieldsWithoutAnAddress) {
+  const char* script = R"(require ["relational", "comparator-i;ascii-numeric", "fileinto"];
+if address :count "eq" :comparator "i;ascii-numeric" "cc" "1" { fileinto "one"; }
+if address :all :is "cc" "" { fileinto "empty-all"; }
+if address :localpart :is "cc" "" { fileinto "empty-local"; }
+if address :all :is "cc" "undisclosed-recipients:;" { fileinto "text"; }
+if address :domain :contains "cc" "" { fileinto "domain"; })";
+  EXPECT_EQ(text(script, "From: a@example.org\r\nCc: \r\n\r\nbody\r\n"),
+            "fileinto \"one\" ; fileinto \"empty-all\" ; fileinto \"empty-local\" ; "
+            "fileinto \"domain\"");
+  EXPECT_EQ(text(script, "From: a@example.org\r\nCc: undisclosed-recipients:;\r\n\r\nbody\r\n"),
+            "fileinto \"one\" ; fileinto \"text\"");
+}
+
 TEST_F(InterpreterTest, EnvelopeAndSubaddressRfc5233) {
   EXPECT_EQ(text(R"(require ["envelope", "subaddress", "fileinto"];
 if envelope :detail "to" "sieve" { fileinto "detail"; })"),
@@ -233,6 +249,10 @@ TEST_F(InterpreterTest, FileintoCopyAndMerging) {
   EXPECT_EQ(text("require \"fileinto\"; fileinto \"A\"; fileinto \"A\"; fileinto \"B\";"),
             "fileinto \"A\" ; fileinto \"B\"");
   EXPECT_EQ(text("require \"fileinto\"; keep; fileinto \"inbox\";"), "keep");
+  // The first store keeps its :copy, the last one's flags win (as sieve-test prints it).
+  EXPECT_EQ(text("require [\"fileinto\", \"copy\", \"imap4flags\"]; fileinto \"A\"; "
+                 "fileinto :copy :flags \"f\" \"A\";"),
+            "fileinto \"A\" flags=(f)");
   EXPECT_EQ(text("require [\"copy\"]; redirect :copy \"a@example.org\"; "
                  "redirect \"<a@example.org>\";"),
             "redirect \"a@example.org\" :copy");
@@ -610,6 +630,21 @@ TEST_F(InterpreterTest, MultipleScripts) {
   auto rejecting = must_compile("require \"reject\"; reject \"no\";");
   EXPECT_EQ(describe(run_many({before.get(), rejecting.get()})),
             "fileinto \"Archive\" :copy ; reject \"no\"");
+  // The `keep` command lets the next script run, fileinto "INBOX" does not (sieve-test -s).
+  auto keeping = must_compile("require \"fileinto\"; keep; fileinto \"X\";");
+  EXPECT_EQ(describe(run_many({keeping.get(), user.get()})),
+            "keep ; fileinto \"X\" ; fileinto \"User\"");
+  auto inbox = must_compile("require \"fileinto\"; fileinto \"INBOX\";");
+  EXPECT_EQ(describe(run_many({inbox.get(), user.get()})), "keep");
+  auto empty = must_compile("");
+  EXPECT_EQ(describe(run_many({keeping.get(), empty.get()})),
+            "keep ; fileinto \"X\" ; implicit-keep");
+  // The internal flags variable carries over to the next script.
+  auto flagging = must_compile("require \"imap4flags\"; addflag \"$Before\";");
+  auto checking = must_compile(
+      "require [\"imap4flags\", \"fileinto\"]; if hasflag \"$Before\" { fileinto \"Saw\"; }");
+  EXPECT_EQ(describe(run_many({flagging.get(), checking.get()})),
+            "fileinto \"Saw\" flags=($Before)");
 }
 
 // ---- limits: hostile scripts end quickly with a clear error ----
