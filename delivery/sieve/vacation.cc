@@ -194,6 +194,7 @@ std::string_view verdict_name(vacation_verdict verdict) {
     case vacation_verdict::precedence: return "precedence";
     case vacation_verdict::system_sender: return "system-sender";
     case vacation_verdict::not_addressed: return "not-addressed";
+    case vacation_verdict::invalid_sender: return "invalid-sender";
   }
   return "unknown";
 }
@@ -211,6 +212,13 @@ vacation_decision decide_vacation(const action& vacation, const vacation_input& 
   const std::string_view sender = trim(in.sender);
   if (sender.empty() || sender == "<>") {
     d.verdict = vacation_verdict::null_sender;
+    return d;
+  }
+  const size_t at = sender.rfind('@');
+  bool controls = false;
+  for (unsigned char c : sender) controls = controls || c < 0x20 || c == 0x7f;
+  if (controls || at == std::string_view::npos || at == 0 || at + 1 == sender.size()) {
+    d.verdict = vacation_verdict::invalid_sender;
     return d;
   }
   // The user's addresses, in the order From: prefers them (Pigeonhole: the recipient

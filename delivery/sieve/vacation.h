@@ -7,6 +7,9 @@
 // checked in this order (the first that applies is the verdict):
 //   - the envelope sender is the null path <> ("MUST NOT reply to a message with an
 //     empty envelope sender"; RFC 3834 2);
+//   - the sender is not local@domain or holds a control octet (Pigeonhole refuses what
+//     does not parse as an SMTP address; the SMTP session should not have let it in, and
+//     no reply could be addressed to it without injecting into the envelope or To:);
 //   - the sender is the recipient or one of :addresses (Pigeonhole: "discarded vacation
 //     reply to own address");
 //   - a mailing list: any of List-Id (RFC 2919), List-Owner, List-Subscribe, List-Post,
@@ -71,6 +74,7 @@ enum class vacation_verdict : uint8_t {
   precedence,      // Precedence: bulk / list / junk
   system_sender,   // MAILER-DAEMON, LISTSERV, majordomo, owner-*, *-request
   not_addressed,   // none of the user's addresses in To/Cc/Bcc/Resent-*
+  invalid_sender,  // not local@domain, or a control octet: no reply could reach it safely
 };
 // "reply", "null-sender", ...: for the delivery log (key=value).
 std::string_view verdict_name(vacation_verdict verdict);

@@ -121,6 +121,13 @@ TEST(VacationDecision, NeverToTheNullSender) {
   EXPECT_EQ(decide(vacation_action("x"), kOriginal, "<>").verdict, vacation_verdict::null_sender);
 }
 
+TEST(VacationDecision, NeverToAnUnreachableSender) {
+  for (std::string_view s : {"john", "john@", "@example.org", "john@example.org\r\nBcc: v@x"}) {
+    EXPECT_EQ(decide(vacation_action("x"), kOriginal, s).verdict, vacation_verdict::invalid_sender) << s;
+  }
+  EXPECT_EQ(verdict_name(vacation_verdict::invalid_sender), "invalid-sender");
+}
+
 TEST(VacationDecision, NeverToSystemSenders) {
   for (std::string_view s : {"MAILER-DAEMON@example.org", "mailer-daemon@example.org", "LISTSERV@lists.example",
                              "majordomo@example.org", "owner-cyrus@lists.example", "Owner-x@example.org",
