@@ -246,6 +246,14 @@ message_view::message_view(std::string_view bytes, mail::charset_converter& char
 std::string message_view::value_of(const field& f, bool decode) const {
   std::string unfolded = unfold_value(f.raw_value);
   std::string_view value = trim(unfolded);
+  if (f.added) {
+    // As Pigeonhole: a value addheader wrote keeps its leading white space (its header
+    // parser skips the WSP after the colon of a field it parsed, never of one it added).
+    value = unfolded;
+    while (!value.empty() && (is_wsp(value.back()) || value.back() == '\r' || value.back() == '\n')) {
+      value.remove_suffix(1);
+    }
+  }
   if (!decode) return std::string(value);
   return mail::decode_header_words(value, charsets_);
 }
@@ -381,6 +389,7 @@ bool message_view::add_header(std::string_view name, std::string_view value, boo
   if (added_ >= limits_.max_added_headers || !valid_field_name(name)) return false;
   field f;
   f.name.assign(name);
+  f.added = true;
   // RFC 5293 4: "the value ... MUST be encoded [RFC 2047] if it contains non-ASCII" and
   // folded if long. An encoded value is a run of encoded words joined by folds.
   f.raw_value = needs_encoding(value) ? encode_words(name, value) : fold_ascii(name, value);

@@ -30,7 +30,8 @@
 // at each tag and keeps the text's own spacing ("Link</a> &amp; more" is "Link & more"
 // here, "Link  & more" there).
 //
-// Editheader (RFC 5293): an added value that is not printable ASCII is written as RFC
+// Editheader (RFC 5293): tests see an added value with its leading white space (trailing
+// removed), as Pigeonhole does. An added value that is not printable ASCII is written as RFC
 // 2047 "B" encoded words in UTF-8 (section 4), an ASCII one folded at white space within
 // 78 characters a line where its words allow; line breaks inside a value become folds.
 // Received and Auto-Submitted are never deleted (RFC 5293 7, as Pigeonhole). The stored
@@ -113,6 +114,7 @@ class message_view {
     std::string name;
     std::string raw_value;  // as written (folding kept), after "name:" and its WSP
     std::string text;       // the field's lines as header_block() writes them (CRLF)
+    bool added = false;     // by addheader: tests see its leading WSP (as Pigeonhole)
   };
   std::string value_of(const field& f, bool decode) const;
   std::string multipart_outside(const mail::mime_part& part, std::string& epilogue) const;

@@ -67,6 +67,10 @@ TEST_F(MessageViewTest, AddHeaderFirstAndLastAreSeenInOrder) {
   std::string block = view.header_block();
   EXPECT_EQ(block, "X-A: first\r\nX-A: 1\r\nSubject: s\r\nX-A: 2\r\nX-A: last\r\n");
   EXPECT_EQ(view.size(), block.size() + 2 + view.body_bytes().size());
+  // An added value keeps its leading white space for tests (as Pigeonhole).
+  ASSERT_TRUE(view.add_header("X-Sp", "  padded  ", true));
+  EXPECT_EQ(view.header_values("x-sp"), strings{"  padded"});
+  EXPECT_TRUE(view.delete_header("x-sp", 0, false, always) == 1u);
   EXPECT_FALSE(view.add_header("Bad Name", "x", true));
   EXPECT_FALSE(view.add_header("", "x", true));
   EXPECT_FALSE(view.add_header("A:B", "x", true));
