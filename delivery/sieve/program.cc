@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "delivery/sieve/imap4flags.h"
 #include "delivery/sieve/interpreter.h"
 #include "delivery/sieve/variables.h"
 
@@ -57,6 +58,15 @@ matching::match_spec to_match_spec(const checked_arguments& arguments) {
     case match_type::count: spec.count_relation = to_matching(arguments.relational); break;
   }
   return spec;
+}
+
+std::vector<std::string> test_keys(test_id id, std::vector<std::string> keys) {
+  if (id != test_id::hasflag) return keys;
+  std::vector<std::string> flags;
+  for (const std::string& k : keys) {
+    for (std::string& f : split_flags(k)) flags.push_back(std::move(f));
+  }
+  return flags;
 }
 
 std::optional<size_t> key_slot(test_id id) {
@@ -125,19 +135,22 @@ class compiler {
     std::optional<size_t> slot = key_slot(t.id);
     if (!slot || *slot >= t.arguments.positional.size()) return absl::OkStatus();
     node.spec = to_match_spec(t.arguments);
-    return keys(t.arguments.positional[*slot], node.spec, node.keys);
+    return keys(t.arguments.positional[*slot], node.spec, node.keys, t.id);
   }
 
   // Compiles a constant key list; leaves `out` empty when a key refers to variables.
   absl::Status keys(const value& list, const matching::match_spec& spec,
-                    std::optional<matching::compiled_match>& out) {
+                    std::optional<matching::compiled_match>& out,
+                    std::optional<test_id> test = std::nullopt) {
     if (variables_) {
       for (const std::string& k : list.strings) {
         if (matching::has_variable_references(k)) return absl::OkStatus();
       }
     }
+    std::vector<std::string> strings =
+        test ? test_keys(*test, list.strings) : list.strings;
     absl::StatusOr<matching::compiled_match> m =
-        matching::compiled_match::compile(spec, list.strings, limits_.regex);
+        matching::compiled_match::compile(spec, strings, limits_.regex);
     if (!m.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("line ", list.where.line, ", column ",
                                                      list.where.column, ": ",

@@ -56,6 +56,12 @@ matching::relation to_matching(relation r);
 matching::address_part to_matching(address_part p);
 matching::match_spec to_match_spec(const checked_arguments& arguments);
 
+// The keys a test compares, from its key list as written (or expanded): hasflag's keys
+// are flag lists like its values, split at white space (RFC 5232 4, and Pigeonhole:
+// `hasflag "$a $b"` is true when the variable holds $a or $b); other tests' keys as they
+// are.
+std::vector<std::string> test_keys(test_id id, std::vector<std::string> keys);
+
 // The positional slot holding a test's key list (header's second argument, body's first,
 // ...), or nullopt for tests that match no keys (exists, size, allof, ...).
 std::optional<size_t> key_slot(test_id id);

@@ -70,10 +70,11 @@ class run_state {
   absl::StatusOr<bool> test(scope& s, const compiled_test& t);
   absl::StatusOr<bool> match(scope& s, const compiled_test& t, const value& keys,
                              const std::vector<std::string>& values);
+  // `test`: the test whose keys these are (test_keys()), nullopt for deleteheader's.
   absl::StatusOr<bool> match_with(scope& s, const matching::match_spec& spec,
                                   const std::optional<matching::compiled_match>& compiled,
                                   const value& keys, const std::vector<std::string>& values,
-                                  source_location where);
+                                  source_location where, std::optional<test_id> test);
   absl::StatusOr<bool> test_address(scope& s, const compiled_test& t);
   absl::StatusOr<bool> test_envelope(scope& s, const compiled_test& t);
   absl::StatusOr<bool> test_header(scope& s, const compiled_test& t);
@@ -103,7 +104,7 @@ class run_state {
   result_builder result_;
   matching::variable_store globals_;
   std::string internal_flags_;  // imap4flags' internal variable (RFC 5232 3)
-  std::vector<std::pair<std::string, bool>> included_once_;  // (name, global) run with :once
+  std::vector<std::pair<std::string, bool>> included_;  // (name, global) included so far
   size_t steps_ = 0;
 };
 

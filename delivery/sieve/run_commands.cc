@@ -35,10 +35,11 @@ bool protected_header(std::string_view name) {
          mail::equals_ignore_case(name, "auto-submitted");
 }
 
-// Pigeonhole's defaults for vacation periods (sieve_vacation_min_period = 1d,
-// sieve_vacation_max_period = 60d, sieve_vacation_default_period = 7d).
+// Pigeonhole's defaults for vacation periods (sieve_vacation_min_period = 1d, a shorter
+// :days/:seconds is raised to it, as sieve-test shows for :seconds 0 and 10;
+// sieve_vacation_max_period = 0, no upper bound: :days 100 stays 100 days;
+// sieve_vacation_default_period = 7d).
 constexpr uint64_t kVacationMin = 86400;
-constexpr uint64_t kVacationMax = 60 * 86400;
 constexpr uint64_t kVacationDefault = 7 * 86400;
 
 }  // namespace
@@ -191,14 +192,14 @@ absl::Status run_state::run_vacation(scope& s, const checked_command& c) {
   v.reason = *std::move(reason);
   // RFC 5230 4.1 / RFC 6131: the period, within Pigeonhole's default bounds.
   if (const checked_tag* d = a.find(tag_id::days); d != nullptr) {
-    v.seconds = d->parameter.number > kVacationMax / 86400 ? kVacationMax
-                                                           : d->parameter.number * 86400;
+    const uint64_t most = UINT64_MAX / 86400;  // saturate instead of wrapping
+    v.seconds = d->parameter.number > most ? most * 86400 : d->parameter.number * 86400;
   } else if (const checked_tag* sec = a.find(tag_id::seconds); sec != nullptr) {
     v.seconds = sec->parameter.number;
   } else {
     v.seconds = kVacationDefault;
   }
-  v.seconds = std::clamp(v.seconds, kVacationMin, kVacationMax);
+  v.seconds = std::max(v.seconds, kVacationMin);
   auto optional_string = [&](tag_id id,
                              std::optional<std::string>& out) -> absl::Status {
     const checked_tag* t = a.find(id);
@@ -238,7 +239,7 @@ absl::Status run_state::run_deleteheader(scope& s, const compiled_command& c) {
   message_.delete_header(*name, index, last, [&](std::string_view v) {
     if (!failure.ok()) return false;
     absl::StatusOr<bool> r = match_with(s, c.spec, c.keys, a.positional[1], {std::string(v)},
-                                        c.source->where);
+                                        c.source->where, std::nullopt);
     if (!r.ok()) {
       failure = r.status();
       return false;
@@ -252,12 +253,12 @@ absl::StatusOr<flow> run_state::run_include(scope& s, const checked_command& c) 
   const checked_arguments& a = c.arguments;
   const std::string& name = a.positional[0].string();
   const bool global = a.find(tag_id::global) != nullptr;
-  if (a.find(tag_id::once) != nullptr) {
-    for (const auto& [n, g] : included_once_) {
-      if (n == name && g == global) return flow::next;  // RFC 6609 3.2 :once
-    }
-    included_once_.emplace_back(name, global);
-  }
+  // RFC 6609 3.2 :once: not again when the script was included before in this run, with
+  // or without :once (Pigeonhole: include "a"; include :once "a"; runs it once).
+  bool before = false;
+  for (const auto& [n, g] : included_) before = before || (n == name && g == global);
+  if (before && a.find(tag_id::once) != nullptr) return flow::next;
+  if (!before) included_.emplace_back(name, global);
   if (s.depth + 1 > limits_.max_include_depth) {
     return error_at(c.where, absl::StrCat("include of \"", name, "\" nests deeper than ",
                                           limits_.max_include_depth,
@@ -320,6 +321,13 @@ absl::StatusOr<flow> run_state::run_command(scope& s, const compiled_command& cc
       if (!spec.ok()) {
         return error_at(c.where, absl::StrCat("redirect to an invalid address \"", *address,
                                               "\": ", spec.status().message()));
+      }
+      // The domain in lower case (it is case-insensitive; the local part is not), so
+      // "A@Example.org" and "A@example.ORG" are one redirect, as Pigeonhole has it.
+      if (size_t at = spec->rfind('@'); at != std::string::npos) {
+        for (size_t i = at + 1; i < spec->size(); ++i) {
+          (*spec)[i] = absl::ascii_tolower(static_cast<unsigned char>((*spec)[i]));
+        }
       }
       st = result_.redirect(*std::move(spec), a.find(tag_id::copy) != nullptr, where);
       break;
@@ -404,7 +412,7 @@ absl::StatusOr<flow> run_state::run_block(scope& s, const std::vector<compiled_c
 
 absl::Status run_state::run_script(const program& p) {
   globals_ = matching::variable_store(limits_.variables);
-  included_once_.clear();
+  included_.clear();
   scope top(p, limits_.variables, 0);
   absl::StatusOr<flow> f = run_block(top, p.commands);
   return f.status();

@@ -35,15 +35,16 @@ absl::StatusOr<bool> run_state::match_with(scope& s, const matching::match_spec&
                                            const std::optional<matching::compiled_match>& compiled,
                                            const value& keys,
                                            const std::vector<std::string>& values,
-                                           source_location where) {
+                                           source_location where,
+                                           std::optional<test_id> test) {
   std::optional<matching::compiled_match> runtime;
   const matching::compiled_match* m = compiled ? &*compiled : nullptr;
   if (m == nullptr) {
     // Keys with variable references: expanded now, compiled for this evaluation.
     absl::StatusOr<std::vector<std::string>> expanded = expand_list(s, keys);
     if (!expanded.ok()) return expanded.status();
-    absl::StatusOr<matching::compiled_match> c =
-        matching::compiled_match::compile(spec, *expanded);
+    absl::StatusOr<matching::compiled_match> c = matching::compiled_match::compile(
+        spec, test ? test_keys(*test, *std::move(expanded)) : *std::move(expanded));
     if (!c.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat(where_text(where), ": ", c.status().message()));
@@ -65,7 +66,7 @@ absl::StatusOr<bool> run_state::match_with(scope& s, const matching::match_spec&
 
 absl::StatusOr<bool> run_state::match(scope& s, const compiled_test& t, const value& keys,
                                       const std::vector<std::string>& values) {
-  return match_with(s, t.spec, t.keys, keys, values, t.source->where);
+  return match_with(s, t.spec, t.keys, keys, values, t.source->where, t.source->id);
 }
 
 std::vector<std::string> run_state::indexed_values(const checked_arguments& a,

@@ -253,6 +253,10 @@ TEST_F(InterpreterTest, FileintoCopyAndMerging) {
   EXPECT_EQ(text("require [\"fileinto\", \"copy\", \"imap4flags\"]; fileinto \"A\"; "
                  "fileinto :copy :flags \"f\" \"A\";"),
             "fileinto \"A\" flags=(f)");
+  // Domains compare case-insensitively, local parts do not (as Pigeonhole).
+  EXPECT_EQ(text("redirect \"A@Example.org\"; redirect \"a@example.org\"; "
+                 "redirect \"A@example.ORG\";"),
+            "redirect \"A@example.org\" ; redirect \"a@example.org\"");
   EXPECT_EQ(text("require [\"copy\"]; redirect :copy \"a@example.org\"; "
                  "redirect \"<a@example.org>\";"),
             "redirect \"a@example.org\" :copy");
@@ -281,6 +285,11 @@ set "mine" "";
 addflag "mine" ["$a", "$b $c"];
 if allof (hasflag "mine" "$B", hasflag :count "eq" :comparator "i;ascii-numeric" "mine" "3",
           not hasflag "$a") { discard; })"),
+            "discard");
+  // hasflag's keys are flag lists too (Pigeonhole: any of them).
+  EXPECT_EQ(text(R"(require ["imap4flags"];
+addflag "$b";
+if hasflag ["$a $B"] { discard; })"),
             "discard");
   // A merged store takes the last one's flags.
   EXPECT_EQ(text(R"(require ["imap4flags", "fileinto"];
@@ -380,6 +389,11 @@ if header :matches "subject" "*" {
             "from=\"me@example.com\" handle=\"h\" :mime "
             "reason=\"Away\" ; implicit-keep");
   EXPECT_EQ(text("require \"vacation\"; vacation \"a\"; vacation \"b\";").substr(0, 6), "error:");
+  // Pigeonhole's bounds: at least a day, no upper bound.
+  EXPECT_EQ(text("require \"vacation\"; vacation :days 100 \"a\";"),
+            "vacation seconds=8640000 reason=\"a\" ; implicit-keep");
+  EXPECT_EQ(text("require \"vacation-seconds\"; vacation :seconds 0 \"a\";"),
+            "vacation seconds=86400 reason=\"a\" ; implicit-keep");
 }
 
 // ---- reject (RFC 5429) ----
@@ -488,7 +502,14 @@ include :once "pick";
 include :once "pick";
 include :optional "no_such_script";
 fileinto "${folder}|${global.folder}";)"),
-            "fileinto \"F.picked.picked|F.picked.picked\"");
+            "fileinto \"F.picked|F.picked\"");  // :once skips a script included before
+  EXPECT_EQ(text(R"(require ["include", "variables", "fileinto"];
+global "folder";
+set "folder" "F";
+include :once "pick";
+include "pick";
+fileinto "${folder}";)"),
+            "fileinto \"F.picked.picked\"");  // without :once it runs again
   run_result r = run("require \"include\"; include \"no_such_script\";");
   ASSERT_TRUE(r.error);
   EXPECT_NE(r.error->find("no_such_script"), std::string::npos);
