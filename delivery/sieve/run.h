@@ -105,6 +105,7 @@ class run_state {
   matching::variable_store globals_;
   std::string internal_flags_;  // imap4flags' internal variable (RFC 5232 3)
   std::vector<std::pair<std::string, bool>> included_;  // (name, global) included so far
+  std::vector<std::pair<std::string, bool>> duplicates_;  // (duplicate_id, answer) this run
   size_t steps_ = 0;
 };
 

@@ -248,7 +248,15 @@ absl::StatusOr<bool> run_state::test_duplicate(scope& s, const compiled_test& t)
   const checked_tag* seconds = a.find(tag_id::seconds);
   track.duplicate_seconds = seconds != nullptr ? seconds->parameter.number : 7 * 86400;
   track.last = a.find(tag_id::last) != nullptr;
+  // The same id tested again in this run (same handle and value) gives the first answer
+  // and is tracked once. A DEPARTURE: Pigeonhole 0.5.19 aborts the script there (a
+  // run-time error, "[[EXECUTION ABORTED]]" in sieve-test's trace), which reads as its
+  // bug; RFC 7352 does not forbid testing an id twice.
+  for (const auto& [known, answer] : duplicates_) {
+    if (known == track.duplicate_id) return answer;
+  }
   const bool seen = host_.duplicate_seen(track.duplicate_id);
+  duplicates_.emplace_back(track.duplicate_id, seen);
   if (absl::Status st = result_.track_duplicate(std::move(track), where_text(t.source->where));
       !st.ok()) {
     return st;

@@ -577,6 +577,12 @@ if duplicate :uniqueid "x" :handle "h" :seconds 60 :last { fileinto "u"; })";
   ASSERT_GE(r.actions.size(), 3u);
   EXPECT_EQ(r.actions[2].duplicate_seconds, 60u);
   EXPECT_NE(r.actions[0].duplicate_id.find("<1234@desert.example.org>"), std::string::npos);
+  // The same id twice in a run: the first answer, tracked once.
+  EXPECT_EQ(text(R"(require ["duplicate", "fileinto"];
+if duplicate :uniqueid "same" { fileinto "a"; }
+if not duplicate :uniqueid "same" :seconds 10 { fileinto "b"; }
+if duplicate :uniqueid "same" :handle "other" { fileinto "c"; })"),
+            "track-duplicate ; fileinto \"b\" ; track-duplicate handle=\"other\"");
 }
 
 // ---- environment (RFC 5183) ----
