@@ -49,6 +49,14 @@ TEST_F(MessageViewTest, HeaderValuesAreUnfoldedTrimmedAndDecoded) {
   EXPECT_EQ(view.body_bytes(), "body\r\n");
 }
 
+TEST_F(MessageViewTest, NulInHeaderIsReplacementCharacter) {
+  std::string msg("X-Nul: a\0b\r\n\r\n", 14);
+  message_view view(msg, charsets_);
+  EXPECT_EQ(view.header_values("x-nul"), strings{"a\xEF\xBF\xBD" "b"});
+  EXPECT_EQ(view.header_values("x-nul", false), strings{"a\xEF\xBF\xBD" "b"});
+  EXPECT_EQ(view.header_block(), std::string("X-Nul: a\0b\r\n", 12));  // stored as received
+}
+
 TEST_F(MessageViewTest, BareLfMessageAndNoBody) {
   std::string msg = "Subject: a\n b\nTo: x@y\n";
   message_view view(msg, charsets_);
