@@ -70,7 +70,6 @@ absl::Status result_builder::store(std::string mailbox, std::vector<std::string>
                                    bool copy, bool create, bool keep_command,
                                    const std::string& where) {
   const bool inbox = mail::equals_ignore_case(mailbox, "INBOX");
-  if (!copy) implicit_keep_ = false;
   if (keep_command) explicit_keep_ = true;
   for (action& a : actions_) {
     bool same = inbox ? a.kind == action::keep
@@ -80,6 +79,7 @@ absl::Status result_builder::store(std::string mailbox, std::vector<std::string>
     a.create = a.create || create;
     return absl::OkStatus();
   }
+  if (!copy) implicit_keep_ = false;
   action a;
   a.kind = inbox ? action::keep : action::fileinto;
   a.mailbox = inbox ? "INBOX" : std::move(mailbox);
@@ -90,13 +90,13 @@ absl::Status result_builder::store(std::string mailbox, std::vector<std::string>
 }
 
 absl::Status result_builder::redirect(std::string address, bool copy, const std::string& where) {
-  if (!copy) implicit_keep_ = false;
   size_t redirects = 0;
   for (action& a : actions_) {
     if (a.kind != action::redirect) continue;
     if (a.address == address) return absl::OkStatus();
     ++redirects;
   }
+  if (!copy) implicit_keep_ = false;
   if (redirects >= limits_.max_redirects) {
     return runtime_error(where, absl::StrCat("number of redirect actions exceeds the limit of ",
                                              limits_.max_redirects));

@@ -17,7 +17,11 @@
 //     count as executed (Pigeonhole executes each script's result before the next runs),
 //     so they conflict with nothing: start_script().
 //   - the implicit keep is cancelled by keep, fileinto and redirect without :copy, by
-//     discard and by reject/ereject; not by vacation or duplicate tracking.
+//     discard and by reject/ereject; not by vacation or duplicate tracking, and not by a
+//     store or redirect merged into an earlier one (sieve-test: `fileinto :copy "A";
+//     fileinto "A";` and `redirect :copy "a@x"; redirect "a@x";` keep the implicit keep;
+//     so does a sieve_after script's fileinto into a folder a sieve_before script
+//     already filed into).
 //   - past max_actions actions (after merging), or past max_redirects redirects, the run
 //     fails (a run-time error, RFC 5228 2.10.6).
 #pragma once

@@ -257,9 +257,14 @@ TEST_F(InterpreterTest, FileintoCopyAndMerging) {
   EXPECT_EQ(text("redirect \"A@Example.org\"; redirect \"a@example.org\"; "
                  "redirect \"A@example.ORG\";"),
             "redirect \"A@example.org\" ; redirect \"a@example.org\"");
+  // A merged duplicate does not cancel the implicit keep (as sieve-test shows).
   EXPECT_EQ(text("require [\"copy\"]; redirect :copy \"a@example.org\"; "
                  "redirect \"<a@example.org>\";"),
-            "redirect \"a@example.org\" :copy");
+            "redirect \"a@example.org\" :copy ; implicit-keep");
+  EXPECT_EQ(text("require [\"fileinto\", \"copy\"]; fileinto :copy \"A\"; fileinto \"A\";"),
+            "fileinto \"A\" :copy ; implicit-keep");
+  EXPECT_EQ(text("require [\"fileinto\", \"copy\"]; fileinto :copy \"INBOX\"; keep;"),
+            "keep :copy ; implicit-keep");
 }
 
 // ---- imap4flags (RFC 5232) ----
