@@ -28,7 +28,11 @@
 // match nothing, not even :contains "". Departure: HTML is rendered by mail/html_text.h
 // (whitespace collapsed, blocks end lines), where Dovecot's mail-html2text puts a space
 // at each tag and keeps the text's own spacing ("Link</a> &amp; more" is "Link & more"
-// here, "Link  & more" there).
+// here, "Link  & more" there). Also departures, both checked against sieve-test: a text
+// part in an unknown charset is read as mail/charset.h reads it (Windows-1252 when it is
+// not UTF-8), where Dovecot leaves the bytes; a part of a multipart/digest without
+// Content-Type is message/rfc822 (RFC 2046 5.1.5), which Pigeonhole's body test takes
+// for text/plain.
 //
 // Editheader (RFC 5293): tests see an added value with its leading white space (trailing
 // removed), as Pigeonhole does. An added value that is not printable ASCII is written as RFC
