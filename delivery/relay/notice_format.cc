@@ -15,6 +15,8 @@ constexpr char kCrlf[] = "\r\n";
 constexpr size_t kWrapColumns = 78;
 constexpr size_t kWrapIndent = 4;
 constexpr size_t kMaxWordBytes = 900;
+// RFC 5322 2.1.1: "Each line of characters MUST be no more than 998 characters".
+constexpr size_t kMaxLineBytes = 998;
 // The boundary's collision suffix: "." and 8 hex digits.
 constexpr size_t kBoundarySuffixBytes = 9;
 
@@ -181,6 +183,9 @@ std::string returned_headers(std::string_view original) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) break;  // the end of the header section
     if (out.size() + line.size() + 2 > kMaxReturnedHeaderBytes) break;
+    // RFC 5322 2.1.1: no line over 998 octets. A longer one cannot be sent on as is, and
+    // cutting a header line would change what it says: the copy ends before it.
+    if (line.size() > kMaxLineBytes) break;
     for (char c : line) out += c == '\r' ? ' ' : c;
     out += kCrlf;
     pos = end + 1;

@@ -16,7 +16,7 @@
 //   - to_field() writes an addr-spec for To:/From:, quoting a local part that is not a
 //     dot-atom (RFC 5322 3.4.1) and masking control octets;
 //   - returned_headers() takes the original's header section only, CRLF line ends, cut
-//     at kMaxReturnedHeaderBytes at a line end;
+//     at kMaxReturnedHeaderBytes at a line end, and before any line over 998 octets;
 //   - pick_boundary() returns a boundary that occurs in none of the parts (RFC 2046
 //     5.1.1).
 #pragma once

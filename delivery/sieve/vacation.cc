@@ -154,6 +154,30 @@ std::string crlf_lines(std::string_view in) {
   return out;
 }
 
+// RFC 5322 2.1.1: lines of at most 998 octets. The entity's body is sent as the script
+// wrote it (its transfer encoding is the script's); a longer line is broken, which an
+// SMTP server would otherwise do or refuse (Pigeonhole passes it on as is).
+std::string break_long_lines(const std::string& body) {
+  constexpr size_t kMaxLine = 998;
+  std::string out;
+  size_t column = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\r' && i + 1 < body.size() && body[i + 1] == '\n') {
+      out += kCrlf;
+      ++i;
+      column = 0;
+      continue;
+    }
+    if (column == kMaxLine) {
+      out += kCrlf;
+      column = 0;
+    }
+    out += body[i];
+    ++column;
+  }
+  return out;
+}
+
 mime_entity parse_mime_entity(std::string_view reason) {
   const std::string text = crlf_lines(reason);
   const mail::header_block block = mail::parse_header_block(text);
@@ -179,6 +203,7 @@ mime_entity parse_mime_entity(std::string_view reason) {
     e.body = text;  // no header at all: the whole reason is the body
   }
   if (e.body.size() < 2 || e.body.compare(e.body.size() - 2, 2, kCrlf) != 0) e.body += kCrlf;
+  e.body = break_long_lines(e.body);
   return e;
 }
 

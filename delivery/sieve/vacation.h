@@ -47,8 +47,9 @@
 //   the body: without :mime, text/plain; charset=utf-8 with the reason (transfer
 //     encoding by outgoing_message.h); with :mime, the reason is a MIME entity: its
 //     Content-* fields become the reply's (every other field it holds is dropped: a
-//     script may not add Bcc:) and its body follows as written, CRLF line ends; an
-//     entity without Content-Type is text/plain (RFC 2045 5.2).
+//     script may not add Bcc:) and its body follows as written, CRLF line ends, a line
+//     over 998 octets broken (RFC 5322 2.1.1); an entity without Content-Type is
+//     text/plain (RFC 2045 5.2).
 // Departure: Pigeonhole copies the :mime entity's header block whole; we keep only its
 // Content-* fields, so a hostile script cannot inject header fields.
 #pragma once

@@ -324,6 +324,10 @@ TEST(VacationReply, MimeEntityAsGiven) {
   EXPECT_EQ(p->msg.parts[1].body, "I'm at the beach relaxing.  Mmmm, surf...\r\n");
   EXPECT_EQ(p->msg.parts[2].type.subtype, "html");
   EXPECT_EQ(p->msg.missing_boundaries, 0u);
+  // A body line over 998 octets is broken (RFC 5322 2.1.1).
+  a.reason = "Content-Type: text/plain\r\n\r\n" + std::string(2000, 'y') + "\r\n";
+  auto l = reply_to(a);  // reply_to checks every line
+  EXPECT_EQ(l->msg.parts[0].body, std::string(998, 'y') + "\r\n" + std::string(998, 'y') + "\r\n" + std::string(4, 'y') + "\r\n");
   // An entity with no header at all is a text/plain body (RFC 2045 5.2).
   a.reason = "just text\n";
   auto q = reply_to(a);
@@ -467,6 +471,15 @@ TEST(RejectNotice, NoInjectionThroughReasonRecipientOrOriginal) {
   EXPECT_EQ(field(*p, "Subject"), "Rejected: x Bcc: v@x");
   // No subject: Pigeonhole's fixed one.
   EXPECT_EQ(field(*reject("no", "From: a@b.example\r\n\r\n"), "Subject"), "Automatically rejected mail");
+}
+
+TEST(RejectNotice, LongHeaderLinesStayOut) {
+  // RFC 5322 2.1.1: the returned header section ends before a line over 998 octets (the
+  // fuzz target found it; fuzz/regressions/sieve_outgoing_fuzz/).
+  const std::string original = "From: a@b.example\r\nX-Long: " + std::string(2000, 'x') + "\r\nTo: c@d\r\n\r\nbody\r\n";
+  auto p = reject("no", original);
+  ASSERT_EQ(p->msg.parts.size(), 4u);
+  EXPECT_EQ(p->msg.parts[3].body, "From: a@b.example\r\n");
 }
 
 TEST(RejectNotice, NeverToTheNullSenderOrADaemon) {
