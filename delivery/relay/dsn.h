@@ -45,7 +45,8 @@
 //     kMaxReturnedHeaderBytes (64 KiB, at a line end) when it has none or is longer: a
 //     10 MB header section or a message without a blank line costs 64 KiB, not the whole
 //     message (Postfix's bounce_size_limit is 50 kB for the whole returned message; we
-//     return headers only, so the cap is on them). Its line ends are made CRLF;
+//     return headers only, so the cap is on them). It also ends before a line over 998
+//     octets (RFC 5322 2.1.1), which could not be sent on. Its line ends are made CRLF;
 //   - the boundary is checked against all the content and gets a suffix that occurs in
 //     none of it (RFC 2046 5.1.1: it "must not appear inside any of the encapsulated
 //     parts"), so an original that guesses the queue id and the time cannot end a part.
