@@ -19,6 +19,7 @@
 #include "delivery/relay/notice_sender.h"
 #include "delivery/relay/relay_agent.h"
 #include "delivery/relay/route.h"
+#include "delivery/sieve/script_store.h"
 #include "delivery/sink/local_sink.h"
 #include "delivery/auth/authenticator.h"
 #include "mail/charset.h"
@@ -33,6 +34,7 @@
 #include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
 #include "tools/ringmail/relay_flags.h"
+#include "tools/ringmail/sieve_flags.h"
 
 ABSL_FLAG(uint16_t, smtp_port, 2525, "SMTP (MX) port; 25 in production; 0 = off");
 ABSL_FLAG(uint16_t, submission_port, 1587,
@@ -145,6 +147,11 @@ struct mail_services::shard_state {
   imap::sort_cache imap_sorts;  // SORT/THREAD values (issue 11)
   imap::shard_context imap;
   pop3::shard_context pop3;
+  // Sieve (issue 14): this shard's script store (the scripts of the users it owns, and
+  // their compiled programs), and every shard's, for sieve::with_scripts from ManageSieve
+  // sessions and deliveries on any shard. Read-only once start() returns.
+  std::unique_ptr<sieve::script_store> scripts;
+  sieve::script_store_set script_stores;
 };
 
 mail_services::mail_services(mail_settings settings) : settings_(std::move(settings)) {}
@@ -192,6 +199,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   dns.servers = absl::GetFlag(FLAGS_dns_servers);
   auto relay_settings = relay_settings_from_flags(settings_.hostname);
   if (!relay_settings.ok()) return relay_settings.status();
+  auto sieve_settings = sieve_store_settings_from_flags();
+  if (!sieve_settings.ok()) return sieve_settings.status();
   const std::string queue_root = settings_.data_dir + "/queue";
 
   const uint16_t smtp_port = absl::GetFlag(FLAGS_smtp_port);
@@ -277,6 +286,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         qo.file_mode = wo.file_mode;
         st.queue = std::make_unique<queue::queue_store>(queue_root, qo, *st.writer, set.offload());
         control_shards_[i].store = st.queue.get();
+        st.scripts = std::make_unique<sieve::script_store>(sieve_settings->global_dir, sieve_settings->limits,
+                                                           set.offload());
         const auto idle = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_mailbox_idle_close));
         if (idle.count() > 0) {
           const auto period = std::max(std::chrono::milliseconds(1000), idle / 4);
@@ -286,6 +297,11 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       });
     }
     for (auto& p : made) p.get_future().get();
+  }
+  {
+    sieve::script_store_set scripts;
+    for (unsigned i = 0; i < set.size(); ++i) scripts.push_back(shards_[i]->scripts.get());
+    for (unsigned i = 0; i < set.size(); ++i) shards_[i]->script_stores = scripts;
   }
   // Every shard's queue is read back before any session can add to it (queue_store.h:
   // load_all must complete first); a spool that cannot be read stops the start.

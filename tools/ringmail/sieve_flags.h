@@ -1,0 +1,22 @@
+// The Sieve flags of `ringmail serve` (issue 14): where `include :global` looks and the
+// per-user limits of the script store (delivery/sieve/script_store.h), which ManageSieve
+// enforces on upload (RFC 5804 QUOTA/MAXSCRIPTS, QUOTA/MAXSIZE) and delivery on hand-made
+// scripts. Pigeonhole's setting names are given in each flag's help.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "delivery/sieve/script_store.h"
+
+namespace ringmail::tools {
+
+struct sieve_store_settings {
+  std::string global_dir;  // "" : no global scripts
+  sieve::script_limits limits;
+};
+
+// Errors name the flag ("--sieve_max_scripts: ...") and stop the server from starting.
+absl::StatusOr<sieve_store_settings> sieve_store_settings_from_flags();
+
+}  // namespace ringmail::tools
