@@ -13,6 +13,7 @@
 #pragma once
 
 #include <ctime>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "delivery/sieve/address_part.h"
 #include "delivery/sieve/interpreter.h"
 #include "delivery/sieve/program.h"
 #include "delivery/sieve/result.h"
@@ -82,9 +84,18 @@ class run_state {
   absl::StatusOr<bool> test_date(scope& s, const compiled_test& t);
   absl::StatusOr<bool> test_duplicate(scope& s, const compiled_test& t);
   absl::StatusOr<bool> test_environment(scope& s, const compiled_test& t);
-  // Header fields `name` with :index / :last applied (RFC 5260 6).
-  std::vector<std::string> indexed_values(const checked_arguments& a, std::string_view name,
-                                          bool decode) const;
+  // The fields [first, last) of `count` fields that :index / :last select (RFC 5260 6):
+  // all of them without :index, one or none with it.
+  static std::pair<size_t, size_t> indexed(const checked_arguments& a, size_t count);
+
+  // The message's header as the tests ask for it, cached for the run: the values of the
+  // fields named `name` (message_view::header_values), and their address lists. Tests ask
+  // the same few fields again and again (a 50-rule script asks From and Subject dozens of
+  // times); editheader clears the cache (forget_header()). std::deque: references to
+  // entries stay valid while later entries are added.
+  const std::vector<std::string>& header(std::string_view name, bool decode);
+  const std::vector<std::vector<matching::parsed_address>>& addresses(std::string_view name);
+  void forget_header();
 
   // Shared helpers (run_commands.cc).
   absl::Status step(source_location where);
@@ -106,6 +117,28 @@ class run_state {
   std::string internal_flags_;  // imap4flags' internal variable (RFC 5232 3)
   std::vector<std::pair<std::string, bool>> included_;  // (name, global) included so far
   std::vector<std::pair<std::string, bool>> duplicates_;  // (duplicate_id, answer) this run
+  // The body under each transform asked for so far: decoding and HTML rendering cost far
+  // more than matching, and a script asks several body tests of one message (editheader
+  // does not change the body, so the cache holds for the whole run).
+  struct body_entry {
+    body_transform transform;
+    std::vector<std::string> content_types;
+    std::vector<std::string> values;
+  };
+  std::vector<body_entry> bodies_;
+  struct header_entry {
+    std::string name;
+    bool decode;
+    std::vector<std::string> values;
+  };
+  std::deque<header_entry> headers_;
+  struct address_entry {
+    std::string name;
+    std::vector<std::vector<matching::parsed_address>> fields;  // one list per field
+  };
+  std::deque<address_entry> addresses_;
+  const std::vector<std::string>& body(body_transform transform,
+                                       const std::vector<std::string>& content_types);
   size_t steps_ = 0;
 };
 

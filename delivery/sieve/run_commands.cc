@@ -373,11 +373,13 @@ absl::StatusOr<flow> run_state::run_command(scope& s, const compiled_command& cc
         // Past message_view_limits::max_added_headers the field is dropped, as
         // Pigeonhole drops edits past its limits (with a warning).
         message_.add_header(*name, *text, a.find(tag_id::last) != nullptr);
+        forget_header();  // later tests see the edited header (RFC 5293 5)
       }
       break;
     }
     case command_id::deleteheader:
       st = run_deleteheader(s, cc);
+      forget_header();
       break;
   }
   if (!st.ok()) return st;

@@ -69,15 +69,41 @@ absl::StatusOr<bool> run_state::match(scope& s, const compiled_test& t, const va
   return match_with(s, t.spec, t.keys, keys, values, t.source->where, t.source->id);
 }
 
-std::vector<std::string> run_state::indexed_values(const checked_arguments& a,
-                                                   std::string_view name, bool decode) const {
-  std::vector<std::string> values = message_.header_values(name, decode);
+std::pair<size_t, size_t> run_state::indexed(const checked_arguments& a, size_t count) {
   const checked_tag* index = a.find(tag_id::index);
-  if (index == nullptr) return values;
+  if (index == nullptr) return {0, count};
   const uint64_t n = index->parameter.number;
-  if (n == 0 || n > values.size()) return {};
-  const size_t at = a.find(tag_id::last) != nullptr ? values.size() - n : n - 1;
-  return {std::move(values[at])};
+  if (n == 0 || n > count) return {0, 0};
+  const size_t at = a.find(tag_id::last) != nullptr ? count - n : n - 1;
+  return {at, at + 1};
+}
+
+const std::vector<std::string>& run_state::header(std::string_view name, bool decode) {
+  for (const header_entry& e : headers_) {
+    if (e.decode == decode && mail::equals_ignore_case(e.name, name)) return e.values;
+  }
+  headers_.push_back({std::string(name), decode, message_.header_values(name, decode)});
+  return headers_.back().values;
+}
+
+const std::vector<std::vector<matching::parsed_address>>& run_state::addresses(
+    std::string_view name) {
+  for (const address_entry& e : addresses_) {
+    if (mail::equals_ignore_case(e.name, name)) return e.fields;
+  }
+  const std::vector<std::string>& fields = header(name, /*decode=*/false);
+  address_entry& entry = addresses_.emplace_back();
+  entry.name = std::string(name);
+  entry.fields.reserve(fields.size());
+  for (const std::string& field : fields) {
+    entry.fields.push_back(matching::parse_address_list(field));
+  }
+  return entry.fields;
+}
+
+void run_state::forget_header() {
+  headers_.clear();
+  addresses_.clear();
 }
 
 absl::StatusOr<bool> run_state::test_header(scope& s, const compiled_test& t) {
@@ -86,7 +112,9 @@ absl::StatusOr<bool> run_state::test_header(scope& s, const compiled_test& t) {
   if (!names.ok()) return names.status();
   std::vector<std::string> values;
   for (const std::string& name : *names) {
-    for (std::string& v : indexed_values(a, name, /*decode=*/true)) values.push_back(std::move(v));
+    const std::vector<std::string>& all = header(name, /*decode=*/true);
+    auto [first, last] = indexed(a, all.size());
+    values.insert(values.end(), all.begin() + first, all.begin() + last);
   }
   // RFC 5228 5.7: a header that is not there matches nothing (but :count counts 0).
   if (values.empty() && !is_count(t.spec)) return false;
@@ -100,8 +128,12 @@ absl::StatusOr<bool> run_state::test_address(scope& s, const compiled_test& t) {
   const matching::address_part part = to_matching(a.part);
   std::vector<std::string> values;
   for (const std::string& name : *names) {
-    for (const std::string& field : indexed_values(a, name, /*decode=*/false)) {
-      std::vector<matching::parsed_address> list = matching::parse_address_list(field);
+    const std::vector<std::string>& fields = header(name, /*decode=*/false);
+    const std::vector<std::vector<matching::parsed_address>>& lists = addresses(name);
+    auto [first, last] = indexed(a, fields.size());
+    for (size_t i = first; i < last; ++i) {
+      const std::string& field = fields[i];
+      const std::vector<matching::parsed_address>& list = lists[i];
       if (list.empty()) {
         // A field without a single address still gives one value, as Pigeonhole's
         // address test does (checked with sieve-test): an empty field ("Cc: ") is an
@@ -199,8 +231,10 @@ absl::StatusOr<bool> run_state::test_date(scope& s, const compiled_test& t) {
   } else {
     absl::StatusOr<std::string> name = expand(s, a.positional[0].string(), t.source->where);
     if (!name.ok()) return name.status();
-    for (const std::string& field : indexed_values(a, *name, /*decode=*/false)) {
-      std::string_view text = field;
+    const std::vector<std::string>& fields = header(*name, /*decode=*/false);
+    auto [first, last] = indexed(a, fields.size());
+    for (size_t i = first; i < last; ++i) {
+      std::string_view text = fields[i];
       // RFC 5260 4: in "Received" the date follows the last ";".
       if (mail::equals_ignore_case(*name, "received")) {
         size_t semi = text.rfind(';');
@@ -233,8 +267,8 @@ absl::StatusOr<bool> run_state::test_duplicate(scope& s, const compiled_test& t)
       if (!v.ok()) return v.status();
       header = *std::move(v);
     }
-    std::vector<std::string> values = message_.header_values(header, /*decode=*/false);
-    if (!values.empty() && !values.front().empty()) id = std::move(values.front());
+    const std::vector<std::string>& values = this->header(header, /*decode=*/false);
+    if (!values.empty() && !values.front().empty()) id = values.front();
   }
   if (!id) return false;
   action track;
@@ -282,6 +316,15 @@ absl::StatusOr<bool> run_state::test_environment(scope& s, const compiled_test& 
   else if (item == "remote-ip") v = &environment_.remote_ip;
   if (v == nullptr || v->empty()) return false;
   return match(s, t, a.positional[1], {*v});
+}
+
+const std::vector<std::string>& run_state::body(body_transform transform,
+                                                const std::vector<std::string>& content_types) {
+  for (const body_entry& e : bodies_) {
+    if (e.transform == transform && e.content_types == content_types) return e.values;
+  }
+  bodies_.push_back({transform, content_types, message_.body(transform, content_types)});
+  return bodies_.back().values;
 }
 
 absl::StatusOr<bool> run_state::test(scope& s, const compiled_test& t) {
@@ -339,8 +382,7 @@ absl::StatusOr<bool> run_state::test(scope& s, const compiled_test& t) {
         if (!v.ok()) return v.status();
         types = *std::move(v);
       }
-      std::vector<std::string> values = message_.body(transform_of(a), types);
-      return match(s, t, a.positional[0], values);
+      return match(s, t, a.positional[0], body(transform_of(a), types));
     }
     case test_id::date:
     case test_id::currentdate:
@@ -354,8 +396,8 @@ absl::StatusOr<bool> run_state::test(scope& s, const compiled_test& t) {
       return true;
     }
     case test_id::spamtest: {
-      std::vector<std::string> score = message_.header_values("X-Spam-Score", false);
-      std::vector<std::string> status = message_.header_values("X-Spam-Status", false);
+      const std::vector<std::string>& score = header("X-Spam-Score", false);
+      const std::vector<std::string>& status = header("X-Spam-Status", false);
       std::optional<std::string_view> sc, st;
       if (!score.empty()) sc = score.front();
       if (!status.empty()) st = status.front();
