@@ -25,12 +25,13 @@ bool has_global_prefix(std::string_view name) {
          mail::equals_ignore_case(name.substr(0, kGlobalPrefixSize), kGlobalPrefix);
 }
 
-// RFC 5293 section 9 leaves the choice of protected fields to the implementation and
-// asks to protect trace fields; Pigeonhole protects Received and Auto-Submitted
-// whatever its configuration says (ext-editheader-common.c), so scripts can neither
-// hide a message's path nor make an auto-reply look human. addheader/deleteheader of
-// one of them is ignored, as Pigeonhole ignores it at run time (with a warning).
-bool protected_header(std::string_view name) {
+// Fields a script may not delete. Pigeonhole forbids deleting Received and
+// Auto-Submitted whatever its configuration says (its sieve_editheader_forbid_delete
+// documentation: "always forbidden"), so a script can neither hide a message's path nor
+// make an auto-reply look human; adding them is allowed, as in Pigeonhole (seen with
+// sieve-test). A deleteheader of one of them is ignored, as Pigeonhole ignores it at run
+// time (with a warning).
+bool undeletable_header(std::string_view name) {
   return mail::equals_ignore_case(name, "received") ||
          mail::equals_ignore_case(name, "auto-submitted");
 }
@@ -225,7 +226,7 @@ absl::Status run_state::run_deleteheader(scope& s, const compiled_command& c) {
   const checked_arguments& a = c.source->arguments;
   absl::StatusOr<std::string> name = expand(s, a.positional[0].string(), c.source->where);
   if (!name.ok()) return name.status();
-  if (protected_header(*name)) return absl::OkStatus();
+  if (undeletable_header(*name)) return absl::OkStatus();
   size_t index = 0;
   if (const checked_tag* i = a.find(tag_id::index); i != nullptr) index = i->parameter.number;
   const bool last = a.find(tag_id::last) != nullptr;
@@ -369,12 +370,10 @@ absl::StatusOr<flow> run_state::run_command(scope& s, const compiled_command& cc
       if (!name.ok()) return name.status();
       absl::StatusOr<std::string> text = expand(s, a.positional[1].string(), c.where);
       if (!text.ok()) return text.status();
-      if (!protected_header(*name)) {
-        // Past message_view_limits::max_added_headers the field is dropped, as
-        // Pigeonhole drops edits past its limits (with a warning).
-        message_.add_header(*name, *text, a.find(tag_id::last) != nullptr);
-        forget_header();  // later tests see the edited header (RFC 5293 5)
-      }
+      // Past message_view_limits::max_added_headers the field is dropped, as Pigeonhole
+      // drops edits past its limits (with a warning).
+      message_.add_header(*name, *text, a.find(tag_id::last) != nullptr);
+      forget_header();  // later tests see the edited header (RFC 5293 5)
       break;
     }
     case command_id::deleteheader:
