@@ -14,8 +14,9 @@
 // clamped to [min_vacation_seconds, max_vacation_seconds] (Pigeonhole's
 // sieve_vacation_min_period = 1d; RFC 5230 4.1: the minimum :days "SHOULD be 1"; RFC 6131
 // allows a lower one, so min is a setting). Departure: Pigeonhole's
-// sieve_vacation_max_period defaults to 0, no upper limit; we cap at 60 days (RFC 5230
-// 4.1 lets a site impose a maximum), so an entry, and a damaged expiry, cannot live on.
+// sieve_vacation_max_period defaults to 0, no upper limit (and the interpreter passes
+// periods on unbounded, as Pigeonhole); we cap at one year (RFC 5230 4.1 lets a site
+// impose a maximum), so an entry, and a damaged expiry, cannot live on for ever.
 // Duplicate periods are clamped to max_duplicate_seconds (Pigeonhole's
 // sieve_duplicate_max_period = 7d); 0 records nothing.
 //
@@ -60,7 +61,7 @@ inline constexpr size_t kFileHeaderBytes = 64;
 struct memory_limits {
   size_t max_entries = 4096;                        // ~450 KiB of file at most
   uint64_t min_vacation_seconds = 86400;            // Pigeonhole's sieve_vacation_min_period
-  uint64_t max_vacation_seconds = 60 * 86400;       // ours; Pigeonhole has none by default
+  uint64_t max_vacation_seconds = 365 * 86400;      // ours; Pigeonhole has none by default
   uint64_t max_duplicate_seconds = 7 * 86400;       // ... sieve_duplicate_max_period
 };
 
