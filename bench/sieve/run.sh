@@ -286,7 +286,7 @@ run_one() {
 }
 
 # Other work on the machine shows in both sides' figures; the report prints this.
-load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
 # Warm-up, unmeasured; then both start the measured runs from the same state.
 for server in dovecot ringmail; do run_one "$server" 0 $((4 * nusers)); done
 log "warm-up done (dovecot ${rate[dovecot:0]} msgs/s, ringmail ${rate[ringmail:0]} msgs/s)"
@@ -370,7 +370,8 @@ echo
 echo "Sieve at delivery: LMTP, $messages messages over $sessions sessions per run, $nusers users each with" \
      "bench/sieve/rules.sieve active (50 rules), $corpus distinct messages (make_messages.py --seed 1)"
 echo "measured at commit $commit, $(date -u +%Y-%m-%dT%H:%MZ); $("$ringmail_bin" --version 2>/dev/null | head -n 1)"
-echo "ringmail_shards=$shards cpus=$(nproc) load_average_at_start=$load_at_start kernel=$(uname -r) disk=$(stat -f -c %T "$work")" \
+echo "ringmail_shards=$shards cpus=$(nproc) loadavg_start=$load_at_start loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" \
+     "kernel=$(uname -r) disk=$(stat -f -c %T "$work")" \
      "dovecot=$(dovecot --version | cut -d' ' -f1)" \
      "pigeonhole=$(dpkg-query -W -f '${Version}' dovecot-sieve 2>/dev/null || echo '?')"
 echo
