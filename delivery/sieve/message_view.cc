@@ -10,7 +10,6 @@
 
 #include <algorithm>
 
-#include "mail/encoding.h"
 #include "mail/header.h"
 #include "mail/html_text.h"
 #include "mail/rfc2047.h"
@@ -110,43 +109,20 @@ bool needs_encoding(std::string_view value) {
   return false;
 }
 
-// Length of the UTF-8 sequence starting with `lead` (1 for a stray byte).
-size_t utf8_length(unsigned char lead) {
-  if (lead >= 0xF0 && lead <= 0xF4) return 4;
-  if (lead >= 0xE0) return lead <= 0xEF ? 3 : 1;
-  if (lead >= 0xC2) return 2;
-  return 1;
-}
-
-// RFC 2047 "B" encoded words of `utf8` (repaired to valid UTF-8 first), each at most 75
-// characters (RFC 2047 2) and never splitting a character (RFC 2047 5: "each encoded-word
-// MUST represent an integral number of characters"), separated by a fold.
+// RFC 2047 "B" encoded words of the value (mail::encode_header_words: at most 75 octets
+// each, whole characters, RFC 2047 2 and 5), one a line: the separating spaces become
+// folds, and the first word leaves room for "Name: " in 76 characters.
 std::string encode_words(std::string_view name, std::string_view value) {
-  std::string utf8;
-  mail::repair_utf8(value, utf8);
-  // "=?UTF-8?B?" + base64 + "?=" = 12 + 4*ceil(n/3) <= 75  ->  n <= 45; the first word
-  // shares its line with "Name: " (78 characters a line, RFC 5322 2.1.1), so it is
-  // shorter (a name too long for that gets at least one character a word).
-  constexpr size_t max_chunk = 45;
-  size_t first_room = name.size() + 2 + 12 < 78 ? (78 - name.size() - 2 - 12) / 4 * 3 : 0;
+  size_t used = name.size() + 2;
+  std::string words = mail::encode_header_words(value, used < 76 ? 76 - used : 0);
   std::string out;
-  size_t pos = 0;
-  while (pos < utf8.size()) {
-    size_t limit = pos == 0 ? std::min(max_chunk, first_room) : max_chunk;
-    size_t end = pos;
-    while (end < utf8.size()) {
-      size_t len = std::min(utf8_length(static_cast<unsigned char>(utf8[end])), utf8.size() - end);
-      if (end + len - pos > limit) break;
-      end += len;
+  out.reserve(words.size() + words.size() / 32);
+  for (char c : words) {
+    if (c == ' ') {
+      out += "\r\n ";
+    } else {
+      out.push_back(c);
     }
-    if (end == pos) {  // no room: one whole character
-      end = pos + std::min(utf8_length(static_cast<unsigned char>(utf8[pos])), utf8.size() - pos);
-    }
-    if (!out.empty()) out += "\r\n ";
-    out += "=?UTF-8?B?";
-    out += mail::encode_base64(std::string_view(utf8).substr(pos, end - pos));
-    out += "?=";
-    pos = end;
   }
   return out;
 }
