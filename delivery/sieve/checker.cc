@@ -12,6 +12,7 @@
 #include "delivery/sieve/checker_address.h"
 #include "delivery/sieve/encoded_character.h"
 #include "delivery/sieve/extensions.h"
+#include "delivery/sieve/imap4flags.h"
 #include "delivery/sieve/lexer.h"
 #include "mail/charset.h"
 #include "mail/header.h"
@@ -58,22 +59,6 @@ bool is_zone(std::string_view s) {
     if (s[i] < '0' || s[i] > '9') return false;
   }
   return s[3] <= '5';
-}
-
-// RFC 5232 3 / RFC 3501 9: a flag is a system flag (\\Seen ... \\Draft; \\Recent cannot
-// be set) or a keyword atom (no atom-specials, ASCII).
-bool is_imap_flag(std::string_view flag) {
-  if (flag.empty()) return false;
-  if (flag[0] == '\\') {
-    for (std::string_view system : {"\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"}) {
-      if (mail::equals_ignore_case(flag, system)) return true;
-    }
-    return false;
-  }
-  return std::all_of(flag.begin(), flag.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u > 32 && u < 127 && std::strchr("(){%*\"\\]", c) == nullptr;
-  });
 }
 
 std::optional<relation> parse_relation(std::string_view s) {

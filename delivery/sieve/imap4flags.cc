@@ -15,9 +15,11 @@ bool contains(const std::vector<std::string>& flags, std::string_view flag) {
   return false;
 }
 
-void add_unique(std::vector<std::string>& flags, const std::vector<std::string>& flag_strings) {
+void add_unique(std::vector<std::string>& flags, const std::vector<std::string>& flag_strings,
+                bool valid_only) {
   for (const std::string& s : flag_strings) {
     for (std::string& f : split_flags(s)) {
+      if (valid_only && !is_imap_flag(f)) continue;
       if (!contains(flags, f)) flags.push_back(std::move(f));
     }
   }
@@ -39,20 +41,20 @@ std::vector<std::string> split_flags(std::string_view list) {
 
 std::string set_flags(const std::vector<std::string>& flag_strings) {
   std::vector<std::string> flags;
-  add_unique(flags, flag_strings);
+  add_unique(flags, flag_strings, true);
   return absl::StrJoin(flags, " ");
 }
 
 std::string add_flags(std::string_view current, const std::vector<std::string>& flag_strings) {
   std::vector<std::string> flags;
-  add_unique(flags, {std::string(current)});
-  add_unique(flags, flag_strings);
+  add_unique(flags, {std::string(current)}, false);
+  add_unique(flags, flag_strings, true);
   return absl::StrJoin(flags, " ");
 }
 
 std::string remove_flags(std::string_view current, const std::vector<std::string>& flag_strings) {
   std::vector<std::string> gone;
-  add_unique(gone, flag_strings);
+  add_unique(gone, flag_strings, false);
   std::vector<std::string> flags;
   for (std::string& f : split_flags(current)) {
     if (!contains(gone, f) && !contains(flags, f)) flags.push_back(std::move(f));

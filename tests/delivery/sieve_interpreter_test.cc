@@ -754,6 +754,12 @@ TEST(Imap4flags, Lists) {
   EXPECT_EQ(set_flags({"a A", "b"}), "a b");
   EXPECT_EQ(add_flags("a b", {"B c"}), "a b c");
   EXPECT_EQ(remove_flags("a b c", {"B", "x"}), "a c");
+  // Flags that cannot be IMAP flags are dropped, as Pigeonhole drops them.
+  EXPECT_EQ(set_flags({"\\Foo \\RECENT a(b \\seen $ok"}), "\\seen $ok");
+  EXPECT_EQ(add_flags("$x", {"b]"}), "$x");
+  EXPECT_TRUE(is_imap_flag("\\Draft"));
+  EXPECT_FALSE(is_imap_flag("\\Recent"));
+  EXPECT_FALSE(is_imap_flag("a\"b"));
 }
 
 }  // namespace
