@@ -101,7 +101,10 @@ bool valid_field_name(std::string_view name) {
   return true;
 }
 
+// Non-ASCII and control octets need RFC 2047; so does "=?", which a reader would take
+// for the start of an encoded word (Pigeonhole's tests see such a value as written).
 bool needs_encoding(std::string_view value) {
+  if (value.find("=?") != std::string_view::npos) return true;
   for (char c : value) {
     auto u = static_cast<unsigned char>(c);
     if (u >= 0x80 || (u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7f) return true;

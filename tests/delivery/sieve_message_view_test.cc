@@ -142,6 +142,10 @@ TEST_F(MessageViewTest, AddHeaderEncodesNonAsciiAndFoldsLongValues) {
   ASSERT_TRUE(view.add_header("X-Long", words, true));
   std::string trimmed_words = words.substr(0, words.size() - 1);
   EXPECT_EQ(view.header_values("x-long"), strings{trimmed_words});
+  // An encoded-word look-alike is encoded, so tests see it as written.
+  ASSERT_TRUE(view.add_header("X-Enc", "=?UTF-8?Q?a?=", true));
+  EXPECT_EQ(view.header_values("x-enc"), strings{"=?UTF-8?Q?a?="});
+  EXPECT_EQ(view.delete_header("x-enc", 0, false, always), 1u);
   ASSERT_TRUE(view.add_header("X-Lines", "one\r\ntwo\nthree", true));
   EXPECT_EQ(view.header_values("x-lines"), strings{"one two three"});
 
