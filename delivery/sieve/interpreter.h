@@ -65,6 +65,13 @@ struct run_limits {
   size_t max_redirects = 4;          // Pigeonhole's sieve_max_redirects
   size_t max_include_depth = 10;     // RFC 6609 asks for a limit; Pigeonhole's is 10
   size_t max_vacation_per_run = 1;   // RFC 5230: one response per message
+  // The worst-case matching work of a run, over all tests (steps count tests, not their
+  // cost): :regex charges the square of each subject (cut to 4 KiB; glibc's search is
+  // quadratic at worst, about 50 ms for a hostile 4 KiB subject), a :matches key with
+  // "?" value length times key length, other matches their lengths. 4 * 10^8 is about
+  // 24 worst-case 4 KiB :regex subjects (~1 s), or 40,000 :regex tests on 100-byte
+  // headers: far above a real script, a bound on a hostile one.
+  uint64_t max_match_work = 400'000'000;
   matching::match_limits match;
   matching::variable_limits variables;
 };

@@ -140,6 +140,7 @@ class run_state {
   const std::vector<std::string>& body(body_transform transform,
                                        const std::vector<std::string>& content_types);
   size_t steps_ = 0;
+  uint64_t match_work_ = 0;  // run_limits::max_match_work
 };
 
 // "line L, column C" for error texts.

@@ -29,6 +29,33 @@ body_transform transform_of(const checked_arguments& a) {
   return body_transform::text;  // RFC 5173 5: ":text" is the default
 }
 
+// The worst-case work of matching `values` against `keys` (see run_limits::max_match_work):
+// :regex costs the square of each (cut) subject, glibc's unanchored search being
+// quadratic in the worst case (match_regex.h); a :matches key with "?" costs value length
+// times key length (its segments are found by a direct scan, match.h), at most the
+// per-match step limit; everything else is linear in the value.
+uint64_t match_work(const matching::match_spec& spec, const std::vector<std::string>& keys,
+                    const std::vector<std::string>& values, const run_limits& limits,
+                    size_t regex_subject_bytes) {
+  uint64_t work = 0;
+  const bool relational = spec.value_relation || spec.count_relation;
+  for (const std::string& key : keys) {
+    const bool scan = !relational && spec.type == matching::match_type::matches &&
+                      key.find('?') != std::string::npos;
+    for (const std::string& v : values) {
+      if (!relational && spec.type == matching::match_type::regex) {
+        const uint64_t n = std::min(v.size(), regex_subject_bytes);
+        work += n * n;
+      } else if (scan) {
+        work += std::min<uint64_t>(uint64_t{v.size()} * key.size(), limits.match.max_steps);
+      } else {
+        work += v.size() + key.size();
+      }
+    }
+  }
+  return work;
+}
+
 }  // namespace
 
 absl::StatusOr<bool> run_state::match_with(scope& s, const matching::match_spec& spec,
@@ -39,12 +66,24 @@ absl::StatusOr<bool> run_state::match_with(scope& s, const matching::match_spec&
                                            std::optional<test_id> test) {
   std::optional<matching::compiled_match> runtime;
   const matching::compiled_match* m = compiled ? &*compiled : nullptr;
+  std::vector<std::string> expanded_keys;
   if (m == nullptr) {
     // Keys with variable references: expanded now, compiled for this evaluation.
     absl::StatusOr<std::vector<std::string>> expanded = expand_list(s, keys);
     if (!expanded.ok()) return expanded.status();
-    absl::StatusOr<matching::compiled_match> c = matching::compiled_match::compile(
-        spec, test ? test_keys(*test, *std::move(expanded)) : *std::move(expanded));
+    expanded_keys = test ? test_keys(*test, *std::move(expanded)) : *std::move(expanded);
+  }
+  // Charged before matching (a match may stop early: the estimate is an upper bound).
+  match_work_ += match_work(spec, m != nullptr ? keys.strings : expanded_keys, values, limits_,
+                            matching::regex_limits{}.max_subject_bytes);
+  if (match_work_ > limits_.max_match_work) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        where_text(where), ": the script's matching work went past the limit (",
+        limits_.max_match_work, "; :regex over long values costs the most)"));
+  }
+  if (m == nullptr) {
+    absl::StatusOr<matching::compiled_match> c =
+        matching::compiled_match::compile(spec, expanded_keys);
     if (!c.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat(where_text(where), ": ", c.status().message()));

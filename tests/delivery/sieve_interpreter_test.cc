@@ -726,6 +726,25 @@ TEST_F(InterpreterTest, ManyStarsOverALargeHeader) {
   }
 }
 
+TEST_F(InterpreterTest, HostileRegexOverManyLongFieldsHitsTheMatchWorkLimit) {
+  std::string message;
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&message, "X-Long: ", std::string(4000, 'a'), "\r\n");
+  message += "\r\nbody\r\n";
+  auto start = std::chrono::steady_clock::now();
+  run_result r = run(R"(require "regex";
+if header :regex "x-long" "(a|aa)*c" { discard; })",
+                     message);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  ASSERT_TRUE(r.error);
+  EXPECT_NE(r.error->find("matching work went past the limit"), std::string::npos) << *r.error;
+  // The same test over one field is within the limit.
+  limits_.max_match_work = 20'000'000;
+  r = run(R"(require "regex";
+if header :regex "x-long" "a+" { discard; })",
+          absl::StrCat("X-Long: ", std::string(4000, 'a'), "\r\n\r\nbody\r\n"));
+  EXPECT_EQ(describe(r), "discard");
+}
+
 TEST_F(InterpreterTest, HugeVariableExpansion) {
   std::string script = "require [\"variables\", \"fileinto\"];\nset \"a\" \"";
   script += std::string(4000, 'x');
