@@ -35,9 +35,10 @@
 // for text/plain.
 //
 // Editheader (RFC 5293): tests see an added value with its leading white space (trailing
-// removed), as Pigeonhole does. An added value that is not printable ASCII is written as RFC
-// 2047 "B" encoded words in UTF-8 (section 4), an ASCII one folded at white space within
-// 78 characters a line where its words allow; line breaks inside a value become folds.
+// removed), as Pigeonhole does. An added value that is not printable ASCII, or holds "=?",
+// is written as RFC 2047 "B" encoded words in UTF-8 (section 4; mail::encode_header_words,
+// one word a line), an ASCII one folded at white space within 78 characters a line where
+// its words allow; line breaks inside a value become folds.
 // Received and Auto-Submitted are never deleted (RFC 5293 7, as Pigeonhole). The stored
 // header keeps every original byte not deleted: malformed lines travel with the field
 // before them, and the fields past mail/limits.h's max_header_fields (which tests do not
