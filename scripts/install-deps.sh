@@ -25,6 +25,9 @@ packages=(
   # real IMAP clients for the end-to-end tests: Roundcube (run with `php -S`) driven by
   # headless Chromium (tests/tools/roundcube_test.sh), mbsync (tests/tools/imap_mbsync_test.sh)
   roundcube-core roundcube-plugins php-cli php-sqlite3 chromium python3-websocket isync
+  # real ManageSieve clients (tests/tools/managesieve_test.sh): sieve-connect, and Net_Sieve,
+  # the library of Roundcube's managesieve plugin
+  sieve-connect php-net-sieve
   # offlineimap3 (tests/tools/imap_offlineimap_test.sh)
   offlineimap3
   # tests and benchmarks

@@ -85,7 +85,7 @@ class Server:
         self.proc = subprocess.Popen(
             [ARGS.ringmail, "serve", "--spam_scan=false", f"--data_dir={ARGS.data_dir}", "--shards=2",
              f"--smtp_port={self.smtp_port}", "--lmtp_port=0", f"--imap_port={self.imap_port}",
-             "--imaps_port=0", "--pop3_port=0", "--pop3s_port=0", "--submission_port=0", "--submissions_port=0", "--imap_allow_plaintext_auth", "--listen_address=127.0.0.1",
+             "--imaps_port=0", "--pop3_port=0", "--pop3s_port=0", "--managesieve_port=0", "--submission_port=0", "--submissions_port=0", "--imap_allow_plaintext_auth", "--listen_address=127.0.0.1",
              "--hostname=mx.test", "--shutdown_grace=1s", "--log_level=info"],
             stdout=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent)
         log.close()

@@ -151,7 +151,7 @@ def main():
         port = sd.free_port()
         server = subprocess.Popen(
             [ringmail, "serve", "--spam_scan=false", "--data_dir=" + data_dir, "--shards=1",
-             "--smtp_port=0", "--lmtp_port=0", "--imap_port=%d" % port, "--imaps_port=0", "--pop3_port=0", "--pop3s_port=0", "--submission_port=0", "--submissions_port=0",
+             "--smtp_port=0", "--lmtp_port=0", "--imap_port=%d" % port, "--imaps_port=0", "--pop3_port=0", "--pop3s_port=0", "--managesieve_port=0", "--submission_port=0", "--submissions_port=0",
              "--imap_allow_plaintext_auth", "--listen_address=127.0.0.1",
              "--hostname=mx.test", "--shutdown_grace=1s"], stdout=log, stderr=log)
         deadline = time.time() + 20

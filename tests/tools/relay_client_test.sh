@@ -67,7 +67,7 @@ pdeath=()
 setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
 "${pdeath[@]}" "$ringmail" serve --spam_scan=false --data_dir="$data" --shards=2 --listen_address=127.0.0.1 \
   --hostname=mx.test --smtp_port="$p_smtp" --submission_port="$p_submission" --submissions_port=0 --lmtp_port=0 \
-  --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --shutdown_grace=1s --log_level=info \
+  --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --managesieve_port=0 --shutdown_grace=1s --log_level=info \
   2>>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 1 200); do

@@ -181,7 +181,7 @@ class Ringmail:
     """One `ringmail serve` with its own data directory."""
 
     ALL_LISTENERS_OFF = ["--smtp_port=0", "--lmtp_port=0", "--imap_port=0", "--imaps_port=0", "--pop3_port=0",
-                         "--pop3s_port=0", "--submission_port=0", "--submissions_port=0"]
+                         "--pop3s_port=0", "--managesieve_port=0", "--submission_port=0", "--submissions_port=0"]
     TEST_FLAGS = ["--spam_scan=false", "--shards=2", "--shutdown_grace=1s", "--log_level=info"]
 
     def __init__(self, binary, admin, work, name, flags, listen="127.0.0.1"):

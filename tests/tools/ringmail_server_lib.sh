@@ -51,7 +51,7 @@ ringmail_start() {
   [ -f "$log" ] && skip=$(stat -c %s "$log")
   setpriv --help 2>/dev/null | grep -q -- --pdeathsig && pdeath=(setpriv --pdeathsig KILL --)
   "${ringmail_runner[@]}" "${pdeath[@]}" "$ringmail" serve --smtp_port=0 --lmtp_port=0 --imap_port=0 --imaps_port=0 \
-    --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --listen_address=127.0.0.1 "$@" 2>>"$log" &
+    --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --managesieve_port=0 --listen_address=127.0.0.1 "$@" 2>>"$log" &
   ringmail_pid=$!
   local _
   for _ in $(seq 1 $((ringmail_ready_seconds * 20))); do

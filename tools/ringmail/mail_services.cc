@@ -25,6 +25,8 @@
 #include "mail/charset.h"
 #include "protocols/imap/session.h"
 #include "protocols/imap/sort_cache.h"
+#include "protocols/managesieve/session.h"
+#include "protocols/managesieve/store_access.h"
 #include "protocols/pop3/session.h"
 #include "protocols/smtp/session.h"
 #include "runtime/conn_limits.h"
@@ -60,6 +62,10 @@ ABSL_FLAG(absl::Duration, pop3_idle_timeout, absl::Minutes(10),
           "Close a logged-in POP3 session after this long without a command (RFC 1939: at least 10 minutes)");
 ABSL_FLAG(absl::Duration, pop3_login_timeout, absl::Minutes(3),
           "Close a POP3 connection that has not logged in after this long without a command");
+ABSL_FLAG(uint16_t, managesieve_port, 4190,
+          "ManageSieve port (RFC 5804, with STARTTLS), where users edit their Sieve filters; 4190 as Dovecot; 0 = off");
+ABSL_FLAG(bool, managesieve_allow_plaintext_auth, false,
+          "Allow AUTHENTICATE on the ManageSieve port before STARTTLS (passwords in the clear)");
 ABSL_FLAG(bool, imap_fts, true,
           "Answer IMAP SEARCH BODY/TEXT from the per-folder full-text index (<folder>/ringmail-fts); "
           "false: read every message, as before");
@@ -147,6 +153,9 @@ struct mail_services::shard_state {
   imap::sort_cache imap_sorts;  // SORT/THREAD values (issue 11)
   imap::shard_context imap;
   pop3::shard_context pop3;
+  // ManageSieve (issue 14): the sessions reach the scripts through the script stores.
+  std::unique_ptr<managesieve::store_access> managesieve_scripts;
+  managesieve::shard_context managesieve;
   // Sieve (issue 14): this shard's script store (the scripts of the users it owns, and
   // their compiled programs), and every shard's, for sieve::with_scripts from ManageSieve
   // sessions and deliveries on any shard. Read-only once start() returns.
@@ -241,6 +250,17 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   pop3->login_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_pop3_login_timeout));
   auto pop3s = std::make_shared<pop3::server_config>(*pop3);
   pop3s->implicit_tls = true;
+  const uint16_t managesieve_port = absl::GetFlag(FLAGS_managesieve_port);
+  auto managesieve = std::make_shared<managesieve::server_config>();
+  managesieve->hostname = settings_.hostname;
+  managesieve->tls = settings_.tls;
+  managesieve->allow_plaintext_auth = absl::GetFlag(FLAGS_managesieve_allow_plaintext_auth);
+  managesieve->max_errors = absl::GetFlag(FLAGS_max_errors);
+  managesieve->max_redirects = sieve::run_limits{}.max_redirects;
+  managesieve->max_script_bytes = sieve_settings->limits.max_script_bytes;
+  auto managesieve_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
+                                                          absl::GetFlag(FLAGS_max_connections_per_ip),
+                                                          /*exempt_loopback=*/true);
 
   // Training writes the Bayes store (--bayes_db / MariaDB / <data_dir>/bayes.sqlite) in the
   // user's own rows, as `ringmail-admin spam learn --user=...` does. The scanner classifies
@@ -343,6 +363,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.pop3.auth = st.auth.get();
       st.pop3.stores = &stores_;
       st.pop3.all = &pop3_shards_;
+      st.managesieve_scripts = std::make_unique<managesieve::store_access>(st.script_stores, mail_root);
+      st.managesieve.auth = st.auth.get();
+      st.managesieve.scripts = st.managesieve_scripts.get();
       // One DNS resolver per shard, on its ring: the relay's MX lookups and the DNSBLs.
       auto resolver = dns_resolver::create(*reactor::current(), dns);
       if (!resolver.ok()) {
@@ -400,6 +423,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       auto pop3_handler = [state](std::shared_ptr<pop3::server_config> config) -> session_handler {
         return [config, state](session& s) { return pop3::run_session(s, *config, state->pop3); };
       };
+      auto managesieve_handler = [state](std::shared_ptr<managesieve::server_config> config) -> session_handler {
+        return [config, state](session& s) { return managesieve::run_session(s, *config, state->managesieve); };
+      };
       const char* smtp_refusal = "421 4.7.0 Too many connections, try again later\r\n";
       const char* imap_refusal = "* BYE Too many connections, try again later\r\n";
       const char* pop3_refusal = "-ERR [SYS/TEMP] Too many connections, try again later.\r\n";
@@ -412,6 +438,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       open("imaps", imaps_port, true, imap_refusal, imap_limits, imap_handler(imaps));
       open("pop3", pop3_port, false, pop3_refusal, pop3_limits, pop3_handler(pop3));
       open("pop3s", pop3s_port, true, pop3_refusal, pop3_limits, pop3_handler(pop3s));
+      open("managesieve", managesieve_port, false, "BYE (TRYLATER) \"Too many connections, try again later.\"\r\n",
+           managesieve_limits, managesieve_handler(managesieve));
       // A Unix socket cannot be shared with SO_REUSEPORT: shard 0 alone serves it.
       const std::string lmtp_socket = absl::GetFlag(FLAGS_lmtp_socket);
       if (i == 0 && !lmtp_socket.empty() && status.ok()) {
@@ -452,7 +480,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   listeners_ = services.empty() ? 0 : services[0].size();
   description_ = absl::StrCat("smtp=", smtp_port, " submission=", submission_port, " submissions=", submissions_port,
                               " lmtp=", lmtp_port, " imap=", imap_port, " imaps=", imaps_port,
-                              " pop3=", pop3_port, " pop3s=", pop3s_port, " mail_root=", mail_root,
+                              " pop3=", pop3_port, " pop3s=", pop3s_port, " managesieve=", managesieve_port, " mail_root=", mail_root,
                               " queue=", queue_root,
                               " spam=", settings_.spam_engine ? "on" : "off");
   if (!absl::GetFlag(FLAGS_lmtp_socket).empty()) absl::StrAppend(&description_, " lmtp_socket=", absl::GetFlag(FLAGS_lmtp_socket));

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# ManageSieve end to end (issue 14) against `ringmail serve`, on 127.0.0.1:
+#   1. tests/tools/managesieve_clients.py: raw sockets from 127.0.0.2 (not trusted: no login
+#      before STARTTLS) through every command and response code, STARTTLS with the server's
+#      self-signed certificate, AUTHENTICATE PLAIN/LOGIN, syntax errors with line and
+#      column, quota limits (the server runs with --sieve_max_scripts=4 and
+#      --sieve_max_script_size=4096), the active script, renames, hostile input; the files
+#      it leaves in <home>/sieve and the .dovecot.sieve link are checked as it goes.
+#   2. Debian's sieve-connect (over STARTTLS, --notlsverify): upload, list, activate,
+#      download, check, deactivate and delete a script, with the files on disk checked
+#      after each step as Dovecot's managesieve would leave them.
+#   3. Net_Sieve (php-net-sieve, what Roundcube's managesieve plugin uses) through
+#      tests/tools/managesieve_net_sieve.php: the same life cycle as the plugin drives it.
+# Usage: managesieve_test.sh RINGMAIL RINGMAIL_ADMIN (KEEP_WORK=1 keeps the files). Ends
+# with "managesieve: N passed, N failed"; exits 0 only if nothing failed.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=ringmail_server_lib.sh
+. "$here/ringmail_server_lib.sh"
+ringmail="$(readlink -f "${1:?usage: managesieve_test.sh RINGMAIL RINGMAIL_ADMIN}")"
+admin="$(readlink -f "${2:?usage: managesieve_test.sh RINGMAIL RINGMAIL_ADMIN}")"
+
+work="$(mktemp -d)"
+data="$work/data"
+log="$work/server.log"
+passed=0
+failed=0
+failures=()
+
+cleanup() {
+  ringmail_kill
+  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
+summary() {
+  echo
+  if [ "$failed" -gt 0 ]; then
+    local f
+    for f in "${failures[@]}"; do echo "failed: $f"; done
+    echo "--- server log (last 40 lines):"
+    tail -n 40 "$log" 2>/dev/null
+    echo "---"
+  fi
+  echo "managesieve: $passed passed, $failed failed"
+}
+fatal() { bad "$*"; summary; exit 1; }
+
+command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
+[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
+[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+adm() { "$admin" --data_dir="$data" "$@"; }
+adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
+echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
+echo "pw-jane" | adm user add jane@example.org >/dev/null || fatal "ringmail-admin user add jane@example.org"
+
+read -r port < <(ringmail_free_ports 1)
+[ -n "${port:-}" ] || fatal "could not pick a free port"
+ringmail_start "$log" --data_dir="$data" "${ringmail_test_flags[@]}" --managesieve_port="$port" \
+  --sieve_max_scripts=4 --sieve_max_script_size=4096 || fatal "server did not log event=ready within 10 s"
+ok "server ready (managesieve=$port)"
+
+# 1. Raw sockets.
+out="$work/clients.out"
+timeout 300 python3 "$here/managesieve_clients.py" --port "$port" --source 127.0.0.2 --user john@example.org \
+  --password pw-john --mail-root "$data/vmail" --max-scripts 4 --max-script-bytes 4096 >"$out" 2>&1
+rc=$?
+cat "$out"
+n_pass=$(grep -c '^PASS ' "$out")
+n_fail=$(grep -c '^FAIL ' "$out")
+passed=$((passed + n_pass))
+failed=$((failed + n_fail))
+while IFS= read -r line; do failures+=("clients: ${line#FAIL }"); done < <(grep '^FAIL ' "$out")
+if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then bad "managesieve_clients.py exited $rc without a verdict"; fi
+[ "$n_pass" -gt 0 ] || bad "managesieve_clients.py: no check passed"
+kill -0 "$ringmail_pid" 2>/dev/null || fatal "server died during the raw-socket checks"
+
+# 2. sieve-connect, as jane (a home with no scripts yet).
+if ! command -v sieve-connect >/dev/null; then
+  bad "sieve-connect not found (Debian package: sieve-connect; scripts/install-deps.sh)"
+else
+  home="$data/vmail/example.org/jane"
+  sc() {
+    # The password on fd 3; STARTTLS with the self-signed certificate (not verified).
+    timeout 60 sieve-connect --server 127.0.0.1 --port "$port" --user jane@example.org --passwordfd 3 \
+      --notlsverify --authmech PLAIN "$@" 3< <(printf 'pw-jane\n') 2>&1
+  }
+  printf 'require ["fileinto"];\r\nif header :contains "subject" "[sc]" {\r\n  fileinto "Lists";\r\n}\r\n' \
+    >"$work/vacation.sieve"
+  if o="$(sc --upload --localsieve "$work/vacation.sieve" --remotesieve filters)"; then
+    if cmp -s "$work/vacation.sieve" "$home/sieve/filters.sieve"; then ok "sieve-connect --upload wrote sieve/filters.sieve"; else
+      bad "sieve-connect --upload: $home/sieve/filters.sieve missing or different"; fi
+  else
+    bad "sieve-connect --upload: $o"
+  fi
+  o="$(sc --list)"
+  if grep -qx '"filters"' <<<"$o"; then ok "sieve-connect --list shows filters"; else bad "sieve-connect --list: $o"; fi
+  if o="$(sc --activate --remotesieve filters)" && [ "$(readlink "$home/.dovecot.sieve")" = "sieve/filters.sieve" ]; then
+    ok "sieve-connect --activate linked .dovecot.sieve -> sieve/filters.sieve"
+  else
+    bad "sieve-connect --activate: $o; link: $(readlink "$home/.dovecot.sieve")"
+  fi
+  o="$(sc --list)"
+  if grep -qx '"filters" ACTIVE' <<<"$o"; then ok "sieve-connect --list marks filters active"; else
+    bad "sieve-connect --list after activate: $o"; fi
+  rm -f "$work/down.sieve"
+  if o="$(sc --download --remotesieve filters --localsieve "$work/down.sieve")" && cmp -s "$work/vacation.sieve" "$work/down.sieve"; then
+    ok "sieve-connect --download gives the script back"
+  else
+    bad "sieve-connect --download: $o"
+  fi
+  printf 'require "fileinto";\nfileinto;\n' >"$work/broken.sieve"
+  o="$(sc --checkscript --localsieve "$work/broken.sieve")"
+  if grep -q 'line 2, column' <<<"$o"; then ok "sieve-connect --checkscript reports line and column"; else
+    bad "sieve-connect --checkscript of a broken script: $o"; fi
+  o="$(sc --delete --remotesieve filters)"
+  if [ -f "$home/sieve/filters.sieve" ]; then ok "sieve-connect --delete of the active script refused"; else
+    bad "sieve-connect --delete removed the active script: $o"; fi
+  if o="$(sc --deactivate)" && [ ! -L "$home/.dovecot.sieve" ]; then ok "sieve-connect --deactivate removed .dovecot.sieve"; else
+    bad "sieve-connect --deactivate: $o"; fi
+  if o="$(sc --delete --remotesieve filters)" && [ ! -e "$home/sieve/filters.sieve" ]; then
+    ok "sieve-connect --delete removed sieve/filters.sieve"
+  else
+    bad "sieve-connect --delete: $o"
+  fi
+fi
+
+# 3. Net_Sieve (Debian's php-net-sieve), the library Roundcube's managesieve plugin talks
+# through, as kate: STARTTLS, login, install + activate, list, get, refusals, delete.
+if command -v php >/dev/null && php -r 'require_once "Net/Sieve.php";' 2>/dev/null; then
+  echo "pw-kate" | adm user add kate@example.org >/dev/null || bad "ringmail-admin user add kate@example.org"
+  out="$work/net_sieve.out"
+  timeout 60 php "$here/managesieve_net_sieve.php" "$port" kate@example.org pw-kate >"$out" 2>&1
+  cat "$out"
+  passed=$((passed + $(grep -c '^ok: ' "$out")))
+  failed=$((failed + $(grep -c '^FAIL: ' "$out")))
+  while IFS= read -r line; do failures+=("${line#FAIL: }"); done < <(grep '^FAIL: ' "$out")
+  grep -q '^ok: ' "$out" || bad "managesieve_net_sieve.php: no check passed"
+else
+  bad "php or Net_Sieve missing (Debian packages: php-cli, php-net-sieve; scripts/install-deps.sh)"
+fi
+
+rc=0
+ringmail_stop || rc=$?
+if [ "$rc" -eq 0 ]; then ok "server exited 0 after SIGTERM"; else bad "server exited $rc after SIGTERM"; fi
+errors="$(grep -c 'level=error' "$log")"
+if [ "$errors" -eq 0 ]; then ok "server logged no level=error lines"; else
+  bad "server logged $errors level=error lines"; grep 'level=error' "$log" | head -5 | sed 's/^/    /'; fi
+
+summary
+[ "$failed" -eq 0 ]
