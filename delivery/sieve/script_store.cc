@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 #include <list>
 #include <string>
 #include <utility>
@@ -63,9 +64,29 @@ struct scan_result {
   bool active_is_file = false;        // a plain file at .dovecot.sieve
 };
 
+// Uploads a crash left in sieve/tmp/ (our names never collide, so nothing else would
+// remove them): unlinked once older than Pigeonhole's 36 hours
+// (SIEVE_FILE_STORAGE_TMP_DELETE_SECS), so a ManageSieve client writing at that moment is
+// never disturbed.
+void remove_stale_uploads(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  const time_t before = ::time(nullptr) - 36 * 3600;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        st.st_mtime < before) {
+      ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+  }
+  ::closedir(d);
+}
+
 scan_result scan_blocking(const std::string& home) {
   scan_result out;
   const std::string dir = sieve_dir(home);
+  remove_stale_uploads(dir + "/tmp");
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
       std::string_view file = e->d_name;

@@ -4,7 +4,8 @@
 //
 //   <home>/sieve/<name>.sieve      one file per script (ManageSieve's names, RFC 5804 1.6)
 //   <home>/.dovecot.sieve          symlink "sieve/<name>.sieve" to the active one
-//   <home>/sieve/tmp/              uploads being written (write -> fsync -> rename)
+//   <home>/sieve/tmp/              uploads being written (write -> fsync -> rename); a
+//                                  crash's leftovers are removed by a listing after 36 h
 //
 // so an existing ISPmail user's scripts are picked up in place, and a script written by
 // ManageSieve here is what Dovecot would run. A plain file at .dovecot.sieve (not a link)

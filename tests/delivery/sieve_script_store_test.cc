@@ -194,6 +194,16 @@ TEST_F(ScriptStoreTest, PutWritesPigeonholeLayoutAndListsAndGets) {
   EXPECT_EQ(list()->size(), 2u);
 }
 
+TEST_F(ScriptStoreTest, ListingRemovesUploadsACrashLeftBehind) {
+  ASSERT_TRUE(put("a", kKeep).ok());
+  write_file(home_ + "/sieve/tmp/1234.1.put", "half a scr");
+  write_file(home_ + "/sieve/tmp/1234.2.put", "being written now");
+  fs::last_write_time(home_ + "/sieve/tmp/1234.1.put", fs::file_time_type::clock::now() - std::chrono::hours(37));
+  ASSERT_EQ(list()->size(), 1u);
+  EXPECT_FALSE(fs::exists(home_ + "/sieve/tmp/1234.1.put"));
+  EXPECT_TRUE(fs::exists(home_ + "/sieve/tmp/1234.2.put"));  // recent: maybe still in use
+}
+
 TEST_F(ScriptStoreTest, NoHomeYetListsNothingAndPutCreatesIt) {
   auto scripts = list();
   ASSERT_TRUE(scripts.ok()) << scripts.status();
