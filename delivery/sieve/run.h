@@ -8,8 +8,9 @@
 // globals it uses: `global "x"` copies the global value in, a `set` of a global writes
 // both stores, and after an include returns the includer re-reads every global it
 // declared (only an include can change a global behind a scope's back). "${global.x}"
-// (RFC 6609 3.3's namespace) is mirrored the same way under its full name, for the
-// globals the scope declared or set through that name.
+// (RFC 6609 3.3's namespace) is mirrored the same way under its full name, for every
+// global of the run, declared in that scope or not (as Pigeonhole: an included script
+// reads "${global.g}" without declaring g).
 #pragma once
 
 #include <ctime>
@@ -114,6 +115,7 @@ class run_state {
   const run_limits& limits_;
   result_builder result_;
   matching::variable_store globals_;
+  std::vector<std::string> global_names_;  // every name globals_ holds, lower-cased
   std::string internal_flags_;  // imap4flags' internal variable (RFC 5232 3)
   std::vector<std::pair<std::string, bool>> included_;  // (name, global) included so far
   std::vector<std::pair<std::string, bool>> duplicates_;  // (duplicate_id, answer) this run

@@ -94,6 +94,10 @@ absl::Status run_state::set_variable(scope& s, std::string_view name, std::strin
   }
   if (!global_name.empty()) {
     if (absl::Status st = globals_.set(global_name, value); !st.ok()) return fail(st);
+    if (std::find(global_names_.begin(), global_names_.end(), global_name) ==
+        global_names_.end()) {
+      global_names_.push_back(global_name);
+    }
     if (absl::Status st = s.locals.set(absl::StrCat(kGlobalPrefix, global_name), value);
         !st.ok()) {
       return fail(st);
@@ -114,12 +118,14 @@ std::optional<std::string> run_state::get_variable(const scope& s, std::string_v
 }
 
 void run_state::refresh_globals(scope& s) {
-  // Only names this scope uses: its declared globals and their "global." spellings.
-  for (const std::string& name : s.globals_declared) {
+  // Every global as "global.<name>", and under its own name where this scope declared it.
+  // (A scope past max_variables misses some: set() refuses new names there, and the
+  // script's own set of such a name fails with the clear error.)
+  for (const std::string& name : global_names_) {
     std::optional<std::string_view> v = globals_.get(name);
     if (!v) continue;
     std::string copy(*v);
-    (void)s.locals.set(name, copy);
+    if (s.globals_declared.contains(name)) (void)s.locals.set(name, copy);
     (void)s.locals.set(absl::StrCat(kGlobalPrefix, name), copy);
   }
 }
@@ -272,6 +278,7 @@ absl::StatusOr<flow> run_state::run_include(scope& s, const checked_command& c) 
                                           " script \"", name, "\" does not exist"));
   }
   scope inner(*p, limits_.variables, s.depth + 1);
+  refresh_globals(inner);  // "${global.x}" reads the run's globals from the start
   absl::StatusOr<flow> f = run_block(inner, p->commands);
   if (!f.ok()) return f.status();
   refresh_globals(s);
@@ -413,6 +420,7 @@ absl::StatusOr<flow> run_state::run_block(scope& s, const std::vector<compiled_c
 
 absl::Status run_state::run_script(const program& p) {
   globals_ = matching::variable_store(limits_.variables);
+  global_names_.clear();
   included_.clear();
   scope top(p, limits_.variables, 0);
   absl::StatusOr<flow> f = run_block(top, p.commands);

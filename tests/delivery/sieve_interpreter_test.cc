@@ -518,6 +518,16 @@ fileinto "${folder}";)"),
   run_result r = run("require \"include\"; include \"no_such_script\";");
   ASSERT_TRUE(r.error);
   EXPECT_NE(r.error->find("no_such_script"), std::string::npos);
+  // "${global.x}" reads and sets the run's globals without a global command (as sieve-test).
+  host_.add("reader", false, R"(require ["include", "variables", "fileinto"];
+fileinto "reader:${global.g}";
+set "global.h" "hh";)");
+  EXPECT_EQ(text(R"(require ["include", "variables", "fileinto"];
+global "g";
+set "g" "v";
+include "reader";
+fileinto "main:${global.h}";)"),
+            "fileinto \"reader:v\" ; fileinto \"main:hh\"");
   // A variable not declared global stays the includer's own.
   EXPECT_EQ(text(R"(require ["include", "variables", "fileinto"];
 set "folder" "mine";
