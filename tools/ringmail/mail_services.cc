@@ -20,6 +20,8 @@
 #include "delivery/relay/relay_agent.h"
 #include "delivery/relay/route.h"
 #include "delivery/sieve/script_store.h"
+#include "delivery/sieve/sieve_delivery.h"
+#include "delivery/sieve/sieve_outbound.h"
 #include "delivery/sink/local_sink.h"
 #include "delivery/auth/authenticator.h"
 #include "mail/charset.h"
@@ -161,6 +163,10 @@ struct mail_services::shard_state {
   // sessions and deliveries on any shard. Read-only once start() returns.
   std::unique_ptr<sieve::script_store> scripts;
   sieve::script_store_set script_stores;
+  // Sieve at delivery: the local sink's filter on this shard (sieve_delivery.h) and what
+  // its redirects, vacation replies and notices are sent through.
+  std::unique_ptr<sieve::sieve_outbound> sieve_outbound;
+  std::unique_ptr<sieve::sieve_delivery> sieve_delivery;
 };
 
 mail_services::mail_services(mail_settings settings) : settings_(std::move(settings)) {}
@@ -210,6 +216,8 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   if (!relay_settings.ok()) return relay_settings.status();
   auto sieve_settings = sieve_store_settings_from_flags();
   if (!sieve_settings.ok()) return sieve_settings.status();
+  auto sieve_delivery_settings = sieve_delivery_settings_from_flags(settings_.hostname, spam_settings_.policy.junk_folder);
+  if (!sieve_delivery_settings.ok()) return sieve_delivery_settings.status();
   const std::string queue_root = settings_.data_dir + "/queue";
 
   const uint16_t smtp_port = absl::GetFlag(FLAGS_smtp_port);
@@ -277,6 +285,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   shards_.resize(set.size());
   for (unsigned i = 0; i < set.size(); ++i) shards_[i] = std::make_unique<shard_state>();
   stores_.assign(set.size(), nullptr);
+  sieve_filters_.assign(set.size(), nullptr);
   control_shards_.assign(set.size(), queue::control_shard{});
   for (unsigned i = 0; i < set.size(); ++i) spam_shards_.push_back(&shards_[i]->spam);
   for (unsigned i = 0; i < set.size(); ++i) pop3_shards_.push_back(&shards_[i]->pop3);
@@ -347,7 +356,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       co.negative_ttl = std::chrono::seconds(absl::GetFlag(FLAGS_directory_negative_ttl_s));
       st.cache = std::make_unique<directory::cached_source>(*st.source, co);
       st.resolver = std::make_unique<directory::resolver>(*st.cache);
-      st.local = std::make_unique<delivery::local_sink>(stores_);
+      st.local = std::make_unique<delivery::local_sink>(stores_, &sieve_filters_);
       st.context.resolver = st.resolver.get();
       st.context.local = st.local.get();
       st.context.directory = st.cache.get();
@@ -378,6 +387,12 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         if (state->relay) state->relay->schedule(id);
       });
       st.notices = std::make_unique<relay::notice_sender>(*st.resolver, *st.local, st.queue_sink.get());
+      if (sieve_delivery_settings->has_value()) {
+        st.sieve_outbound = std::make_unique<sieve::sieve_outbound>(*st.resolver, *st.local, st.queue_sink.get());
+        st.sieve_delivery = std::make_unique<sieve::sieve_delivery>(**sieve_delivery_settings, *st.scripts,
+                                                                    *st.sieve_outbound, st.charsets);
+        sieve_filters_[i] = st.sieve_delivery.get();  // read on this shard only (local_sink.h)
+      }
       st.relay = std::make_unique<relay::relay_agent>(*st.queue, *st.routes, *st.notices, relay_settings->agent);
       control_shards_[i].runner = st.relay.get();
       st.relay_runner.spawn(st.relay->run());

@@ -11,6 +11,7 @@
 #include "delivery/directory/open_store.h"
 #include "delivery/mailstore/mail_store.h"
 #include "delivery/queue/queue_control.h"
+#include "delivery/sink/local_sink.h"
 #include "runtime/shard_set.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
@@ -77,6 +78,7 @@ class mail_services {
   std::string description_;
   std::string mail_root_;
   mailstore::store_set stores_;  // each shard's mail store, for owner routing
+  delivery::delivery_filter_set sieve_filters_;  // each shard's Sieve (local_sink.h), or none
   // Each shard's outbound queue and its relay agent (the queue control channel's view).
   std::vector<queue::control_shard> control_shards_;
   size_t listeners_ = 0;

@@ -4,10 +4,12 @@
 // scripts. Pigeonhole's setting names are given in each flag's help.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "delivery/sieve/script_store.h"
+#include "delivery/sieve/sieve_delivery.h"
 
 namespace ringmail::tools {
 
@@ -18,5 +20,12 @@ struct sieve_store_settings {
 
 // Errors name the flag ("--sieve_max_scripts: ...") and stop the server from starting.
 absl::StatusOr<sieve_store_settings> sieve_store_settings_from_flags();
+
+// Sieve at delivery (delivery/sieve/sieve_delivery.h): --sieve, --sieve_before,
+// --sieve_after and the run limits. nullopt with --sieve=false (the local sink then files
+// by the scanner's verdict alone). The built-in sieve_after (spam -> Junk) is left out
+// when `junk_folder` is false (--spam_junk_folder=false: spam stays in INBOX, marked).
+absl::StatusOr<std::optional<sieve::sieve_delivery_options>> sieve_delivery_settings_from_flags(
+    const std::string& hostname, bool junk_folder);
 
 }  // namespace ringmail::tools
