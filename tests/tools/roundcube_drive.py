@@ -26,6 +26,12 @@ and passes their ports. What a user does, in this order:
      other sort columns (by the first member in the sorted index). roundcube_test.sh then
      checks in Roundcube's IMAP log that SORT and THREAD went to the server (and ENABLE
      QRESYNC/CONDSTORE, as Roundcube's message cache does when they are offered);
+  5c. (issue 14, only with --sieve-home: Roundcube's managesieve plugin against the
+     server's ManageSieve port) open Settings > Filters (the plugin makes and activates its
+     script "roundcube"), create a filter in the plugin's own form (Subject contains a tag
+     -> move to Archive) and save it, see it in the script on disk and the active link
+     (<home>/.dovecot.sieve -> sieve/roundcube.sieve), then delete it as the list's delete
+     command does, and see it gone from the script;
   6. log out;
   7. check the server over IMAP (imaplib): INBOX holds only C, Archive holds A with
      \\Seen (Roundcube marked it read when shown), Trash does not hold B, nothing else moved.
@@ -509,6 +515,63 @@ def threads_and_sorting(b, args, base, lm, uid_key):
     check("lists: a message expunged by another session leaves the list", got == want, f"got {got}, want {want}")
 
 
+def sieve_script(args):
+    path = os.path.join(args.sieve_home, "sieve", "roundcube.sieve")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def sieve_filters(b, args, base):
+    tag = "[rc-filter-" + os.urandom(3).hex() + "]"
+    b.goto(base + "?_task=settings&_action=plugin.managesieve")
+    b.wait("rcmail.env.action == 'plugin.managesieve' && !!rcmail.filters_list", "the Filters page")
+    link = os.path.join(args.sieve_home, ".dovecot.sieve")
+    check("filters: the plugin made and activated its script",
+          os.path.islink(link) and os.readlink(link) == "sieve/roundcube.sieve",
+          f"{link} -> {os.readlink(link) if os.path.islink(link) else None}")
+    # The new-filter form, as the "Create" button loads it into its frame.
+    b.goto(base + "?_task=settings&_action=plugin.managesieve-action&_framed=1")
+    # Its fields are indexed per rule/action row ("_header[0]"); the rule's value list is a
+    # textarea that the skin turns into inputs named "_rule_target[0][]".
+    b.wait("!!rcmail.gui_objects.sieveform && !!document.querySelector('[name^=\"_rule_target[0]\"]')",
+           "the new-filter form")
+    b.js(f"""(() => {{
+      const f = rcmail.gui_objects.sieveform, q = (n) => f.querySelector('[name="' + n + '"]');
+      const set = (el, v) => {{ el.value = v; el.dispatchEvent(new Event('change', {{bubbles: true}})); }};
+      set(q('_name'), 'Roundcube test filter');
+      set(q('_header[0]'), 'subject');
+      set(q('_rule_op[0]'), 'contains');
+      set(q('_rule_target[0][]') || q('_rule_target[0]'), {json.dumps(tag)});
+      set(q('_action_type[0]'), 'fileinto');
+      set(q('_action_mailbox[0]'), 'Archive');
+    }})()""")
+    b.js("rcmail.command('plugin.managesieve-save')")
+    deadline = time.time() + 20
+    while time.time() < deadline and tag not in (sieve_script(args) or ""):
+        time.sleep(0.2)
+    script = sieve_script(args) or ""
+    check("filters: the saved filter is in sieve/roundcube.sieve",
+          tag in script and 'fileinto "Archive"' in script and "Roundcube test filter" in script, repr(script))
+    # Delete it as the list's delete command does once confirmed.
+    b.goto(base + "?_task=settings&_action=plugin.managesieve")
+    b.wait("rcmail.env.action == 'plugin.managesieve' && !!rcmail.filters_list && "
+           "Object.keys(rcmail.filters_list.rows).length > 0", "the filter in the Filters list")
+    listed = b.js("Object.values(rcmail.filters_list.rows).map(r => r.obj.innerText).join('|')")
+    check("filters: the list shows the new filter", "Roundcube test filter" in (listed or ""), repr(listed))
+    b.js("(() => { const r = Object.values(rcmail.filters_list.rows)"
+         ".find(r => r.obj.innerText.includes('Roundcube test filter'));"
+         " rcmail.http_post('plugin.managesieve-action', '_act=delete&_fid=' + r.uid); })()")
+    deadline = time.time() + 20
+    while time.time() < deadline and tag in (sieve_script(args) or tag):
+        time.sleep(0.2)
+    script = sieve_script(args)
+    check("filters: the deleted filter is gone from the script", script is not None and tag not in script,
+          repr(script))
+
+
 def drive(args, msgs, base):
     shots = args.work
     b = Browser(args.chromium, os.path.join(args.work, "chrome-profile"), shots)
@@ -589,6 +652,12 @@ def drive(args, msgs, base):
         threads_and_sorting(b, args, base, args.lists, args.lists_uids)
         print(f"  threads and sorting: {time.time() - t0:.1f}s")
 
+        # ---- 5c. Sieve filters through the managesieve plugin
+        if args.sieve_home:
+            t0 = time.time()
+            sieve_filters(b, args, base)
+            print(f"  sieve filters: {time.time() - t0:.1f}s")
+
         # ---- 6. log out
         b.wait("!rcmail.busy && rcmail.commands['logout']", "the logout command enabled")
         b.js("rcmail.command('logout')")
@@ -642,6 +711,8 @@ def main():
     p.add_argument("--user", required=True)
     p.add_argument("--password", required=True)
     p.add_argument("--chromium", default="chromium")
+    p.add_argument("--sieve-home", default="",
+                   help="the user's home on the server: drive the managesieve plugin and check the script there")
     p.add_argument("--work", required=True, help="scratch directory (profile, screenshots)")
     args = p.parse_args()
 

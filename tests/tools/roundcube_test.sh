@@ -77,6 +77,8 @@ print(*(x.getsockname()[1] for x in s))' "$1"
 
 # ---------------------------------------------------------------- the IMAP server
 smtp_args=()
+rc_plugins="[]"  # ringmail: Roundcube's managesieve plugin against --managesieve_port (issue 14)
+rc_sieve_config=""
 case "$kind" in
   dovecot)
     # shellcheck source=imap_dovecot_lib.sh
@@ -91,15 +93,23 @@ case "$kind" in
     data="$work/data"
     "$admin" --data_dir="$data" domain add example.org >/dev/null || fatal "domain add"
     echo "pw-john" | "$admin" --data_dir="$data" user add john@example.org >/dev/null || fatal "user add"
-    read -r imap_port imaps_port smtp_port < <(free_ports 3)
+    read -r imap_port imaps_port smtp_port sieve_port < <(free_ports 4)
     server_log="$work/server.log"
     # With setpriv, the server gets SIGKILL if this script dies without running its trap.
     ringmail_start "$server_log" --spam_scan=false --data_dir="$data" --shards=2 \
       --smtp_port="$smtp_port" --imap_port="$imap_port" --imaps_port="$imaps_port" \
-      --hostname=mx.test --shutdown_grace=1s --log_level=info ||
+      --managesieve_port="$sieve_port" --hostname=mx.test --shutdown_grace=1s --log_level=info ||
       { tail -20 "$server_log"; fatal "ringmail did not get ready in 10 s"; }
     server_pid=$ringmail_pid
-    smtp_args=(--smtp-port "$smtp_port")
+    smtp_args=(--smtp-port "$smtp_port" --sieve-home "$data/vmail/example.org/john")
+    # The managesieve plugin (Debian's roundcube-plugins) over STARTTLS to ringmail's
+    # ManageSieve port; its script is "roundcube", made and activated on first use.
+    rc_plugins="['managesieve']"
+    rc_sieve_config="\$config['managesieve_host'] = 'tls://127.0.0.1:$sieve_port';
+\$config['managesieve_conn_options'] = \$config['imap_conn_options'];
+\$config['managesieve_script_name'] = 'roundcube';
+\$config['managesieve_default'] = '';
+\$config['managesieve_debug'] = true;"
     ;;
   *) fatal "unknown server kind $kind" ;;
 esac
@@ -133,7 +143,8 @@ cat >"$rc/config/config.inc.php" <<EOF
 \$config['log_dir'] = '$rc/logs/';
 \$config['temp_dir'] = '$rc/temp/';
 \$config['des_key'] = '$des_key';
-\$config['plugins'] = [];
+\$config['plugins'] = $rc_plugins;
+$rc_sieve_config
 \$config['skin'] = 'elastic';
 \$config['enable_spellcheck'] = false;
 \$config['ip_check'] = false;
