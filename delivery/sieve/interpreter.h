@@ -12,10 +12,12 @@
 // Semantics (the RFCs, with Pigeonhole 0.5's choices where they leave room; each
 // departure is written at its place: program.cc, run_tests.cc, run_commands.cc, result.cc):
 //   - actions accumulate in order; a second keep/fileinto into the same mailbox merges
-//     into the first (its place, the last one's flags: RFC 5228 2.10.3, RFC 5232 3);
+//     into the first (its place and :copy, the last one's flags: RFC 5228 2.10.3, RFC
+//     5232 3), a second redirect to one address too;
 //   - implicit keep (RFC 5228 2.10.2) is cancelled by fileinto, redirect, discard, reject,
-//     keep — not by :copy ones, vacation or track-duplicate; it carries the internal
-//     flags variable of imap4flags (RFC 5232 3) as they stand at the end;
+//     keep — not by :copy ones, vacation, track-duplicate or one merged into an earlier
+//     action (as sieve-test shows); it carries the internal flags variable of imap4flags
+//     (RFC 5232 3) as they stand at the end;
 //   - reject/ereject conflict with vacation and with keep/fileinto/redirect, :copy ones
 //     too (RFC 5429 2.1; Pigeonhole checks the action, not :copy, and makes it a run-time
 //     error), and a second reject is an error (delivery/sieve/result.h);
@@ -151,9 +153,10 @@ struct run_result {
 
 // Runs `scripts` in order over one message, one result (Pigeonhole's multiscript:
 // sieve_before scripts, the user's, sieve_after; a later script runs only while the
-// implicit keep is still in effect after the earlier ones, and `stop` in a script ends
-// only that script). `message` is edited by editheader. `now` is the delivery time
-// (currentdate, RFC 5260).
+// implicit keep is still in effect after the earlier ones or an earlier one ran `keep`,
+// each has its own implicit keep, and `stop` in a script ends only that script; the
+// whole of it in run_commands.cc). `message` is edited by editheader. `now` is the
+// delivery time (currentdate, RFC 5260). nullptr entries are skipped.
 run_result run_scripts(const std::vector<const program*>& scripts, message_view& message,
                        const envelope& env, const environment_items& environment,
                        const script_host& host, std::time_t now, const run_limits& limits = {});
