@@ -9,7 +9,10 @@
 #   2. Debian's sieve-connect (over STARTTLS, --notlsverify): upload, list, activate,
 #      download, check, deactivate and delete a script, with the files on disk checked
 #      after each step as Dovecot's managesieve would leave them.
-#   3. Net_Sieve (php-net-sieve, what Roundcube's managesieve plugin uses) through
+#   3. A delivery obeys a script uploaded and activated over ManageSieve: sieve-connect
+#      puts a fileinto :create rule for jane, two messages arrive over LMTP, the one that
+#      matches lands in her .Lists folder and the other in INBOX.
+#   4. Net_Sieve (php-net-sieve, what Roundcube's managesieve plugin uses) through
 #      tests/tools/managesieve_net_sieve.php: the same life cycle as the plugin drives it.
 # Usage: managesieve_test.sh RINGMAIL RINGMAIL_ADMIN (KEEP_WORK=1 keeps the files). Ends
 # with "managesieve: N passed, N failed"; exits 0 only if nothing failed.
@@ -58,9 +61,9 @@ adm domain add example.org >/dev/null || fatal "ringmail-admin domain add exampl
 echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
 echo "pw-jane" | adm user add jane@example.org >/dev/null || fatal "ringmail-admin user add jane@example.org"
 
-read -r port < <(ringmail_free_ports 1)
-[ -n "${port:-}" ] || fatal "could not pick a free port"
-ringmail_start "$log" --data_dir="$data" "${ringmail_test_flags[@]}" --managesieve_port="$port" \
+read -r port lmtp_port < <(ringmail_free_ports 2)
+[ -n "${port:-}" ] && [ -n "${lmtp_port:-}" ] || fatal "could not pick free ports"
+ringmail_start "$log" --data_dir="$data" "${ringmail_test_flags[@]}" --managesieve_port="$port" --lmtp_port="$lmtp_port" \
   --sieve_max_scripts=4 --sieve_max_script_size=4096 || fatal "server did not log event=ready within 10 s"
 ok "server ready (managesieve=$port)"
 
@@ -129,7 +132,41 @@ else
   fi
 fi
 
-# 3. Net_Sieve (Debian's php-net-sieve), the library Roundcube's managesieve plugin talks
+# 3. A delivery obeying a script put over ManageSieve (jane's scripts are gone after 2.).
+if command -v sieve-connect >/dev/null; then
+  maildir="$data/vmail/example.org/jane/Maildir"
+  printf 'require ["fileinto", "mailbox"];\r\nif header :contains "subject" "[ms-deliver]" {\r\n  fileinto :create "Lists";\r\n}\r\n' \
+    >"$work/deliver.sieve"
+  if o="$(sc --upload --localsieve "$work/deliver.sieve" --remotesieve deliver)" &&
+     o="$(sc --activate --remotesieve deliver)"; then
+    if timeout 60 python3 - "$lmtp_port" <<'PY'
+import smtplib, sys
+with smtplib.LMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as c:
+    for subject in ("[ms-deliver] filed by the script", "not for the script"):
+        msg = (f"From: a@example.net\r\nTo: jane@example.org\r\nSubject: {subject}\r\n"
+               f"Message-ID: <{abs(hash(subject))}@example.net>\r\n\r\nbody\r\n")
+        refused = c.sendmail("a@example.net", ["jane@example.org"], msg)
+        if refused:
+            sys.exit(f"refused: {refused}")
+PY
+    then
+      n_lists=$(find "$maildir/.Lists/new" "$maildir/.Lists/cur" -type f 2>/dev/null | wc -l)
+      in_lists=$(cat "$maildir"/.Lists/new/* "$maildir"/.Lists/cur/* 2>/dev/null | grep -c '^Subject: \[ms-deliver\]')
+      in_inbox=$(cat "$maildir"/new/* "$maildir"/cur/* 2>/dev/null | grep -c '^Subject: not for the script')
+      if [ "$n_lists" -eq 1 ] && [ "$in_lists" -eq 1 ] && [ "$in_inbox" -eq 1 ]; then
+        ok "delivery obeys the script put over ManageSieve (one message in .Lists, the other in INBOX)"
+      else
+        bad "delivery after ManageSieve: .Lists has $n_lists files ($in_lists matching), INBOX has $in_inbox of the other"
+      fi
+    else
+      bad "LMTP delivery to jane failed"
+    fi
+  else
+    bad "sieve-connect could not upload and activate the delivery script: $o"
+  fi
+fi
+
+# 4. Net_Sieve (Debian's php-net-sieve), the library Roundcube's managesieve plugin talks
 # through, as kate: STARTTLS, login, install + activate, list, get, refusals, delete.
 if command -v php >/dev/null && php -r 'require_once "Net/Sieve.php";' 2>/dev/null; then
   echo "pw-kate" | adm user add kate@example.org >/dev/null || bad "ringmail-admin user add kate@example.org"
