@@ -28,6 +28,8 @@
 #   BENCH_DIR (/var/tmp) work files; a real disk (tmpfs is refused: fsync would be free)
 #   KEEP (0)             1 keeps the work directory
 #   LOAD_BIN             ringmail-load to use (default BUILD/tools/ringmail-load/ringmail-load)
+#   BENCH_COMMIT         the commit to print (default: this checkout's HEAD, "+dirty" with
+#                        changes), for a build_dir made from `git archive COMMIT`
 #
 # Where the script lives, the same on both sides (Pigeonhole's layout, which ringmail's
 # delivery/sieve/script_store.h reads): <home>/sieve/rules.sieve, and <home>/.dovecot.sieve
@@ -365,7 +367,7 @@ folder_table() {  # RUN: per folder, the first SHOW_USERS users, Dovecot | ringm
 
 # ---------------------------------------------------------------- report
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
-commit=$(git_commit "$src_dir")
+commit=${BENCH_COMMIT:-$(git_commit "$src_dir")}
 echo
 echo "Sieve at delivery: LMTP, $messages messages over $sessions sessions per run, $nusers users each with" \
      "bench/sieve/rules.sieve active (50 rules), $corpus distinct messages (make_messages.py --seed 1)"
