@@ -11,6 +11,7 @@
 #include "delivery/sieve/checker.h"
 #include "delivery/sieve/delivery_plan.h"
 #include "delivery/sieve/message_view.h"
+#include "delivery/sieve/program.h"
 #include "delivery/sieve/reject_notice.h"
 #include "delivery/sieve/vacation.h"
 #include "mail/header.h"
@@ -102,6 +103,26 @@ class delivery_host final : public script_host {
   int64_t now_;
   const loaded_scripts& user_;
 };
+
+// What the scripts that run required: only for "mailbox" does the delivery list the
+// user's folders (mailboxexists, RFC 5490) or read their memory (vacation, duplicate):
+// both cost I/O that most scripts never ask for. The built-in sieve_after needs neither.
+// (program.h is the interpreter's compiled form; its checked script says what it required.)
+struct script_needs {
+  bool folders = false;
+  bool memory = false;
+};
+script_needs needs_of(const std::vector<const program*>& programs) {
+  script_needs n;
+  for (const program* p : programs) {
+    if (p == nullptr) continue;
+    const extension_set& e = p->script.extensions;
+    n.folders = n.folders || has(e, extension::mailbox);
+    n.memory = n.memory || has(e, extension::vacation) || has(e, extension::vacation_seconds) ||
+               has(e, extension::duplicate);
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -228,9 +249,24 @@ task<delivery_result> sieve_delivery::run(mailstore::mailbox& box, const deliver
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   const std::string bytes = absl::StrCat(headers, std::string(message.trace), std::string(message.message));
   message_view view(bytes, charsets_);
+  std::vector<const program*> asked;
+  asked.push_back(scripts.before.get());
+  asked.push_back(scripts.user.active.get());
+  if (!scripts.after_is_builtin) asked.push_back(scripts.after.get());
+  for (const auto& included : scripts.user.included) asked.push_back(included.second.get());
+  const script_needs needs = needs_of(asked);
   std::vector<std::string> folders;
-  if (auto listed = co_await box.list_folders(); listed.ok()) folders = std::move(*listed);
-  std::shared_ptr<sieve_memory> memory = co_await memory_of(home, now);
+  if (needs.folders) {
+    if (auto listed = co_await box.list_folders(); listed.ok()) folders = std::move(*listed);
+  }
+  // Without vacation/duplicate in any script: an empty memory of this run's own (a
+  // track_duplicate cannot come from such scripts, so it is never saved).
+  std::shared_ptr<sieve_memory> memory;
+  if (needs.memory) {
+    memory = co_await memory_of(home, now);
+  } else {
+    memory = std::make_shared<sieve_memory>(options_.memory);
+  }
 
   envelope env;
   env.from = std::string(message.reverse_path);
@@ -401,7 +437,7 @@ task<delivery_result> sieve_delivery::run(mailstore::mailbox& box, const deliver
     memory->track_duplicate(d.duplicate_id, now, d.duplicate_seconds, d.last);
     memory_changed = true;
   }
-  if (memory_changed) co_await save_memory(home, *memory);
+  if (memory_changed && needs.memory) co_await save_memory(home, *memory);
   co_return last;
 }
 

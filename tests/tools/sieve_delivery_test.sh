@@ -5,7 +5,7 @@
 # scripts written into their homes as Pigeonhole keeps them
 # (<mail_root>/<domain>/<local>/sieve/x.sieve + the .dovecot.sieve symlink), a
 # --sieve_before file and the built-in --sieve_after:
-#   john   fileinto :flags (flags and keywords seen over IMAP), fileinto :create, a missing
+#   john   fileinto :flags (flags and keywords seen over IMAP), fileinto :create, mailboxexists, a missing
 #          folder without :create (-> INBOX + log), discard, redirect to jane (local) and to
 #          a remote address (`ringmail-admin queue list` shows it, envelope sender kept),
 #          reject (a notice in the sender alice's INBOX), ereject (550 5.7.1 for john at
@@ -84,6 +84,7 @@ install() {
 install john 'require ["fileinto", "imap4flags", "mailbox", "editheader", "reject", "ereject"];
 if header :contains "subject" "flagme" { fileinto :create :flags ["\\Flagged", "$work"] "Work"; stop; }
 if header :contains "subject" "createme" { fileinto :create "New/Sub"; stop; }
+if header :contains "subject" "existsme" { if mailboxexists "Work" { fileinto "Work"; } stop; }
 if header :contains "subject" "missing" { fileinto "Nowhere"; stop; }
 if header :contains "subject" "dropme" { discard; stop; }
 if header :contains "subject" "tojane" { redirect "jane@example.org"; stop; }
@@ -158,6 +159,8 @@ check "fileinto :flags: \\Flagged and \$work on the message in Work (IMAP: $flag
   bash -c 'grep -q "\\\\Flagged" <<<"$1" && grep -qi "\$work" <<<"$1"' _ "$flags"
 check "fileinto :create: 250" [ "$(send sender@remote.test john@example.org createme)" = 250 ]
 check "fileinto :create New/Sub: the folder with the message" grep_folder john ".New.Sub" "Subject: createme"
+check "mailboxexists: 250" [ "$(send sender@remote.test john@example.org "existsme")" = 250 ]
+check "mailboxexists \"Work\" (made by :create above): filed there" grep_folder john ".Work" "Subject: existsme"
 inbox_before=$(files john "")
 check "fileinto a missing folder accepted" [ "$(send sender@remote.test john@example.org "missing folder")" = 250 ]
 check "missing folder without :create: INBOX" [ "$(files john "")" -eq $((inbox_before + 1)) ]
