@@ -15,6 +15,8 @@
 #   jane   vacation: carol gets one reply; a second message within :days gets none; a list
 #          message (List-Id) gets none
 #   bob    a script that does not compile: INBOX and a log line naming bob
+#   dave   a run-time error (five redirects, --sieve_max_redirects is 4): INBOX, a log
+#          line, nothing redirected
 #   alice  no script: X-Spam-Flag: YES lands in Junk (built-in sieve_after), ham in INBOX
 # then restarted without --sieve_before (a user without scripts: the built-in test made
 # directly), and with the scanner on (a small rule file): its Junk verdict lands in Junk
@@ -69,7 +71,7 @@ fi
 
 adm() { "$admin" --data_dir="$data" "$@" >/dev/null; }
 adm domain add example.org || fatal "ringmail-admin domain add"
-for u in john jane bob alice carol; do
+for u in john jane bob alice carol dave; do
   echo "pw-$u" | adm user add "$u@example.org" || fatal "user add $u"
 done
 
@@ -97,6 +99,8 @@ install jane 'require "vacation";
 vacation :days 1 :subject "jane is away" "I am away until Monday.";'
 install bob 'require "fileinto";
 fileinto'  # does not compile
+install dave 'redirect "a@remote.test"; redirect "b@remote.test"; redirect "c@remote.test";
+redirect "d@remote.test"; redirect "e@remote.test";'  # past --sieve_max_redirects (4) at run time
 
 cat >"$work/before.sieve" <<'EOF'
 require "editheader";
@@ -239,6 +243,12 @@ check "vacation: memory file in jane's home" [ -f "$vmail/jane/.ringmail.sieve-m
 check "broken script: 250" [ "$(send sender@remote.test bob@example.org "to bob")" = 250 ]
 check "broken script: INBOX" grep_folder bob "" "Subject: to bob"
 check "broken script: a log line naming bob" grep -q "event=sieve_script_error.*user=bob@example.org" "$log"
+
+# ---- dave: a run-time error (RFC 5228 2.10.6) ----
+check "run-time error: 250" [ "$(send sender@remote.test dave@example.org "to dave")" = 250 ]
+check "run-time error: INBOX" grep_folder dave "" "Subject: to dave"
+check "run-time error: a log line naming dave and the error" grep -q "event=sieve_runtime_error user=dave@example.org.*error=" "$log"
+check "run-time error: nothing redirected" bash -c '! "$1" --data_dir="$2" queue list 2>/dev/null | grep -q "a@remote.test"' _ "$admin" "$data"
 
 # ---- alice: no script, the built-in sieve_after (interpreted: there is a sieve_before) ----
 check "spam to a user without scripts: 250" [ "$(send sender@remote.test alice@example.org "cheap pills" $'X-Spam-Flag: YES\r\n')" = 250 ]
