@@ -264,7 +264,9 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   managesieve->tls = settings_.tls;
   managesieve->allow_plaintext_auth = absl::GetFlag(FLAGS_managesieve_allow_plaintext_auth);
   managesieve->max_errors = absl::GetFlag(FLAGS_max_errors);
-  managesieve->max_redirects = sieve::run_limits{}.max_redirects;
+  // MAXREDIRECTS (RFC 5804 1.7) is what delivery enforces: --sieve_max_redirects.
+  managesieve->max_redirects = sieve_delivery_settings->has_value() ? (*sieve_delivery_settings)->limits.max_redirects
+                                                                    : sieve::run_limits{}.max_redirects;
   managesieve->max_script_bytes = sieve_settings->limits.max_script_bytes;
   auto managesieve_limits = std::make_shared<conn_limits>(absl::GetFlag(FLAGS_max_connections),
                                                           absl::GetFlag(FLAGS_max_connections_per_ip),
