@@ -141,8 +141,8 @@ struct sieve_delivery::scripts_to_run {
 };
 
 sieve_delivery::sieve_delivery(sieve_delivery_options options, script_store& scripts, sieve_outbound& outbound,
-                               mail::charset_converter& charsets)
-    : options_(std::move(options)), scripts_(scripts), outbound_(outbound), charsets_(charsets) {
+                               directory::resolver& resolver, mail::charset_converter& charsets)
+    : options_(std::move(options)), scripts_(scripts), outbound_(outbound), resolver_(resolver), charsets_(charsets) {
   if (options_.after_path == kBuiltinAfterName) {
     auto checked = compile_script(kBuiltinAfterScript);
     if (checked.ok()) {
@@ -374,6 +374,13 @@ task<delivery_result> sieve_delivery::run(mailstore::mailbox& box, const deliver
     vin.sender = message.reverse_path;
     vin.recipient = recipient.address;
     vin.header = &original;
+    // The user's aliases count as theirs (ISPmail's sender login map: the sources of
+    // aliases to exactly this address); a directory that cannot answer leaves them out.
+    if (auto own = co_await resolver_.sendable_addresses(recipient.address); own.ok()) {
+      for (std::string& a : *own) {
+        if (!mail::equals_ignore_case(a, recipient.address)) vin.user_addresses.push_back(std::move(a));
+      }
+    }
     vacation_decision decision = decide_vacation(v, vin);
     const std::string handle = vacation_handle(v);
     if (decision.verdict != vacation_verdict::reply) {

@@ -58,6 +58,7 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "delivery/directory/resolver.h"
 #include "delivery/sieve/delivery_plan.h"
 #include "delivery/sieve/interpreter.h"
 #include "delivery/sieve/script_store.h"
@@ -90,8 +91,10 @@ struct sieve_delivery_options {
 class sieve_delivery final : public delivery::delivery_filter {
  public:
   // Everything referenced must outlive this object (all are the shard's).
+  // `resolver` gives a vacation the user's alias addresses (RFC 5230 4.5: the reply
+  // is made when one of "the user's addresses" is in To/Cc/Bcc).
   sieve_delivery(sieve_delivery_options options, script_store& scripts, sieve_outbound& outbound,
-                 mail::charset_converter& charsets);
+                 directory::resolver& resolver, mail::charset_converter& charsets);
   ~sieve_delivery() override;
 
   task<delivery::delivery_result> deliver(mailstore::mailbox& box, const delivery::sink_message& message,
@@ -111,6 +114,7 @@ class sieve_delivery final : public delivery::delivery_filter {
   sieve_delivery_options options_;
   script_store& scripts_;
   sieve_outbound& outbound_;
+  directory::resolver& resolver_;
   mail::charset_converter& charsets_;
   std::shared_ptr<const program> builtin_after_;  // compiled once, when after_path asks for it
   absl::flat_hash_map<std::string, std::shared_ptr<sieve_memory>> memories_;  // home -> memory

@@ -13,7 +13,7 @@
 #          file has the added field and lacks the deleted one), the order sieve_before ->
 #          user -> built-in sieve_after (spam -> Junk, both added fields present)
 #   jane   vacation: carol gets one reply; a second message within :days gets none; a list
-#          message (List-Id) gets none
+#          message (List-Id) gets none; a message to her alias info@ is answered
 #   bob    a script that does not compile: INBOX and a log line naming bob
 #   dave   a run-time error (five redirects, --sieve_max_redirects is 4): INBOX, a log
 #          line, nothing redirected
@@ -74,6 +74,7 @@ adm domain add example.org || fatal "ringmail-admin domain add"
 for u in john jane bob alice carol dave; do
   echo "pw-$u" | adm user add "$u@example.org" || fatal "user add $u"
 done
+adm alias add info@example.org jane@example.org || fatal "alias add info -> jane"
 
 # install USER SCRIPT-TEXT: sieve/main.sieve + .dovecot.sieve -> sieve/main.sieve
 install() {
@@ -238,6 +239,9 @@ check "vacation: a list message from alice" [ "$(send alice@example.org jane@exa
 sleep 0.5
 check "vacation: no reply to a list message" bash -c '! grep -lq "Subject: jane is away" "$1"/alice/Maildir/new/* 2>/dev/null' _ "$vmail"
 check "vacation: memory file in jane's home" [ -f "$vmail/jane/.ringmail.sieve-memory" ]
+check "vacation: a message to jane's alias info@ from dave" [ "$(send dave@example.org info@example.org "to info")" = 250 ]
+check "vacation: the alias counts as jane's address (one reply to dave)" \
+  wait_for bash -c 'grep -lq "Subject: jane is away" "$1"/dave/Maildir/new/* 2>/dev/null' _ "$vmail"
 
 # ---- bob: broken script ----
 check "broken script: 250" [ "$(send sender@remote.test bob@example.org "to bob")" = 250 ]

@@ -392,7 +392,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       if (sieve_delivery_settings->has_value()) {
         st.sieve_outbound = std::make_unique<sieve::sieve_outbound>(*st.resolver, *st.local, st.queue_sink.get());
         st.sieve_delivery = std::make_unique<sieve::sieve_delivery>(**sieve_delivery_settings, *st.scripts,
-                                                                    *st.sieve_outbound, st.charsets);
+                                                                    *st.sieve_outbound, *st.resolver, st.charsets);
         sieve_filters_[i] = st.sieve_delivery.get();  // read on this shard only (local_sink.h)
       }
       st.relay = std::make_unique<relay::relay_agent>(*st.queue, *st.routes, *st.notices, relay_settings->agent);
