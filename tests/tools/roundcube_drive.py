@@ -532,26 +532,40 @@ def sieve_filters(b, args, base):
     check("filters: the plugin made and activated its script",
           os.path.islink(link) and os.readlink(link) == "sieve/roundcube.sieve",
           f"{link} -> {os.readlink(link) if os.path.islink(link) else None}")
-    # The new-filter form, as the "Create" button loads it into its frame.
-    b.goto(base + "?_task=settings&_action=plugin.managesieve-action&_framed=1")
+    # The new-filter form, loaded into the Filters page's content frame by the "Create"
+    # button's command, as a user gets it: its save answer then calls back into this page
+    # (rcmail.managesieve_updatelist), which a form opened as a top-level page would not
+    # have (a JavaScript error whenever the answer came before the next navigation).
+    b.js("rcmail.command('plugin.managesieve-add')")
+    frame = "rcmail.get_frame_window(rcmail.env.contentframe)"
     # Its fields are indexed per rule/action row ("_header[0]"); the rule's value list is a
     # textarea that the skin turns into inputs named "_rule_target[0][]".
-    b.wait("!!rcmail.gui_objects.sieveform && !!document.querySelector('[name^=\"_rule_target[0]\"]')",
-           "the new-filter form")
-    b.js(f"""(() => {{
-      const f = rcmail.gui_objects.sieveform, q = (n) => f.querySelector('[name="' + n + '"]');
-      const set = (el, v) => {{ el.value = v; el.dispatchEvent(new Event('change', {{bubbles: true}})); }};
+    # Filled as soon as the frame holds the loaded form (a wait, since the frame may still
+    # be between documents when the command returns); true once every field is set.
+    b.wait(f"""(() => {{
+      const w = {frame};
+      if (!w || w.document.readyState != 'complete' || !w.rcmail || !w.rcmail.gui_objects.sieveform) return false;
+      const f = w.rcmail.gui_objects.sieveform, q = (n) => f.querySelector('[name="' + n + '"]');
+      const target = q('_rule_target[0][]') || q('_rule_target[0]');
+      if (!target || !q('_name') || !q('_action_mailbox[0]')) return false;
+      const set = (el, v) => {{ el.value = v; el.dispatchEvent(new w.Event('change', {{bubbles: true}})); }};
       set(q('_name'), 'Roundcube test filter');
       set(q('_header[0]'), 'subject');
       set(q('_rule_op[0]'), 'contains');
-      set(q('_rule_target[0][]') || q('_rule_target[0]'), {json.dumps(tag)});
+      set(target, {json.dumps(tag)});
       set(q('_action_type[0]'), 'fileinto');
       set(q('_action_mailbox[0]'), 'Archive');
-    }})()""")
-    b.js("rcmail.command('plugin.managesieve-save')")
+      return true;
+    }})()""", "the new-filter form in the Filters page's frame, filled")
+    b.js(f"{frame}.rcmail.command('plugin.managesieve-save')")
     deadline = time.time() + 20
     while time.time() < deadline and tag not in (sieve_script(args) or ""):
         time.sleep(0.2)
+    # The save answer adds the filter to this page's list: wait for it, so no answer is
+    # left in flight when the page changes.
+    b.wait("!!rcmail.filters_list && Object.values(rcmail.filters_list.rows)"
+           ".some(r => r.obj.innerText.includes('Roundcube test filter'))",
+           "the saved filter in the Filters list")
     script = sieve_script(args) or ""
     check("filters: the saved filter is in sieve/roundcube.sieve",
           tag in script and 'fileinto "Archive"' in script and "Roundcube test filter" in script, repr(script))
