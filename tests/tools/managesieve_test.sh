@@ -20,46 +20,14 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 ringmail="$(readlink -f "${1:?usage: managesieve_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: managesieve_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-passed=0
-failed=0
-failures=()
-
-cleanup() {
-  ringmail_kill
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "--- server log (last 40 lines):"
-    tail -n 40 "$log" 2>/dev/null
-    echo "---"
-  fi
-  echo "managesieve: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
-
-command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
-adm() { "$admin" --data_dir="$data" "$@"; }
-adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
-echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
-echo "pw-jane" | adm user add jane@example.org >/dev/null || fatal "ringmail-admin user add jane@example.org"
+check_setup managesieve
+check_need_binaries
+check_add_users example.org john:pw-john jane:pw-jane
 
 read -r port lmtp_port < <(ringmail_free_ports 2)
 [ -n "${port:-}" ] && [ -n "${lmtp_port:-}" ] || fatal "could not pick free ports"
