@@ -14,49 +14,16 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 ringmail="$(readlink -f "${1:?usage: submission_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: submission_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-passed=0
-failed=0
-failures=()
-
-cleanup() {
-  ringmail_kill
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "--- server log (last 40 lines):"
-    tail -n 40 "$log" 2>/dev/null
-    echo "---"
-  fi
-  echo "submission: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
-
-command -v python3 >/dev/null || fatal "python3 not found"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
-
-adm() { "$admin" --data_dir="$data" "$@" >/dev/null; }
-adm domain add example.org || fatal "ringmail-admin domain add"
-echo "pw-john" | adm user add john@example.org || fatal "user add john"
-echo "pw-jane" | adm user add jane@example.org || fatal "user add jane"
-adm alias add sales@example.org john@example.org || fatal "alias add sales"
-adm alias add team@example.org jane@example.org || fatal "alias add team"
+check_setup submission
+check_need_binaries
+check_add_users example.org john:pw-john jane:pw-jane
+adm alias add sales@example.org john@example.org >/dev/null || fatal "alias add sales"
+adm alias add team@example.org jane@example.org >/dev/null || fatal "alias add team"
 
 # suite NAME ARGS...: one run of submission_clients.py, its PASS/FAIL lines counted.
 suite() {
