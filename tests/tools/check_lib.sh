@@ -10,6 +10,7 @@
 #                          (40; 0 for none) lines of $log; then "NAME: N passed, N failed"
 #                          (NAME defaults to check_setup's)
 #   fatal MSG...           bad MSG, summary, exit 1
+#   check NAME COMMAND...  ok NAME if COMMAND succeeds, else bad NAME
 #   check_need_binaries    fatal unless python3 is installed and $ringmail and $admin (the
 #                          binaries the script was given) are executable
 #   adm ARGS...            ringmail-admin ($admin) --data_dir="$data" ARGS
@@ -67,6 +68,7 @@ summary() {
 }
 
 fatal() { bad "$*"; summary; exit 1; }
+check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 
 check_need_binaries() {
   command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"

@@ -21,43 +21,14 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 ringmail="$(readlink -f "${1:?usage: queue_admin_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 admin="$(readlink -f "${2:?usage: queue_admin_test.sh RINGMAIL RINGMAIL_ADMIN}")"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-passed=0
-failed=0
-failures=()
-
-cleanup() {
-  ringmail_kill
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "--- server log (last 30 lines):"
-    tail -n 30 "$log" 2>/dev/null
-    echo "---"
-  fi
-  echo "queue_admin: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
-
-command -v python3 >/dev/null || fatal "python3 not found"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+check_setup queue_admin
+check_log_lines=30
+check_need_binaries
 
 serve_help="$("$ringmail" serve --helpfull 2>&1)"  # (exits 1: not in a pipe with pipefail)
 if ! grep -q -- "queue_minimal_backoff" <<<"$serve_help"; then
@@ -65,9 +36,7 @@ if ! grep -q -- "queue_minimal_backoff" <<<"$serve_help"; then
   exit 77
 fi
 
-adm() { "$admin" --data_dir="$data" "$@" >/dev/null; }
-adm domain add example.org || fatal "ringmail-admin domain add"
-echo "pw-john" | adm user add john@example.org || fatal "user add john"
+check_add_users example.org john:pw-john
 
 # q ARGS...: `ringmail-admin queue ARGS`, stdout in $out, stderr in $err, status in $rc.
 q() {
