@@ -11,61 +11,18 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 ringmail="${1:?usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: imap_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 ringmail="$(readlink -f "$ringmail")"
 admin="$(readlink -f "$admin")"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-server_pid=""
-passed=0
-failed=0
-failures=()
+check_setup imap_clients
+check_need_binaries
+check_add_users example.org john:pw-john
 
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "--- server log (last 40 lines):"
-    tail -n 40 "$log" 2>/dev/null
-    echo "---"
-  fi
-  echo "imap_clients: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
-
-command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
-
-adm() { "$admin" --data_dir="$data" "$@"; }
-adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
-echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
-
-read -r imap_port imaps_port < <(python3 - <<'EOF'
-import socket
-socks = []
-for _ in range(2):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(*(s.getsockname()[1] for s in socks))
-EOF
-)
+read -r imap_port imaps_port < <(ringmail_free_ports 2)
 [ -n "${imap_port:-}" ] && [ -n "${imaps_port:-}" ] || fatal "could not pick free ports"
 
 # With setpriv, the server gets SIGKILL if this script dies without running its trap.
