@@ -15,6 +15,7 @@
 #   jane   vacation: carol gets one reply; a second message within :days gets none; a list
 #          message (List-Id) gets none; a message to her alias info@ is answered
 #   bob    a script that does not compile: INBOX and a log line naming bob
+#   erin   duplicate: a second message with the same Message-ID is filed as a duplicate
 #   dave   a run-time error (five redirects, --sieve_max_redirects is 4): INBOX, a log
 #          line, nothing redirected
 #   alice  no script: X-Spam-Flag: YES lands in Junk (built-in sieve_after), ham in INBOX
@@ -71,7 +72,7 @@ fi
 
 adm() { "$admin" --data_dir="$data" "$@" >/dev/null; }
 adm domain add example.org || fatal "ringmail-admin domain add"
-for u in john jane bob alice carol dave; do
+for u in john jane bob alice carol dave erin; do
   echo "pw-$u" | adm user add "$u@example.org" || fatal "user add $u"
 done
 adm alias add info@example.org jane@example.org || fatal "alias add info -> jane"
@@ -100,6 +101,8 @@ install jane 'require "vacation";
 vacation :days 1 :subject "jane is away" "I am away until Monday.";'
 install bob 'require "fileinto";
 fileinto'  # does not compile
+install erin 'require ["duplicate", "fileinto", "mailbox"];
+if duplicate { fileinto :create "Dupes"; }'
 install dave 'redirect "a@remote.test"; redirect "b@remote.test"; redirect "c@remote.test";
 redirect "d@remote.test"; redirect "e@remote.test";'  # past --sieve_max_redirects (4) at run time
 
@@ -247,6 +250,21 @@ check "vacation: the alias counts as jane's address (one reply to dave)" \
 check "broken script: 250" [ "$(send sender@remote.test bob@example.org "to bob")" = 250 ]
 check "broken script: INBOX" grep_folder bob "" "Subject: to bob"
 check "broken script: a log line naming bob" grep -q "event=sieve_script_error.*user=bob@example.org" "$log"
+
+# ---- erin: duplicate (RFC 7352), recorded after the delivery ----
+send_fixed_id() {
+  timeout 30 python3 - "$smtp_port" "$1" <<'PY'
+import smtplib, sys
+msg = f"From: x@remote.test\r\nTo: erin@example.org\r\nSubject: {sys.argv[2]}\r\nMessage-ID: <same.id@remote.test>\r\n\r\nbody\r\n"
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20) as s:
+    s.sendmail("x@remote.test", ["erin@example.org"], msg)
+print("250")
+PY
+}
+check "duplicate: first copy accepted" [ "$(send_fixed_id "dup one")" = 250 ]
+check "duplicate: first copy in INBOX" grep_folder erin "" "Subject: dup one"
+check "duplicate: second copy (same Message-ID) accepted" [ "$(send_fixed_id "dup two")" = 250 ]
+check "duplicate: second copy seen as a duplicate (Dupes)" grep_folder erin ".Dupes" "Subject: dup two"
 
 # ---- dave: a run-time error (RFC 5228 2.10.6) ----
 check "run-time error: 250" [ "$(send sender@remote.test dave@example.org "to dave")" = 250 ]
