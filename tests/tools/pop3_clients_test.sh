@@ -18,6 +18,8 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 kind="${1:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN | dovecot}"
 if [ "$kind" = ringmail ]; then
   ringmail="$(readlink -f "${2:?usage: pop3_clients_test.sh ringmail RINGMAIL RINGMAIL_ADMIN}")"
@@ -27,38 +29,9 @@ elif [ "$kind" != dovecot ]; then
   exit 2
 fi
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-passed=0
-failed=0
-failures=()
-
-cleanup() {
-  ringmail_kill
-  declare -F dovecot_stop >/dev/null && dovecot_stop
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    if [ "$kind" = ringmail ]; then
-      echo "--- server log (last 40 lines):"
-      tail -n 40 "$log" 2>/dev/null
-      echo "---"
-    fi
-  fi
-  echo "pop3_clients: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
+check_setup pop3_clients
+[ "$kind" = ringmail ] || check_log_lines=0  # (Dovecot's log is $work/dovecot.log)
+check_cleanup_hook() { if declare -F dovecot_stop >/dev/null; then dovecot_stop; fi; }
 
 command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
 
@@ -101,12 +74,8 @@ stop_ringmail() {
 }
 
 if [ "$kind" = ringmail ]; then
-  [ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-  [ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
-  adm() { "$admin" --data_dir="$data" "$@"; }
-  adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
-  echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
-  echo "pw-jane" | adm user add jane@example.org >/dev/null || fatal "ringmail-admin user add jane@example.org"
+  check_need_binaries
+  check_add_users example.org john:pw-john jane:pw-jane
   john="$data/vmail/example.org/john/Maildir"
   jane="$data/vmail/example.org/jane/Maildir"
   python3 "$here/pop3_clients.py" --populate "$john" || fatal "populate $john"
