@@ -14,51 +14,15 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 own_rules="$(cd "$(dirname "$0")/../.." && pwd)/spam/rules"
 ringmail="${1:?usage: imap_spam_training_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: imap_spam_training_test.sh RINGMAIL RINGMAIL_ADMIN}"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-server_pid=""
-passed=0
-failed=0
-failures=()
-
-cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null
-  fi
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "--- server log (last 40 lines):"
-    tail -n 40 "$log" 2>/dev/null
-    echo "---"
-  fi
-  echo "imap_spam_training: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
-
-command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
-
-adm() { "$admin" --data_dir="$data" "$@"; }
-adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
-echo "pw-john" | adm user add john@example.org >/dev/null || fatal "ringmail-admin user add john@example.org"
+check_setup imap_spam_training
+check_need_binaries
+check_add_users example.org john:pw-john
 
 imap_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 [ -n "$imap_port" ] || fatal "could not pick a free port"
