@@ -22,58 +22,28 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 usage="usage: pop3_uidl_diff.sh RINGMAIL RINGMAIL_ADMIN [CORPUS_DIR]"
 ringmail="$(readlink -f "${1:?$usage}")"
 admin="$(readlink -f "${2:?$usage}")"
 corpus="${3:-$here/../../build/corpus}"
 per_set="${PER_SET:-40}"
 
-work="$(mktemp -d)"
-passed=0
-failed=0
-failures=()
-
-cleanup() {
-  ringmail_kill
-  declare -F dovecot_stop >/dev/null && dovecot_stop
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-    echo "--- ringmail log (last 20 lines):"
-    tail -n 20 "$work/server.log" 2>/dev/null
-    echo "---"
-  fi
-  echo "pop3_uidl_diff: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
-
-command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+check_setup pop3_uidl_diff
+check_log_lines=20
+check_cleanup_hook() { if declare -F dovecot_stop >/dev/null; then dovecot_stop; fi; }
+check_need_binaries
 
 # shellcheck source=imap_dovecot_lib.sh
 . "$here/imap_dovecot_lib.sh"
 DOVECOT_POP3=1 dovecot_start
 ok "Dovecot $(dovecot --version) POP3S on 127.0.0.1:$dovecot_pop3s_port"
 
-data="$work/data"
 "${as_user[@]}" mkdir -p "$data" "$work/out" || fatal "mkdir $data"
 out="$work/out"
-adm() { "${as_user[@]}" "$admin" --data_dir="$data" "$@"; }
-adm domain add example.org >/dev/null || fatal "ringmail-admin domain add example.org"
-for u in john jane; do
-  echo "pw-john" | adm user add "$u@example.org" >/dev/null || fatal "ringmail-admin user add $u@example.org"
-done
+adm() { "${as_user[@]}" "$admin" --data_dir="$data" "$@"; }  # (check_lib.sh's, as the mail user)
+check_add_users example.org john:pw-john jane:pw-john
 
 # fill MAILDIR: the messages into MAILDIR/new (as the mail user). Prints how many.
 fill() {
