@@ -28,6 +28,8 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 
 ringmail="${1:?usage: dovecot_roundtrip_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: dovecot_roundtrip_test.sh RINGMAIL RINGMAIL_ADMIN}"
@@ -35,34 +37,8 @@ ringmail="$(readlink -f "$ringmail")"
 admin="$(readlink -f "$admin")"
 
 user=john@example.org
-passed=0
-failed=0
-failures=()
-work=""
-
-cleanup() {
-  ringmail_kill
-  if [ -n "$work" ] && [ -n "${KEEP_WORK:-}" ]; then
-    echo "work directory kept: $work"
-  elif [ -n "$work" ]; then
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-summary() {
-  echo
-  if [ "$failed" -gt 0 ]; then
-    local f
-    for f in "${failures[@]}"; do echo "failed: $f"; done
-  fi
-  echo "dovecot_roundtrip: $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
+check_name=dovecot_roundtrip  # (check_setup comes once Dovecot is known to be installed)
+check_log_lines=0
 
 # ---------------------------------------------------------------- prerequisites
 if ! command -v doveadm >/dev/null; then
@@ -77,11 +53,9 @@ if ! command -v doveadm >/dev/null; then
     exit 77
   fi
 fi
-command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+check_need_binaries
 
-work="$(mktemp -d)"
+check_setup dovecot_roundtrip
 chmod 755 "$work"
 # as_user is a prefix, not a function, so that `"${as_user[@]}" ringmail serve &` gives
 # the server's own pid (setpriv and env exec it): SIGTERM must reach ringmail itself. It is
@@ -96,7 +70,6 @@ else
   mail_uid=$(id -u)
   mail_gid=$(id -g)
 fi
-data="$work/data"
 vmail="$work/vmail"
 conf="$work/dovecot.conf"
 "${as_user[@]}" mkdir -p "$data" "$vmail" "$work/run" "$work/out" || fatal "cannot create the work directory"
