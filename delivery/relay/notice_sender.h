@@ -25,6 +25,7 @@
 #include <string>
 
 #include "delivery/directory/resolver.h"
+#include "delivery/sink/address_sender.h"
 #include "delivery/sink/message_sink.h"
 #include "runtime/task.h"
 
@@ -35,16 +36,14 @@ class notice_sender {
   // `resolver` and `local` must outlive the sender; `queue` may be null (no relay on this
   // shard: remote senders get temporary failures).
   notice_sender(directory::resolver& resolver, delivery::message_sink& local, delivery::message_sink* queue)
-      : resolver_(resolver), local_(local), queue_(queue) {}
+      : to_address_(resolver, local, queue) {}
 
   // Sends `message` (the notice's bytes, CRLF line ends) to `recipient` (the original
   // message's reverse path) from the null reverse path.
   task<delivery::delivery_result> send(std::string recipient, std::string message);
 
  private:
-  directory::resolver& resolver_;
-  delivery::message_sink& local_;
-  delivery::message_sink* queue_;
+  delivery::address_sender to_address_;  // the routing, shared with Sieve's replies
 };
 
 }  // namespace ringmail::relay

@@ -140,7 +140,7 @@ struct sieve_delivery::scripts_to_run {
   std::vector<std::string> errors;  // "script: error", for the log
 };
 
-sieve_delivery::sieve_delivery(sieve_delivery_options options, script_store& scripts, sieve_outbound& outbound,
+sieve_delivery::sieve_delivery(sieve_delivery_options options, script_store& scripts, delivery::address_sender& outbound,
                                directory::resolver& resolver, mail::charset_converter& charsets)
     : options_(std::move(options)), scripts_(scripts), outbound_(outbound), resolver_(resolver), charsets_(charsets) {
   if (options_.after_path == kBuiltinAfterName) {

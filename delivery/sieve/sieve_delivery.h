@@ -14,7 +14,7 @@
 //      and keywords; :create creates the folder; a missing folder without :create falls
 //      back to INBOX with a log line, as Pigeonhole does with lda_mailbox_autocreate=no),
 //      the editheader'd header in every stored and redirected copy, redirects with the
-//      original envelope sender through sieve_outbound.h (local users get them through
+//      original envelope sender through sink/address_sender.h (local users get them through
 //      the local sink, so their scripts run; remote ones through the queue), vacation
 //      replies (vacation.h decides; sieve_memory.h remembers whom we answered) and
 //      rejection notices (reject_notice.h) from <>, ereject as the recipient's
@@ -63,7 +63,7 @@
 #include "delivery/sieve/interpreter.h"
 #include "delivery/sieve/script_store.h"
 #include "delivery/sieve/sieve_memory.h"
-#include "delivery/sieve/sieve_outbound.h"
+#include "delivery/sink/address_sender.h"
 #include "delivery/sink/local_sink.h"
 #include "mail/charset.h"
 
@@ -93,7 +93,7 @@ class sieve_delivery final : public delivery::delivery_filter {
   // Everything referenced must outlive this object (all are the shard's).
   // `resolver` gives a vacation the user's alias addresses (RFC 5230 4.5: the reply
   // is made when one of "the user's addresses" is in To/Cc/Bcc).
-  sieve_delivery(sieve_delivery_options options, script_store& scripts, sieve_outbound& outbound,
+  sieve_delivery(sieve_delivery_options options, script_store& scripts, delivery::address_sender& outbound,
                  directory::resolver& resolver, mail::charset_converter& charsets);
   ~sieve_delivery() override;
 
@@ -113,7 +113,7 @@ class sieve_delivery final : public delivery::delivery_filter {
 
   sieve_delivery_options options_;
   script_store& scripts_;
-  sieve_outbound& outbound_;
+  delivery::address_sender& outbound_;
   directory::resolver& resolver_;
   mail::charset_converter& charsets_;
   std::shared_ptr<const program> builtin_after_;  // compiled once, when after_path asks for it

@@ -21,7 +21,7 @@
 #include "delivery/relay/route.h"
 #include "delivery/sieve/script_store.h"
 #include "delivery/sieve/sieve_delivery.h"
-#include "delivery/sieve/sieve_outbound.h"
+#include "delivery/sink/address_sender.h"
 #include "delivery/sink/local_sink.h"
 #include "delivery/auth/authenticator.h"
 #include "mail/charset.h"
@@ -165,7 +165,7 @@ struct mail_services::shard_state {
   sieve::script_store_set script_stores;
   // Sieve at delivery: the local sink's filter on this shard (sieve_delivery.h) and what
   // its redirects, vacation replies and notices are sent through.
-  std::unique_ptr<sieve::sieve_outbound> sieve_outbound;
+  std::unique_ptr<delivery::address_sender> sieve_outbound;
   std::unique_ptr<sieve::sieve_delivery> sieve_delivery;
 };
 
@@ -390,7 +390,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       });
       st.notices = std::make_unique<relay::notice_sender>(*st.resolver, *st.local, st.queue_sink.get());
       if (sieve_delivery_settings->has_value()) {
-        st.sieve_outbound = std::make_unique<sieve::sieve_outbound>(*st.resolver, *st.local, st.queue_sink.get());
+        st.sieve_outbound = std::make_unique<delivery::address_sender>(*st.resolver, *st.local, st.queue_sink.get());
         st.sieve_delivery = std::make_unique<sieve::sieve_delivery>(**sieve_delivery_settings, *st.scripts,
                                                                     *st.sieve_outbound, *st.resolver, st.charsets);
         sieve_filters_[i] = st.sieve_delivery.get();  // read on this shard only (local_sink.h)

@@ -1,12 +1,12 @@
-#include "delivery/sieve/sieve_outbound.h"
+#include "delivery/sink/address_sender.h"
 
 #include <utility>
 #include <vector>
 
-namespace ringmail::sieve {
+namespace ringmail::delivery {
 namespace {
 
-using result = delivery::delivery_result;
+using result = delivery_result;
 
 result make_result(result::status st, std::string enhanced, std::string reason) {
   result r;
@@ -17,8 +17,8 @@ result make_result(result::status st, std::string enhanced, std::string reason) 
 }
 
 // Kept out of the coroutine body: g++ 12 miscompiles some braced lists inside coroutines.
-delivery::sink_message message_of(const std::string& reverse_path, const std::string& bytes) {
-  delivery::sink_message m;
+sink_message message_of(const std::string& reverse_path, const std::string& bytes) {
+  sink_message m;
   m.reverse_path = reverse_path;
   m.message = bytes;
   return m;
@@ -39,7 +39,7 @@ result combine(const std::vector<result>& copies) {
 
 }  // namespace
 
-task<delivery::delivery_result> sieve_outbound::send(std::string reverse_path, std::string recipient,
+task<delivery_result> address_sender::send(std::string reverse_path, std::string recipient,
                                                      std::string bytes) {
   directory::resolution where = co_await resolver_.resolve(recipient);
   if (where.result == directory::outcome::temporary_failure) {
@@ -48,16 +48,16 @@ task<delivery::delivery_result> sieve_outbound::send(std::string reverse_path, s
   if (where.result == directory::outcome::no_such_user) {
     co_return make_result(result::permanent, "5.1.1", "no such local user: " + where.reason);
   }
-  std::vector<delivery::sink_recipient> local;
-  std::vector<delivery::sink_recipient> remote;
+  std::vector<sink_recipient> local;
+  std::vector<sink_recipient> remote;
   if (where.result == directory::outcome::not_our_domain) {
-    remote.push_back(delivery::sink_recipient{recipient, ""});
+    remote.push_back(sink_recipient{recipient, ""});
   } else {
     for (directory::destination& d : where.destinations) {
-      (d.local ? local : remote).push_back(delivery::sink_recipient{std::move(d.address), std::move(d.detail)});
+      (d.local ? local : remote).push_back(sink_recipient{std::move(d.address), std::move(d.detail)});
     }
   }
-  const delivery::sink_message message = message_of(reverse_path, bytes);
+  const sink_message message = message_of(reverse_path, bytes);
   std::vector<result> copies;
   if (!local.empty()) {
     std::vector<result> r = co_await local_.deliver(message, std::move(local));
@@ -74,4 +74,4 @@ task<delivery::delivery_result> sieve_outbound::send(std::string reverse_path, s
   co_return combine(copies);
 }
 
-}  // namespace ringmail::sieve
+}  // namespace ringmail::delivery
