@@ -28,31 +28,14 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 kind="${1:?usage: pop3_fetchers_test.sh dovecot | ringmail RINGMAIL RINGMAIL_ADMIN}"
 count="${COUNT:-1000}"
-work="$(mktemp -d)"
-passed=0
-failed=0
-log="$work/server.log"
-
-cleanup() {
-  [ "$kind" = dovecot ] && dovecot_stop
-  ringmail_kill
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-summary() {
-  if [ "$failed" -gt 0 ] && [ "$kind" = ringmail ]; then
-    echo "--- server log (last 30 lines)"; tail -n 30 "$log" 2>/dev/null; echo "---"
-  fi
-  echo "pop3_fetchers ($kind): $passed passed, $failed failed"
-}
-fatal() { bad "$*"; summary; exit 1; }
+check_setup "pop3_fetchers ($kind)"
+check_log_lines=30
+[ "$kind" = ringmail ] || check_log_lines=0
+check_cleanup_hook() { if declare -F dovecot_stop >/dev/null; then dovecot_stop; fi; }
 # expect WHAT EXPECTED ACTUAL
 expect() { if [ "$2" = "$3" ]; then ok "$1: $3"; else bad "$1: expected $2, got $3"; fi; }
 
@@ -88,9 +71,7 @@ case "$kind" in
   ringmail)
     ringmail="$(readlink -f "${2:?ringmail binary}")"
     admin="$(readlink -f "${3:?ringmail-admin binary}")"
-    data="$work/data"
-    "$admin" --data_dir="$data" domain add example.org >/dev/null || fatal "domain add"
-    echo "pw-john" | "$admin" --data_dir="$data" user add john@example.org >/dev/null || fatal "user add"
+    check_add_users example.org john:pw-john
     maildir="$data/vmail/example.org/john/Maildir"
     mkdir -p "$maildir/new" "$maildir/cur" "$maildir/tmp" || fatal "mkdir $maildir"
     # Files in new/ are taken in when the server first opens the mailbox (at POP3 login).
