@@ -13,35 +13,23 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 ringmail="$(readlink -f "${1:?usage: ringmail_load_auth_test.sh RINGMAIL RINGMAIL_ADMIN RINGMAIL_LOAD}")"
 admin="$(readlink -f "${2:?}")"
 load="$(readlink -f "${3:?}")"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-passed=0
-failed=0
-cleanup() {
-  ringmail_kill
-  if [ -n "${KEEP_WORK:-}" ]; then echo "work directory kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
+check_setup ringmail_load_auth
+# check_lib.sh's bad, then the tail of the last ringmail-load run's output.
 bad() {
   failed=$((failed + 1))
+  failures+=("$*")
   echo "FAIL: $*"
+  local f
   for f in "$work/out" "$work/err"; do [ -s "$f" ] && { echo "--- $f"; tail -n 8 "$f"; }; done
 }
 
-adm() { "$admin" --data_dir="$data" "$@" >/dev/null; }
-adm domain add example.org || { echo "FAIL: domain add"; exit 1; }
-echo "pw-john" | adm user add john@example.org || { echo "FAIL: user add john"; exit 1; }
-echo "pw-jane" | adm user add jane@example.org || { echo "FAIL: user add jane"; exit 1; }
-echo "pw-rcpt" | adm user add rcpt@example.org || { echo "FAIL: user add rcpt"; exit 1; }
+check_add_users example.org john:pw-john jane:pw-jane rcpt:pw-rcpt
 
 read -r sub_port < <(ringmail_free_ports 1)
 ringmail_start "$log" "${ringmail_test_flags[@]}" --data_dir="$data" --submission_port="$sub_port" \
@@ -130,5 +118,5 @@ fi
 
 kill -0 "$ringmail_pid" 2>/dev/null && ok "server still running" || bad "server died"
 ringmail_stop || bad "server did not exit 0 after SIGTERM"
-echo "ringmail_load_auth: $passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ]
