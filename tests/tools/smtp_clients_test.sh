@@ -6,7 +6,7 @@
 #   3. Postfix's smtp-source: 1,000 messages of 5 KiB to 50 users (20 each), in parallel.
 #   4. LMTP with smtplib.LMTP: per-recipient replies after DATA, 550 for an unknown user.
 #   5. SIGTERM: the server exits 0 within 15 s.
-# Usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN
+# Usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN (KEEP_WORK=1 keeps the files)
 # Needs swaks (with Net::SSLeay for --tls), postfix (smtp-source) and python3; installs
 # nothing. Ends with "smtp_clients: N passed, N failed"; exits 0 only if nothing failed.
 set -uo pipefail
@@ -16,31 +16,18 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=ringmail_server_lib.sh
 . "$here/ringmail_server_lib.sh"
+# shellcheck source=check_lib.sh
+. "$here/check_lib.sh"
 own_rules="$(cd "$here/../.." && pwd)/spam/rules"
 
 ringmail="${1:?usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 admin="${2:?usage: smtp_clients_test.sh RINGMAIL RINGMAIL_ADMIN}"
 
-work="$(mktemp -d)"
-data="$work/data"
-log="$work/server.log"
-passed=0
-failed=0
-failures=()
+check_setup smtp_clients
 timings=()
 t_start=$(date +%s%N)
 
-cleanup() {
-  ringmail_kill
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
-check() {  # check NAME COMMAND...
+check() {  # check NAME COMMAND... (check_lib.sh's, but returning the verdict)
   local name="$1"; shift
   if "$@"; then ok "$name"; return 0; fi
   bad "$name"
@@ -70,7 +57,6 @@ summary() {
   fi
   echo "smtp_clients: $passed passed, $failed failed"
 }
-fatal() { bad "$*"; summary; exit 1; }
 
 # Reads "ok: …" / "FAIL: …" lines from a checker (python) on stdin and counts them.
 count_results() {
@@ -102,12 +88,10 @@ command -v swaks >/dev/null || fatal "swaks not found (Debian package: swaks)"
 [ -n "$smtp_source" ] || fatal "smtp-source not found (Debian package: postfix)"
 perl -MNet::SSLeay -e 1 2>/dev/null ||
   fatal "swaks cannot do --tls: Perl module Net::SSLeay missing (Debian package: libnet-ssleay-perl, a Recommends of swaks that --no-install-recommends skips)"
-[ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
-[ -x "$admin" ] || fatal "ringmail-admin binary not executable: $admin"
+check_need_binaries
 
 # ---------------------------------------------------------------- directory
 t0=$(now)
-adm() { "$admin" --data_dir="$data" "$@"; }
 adm domain add example.org >/dev/null || fatal "domain add example.org"
 for i in $(seq 1 50); do
   echo "pw-user$i" | adm user add "user$i@example.org" --scheme=SHA512-CRYPT >/dev/null ||
