@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the end-to-end test scripts: the check counters, verdict helpers and work
 # directory that each script used to carry in its own copy of the same lines.
 #
@@ -23,6 +24,8 @@
 # $work, or keeps it and says so when KEEP_WORK is set. A script ends with
 #   summary
 #   [ "$failed" -eq 0 ]
+# A script that needs more may redefine a function after sourcing this file (adm run as
+# the mail user, bad that also shows a client's output, a summary with timings).
 
 check_name=""
 check_log_lines=40
@@ -53,6 +56,7 @@ check_setup() {
 ok() { passed=$((passed + 1)); echo "ok: $*"; }
 bad() { failed=$((failed + 1)); failures+=("$*"); echo "FAIL: $*"; }
 
+# shellcheck disable=SC2120  # (NAME is optional: fatal calls it without)
 summary() {
   echo
   if [ "$failed" -gt 0 ]; then
@@ -70,6 +74,7 @@ summary() {
 fatal() { bad "$*"; summary; exit 1; }
 check() { local name="$1"; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
 
+# shellcheck disable=SC2154  # ($ringmail and $admin are the script's)
 check_need_binaries() {
   command -v python3 >/dev/null || fatal "python3 not found (Debian package: python3)"
   [ -x "$ringmail" ] || fatal "ringmail binary not executable: $ringmail"
