@@ -642,8 +642,10 @@ TEST(ListMatch, PathologicalPatternsFinishQuickly) {
   }
   EXPECT_TRUE(list_pattern_matches(pattern, name + "b"));
   auto took = std::chrono::steady_clock::now() - start;
-  // 80 runs of 512 x 4000 steps: well under a second even unoptimized.
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 3000);
+  // 80 runs of 512 x 4000 steps: well under a second even unoptimized; a backtracking
+  // matcher would not finish in a lifetime. The bound is loose on purpose: it only tells
+  // those apart, and ASan builds on a loaded 2-core CI machine took 7.5 s.
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 60000);
 }
 
 TEST(ListMatch, FullPatternFromReference) {
