@@ -1,6 +1,6 @@
 # bench/sieve/rules.sieve: the user script of the Sieve delivery benchmark (issue 14,
 # bench/sieve/run.sh). 50 rules (50 `if`s) of the kinds a mail user collects over the
-# years: flags first (no stop), then one folder per kind of mail (15 folders, each rule
+# years: flags first (no stop), then one folder per kind of mail (16 folders, each rule
 # ending in stop, as Roundcube's managesieve plugin writes them), the spam rule last.
 # Tests used: header :is/:contains/:matches/:regex on From, To, Cc, Subject, List-Id and
 # others; address :is/:domain/:localpart; exists; body :contains; allof/anyof/not.

@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # Sieve at delivery, side by side (issue 14, "Benchmark"): LMTP delivery with a 50-rule
 # user script (bench/sieve/rules.sieve: header, address and body tests, :regex, fileinto
-# into 15 folders, addflag/setflag, a spam rule last) into Dovecot 2.3's LMTP with
+# :create into 16 folders, addflag and :flags, a spam rule last) into Dovecot 2.3's LMTP with
 # Pigeonhole running the same script, against ringmail's LMTP, on the same messages, on
 # the same machine in one run. Prints a Markdown table with the commit measured.
 #
@@ -21,6 +21,7 @@
 #                        user gets a mix: ringmail-load sends file i mod CORPUS to user
 #                        i mod USERS)
 #   SHARDS (2)           ringmail --shards
+#   RULES                the script to install (default bench/sieve/rules.sieve)
 #   SHOW_USERS (3)       users whose folders are printed after the first run of each side
 #   BASELINE (1)         1: after the measured runs, one run per server with no active
 #                        script (the links removed): what the Sieve step costs each side
@@ -93,7 +94,7 @@ bench_host=$host
 . "$src_dir/bench/lib/common.sh"
 # shellcheck source=../lib/dovecot.sh
 . "$src_dir/bench/lib/dovecot.sh"
-rules=$src_dir/bench/sieve/rules.sieve
+rules=${RULES:-$src_dir/bench/sieve/rules.sieve}
 
 ringmail_bin=$build/tools/ringmail/ringmail
 admin_bin=$build/tools/ringmail-admin/ringmail-admin
@@ -373,7 +374,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) prin
 commit=${BENCH_COMMIT:-$(git_commit "$src_dir")}
 echo
 echo "Sieve at delivery: LMTP, $messages messages over $sessions sessions per run, $nusers users each with" \
-     "bench/sieve/rules.sieve active (50 rules), $corpus distinct messages (make_messages.py --seed 1)"
+     "${rules#"$src_dir"/} active, $corpus distinct messages (make_messages.py --seed 1)"
 echo "measured at commit $commit, $(date -u +%Y-%m-%dT%H:%MZ); $("$ringmail_bin" --version 2>/dev/null | head -n 1)"
 echo "ringmail_shards=$shards cpus=$(nproc) loadavg_start=$load_at_start loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" \
      "kernel=$(uname -r) disk=$(stat -f -c %T "$work")" \
