@@ -569,6 +569,30 @@ def sieve_filters(b, args, base):
     script = sieve_script(args) or ""
     check("filters: the saved filter is in sieve/roundcube.sieve",
           tag in script and 'fileinto "Archive"' in script and "Roundcube test filter" in script, repr(script))
+    # A delivery obeys the rule: a message with the tag in its subject, sent by SMTP, is
+    # filed into Archive by the script Roundcube wrote (then expunged, so the final
+    # checks of the mail folders stay as they were).
+    if args.smtp_port:
+        msgid = f"rc-filter-{os.urandom(4).hex()}@example.net"
+        raw = make_message(f"{tag} filed by the Roundcube rule", "Filed by Sieve.", msgid, args.user)
+        with smtplib.SMTP(args.host, args.smtp_port, timeout=30) as s:
+            s.sendmail("alice@example.net", [args.user], raw)
+        m = imap_connect(args)
+        try:
+            deadline = time.time() + 20
+            while True:
+                archive = folder_messages(m, "Archive")
+                if msgid in archive or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            check("filters: a delivery obeys the rule (filed into Archive)", msgid in archive, repr(sorted(archive)))
+            if msgid in archive:
+                m.select('"Archive"')
+                m.uid("STORE", str(archive[msgid][0]), "+FLAGS.SILENT", r"(\Deleted)")
+                m.expunge()
+                m.close()
+        finally:
+            m.logout()
     # Delete it as the list's delete command does once confirmed.
     b.goto(base + "?_task=settings&_action=plugin.managesieve")
     b.wait("rcmail.env.action == 'plugin.managesieve' && !!rcmail.filters_list && "
