@@ -213,9 +213,19 @@ class World:
                  ("relay.test", "127.0.0.7"), ("mx.v6.test", "::1"),
                  # RFC 5321 5.1: no MX, so the domain's own address is the implicit MX
                  ("implicit.test", "127.0.0.2")]
-        self.dns = relay_dns.Dnsmasq(self.dns_port, os.path.join(self.work, "dnsmasq.log"), mx=mx, hosts=hosts,
-                                     null_mx=["nullmx.test"])
-        if not check("dnsmasq answers on 127.0.0.1", self.dns.wait_ready("mx1.best.test"),
+        # The port is chosen before dnsmasq binds it, so a parallel test can take it in
+        # between: a start that fails for that alone is retried on another port.
+        ready = False
+        for _ in range(5):
+            self.dns = relay_dns.Dnsmasq(self.dns_port, os.path.join(self.work, "dnsmasq.log"), mx=mx,
+                                         hosts=hosts, null_mx=["nullmx.test"])
+            ready = self.dns.wait_ready("mx1.best.test")
+            if ready or "Address already in use" not in open(os.path.join(self.work, "dnsmasq.log")).read():
+                break
+            self.dns.stop()
+            open(os.path.join(self.work, "dnsmasq.log"), "w").close()
+            self.dns_port = free_udp_port()
+        if not check("dnsmasq answers on 127.0.0.1", ready,
                      open(os.path.join(self.work, "dnsmasq.log")).read()[-2000:]):
             raise RuntimeError("no DNS server")
         q = lambda n, t: relay_dns.query("127.0.0.1", self.dns_port, n, t)  # noqa: E731

@@ -67,10 +67,20 @@ def have_ipv6_loopback():
         return False
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_udp_port(tries=50):
+    """A port free on 127.0.0.1 for UDP and for TCP alike: a DNS server (dnsmasq) binds both,
+    and a port free for UDP alone may be another parallel test's TCP listener."""
+    for _ in range(tries):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            with socket.socket() as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
+    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
 
 def free_tcp_ports(n):
