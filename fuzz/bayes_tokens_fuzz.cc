@@ -1,4 +1,4 @@
-// libFuzzer target for the Bayes tokenizer (spam/bayes_tokens.cc) and classifier. Build:
+// libFuzzer target for the Bayes tokenizer (spam/bayes/tokens.cc) and classifier. Build:
 // see fuzz/README.md and scripts/fuzz.sh.
 //
 // Input: first byte selects the mode.
@@ -21,7 +21,7 @@
 #include "mail/charset.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // libFuzzer target for the --dnsbl list specification (spam/dnsbl_spec). Build: see
-// fuzz/README.md; sources: spam/dnsbl_spec.cc, absl strings.
+// fuzz/README.md; sources: spam/dns/dnsbl_spec.cc, absl strings.
 //
 // The input is the flag value. Whatever parses must satisfy the parser's promises —
 // zones lower case, without a trailing dot, short enough for an IPv6 query name; codes
@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "spam/dnsbl_spec.h"
+#include "spam/dns/dnsbl_spec.h"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "spam/matcher.h"
-#include "spam/regex_prefilter.h"
+#include "spam/match/matcher.h"
+#include "spam/match/regex_prefilter.h"
 
 namespace {
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <string_view>
 
-#include "spam/meta.h"
-#include "spam/replace_tags.h"
-#include "spam/rule_conditions.h"
-#include "spam/rule_loader.h"
-#include "spam/rule_syntax.h"
+#include "spam/rules/meta.h"
+#include "spam/rules/replace_tags.h"
+#include "spam/rules/conditions.h"
+#include "spam/rules/loader.h"
+#include "spam/rules/syntax.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "spam/tag_prefilter.h"
+#include "spam/match/tag_prefilter.h"
 
 namespace {
 

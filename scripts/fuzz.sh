@@ -10,7 +10,7 @@ flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 
 mail_decoders="mail/encoding.cc mail/charset.cc mail/rfc2047.cc mail/content_type.cc mail/html_text.cc mail/uri_extract.cc"
 mail_all="$mail_decoders mail/header.cc mail/message.cc mail/message_text.cc"
-rule_loader="spam/rule.cc spam/rule_loader.cc spam/meta.cc spam/rule_syntax.cc spam/rule_conditions.cc spam/replace_tags.cc spam/tag_prefilter.cc"
+rule_loader="spam/rules/rule.cc spam/rules/loader.cc spam/rules/meta.cc spam/rules/syntax.cc spam/rules/conditions.cc spam/rules/replace_tags.cc spam/match/tag_prefilter.cc"
 absl_all="$(pkg-config --libs absl_strings absl_status absl_statusor absl_flat_hash_map absl_hash absl_raw_hash_set)"
 
 # target name -> the sources it needs besides itself, and libraries
@@ -26,15 +26,15 @@ declare -A sources=(
   [imap_url_fuzz]="protocols/imap/imap_url.cc protocols/imap/parser_cursor.cc protocols/imap/fetch_parser.cc protocols/imap/sequence_set.cc protocols/imap/date_time.cc mail/date.cc"
   [imap_thread_fuzz]="$mail_all mail/date.cc mail/casefold.cc protocols/imap/message_render.cc protocols/imap/base_subject.cc protocols/imap/sort.cc protocols/imap/thread.cc"
   [mail_decode_fuzz]="$mail_decoders"
-  [dnsbl_spec_fuzz]="spam/dnsbl_spec.cc"
+  [dnsbl_spec_fuzz]="spam/dns/dnsbl_spec.cc"
   [mail_message_fuzz]="$mail_all"
   [imap_render_fuzz]="$mail_all protocols/imap/message_render.cc"
   [imap_preview_fuzz]="$mail_all protocols/imap/preview.cc protocols/imap/object_id.cc"
   [mail_date_fuzz]="mail/date.cc mail/casefold.cc mail/charset.cc"
   [rule_loader_fuzz]="$rule_loader"
-  [perl_regex_fuzz]="spam/perl_regex.cc spam/regex_prefilter.cc"
-  [bayes_tokens_fuzz]="$mail_all spam/bayes_tokens.cc spam/bayes_model.cc"
-  [tag_prefilter_fuzz]="spam/tag_prefilter.cc"
+  [perl_regex_fuzz]="spam/match/perl_regex.cc spam/match/regex_prefilter.cc"
+  [bayes_tokens_fuzz]="$mail_all spam/bayes/tokens.cc spam/bayes/model.cc"
+  [tag_prefilter_fuzz]="spam/match/tag_prefilter.cc"
   [mailstore_index_fuzz]="delivery/mailstore/folder_index.cc"
   [deflate_stream_fuzz]="runtime/deflate_stream.cc"
   [fts_index_fuzz]="delivery/fts/text_index.cc"

@@ -8,9 +8,9 @@
 #include "absl/strings/numbers.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
-#include "spam/evals.h"
-#include "spam/received.h"
-#include "spam/rule_loader.h"
+#include "spam/evals/evals.h"
+#include "spam/evals/received.h"
+#include "spam/rules/loader.h"
 
 namespace ringmail::spam {
 

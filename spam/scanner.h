@@ -23,12 +23,12 @@
 
 #include "absl/status/statusor.h"
 #include "mail/charset.h"
-#include "spam/bayes.h"
-#include "spam/matcher.h"
-#include "spam/meta.h"
-#include "spam/evals.h"
-#include "spam/received.h"
-#include "spam/rule.h"
+#include "spam/bayes/bayes.h"
+#include "spam/match/matcher.h"
+#include "spam/rules/meta.h"
+#include "spam/evals/evals.h"
+#include "spam/evals/received.h"
+#include "spam/rules/rule.h"
 
 namespace ringmail::spam {
 

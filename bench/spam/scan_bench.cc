@@ -25,8 +25,8 @@
 #include "mail/charset.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
-#include "spam/matcher.h"
-#include "spam/rule_loader.h"
+#include "spam/match/matcher.h"
+#include "spam/rules/loader.h"
 #include "spam/scanner.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// The MariaDB Bayes backend: the same storage semantics as spam/bayes_sqlite.cc (counts
+// The MariaDB Bayes backend: the same storage semantics as spam/bayes/sqlite.cc (counts
 // clamped at zero, emptied tokens removed), with bulk writes as multi-row
 // INSERT ... ON DUPLICATE KEY UPDATE statements so a batch of thousands of tokens costs a
 // handful of round trips instead of one per token.
@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "delivery/directory/mariadb_common.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 
 namespace ringmail::spam_store {
 namespace {

@@ -1,4 +1,4 @@
-// The Bayes token store in MariaDB (spam/bayes_backend.h), for installations whose user
+// The Bayes token store in MariaDB (spam/bayes/backend.h), for installations whose user
 // directory is MariaDB: the tokens live in the same database as the ISPmail tables, so
 // every server of a cluster learns into and loads from one store.
 //
@@ -15,7 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "delivery/directory/mariadb_url.h"
-#include "spam/bayes_backend.h"
+#include "spam/bayes/backend.h"
 
 namespace ringmail::spam_store {
 

@@ -22,7 +22,7 @@
 #include "runtime/log.h"
 #include "runtime/stream.h"
 #include "runtime/when_all.h"
-#include "spam/evals.h"
+#include "spam/evals/evals.h"
 
 namespace ringmail::smtp {
 namespace {

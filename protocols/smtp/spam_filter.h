@@ -18,7 +18,7 @@
 #include "runtime/net.h"
 #include "runtime/offload_pool.h"
 #include "runtime/task.h"
-#include "spam/dnsbl.h"
+#include "spam/dns/dnsbl.h"
 #include "spam/greylist.h"
 #include "spam/scanner.h"
 #include "spam/verdict.h"

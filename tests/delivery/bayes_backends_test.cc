@@ -22,8 +22,8 @@
 #include "delivery/directory/mariadb_url.h"
 #include "delivery/spam_store/mariadb_bayes_backend.h"
 #include "gtest/gtest.h"
-#include "spam/bayes.h"
-#include "spam/bayes_sqlite.h"
+#include "spam/bayes/bayes.h"
+#include "spam/bayes/sqlite.h"
 #include "tests/support/mariadb_server.h"
 
 namespace ringmail::spam_store {

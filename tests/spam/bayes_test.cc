@@ -13,7 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "mail/message_text.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 
 namespace ringmail::spam {
 namespace {

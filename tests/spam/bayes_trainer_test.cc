@@ -1,8 +1,8 @@
-// spam/bayes_trainer.h against the real SQLite Bayes store: learning happens on the pool
+// spam/bayes/trainer.h against the real SQLite Bayes store: learning happens on the pool
 // (learn() returns while the store is still unavailable), lands in the user's rows only,
 // Junk -> INBOX turns spam into ham, renamed Maildir files are found, and a full queue
 // drops instead of growing.
-#include "spam/bayes_trainer.h"
+#include "spam/bayes/trainer.h"
 
 #include <unistd.h>
 
@@ -16,7 +16,7 @@
 
 #include "gtest/gtest.h"
 #include "runtime/offload_pool.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 
 namespace ringmail::spam {
 namespace {

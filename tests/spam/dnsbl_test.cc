@@ -1,5 +1,5 @@
 // DNSBL checks against a fake DNS server on loopback, and the --dnsbl spec parser.
-#include "spam/dnsbl.h"
+#include "spam/dns/dnsbl.h"
 
 #include <chrono>
 #include <string>

@@ -1,6 +1,6 @@
-// The eval functions (spam/evals.h) and the relay metadata (spam/received.h) on
+// The eval functions (spam/evals/evals.h) and the relay metadata (spam/evals/received.h) on
 // hand-made messages, each with a hit and a miss.
-#include "spam/evals.h"
+#include "spam/evals/evals.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 
 #include "mail/message.h"
 #include "mail/message_text.h"
-#include "spam/received.h"
-#include "spam/rule_loader.h"
+#include "spam/evals/received.h"
+#include "spam/rules/loader.h"
 #include "spam/scanner.h"
 
 namespace ringmail::spam {

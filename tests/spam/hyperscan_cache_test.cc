@@ -1,7 +1,7 @@
 // The on-disk cache of compiled Hyperscan databases: a second compile of the same rules
 // loads every database and matches the same; changed rules, damaged files and an unusable
 // directory fall back to compiling; old entries are removed.
-#include "spam/hyperscan_cache.h"
+#include "spam/match/hyperscan_cache.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "spam/matcher.h"
+#include "spam/match/matcher.h"
 #include "tests/spam/rule_builders.h"
 
 namespace ringmail::spam {

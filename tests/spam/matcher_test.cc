@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "spam/matcher.h"
-#include "spam/scan_targets.h"
+#include "spam/match/matcher.h"
+#include "spam/match/scan_targets.h"
 #include "tests/spam/rule_builders.h"
 
 // Counts C++ heap allocations, to check that match() makes none once its buffers grew.

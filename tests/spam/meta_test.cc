@@ -1,13 +1,13 @@
 // meta rules evaluated with Perl's semantics, as SpamAssassin's compiled meta subs do
 // (values checked against perl 5.36 running Mail::SpamAssassin 4.0.1's Conf::Parser).
-#include "spam/meta.h"
+#include "spam/rules/meta.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 
-#include "spam/rule_loader.h"
+#include "spam/rules/loader.h"
 
 namespace ringmail::spam {
 namespace {

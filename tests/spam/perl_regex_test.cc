@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "spam/matcher.h"
+#include "spam/match/matcher.h"
 
 namespace ringmail::spam {
 namespace {

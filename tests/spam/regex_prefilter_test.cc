@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "spam/regex_prefilter.h"
+#include "spam/match/regex_prefilter.h"
 
 namespace ringmail::spam {
 namespace {

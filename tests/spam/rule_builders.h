@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "spam/rule.h"
+#include "spam/rules/rule.h"
 
 namespace ringmail::spam::testing_rules {
 

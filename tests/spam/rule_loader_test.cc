@@ -1,6 +1,6 @@
 // The rule-file loader against the behaviour of Mail::SpamAssassin::Conf::Parser (4.0.1):
 // each case is a small rule file and what SpamAssassin would make of it.
-#include "spam/rule_loader.h"
+#include "spam/rules/loader.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -10,9 +10,9 @@
 #include <fstream>
 #include <string>
 
-#include "spam/replace_tags.h"
-#include "spam/rule_conditions.h"
-#include "spam/rule_syntax.h"
+#include "spam/rules/replace_tags.h"
+#include "spam/rules/conditions.h"
+#include "spam/rules/syntax.h"
 
 namespace ringmail::spam {
 namespace {

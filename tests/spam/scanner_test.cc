@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 
 namespace ringmail::spam {
 namespace {

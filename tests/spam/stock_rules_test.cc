@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <string>
 
-#include "spam/meta.h"
-#include "spam/rule_loader.h"
+#include "spam/rules/meta.h"
+#include "spam/rules/loader.h"
 
 namespace ringmail::spam {
 namespace {

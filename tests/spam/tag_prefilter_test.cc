@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "spam/tag_prefilter.h"
+#include "spam/match/tag_prefilter.h"
 
 namespace ringmail::spam {
 namespace {

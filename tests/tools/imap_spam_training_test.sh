@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# IMAP Junk training end to end (issue 10, spam/bayes_trainer.h): `ringmail serve` with
+# IMAP Junk training end to end (issue 10, spam/bayes/trainer.h): `ringmail serve` with
 # spam scanning on (ringmail's own rules, for a fast start), a user, and Python's imaplib
 # over STARTTLS:
 #   1. APPEND a message to INBOX, UID MOVE it to Junk: learned as spam for that user

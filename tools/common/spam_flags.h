@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 
 #include "spam/scanner.h"
 #include "spam/verdict.h"

@@ -12,7 +12,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
-#include "spam/bayes.h"
+#include "spam/bayes/bayes.h"
 #include "spam/scanner.h"
 #include "tools/common/spam_flags.h"
 #include "tools/ringmail-admin/scan_profile_report.h"

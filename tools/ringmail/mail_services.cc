@@ -34,7 +34,7 @@
 #include "runtime/conn_limits.h"
 #include "runtime/log.h"
 #include "runtime/task_scope.h"
-#include "spam/bayes_trainer.h"
+#include "spam/bayes/trainer.h"
 #include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
 #include "tools/ringmail/relay_flags.h"
