@@ -160,7 +160,7 @@ void scan_context::set_profile(scan_profile* profile) {
 }
 
 scan_result scan_context::scan(std::string_view message,
-                               const std::vector<std::pair<std::string, double>>& extra_hits) {
+                               const std::vector<std::pair<std::string, double>>& extra_hits, scan_state* keep) {
   const spam_engine& e = *engine_;
   const std::vector<rule>& rules = e.rules_.rules;
   scan_result result;
@@ -176,7 +176,12 @@ scan_result scan_context::scan(std::string_view message,
 
   // Bayes reads the message's own headers (as it learned them), before the relay
   // metadata is added.
-  if (e.bayes_ && e.bayes_->ready()) result.bayes = e.bayes_->classify(bayes_tokens(text));
+  const bool own_bayes = e.bayes_ && e.bayes_->ready();
+  if (own_bayes || keep != nullptr) {
+    std::vector<uint64_t> tokens = bayes_tokens(text);
+    if (own_bayes) result.bayes = e.bayes_->classify(tokens);
+    if (keep != nullptr) keep->tokens = std::move(tokens);
+  }
   clock.lap(&scan_profile::bayes_ns);
 
   relay_info relays = parse_relays(text);
@@ -190,21 +195,49 @@ scan_result scan_context::scan(std::string_view message,
   eval_cache cache;
   const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache};
   for (size_t k = 0; k < e.eval_rules_.size(); ++k) {
-    uint32_t i = e.eval_rules_[k];
-    const rule& r = rules[i];
     if (eval_function f = e.eval_functions_[k]) {
-      hits_[i] = f(input, r.eval_args) ? 1 : 0;
-    } else if (r.eval_function == "check_bayes") {
-      hits_[i] = result.bayes && bayes_in_range(*result.bayes, r.eval_args) ? 1 : 0;
+      const uint32_t i = e.eval_rules_[k];
+      hits_[i] = f(input, rules[i].eval_args) ? 1 : 0;
     }
   }
   clock.lap(&scan_profile::evals_ns);
-  e.metas().evaluate(hits_);
+  if (keep != nullptr) {
+    keep->engine = engine_;
+    keep->hits = hits_;
+    keep->extra_hits = extra_hits;
+    keep->truncated = result.truncated;
+  }
+  score_hits(e, hits_, extra_hits, result);
+  clock.lap(&scan_profile::metas_ns);
+  return result;
+}
+
+scan_result scan_context::rescore_with_bayes(const scan_state& state, const bayes_model* model) {
+  const spam_engine& e = state.engine ? *state.engine : *engine_;
+  scan_result result;
+  result.required = e.required_score();
+  result.truncated = state.truncated;
+  if (model != nullptr && model->ready()) result.bayes = model->classify(state.tokens);
+  hits_ = state.hits;  // the metas write into it; the state stays reusable
+  score_hits(e, hits_, state.extra_hits, result);
+  return result;
+}
+
+void scan_context::score_hits(const spam_engine& e, std::vector<uint32_t>& hits,
+                              const std::vector<std::pair<std::string, double>>& extra_hits, scan_result& result) {
+  const std::vector<rule>& rules = e.rules_.rules;
+  for (size_t k = 0; k < e.eval_rules_.size(); ++k) {
+    const uint32_t i = e.eval_rules_[k];
+    if (e.eval_functions_[k] == nullptr && rules[i].eval_function == "check_bayes") {
+      hits[i] = result.bayes && bayes_in_range(*result.bayes, rules[i].eval_args) ? 1 : 0;
+    }
+  }
+  e.metas().evaluate(hits);
 
   // SpamAssassin adds each hit rule's score once; sub-rules (__NAME) only feed metas.
   double score = 0;
   for (uint32_t i = 0; i < rules.size(); ++i) {
-    if (hits_[i] == 0 || rules[i].is_subrule() || rules[i].score == 0) continue;
+    if (hits[i] == 0 || rules[i].is_subrule() || rules[i].score == 0) continue;
     score += rules[i].score;
     result.tests.push_back(rules[i].name);
   }
@@ -215,8 +248,6 @@ scan_result scan_context::scan(std::string_view message,
   std::sort(result.tests.begin(), result.tests.end());
   // SpamAssassin rounds the total to 3 decimals before comparing with required_score.
   result.score = std::round(score * 1000.0) / 1000.0;
-  clock.lap(&scan_profile::metas_ns);
-  return result;
 }
 
 void scan_context::add_relay_headers(const relay_info& relays, mail::message_text& text) {

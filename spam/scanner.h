@@ -101,6 +101,17 @@ struct scan_result {
   bool is_spam() const { return score >= required; }
 };
 
+// What scan() keeps when asked, so that the message can be scored again for another Bayes
+// model (a recipient's own store, issue 15) without parsing, matching or running the
+// evals again: only the check_bayes rules, the metas and the sum are redone.
+struct scan_state {
+  std::shared_ptr<const spam_engine> engine;  // the rules the hits index
+  std::vector<uint32_t> hits;     // per rule, after the evals; check_bayes and metas at 0
+  std::vector<uint64_t> tokens;   // the message's bayes_tokens (computed even without Bayes)
+  std::vector<std::pair<std::string, double>> extra_hits;
+  bool truncated = false;
+};
+
 // Where scan() spends its time, for `ringmail-admin spam scan --profile`: nanoseconds per
 // stage, summed over the scans made while attached.
 struct scan_profile {
@@ -121,8 +132,18 @@ class scan_context {
 
   // Scans one message. Extra (name, score) hits from outside the message — DNSBL
   // listings of the client, found by the session — are added to the score and tests.
+  // With `keep`, also fills it for rescore_with_bayes (costs the tokenizing when the
+  // engine has no Bayes of its own, and a copy of the hit vector).
   scan_result scan(std::string_view message,
-                   const std::vector<std::pair<std::string, double>>& extra_hits = {});
+                   const std::vector<std::pair<std::string, double>>& extra_hits = {},
+                   scan_state* keep = nullptr);
+
+  // The result scan() would have given with `model` as the engine's Bayes (nullptr or a
+  // model below bayes_min_*: no Bayes verdict, the BAYES_xx rules do not hit). Cheap:
+  // the classification, the metas and the sum. The rules are the state's engine's: a
+  // Bayes rule that engine's score set does not run (no global Bayes at load, score set
+  // 0/1) stays off whatever the model says.
+  scan_result rescore_with_bayes(const scan_state& state, const bayes_model* model);
 
   const spam_engine& engine() const { return *engine_; }
   const std::shared_ptr<const spam_engine>& shared_engine() const { return engine_; }
@@ -140,6 +161,10 @@ class scan_context {
   // raw views point here (a fixed array: the strings never move during a scan).
   std::array<std::string, 4> relay_values_;
   void add_relay_headers(const relay_info& relays, mail::message_text& text);
+  // The end of a scan, shared with rescore_with_bayes: check_bayes rules from `result.bayes`,
+  // the metas over `hits`, and the score and tests of the rules that hit.
+  static void score_hits(const spam_engine& e, std::vector<uint32_t>& hits,
+                         const std::vector<std::pair<std::string, double>>& extra_hits, scan_result& result);
 };
 
 }  // namespace ringmail::spam
