@@ -129,6 +129,50 @@ class smtp_session {
     in.session_id = id;
     return in;
   }
+  // The local copies whose mailbox has its own Bayes verdict (issue 15), taken out of
+  // `copies` (which keeps the global-verdict ones): one group per such mailbox.
+  struct own_verdicts {
+    std::vector<std::vector<delivery::sink_recipient>> copies;
+    std::vector<std::string> traces;
+    std::vector<bool> junk;
+    std::vector<delivery::sink_message> messages;  // filled by the caller, views into traces
+    std::vector<size_t> global_index;              // copy index (before the split) of each kept copy
+    std::vector<size_t> own_index;                 // copy index of each group's copy
+  };
+  own_verdicts split_by_own_verdict(std::vector<delivery::sink_recipient>& copies, const spam_decision& verdict,
+                                    const std::string& trace_head, const std::string& id) {
+    own_verdicts own;
+    std::vector<delivery::sink_recipient> kept;
+    for (size_t k = 0; k < copies.size(); ++k) {
+      std::optional<recipient_verdict> v = recipient_verdict_for(*shard_.spam, verdict, copies[k].address, id);
+      if (!v) {
+        kept.push_back(std::move(copies[k]));
+        own.global_index.push_back(k);
+        continue;
+      }
+      own.copies.emplace_back();
+      own.copies.back().push_back(std::move(copies[k]));
+      own.traces.push_back(trace_head + v->header_lines);
+      own.junk.push_back(v->junk);
+      own.own_index.push_back(k);
+    }
+    copies = std::move(kept);
+    return own;
+  }
+  // The results of the groups (the global one first when it had copies) back in the
+  // order of the copies before the split, which the caller's `owner` indexes.
+  std::vector<delivery::delivery_result> merge_own_verdicts(std::vector<std::vector<delivery::delivery_result>>& done,
+                                                           own_verdicts& own, size_t global_copies) {
+    const size_t total = global_copies + own.copies.size();
+    std::vector<delivery::delivery_result> merged(total);
+    size_t g = 0;
+    if (global_copies > 0) {
+      for (size_t k = 0; k < global_copies; ++k) merged[own.global_index[k]] = std::move(done[0][k]);
+      g = 1;
+    }
+    for (size_t j = 0; j < own.copies.size(); ++j, ++g) merged[own.own_index[j]] = std::move(done[g][0]);
+    return merged;
+  }
   void log_spam_refusal(const std::string& id, const char* action, double score) const {
     log::info("smtp_spam_refused", {{"sid", sid_}, {"id", id}, {"action", action}, {"score", absl::StrCat(score)}});
   }
@@ -786,7 +830,27 @@ task<void> smtp_session::finish_message(std::string message) {
   // its own (LMTP) or SMTP's one reply concerns this copy alone.
   out.refuse_in_protocol = config_.lmtp || copies.size() + remote.size() == 1;
   std::vector<delivery::delivery_result> results;
-  if (!copies.empty()) results = co_await shard_.local->deliver(out, std::move(copies));
+  // Bayes per recipient (issue 15): a mailbox whose own store has enough training gets its
+  // own copy message (its X-Spam-* lines, Junk or INBOX); remote copies keep the global
+  // lines (the receiving system is not ours to judge for).
+  own_verdicts own;
+  if (shard_.spam != nullptr && verdict.state) own = split_by_own_verdict(copies, verdict, received + added_headers, id);
+  if (!own.copies.empty()) {
+    own.messages.reserve(own.copies.size());
+    for (size_t g = 0; g < own.copies.size(); ++g) {
+      own.messages.push_back(out);
+      own.messages.back().trace = own.traces[g];
+      own.messages.back().junk = own.junk[g];
+    }
+    std::vector<task<std::vector<delivery::delivery_result>>> groups;
+    if (!copies.empty()) groups.push_back(shard_.local->deliver(out, copies));
+    for (size_t g = 0; g < own.copies.size(); ++g) groups.push_back(shard_.local->deliver(own.messages[g], own.copies[g]));
+    auto all = when_all(std::move(groups));  // named: g++ 12
+    std::vector<std::vector<delivery::delivery_result>> done = co_await std::move(all);
+    results = merge_own_verdicts(done, own, copies.size());  // in copy order: `owner` still holds
+  } else if (!copies.empty()) {
+    results = co_await shard_.local->deliver(out, std::move(copies));
+  }
   if (!remote.empty() && shard_.queue != nullptr) {
     std::vector<delivery::delivery_result> queued = co_await shard_.queue->deliver(out, std::move(remote));
     results.insert(results.end(), queued.begin(), queued.end());

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <exception>
+#include <limits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -25,6 +26,14 @@ void log_verdict(const filter_input& in, const spam::scan_result& r, spam::spam_
                              {"action", names[static_cast<int>(action)]},
                              {"tests", absl::StrJoin(r.tests, ",")},
                              {"scanned_on", offloaded ? "pool" : "shard"}});
+}
+
+void log_recipient_verdict(std::string_view sid, const std::string& mailbox, const spam::scan_result& r, bool junk) {
+  log::info("spam_recipient_verdict", {{"sid", sid},
+                                       {"rcpt", mailbox},
+                                       {"score", absl::StrCat(r.score)},
+                                       {"action", junk ? "junk" : "inbox"},
+                                       {"tests", absl::StrJoin(r.tests, ",")}});
 }
 
 // A listing shows in tests= as RCVD_IN_<ZONE>, like SpamAssassin's RCVD_IN_* rules.
@@ -63,19 +72,21 @@ task<spam_decision> filter_message(spam_shard& shard, const filter_input& in) {
     listed = co_await spam::check_dnsbl(*shard.dns, in.client, settings.dnsbl);
   }
   spam::scan_result result;
+  // Per-user Bayes rescoring needs the scan's hits and tokens.
+  auto state = shard.user_bayes != nullptr ? std::make_shared<spam::scan_state>() : nullptr;
   try {
     if (shard.pool != nullptr && in.message.size() > settings.offload_scan_size) {
       // The message stays where it is (the session awaits this) while a pool thread
       // scans it with a context of its own: scratch space is per thread.
       auto scan_elsewhere = [engine = shard.scanner->shared_engine(), message = in.message,
-                             extra = dnsbl_rules(listed)] {
+                             extra = dnsbl_rules(listed), keep = state.get()] {
         spam::scan_context context(engine);
-        return context.scan(message, extra);
+        return context.scan(message, extra, keep);
       };
       result = co_await offload(*shard.pool, std::move(scan_elsewhere));
       out.offloaded = true;
     } else {
-      result = shard.scanner->scan(in.message, dnsbl_rules(listed));
+      result = shard.scanner->scan(in.message, dnsbl_rules(listed), state.get());
     }
   } catch (const std::exception& e) {
     log_scan_failure(in, e.what());
@@ -94,8 +105,27 @@ task<spam_decision> filter_message(spam_shard& shard, const filter_input& in) {
   }
   out.action = spam::decide(result, settings.policy, known);
   out.header_lines = spam::spam_header_lines(result);
+  out.state = std::move(state);
   log_verdict(in, result, out.action, out.offloaded);
   co_return out;
+}
+
+std::optional<recipient_verdict> recipient_verdict_for(spam_shard& shard, const spam_decision& global,
+                                                       const std::string& mailbox, std::string_view session_id) {
+  if (shard.user_bayes == nullptr || !global.state || !global.scanned) return std::nullopt;
+  std::shared_ptr<const spam::bayes_model> model = shard.user_bayes->find(mailbox);
+  if (!model) return std::nullopt;
+  spam::scan_result r = shard.scanner->rescore_with_bayes(*global.state, model.get());
+  spam::verdict_policy policy = shard.settings->policy;
+  r.required = policy.junk_score;  // X-Spam-Status agrees with the Junk decision
+  policy.reject_score = std::numeric_limits<double>::infinity();  // the transaction's, not ours
+  policy.greylist = false;
+  recipient_verdict v;
+  v.junk = spam::decide(r, policy, /*triplet_known=*/true) == spam::spam_action::junk;
+  v.header_lines = spam::spam_header_lines(r);
+  v.score = r.score;
+  log_recipient_verdict(session_id, mailbox, r, v.junk);
+  return v;
 }
 
 }  // namespace ringmail::smtp

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "runtime/offload_pool.h"
 #include "runtime/task.h"
 #include "spam/dns/dnsbl.h"
+#include "spam/bayes/user_models.h"
 #include "spam/greylist.h"
 #include "spam/scanner.h"
 #include "spam/verdict.h"
@@ -43,6 +45,8 @@ struct spam_shard {
   spam::greylist_table greylist;                // the triplets this shard owns
   dns_resolver* dns = nullptr;                  // for DNSBL; may be null when dnsbl is empty
   offload_pool* pool = nullptr;                 // for big messages; null: all on the shard
+  // Recipients' own Bayes models (issue 15); null: every copy gets the global verdict.
+  spam::user_models* user_bayes = nullptr;
   // Every shard's spam_shard, indexed by shard number: the greylist owner is asked there.
   const std::vector<spam_shard*>* all = nullptr;
 };
@@ -53,6 +57,16 @@ struct spam_decision {
   double score = 0;
   bool scanned = false;
   bool offloaded = false;  // scanned on the offload pool
+  // The scan's rule hits and Bayes tokens, kept when the shard has per-user Bayes, for
+  // recipient_verdict_for().
+  std::shared_ptr<const spam::scan_state> state;
+};
+
+// One local mailbox's own verdict (issue 15, Bayes per recipient).
+struct recipient_verdict {
+  bool junk = false;
+  std::string header_lines;  // X-Spam-* lines of this mailbox's copy
+  double score = 0;
 };
 
 struct filter_input {
@@ -65,5 +79,13 @@ struct filter_input {
 };
 
 task<spam_decision> filter_message(spam_shard& shard, const filter_input& in);
+
+// The verdict of `mailbox` (a local address, as the Bayes store names users: the IMAP
+// login) from its own Bayes store, when that store has enough training and is in the
+// shard's cache (spam/bayes/user_models.h: never waits; a cold cache answers nullopt and
+// warms); nullopt: the global verdict stands for this copy. Only Junk or INBOX: refusing
+// (reject, greylist) concerns the whole transaction and stays on the global verdict.
+std::optional<recipient_verdict> recipient_verdict_for(spam_shard& shard, const spam_decision& global,
+                                                       const std::string& mailbox, std::string_view session_id);
 
 }  // namespace ringmail::smtp

@@ -110,6 +110,13 @@ ABSL_FLAG(std::string, dns_servers, "",
 ABSL_FLAG(uint64_t, spam_max_scan_size, 10ull << 20, "Messages larger than this are delivered unscanned (X-Spam-Status: No, skipped)");
 ABSL_FLAG(uint64_t, spam_offload_size, 256ull << 10,
           "Messages larger than this are scanned on the offload pool instead of the shard");
+ABSL_FLAG(bool, spam_user_bayes, true,
+          "Each local recipient whose own Bayes store has enough training (200 spam, 200 ham) gets "
+          "the verdict of their store; the others the global one");
+ABSL_FLAG(uint64_t, spam_user_bayes_cache_bytes, 64ull << 20,
+          "Memory per shard for recipients' Bayes models (least recently used out first)");
+ABSL_FLAG(absl::Duration, spam_user_bayes_ttl, absl::Seconds(60),
+          "How long a recipient's Bayes model is used before it is reloaded (training shows after this)");
 
 namespace ringmail::tools {
 namespace {
@@ -148,6 +155,7 @@ struct mail_services::shard_state {
   std::unique_ptr<relay::relay_agent> relay;
   task_scope relay_runner;
   smtp::spam_shard spam;
+  std::unique_ptr<spam::user_models> user_bayes;  // recipients' own Bayes (issue 15)
   smtp::shard_context context;
   std::unique_ptr<auth::authenticator> auth;
   mail::charset_converter charsets;
@@ -273,9 +281,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
                                                           /*exempt_loopback=*/true);
 
   // Training writes the Bayes store (--bayes_db / MariaDB / <data_dir>/bayes.sqlite) in the
-  // user's own rows, as `ringmail-admin spam learn --user=...` does. The scanner classifies
-  // with the global model only (loaded at start and on SIGHUP), so per-user counts do not
-  // change a verdict until per-user classification exists.
+  // user's own rows, as `ringmail-admin spam learn --user=...` does. With --spam_user_bayes a
+  // recipient whose rows have enough training gets their own verdict at delivery
+  // (spam/bayes/user_models.h, read back after --spam_user_bayes_ttl); the others the global
+  // model's (loaded at start and on SIGHUP).
   if (settings_.spam_engine && absl::GetFlag(FLAGS_imap_spam_training)) {
     spam::bayes_trainer_options to;
     to.max_message_size = spam_settings_.max_scan_size;
@@ -404,6 +413,15 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
         st.spam.all = &spam_shards_;
         st.spam.pool = &set.offload();
+        if (absl::GetFlag(FLAGS_spam_user_bayes)) {
+          spam::user_models_options uo;
+          uo.max_bytes = absl::GetFlag(FLAGS_spam_user_bayes_cache_bytes);
+          uo.ttl = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_spam_user_bayes_ttl));
+          st.user_bayes = std::make_unique<spam::user_models>(
+              set.offload(), [data_dir = settings_.data_dir] { return open_bayes_store_from_flags(data_dir, true); },
+              uo);
+          st.spam.user_bayes = st.user_bayes.get();
+        }
         if (!spam_settings_.dnsbl.empty()) st.spam.dns = st.dns.get();
         st.context.spam = &st.spam;
       }
