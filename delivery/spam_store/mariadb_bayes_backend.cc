@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+#include <ctime>
 #include <limits>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "delivery/directory/mariadb_common.h"
 #include "spam/bayes/bayes.h"
 
@@ -38,6 +40,7 @@ constexpr const char* kSchema[] = {
     " `user` VARCHAR(320) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL,"
     " `nspam` BIGINT NOT NULL DEFAULT 0,"
     " `nham` BIGINT NOT NULL DEFAULT 0,"
+    " `last_expire` BIGINT NOT NULL DEFAULT 0,"
     " PRIMARY KEY (`user`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin ROW_FORMAT=DYNAMIC",
     "CREATE TABLE IF NOT EXISTS bayes_tokens ("
@@ -45,6 +48,7 @@ constexpr const char* kSchema[] = {
     " `token` BIGINT NOT NULL,"
     " `nspam` INT NOT NULL DEFAULT 0,"
     " `nham` INT NOT NULL DEFAULT 0,"
+    " `atime` BIGINT NOT NULL DEFAULT 0,"
     " PRIMARY KEY (`user`, `token`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin ROW_FORMAT=DYNAMIC",
     "CREATE TABLE IF NOT EXISTS bayes_seen ("
@@ -54,6 +58,24 @@ constexpr const char* kSchema[] = {
     " PRIMARY KEY (`user`, `msgid`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin ROW_FORMAT=DYNAMIC",
 };
+
+// Columns added after the first release, for stores created before them: each existing
+// token gets the time of the migration as its atime (its real last use is unknown; "now"
+// makes it the newest rather than expiring a whole store at once). ADD COLUMN at the end
+// of an InnoDB table is instant (MariaDB 10.3+), so a large store migrates at once.
+struct added_column {
+  const char* table;
+  const char* column;
+  const char* definition;  // a "%d" stands for the current time
+};
+constexpr added_column kAddedColumns[] = {
+    {"bayes_tokens", "atime", "BIGINT NOT NULL DEFAULT %d"},
+    {"bayes_totals", "last_expire", "BIGINT NOT NULL DEFAULT 0"},
+};
+
+// No index on atime: every learn rewrites the atime of the tokens it touches, and an
+// index would cost each of those rows a second B-tree update; expiry runs at most once
+// per 12 h per user and can scan the user's rows.
 
 // Rows per multi-row statement, and a cap on its size (a 320-character user name is
 // repeated in every row) well under the server's 16 MB max_allowed_packet.
@@ -98,7 +120,11 @@ class mariadb_bayes_backend final : public spam::bayes_backend {
   absl::StatusOr<std::optional<bool>> seen(std::string_view user, std::string_view msg_id) override;
   absl::Status record_seen(std::string_view user, std::string_view msg_id, bool is_spam) override;
   absl::Status add_totals(std::string_view user, int64_t spam, int64_t ham) override;
-  absl::Status add_tokens(std::string_view user, const std::vector<spam::token_delta>& deltas) override;
+  absl::Status add_tokens(std::string_view user, const std::vector<spam::token_delta>& deltas, int64_t atime) override;
+  absl::StatusOr<spam::token_ages> ages(std::string_view user) override;
+  absl::StatusOr<std::optional<int64_t>> atime_at_rank(std::string_view user, int64_t rank) override;
+  absl::StatusOr<int64_t> remove_tokens_before(std::string_view user, int64_t cutoff) override;
+  absl::Status set_last_expire(std::string_view user, int64_t when) override;
   absl::StatusOr<std::shared_ptr<const spam::bayes_model>> load(std::string_view user) override;
 
  private:
@@ -107,7 +133,8 @@ class mariadb_bayes_backend final : public spam::bayes_backend {
   absl::Status error(std::string_view what);
   std::string quote(std::string_view value) { return mariadb::substitute(mysql_, "%s", value); }
   absl::Status ensure_connected();
-  absl::Status write_token_rows(const std::string& user_literal, const std::vector<spam::token_delta>& rows);
+  absl::Status write_token_rows(const std::string& user_literal, const std::vector<spam::token_delta>& rows,
+                                int64_t atime);
   absl::Status fix_negative_rows(const std::string& user_literal, const std::vector<int64_t>& tokens);
   absl::Status load_into(std::string_view user, spam::bayes_model& model);
   void end_transaction(const char* how);
@@ -152,6 +179,24 @@ absl::Status mariadb_bayes_backend::connect() {
 absl::Status mariadb_bayes_backend::create_schema() {
   for (const char* sql : kSchema) {
     if (absl::Status s = run(sql, "create schema"); !s.ok()) return s;
+  }
+  // Looked up first rather than ALTER ... ADD COLUMN IF NOT EXISTS on every open: an ALTER
+  // waits for an exclusive metadata lock, i.e. for every open transaction on the table.
+  for (const added_column& c : kAddedColumns) {
+    auto present = select(absl::StrCat("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+                                       " AND TABLE_NAME = ", quote(c.table), " AND COLUMN_NAME = ", quote(c.column)),
+                          "read schema");
+    if (!present.ok()) return present.status();
+    if (!present->empty() && !present->front().empty() && present->front().front() != "0") continue;
+    const std::string definition =
+        absl::StrReplaceAll(c.definition, {{"%d", absl::StrCat(static_cast<int64_t>(std::time(nullptr)))}});
+    // IF NOT EXISTS: another server may be migrating the same table right now.
+    if (absl::Status s = run(absl::StrCat("ALTER TABLE ", c.table, " ADD COLUMN IF NOT EXISTS `", c.column, "` ",
+                                          definition),
+                             "migrate schema");
+        !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }
@@ -265,7 +310,8 @@ absl::Status mariadb_bayes_backend::add_totals(std::string_view user, int64_t sp
 // A new row takes the change as given (VALUES() must carry the raw change for the UPDATE
 // branch, so it cannot be clamped there); existing rows are clamped in place. The rows a
 // negative change may have made negative or empty are fixed by fix_negative_rows.
-absl::Status mariadb_bayes_backend::add_tokens(std::string_view user, const std::vector<spam::token_delta>& deltas) {
+absl::Status mariadb_bayes_backend::add_tokens(std::string_view user, const std::vector<spam::token_delta>& deltas,
+                                              int64_t atime) {
   if (deltas.empty()) return absl::OkStatus();
   if (absl::Status s = ensure_connected(); !s.ok()) return s;
   const std::string user_literal = quote(user);
@@ -274,7 +320,7 @@ absl::Status mariadb_bayes_backend::add_tokens(std::string_view user, const std:
   std::sort(sorted.begin(), sorted.end(), [](const spam::token_delta& a, const spam::token_delta& b) {
     return static_cast<int64_t>(a.token) < static_cast<int64_t>(b.token);
   });
-  if (absl::Status s = write_token_rows(user_literal, sorted); !s.ok()) return s;
+  if (absl::Status s = write_token_rows(user_literal, sorted, atime); !s.ok()) return s;
   std::vector<int64_t> lowered;
   for (const spam::token_delta& d : sorted) {
     if (d.spam < 0 || d.ham < 0) lowered.push_back(static_cast<int64_t>(d.token));
@@ -283,11 +329,11 @@ absl::Status mariadb_bayes_backend::add_tokens(std::string_view user, const std:
 }
 
 absl::Status mariadb_bayes_backend::write_token_rows(const std::string& user_literal,
-                                                     const std::vector<spam::token_delta>& rows) {
-  constexpr std::string_view kHead = "INSERT INTO bayes_tokens (`user`, `token`, `nspam`, `nham`) VALUES ";
+                                                     const std::vector<spam::token_delta>& rows, int64_t atime) {
+  constexpr std::string_view kHead = "INSERT INTO bayes_tokens (`user`, `token`, `nspam`, `nham`, `atime`) VALUES ";
   constexpr std::string_view kTail =
       " ON DUPLICATE KEY UPDATE `nspam` = GREATEST(0, `nspam` + VALUES(`nspam`)),"
-      " `nham` = GREATEST(0, `nham` + VALUES(`nham`))";
+      " `nham` = GREATEST(0, `nham` + VALUES(`nham`)), `atime` = GREATEST(`atime`, VALUES(`atime`))";
   std::string sql;
   sql.reserve(std::min(kMaxStatementBytes, rows.size() * (user_literal.size() + 40)) + 256);
   size_t in_statement = 0;
@@ -295,7 +341,7 @@ absl::Status mariadb_bayes_backend::write_token_rows(const std::string& user_lit
     if (in_statement == 0) sql.assign(kHead);
     else sql += ',';
     absl::StrAppend(&sql, "(", user_literal, ",", static_cast<int64_t>(rows[i].token), ",", rows[i].spam, ",",
-                    rows[i].ham, ")");
+                    rows[i].ham, ",", atime, ")");
     ++in_statement;
     if (in_statement == kRowsPerStatement || sql.size() >= kMaxStatementBytes || i + 1 == rows.size()) {
       sql += kTail;
@@ -330,6 +376,50 @@ absl::Status mariadb_bayes_backend::fix_negative_rows(const std::string& user_li
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<spam::token_ages> mariadb_bayes_backend::ages(std::string_view user) {
+  const std::string user_literal = quote(user);
+  spam::token_ages out;
+  auto tokens = select(absl::StrCat("SELECT COUNT(*), MIN(`atime`), MAX(`atime`) FROM bayes_tokens WHERE `user` = ",
+                                    user_literal),
+                       "token ages");
+  if (!tokens.ok()) return tokens.status();
+  if (!tokens->empty()) {
+    const auto& row = tokens->front();  // MIN/MAX of no rows are NULL: read as 0
+    out.tokens = to_int(row[0].data(), row[0].size());
+    out.oldest_atime = to_int(row[1].data(), row[1].size());
+    out.newest_atime = to_int(row[2].data(), row[2].size());
+  }
+  auto last = select(absl::StrCat("SELECT `last_expire` FROM bayes_totals WHERE `user` = ", user_literal),
+                     "last expire");
+  if (!last.ok()) return last.status();
+  if (!last->empty()) out.last_expire = to_int(last->front()[0].data(), last->front()[0].size());
+  return out;
+}
+
+absl::StatusOr<std::optional<int64_t>> mariadb_bayes_backend::atime_at_rank(std::string_view user, int64_t rank) {
+  auto rows = select(absl::StrCat("SELECT `atime` FROM bayes_tokens WHERE `user` = ", quote(user),
+                                  " ORDER BY `atime` LIMIT 1 OFFSET ", std::max<int64_t>(0, rank)),
+                     "atime at rank");
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(to_int(rows->front()[0].data(), rows->front()[0].size()));
+}
+
+absl::StatusOr<int64_t> mariadb_bayes_backend::remove_tokens_before(std::string_view user, int64_t cutoff) {
+  if (absl::Status s = run(absl::StrCat("DELETE FROM bayes_tokens WHERE `user` = ", quote(user), " AND `atime` < ", cutoff),
+                           "expire tokens");
+      !s.ok()) {
+    return s;
+  }
+  return static_cast<int64_t>(mysql_affected_rows(mysql_));
+}
+
+absl::Status mariadb_bayes_backend::set_last_expire(std::string_view user, int64_t when) {
+  return run(absl::StrCat("INSERT INTO bayes_totals (`user`, `last_expire`) VALUES (", quote(user), ", ", when,
+                          ") ON DUPLICATE KEY UPDATE `last_expire` = VALUES(`last_expire`)"),
+             "set last expire");
 }
 
 // One read-only transaction with a consistent snapshot: the totals and the tokens are

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "mail/message_text.h"
 #include "spam/bayes/backend.h"
+#include "spam/bayes/expiry.h"
 
 namespace ringmail::spam {
 
@@ -92,10 +94,26 @@ class bayes_store {
   // Loads a user's store into memory.
   absl::StatusOr<std::shared_ptr<const bayes_model>> load(std::string_view user);
 
+  // Token expiry (expiry.h) in a write transaction of its own: when due under the
+  // options (bayes_auto_expire), or whenever `force` (`ringmail-admin spam expire`).
+  // Learning never expires by itself: the callers that learn call this afterwards (the
+  // trainer on its pool thread, `ringmail-admin spam learn`), so expiry never runs on a
+  // shard thread and its outcome can be logged where logging exists.
+  absl::StatusOr<bayes_expiry_result> expire(std::string_view user, bool force);
+
+  // Set right after opening, before the store is shared between threads.
+  void set_expiry_options(const bayes_expiry_options& options) { expiry_ = options; }
+  const bayes_expiry_options& expiry_options() const { return expiry_; }
+  // The clock for tokens' atime and for expiry, in seconds since the epoch (default
+  // time(nullptr)); tests move it. Set before the store is shared.
+  void set_clock(std::function<int64_t()> now) { now_ = std::move(now); }
+
  private:
   explicit bayes_store(std::unique_ptr<bayes_backend> backend);
   std::unique_ptr<bayes_backend> backend_;
   std::mutex mutex_;
+  bayes_expiry_options expiry_;
+  std::function<int64_t()> now_;
 };
 
 class bayes_store::batch {

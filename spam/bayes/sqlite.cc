@@ -1,13 +1,15 @@
 // The Bayes token store in SQLite under the data directory (bayes_backend.h), in the
 // shape of SpamAssassin's BayesStore/SQL.pm (bayes_vars / bayes_token / bayes_seen per
-// user) reduced to what we use: no atime and no expiry yet, tokens are 64-bit hashes
-// rather than 40-bit SHA-1 prefixes. WAL mode: loading never waits for a writer.
+// user) reduced to what we use: tokens are 64-bit hashes rather than 40-bit SHA-1
+// prefixes, and the per-user variables are the totals row (message counts, last expiry).
+// WAL mode: loading never waits for a writer.
 #include "spam/bayes/sqlite.h"
 
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <ctime>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -26,18 +28,22 @@ namespace {
 
 // WITHOUT ROWID: the tables are looked up and updated by their primary keys only, and
 // the token rows are small; a clustered key halves their size and their lookups.
+// No index on atime: every learn rewrites the atime of each token it touches, so an index
+// would cost every learn a second B-tree update, while expiry (at most once per 12 h per
+// user) can afford to scan the user's rows.
 constexpr const char* kSchema = R"sql(
-BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS bayes_totals (
   user TEXT NOT NULL PRIMARY KEY,
   nspam INTEGER NOT NULL DEFAULT 0,
-  nham INTEGER NOT NULL DEFAULT 0
+  nham INTEGER NOT NULL DEFAULT 0,
+  last_expire INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS bayes_tokens (
   user TEXT NOT NULL,
   token INTEGER NOT NULL,
   nspam INTEGER NOT NULL DEFAULT 0,
   nham INTEGER NOT NULL DEFAULT 0,
+  atime INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (user, token)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bayes_seen (
@@ -46,7 +52,6 @@ CREATE TABLE IF NOT EXISTS bayes_seen (
   is_spam INTEGER NOT NULL,
   PRIMARY KEY (user, msgid)
 ) WITHOUT ROWID;
-COMMIT;
 )sql";
 
 absl::Status sqlite_error(sqlite3* db, int rc, std::string_view what) {
@@ -109,13 +114,19 @@ class sqlite_backend final : public bayes_backend {
   sqlite3_stmt* select_totals = nullptr;
   sqlite3_stmt* count_tokens = nullptr;
   sqlite3_stmt* select_tokens = nullptr;
+  sqlite3_stmt* select_ages = nullptr;
+  sqlite3_stmt* select_last_expire = nullptr;
+  sqlite3_stmt* select_atime_at_rank = nullptr;
+  sqlite3_stmt* delete_before = nullptr;
+  sqlite3_stmt* put_last_expire = nullptr;
 
   sqlite_backend() = default;
   sqlite_backend(const sqlite_backend&) = delete;
   sqlite_backend& operator=(const sqlite_backend&) = delete;
   ~sqlite_backend() override {
     for (sqlite3_stmt* s : {begin_write, commit_write, rollback_write, begin_read, select_seen, put_seen, upsert_totals, upsert_token,
-                            drop_empty_token, select_totals, count_tokens, select_tokens}) {
+                            drop_empty_token, select_totals, count_tokens, select_tokens, select_ages,
+                            select_last_expire, select_atime_at_rank, delete_before, put_last_expire}) {
       sqlite3_finalize(s);
     }
     sqlite3_close(db);
@@ -167,7 +178,7 @@ class sqlite_backend final : public bayes_backend {
     return absl::OkStatus();
   }
 
-  absl::Status add_tokens(std::string_view user, const std::vector<token_delta>& deltas) override {
+  absl::Status add_tokens(std::string_view user, const std::vector<token_delta>& deltas, int64_t atime) override {
     for (const token_delta& d : deltas) {
       {
         statement_use q(upsert_token);
@@ -175,6 +186,7 @@ class sqlite_backend final : public bayes_backend {
         q.bind(2, static_cast<int64_t>(d.token));
         q.bind(3, int64_t{d.spam});
         q.bind(4, int64_t{d.ham});
+        q.bind(5, atime);
         if (int rc = q.step(); rc != SQLITE_DONE) return sqlite_error(db, rc, "update token");
       }
       if (d.spam < 0 || d.ham < 0) {
@@ -187,9 +199,104 @@ class sqlite_backend final : public bayes_backend {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<std::shared_ptr<const bayes_model>> load(std::string_view user) override;
+  absl::StatusOr<token_ages> ages(std::string_view user) override {
+    token_ages out;
+    {
+      statement_use q(select_ages);
+      q.bind(1, user);
+      int rc = q.step();
+      if (rc != SQLITE_ROW) return sqlite_error(db, rc, "token ages");
+      out.tokens = q.column(0);
+      out.oldest_atime = q.column(1);  // NULL (no tokens) reads as 0
+      out.newest_atime = q.column(2);
+    }
+    statement_use q(select_last_expire);
+    q.bind(1, user);
+    int rc = q.step();
+    if (rc == SQLITE_ROW) out.last_expire = q.column(0);
+    else if (rc != SQLITE_DONE) return sqlite_error(db, rc, "last expire");
+    return out;
+  }
 
+  absl::StatusOr<std::optional<int64_t>> atime_at_rank(std::string_view user, int64_t rank) override {
+    statement_use q(select_atime_at_rank);
+    q.bind(1, user);
+    q.bind(2, rank);
+    int rc = q.step();
+    if (rc == SQLITE_ROW) return std::optional<int64_t>(q.column(0));
+    if (rc != SQLITE_DONE) return sqlite_error(db, rc, "atime at rank");
+    return std::optional<int64_t>();
+  }
+
+  absl::StatusOr<int64_t> remove_tokens_before(std::string_view user, int64_t cutoff) override {
+    statement_use q(delete_before);
+    q.bind(1, user);
+    q.bind(2, cutoff);
+    if (int rc = q.step(); rc != SQLITE_DONE) return sqlite_error(db, rc, "expire tokens");
+    return static_cast<int64_t>(sqlite3_changes64(db));
+  }
+
+  absl::Status set_last_expire(std::string_view user, int64_t when) override {
+    statement_use q(put_last_expire);
+    q.bind(1, user);
+    q.bind(2, when);
+    if (int rc = q.step(); rc != SQLITE_DONE) return sqlite_error(db, rc, "set last expire");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::shared_ptr<const bayes_model>> load(std::string_view user) override;
 };
+
+// Stores made before expiry existed lack the atime columns: add them, giving every
+// existing token the time of this open as its atime (SQLite's ADD COLUMN takes only a
+// constant default). Their real last use is unknown; "now" makes them the newest rather
+// than expiring a whole store the first time it is opened.
+absl::Status migrate(sqlite3* db) {
+  struct {
+    const char* table;
+    const char* column;
+    std::string definition;
+  } added[] = {
+      {"bayes_tokens", "atime", absl::StrCat("INTEGER NOT NULL DEFAULT ", static_cast<int64_t>(std::time(nullptr)))},
+      {"bayes_totals", "last_expire", "INTEGER NOT NULL DEFAULT 0"},
+  };
+  for (const auto& a : added) {
+    sqlite3_stmt* q = nullptr;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2", -1, &q, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(db, rc, "read schema");
+    int64_t present = 0;
+    {
+      statement_use use(q);
+      use.bind(1, std::string_view(a.table));
+      use.bind(2, std::string_view(a.column));
+      rc = use.step();
+      if (rc == SQLITE_ROW) present = use.column(0);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW) return sqlite_error(db, rc, "read schema");
+    if (present != 0) continue;
+    const std::string sql = absl::StrCat("ALTER TABLE ", a.table, " ADD COLUMN ", a.column, " ", a.definition);
+    rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(db, rc, sql);
+  }
+  return absl::OkStatus();
+}
+
+// Creates the tables and migrates old ones in one write transaction, so two processes
+// opening a store of the old shape at once do not both add the columns.
+absl::Status create_schema(sqlite3* db) {
+  int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return sqlite_error(db, rc, "create schema");
+  rc = sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr);
+  absl::Status s = rc == SQLITE_OK ? migrate(db) : sqlite_error(db, rc, "create schema");
+  if (s.ok()) {
+    rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc == SQLITE_OK) return absl::OkStatus();
+    s = sqlite_error(db, rc, "create schema");
+  }
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return s;
+}
 
 absl::StatusOr<std::shared_ptr<const bayes_model>> sqlite_backend::load(std::string_view user) {
   sqlite_backend& s = *this;
@@ -253,12 +360,7 @@ absl::StatusOr<std::unique_ptr<bayes_backend>> open_sqlite_bayes_backend(const s
     rc = sqlite3_exec(s->db, pragma, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return sqlite_error(s->db, rc, pragma);
   }
-  rc = sqlite3_exec(s->db, kSchema, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) {
-    absl::Status e = sqlite_error(s->db, rc, "create schema");
-    sqlite3_exec(s->db, "ROLLBACK", nullptr, nullptr, nullptr);
-    return e;
-  }
+  if (absl::Status e = create_schema(s->db); !e.ok()) return e;
   struct {
     const char* sql;
     sqlite3_stmt** stmt;
@@ -274,13 +376,21 @@ absl::StatusOr<std::unique_ptr<bayes_backend>> open_sqlite_bayes_backend(const s
       {"INSERT INTO bayes_totals (user, nspam, nham) VALUES (?1, max(0, ?2), max(0, ?3)) "
        "ON CONFLICT (user) DO UPDATE SET nspam = max(0, nspam + ?2), nham = max(0, nham + ?3)",
        &s->upsert_totals},
-      {"INSERT INTO bayes_tokens (user, token, nspam, nham) VALUES (?1, ?2, max(0, ?3), max(0, ?4)) "
-       "ON CONFLICT (user, token) DO UPDATE SET nspam = max(0, nspam + ?3), nham = max(0, nham + ?4)",
+      {"INSERT INTO bayes_tokens (user, token, nspam, nham, atime) VALUES (?1, ?2, max(0, ?3), max(0, ?4), ?5) "
+       "ON CONFLICT (user, token) DO UPDATE SET nspam = max(0, nspam + ?3), nham = max(0, nham + ?4), "
+       "atime = max(atime, ?5)",
        &s->upsert_token},
       {"DELETE FROM bayes_tokens WHERE user = ?1 AND token = ?2 AND nspam = 0 AND nham = 0", &s->drop_empty_token},
       {"SELECT nspam, nham FROM bayes_totals WHERE user = ?1", &s->select_totals},
       {"SELECT count(*) FROM bayes_tokens WHERE user = ?1", &s->count_tokens},
       {"SELECT token, nspam, nham FROM bayes_tokens WHERE user = ?1", &s->select_tokens},
+      {"SELECT count(*), min(atime), max(atime) FROM bayes_tokens WHERE user = ?1", &s->select_ages},
+      {"SELECT last_expire FROM bayes_totals WHERE user = ?1", &s->select_last_expire},
+      {"SELECT atime FROM bayes_tokens WHERE user = ?1 ORDER BY atime LIMIT 1 OFFSET ?2", &s->select_atime_at_rank},
+      {"DELETE FROM bayes_tokens WHERE user = ?1 AND atime < ?2", &s->delete_before},
+      {"INSERT INTO bayes_totals (user, last_expire) VALUES (?1, ?2) "
+       "ON CONFLICT (user) DO UPDATE SET last_expire = excluded.last_expire",
+       &s->put_last_expire},
   };
   for (auto& st : statements) {
     if (absl::Status e = s->prepare(st.sql, st.stmt); !e.ok()) return e;

@@ -5,6 +5,7 @@
 // One backend connection, serialised by a mutex: learning and loading are rare and run on
 // the offload pool or in tools; the scanner classifies against a loaded bayes_model.
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,7 +36,10 @@ struct user_delta {
 
 class delta_batch final : public bayes_store::batch {
  public:
-  delta_batch(bayes_backend& store, std::unique_lock<std::mutex> lock) : store_(store), lock_(std::move(lock)) {}
+  // `atime`: what every token the batch writes is stamped with (the batch's start; a bulk
+  // batch runs for minutes at most, well under the 12 h granularity of expiry).
+  delta_batch(bayes_backend& store, std::unique_lock<std::mutex> lock, int64_t atime)
+      : store_(store), lock_(std::move(lock)), atime_(atime) {}
 
   ~delta_batch() override {
     if (open_) store_.rollback();
@@ -113,7 +117,7 @@ class delta_batch final : public bayes_store::batch {
       for (const auto& [token, delta] : d.tokens) {
         if (delta.first != 0 || delta.second != 0) deltas.push_back({token, delta.first, delta.second});
       }
-      if (absl::Status s = store_.add_tokens(user, deltas); !s.ok()) return s;
+      if (absl::Status s = store_.add_tokens(user, deltas, atime_); !s.ok()) return s;
     }
     pending_.clear();
     pending_tokens_ = 0;
@@ -122,6 +126,7 @@ class delta_batch final : public bayes_store::batch {
 
   bayes_backend& store_;
   std::unique_lock<std::mutex> lock_;
+  const int64_t atime_;
   bool open_ = false;
   absl::Status failed_;
   absl::flat_hash_map<std::string, user_delta> pending_;
@@ -130,7 +135,8 @@ class delta_batch final : public bayes_store::batch {
 
 }  // namespace
 
-bayes_store::bayes_store(std::unique_ptr<bayes_backend> backend) : backend_(std::move(backend)) {}
+bayes_store::bayes_store(std::unique_ptr<bayes_backend> backend)
+    : backend_(std::move(backend)), now_([] { return static_cast<int64_t>(std::time(nullptr)); }) {}
 bayes_store::~bayes_store() = default;
 
 std::unique_ptr<bayes_store> bayes_store::over(std::unique_ptr<bayes_backend> backend) {
@@ -144,7 +150,7 @@ absl::StatusOr<std::unique_ptr<bayes_store>> bayes_store::open(const std::string
 }
 
 absl::StatusOr<std::unique_ptr<bayes_store::batch>> bayes_store::begin_batch() {
-  auto b = std::make_unique<delta_batch>(*backend_, std::unique_lock<std::mutex>(mutex_));
+  auto b = std::make_unique<delta_batch>(*backend_, std::unique_lock<std::mutex>(mutex_), now_());
   if (absl::Status s = b->start(); !s.ok()) return s;
   return std::unique_ptr<batch>(std::move(b));
 }
@@ -160,6 +166,20 @@ absl::Status bayes_store::learn(std::string_view user, std::string_view msg_id, 
 absl::StatusOr<std::shared_ptr<const bayes_model>> bayes_store::load(std::string_view user) {
   std::lock_guard<std::mutex> lock(mutex_);
   return backend_->load(user);
+}
+
+absl::StatusOr<bayes_expiry_result> bayes_store::expire(std::string_view user, bool force) {
+  // Not due and not forced: nothing to take the writer lock for.
+  if (!force && !expiry_.auto_expire) return bayes_expiry_result{false, "auto expiry off"};
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (absl::Status s = backend_->begin(); !s.ok()) return s;
+  absl::StatusOr<bayes_expiry_result> r = expire_tokens(*backend_, user, expiry_, now_(), force);
+  if (!r.ok()) {
+    backend_->rollback();
+    return r;
+  }
+  if (absl::Status s = backend_->commit(); !s.ok()) return s;
+  return r;
 }
 
 }  // namespace ringmail::spam

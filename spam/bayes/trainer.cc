@@ -175,14 +175,42 @@ void bayes_trainer::learn_one(const item& it) {
     return;
   }
   absl::Status st = learn_message(*store_, it.user, bytes, it.spam);
-  std::lock_guard lock(mutex_);
-  if (st.ok()) {
-    ++counters_.learned;
-    log::debug("spam_learned", {{"user", it.user}, {"path", path}, {"as", as}});
-  } else {
-    ++counters_.failed;
-    log::warn("spam_training_failed", {{"user", it.user}, {"path", path}, {"as", as}, {"reason", st.message()}});
+  {
+    std::lock_guard lock(mutex_);
+    if (st.ok()) {
+      ++counters_.learned;
+      log::debug("spam_learned", {{"user", it.user}, {"path", path}, {"as", as}});
+    } else {
+      ++counters_.failed;
+      log::warn("spam_training_failed", {{"user", it.user}, {"path", path}, {"as", as}, {"reason", st.message()}});
+    }
   }
+  if (st.ok()) maybe_expire(it.user);
+}
+
+void bayes_trainer::maybe_expire(const std::string& user) {
+  const bayes_expiry_options& options = store_->expiry_options();
+  if (!options.auto_expire) return;
+  const auto now = std::chrono::steady_clock::now();
+  auto [asked, first] = expiry_asked_.try_emplace(user, now);
+  if (!first && now - asked->second < std::chrono::seconds(options.period_seconds)) return;
+  asked->second = now;
+  absl::StatusOr<bayes_expiry_result> r = store_->expire(user, /*force=*/false);
+  if (!r.ok()) {
+    // Learning succeeded; expiry is retried after the next period.
+    log::warn("spam_bayes_expiry_failed", {{"user", user}, {"reason", r.status().message()}});
+    return;
+  }
+  if (!r->ran) return;
+  {
+    std::lock_guard lock(mutex_);
+    counters_.expired_tokens += static_cast<uint64_t>(r->removed);
+  }
+  log::info("spam_bayes_expired", {{"user", user},
+                                   {"tokens", r->tokens_before},
+                                   {"removed", r->removed},
+                                   {"cutoff_atime", r->cutoff_atime},
+                                   {"skipped", r->skipped}});
 }
 
 void bayes_trainer::wait_idle() {

@@ -22,11 +22,18 @@
 //   - Files over `max_message_size` are skipped, as the scanner skips them
 //     (--spam_max_scan_size): learning what is never classified only adds noise.
 //
+// After learning for a user the drainer runs the store's expiry for that user (expiry.h,
+// SpamAssassin's opportunistic bayes_auto_expire): on the pool thread, never a shard's.
+// The store decides from its own last_expire whether a run is due; the drainer asks it
+// at most once per expiry period per user, so a busy trainer does not count a store's
+// tokens after every message.
+//
 // Learned data goes to the store like `ringmail-admin spam learn --user=...` writes it
 // (bayes_store::learn_message into that user's rows; learning a message the other way
 // first unlearns it, so Junk -> INBOX moves the counts from spam to ham).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "runtime/offload_pool.h"
 #include "spam/bayes/bayes.h"
@@ -77,6 +85,7 @@ class bayes_trainer {
     uint64_t skipped = 0;  // file gone, too large or unreadable
     uint64_t failed = 0;   // the store refused (or could not be opened)
     uint64_t dropped = 0;  // queue full
+    uint64_t expired_tokens = 0;  // removed by expiry runs after learning
   };
   counters stats() const;
 
@@ -91,11 +100,14 @@ class bayes_trainer {
   };
   void drain();               // a pool thread
   void learn_one(const item& it);  // a pool thread, the only drainer
+  void maybe_expire(const std::string& user);  // the drainer, after learning for `user`
 
   offload_pool& pool_;
   store_opener open_;
   bayes_trainer_options options_;
   std::unique_ptr<bayes_store> store_;  // drainer only
+  // When the drainer last asked the store to expire each user (steady clock): drainer only.
+  absl::flat_hash_map<std::string, std::chrono::steady_clock::time_point> expiry_asked_;
 
   mutable std::mutex mutex_;
   std::condition_variable idle_;

@@ -3,11 +3,13 @@
 // (tests/support/mariadb_server.h), through the public bayes_store API and, for the storage
 // rules the API cannot reach (a change that empties a token), the backends directly.
 #include <mysql.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iterator>
 #include <map>
@@ -42,8 +44,8 @@ counts tokens_of(const bayes_model& m) {
   return out;
 }
 
-// Empties the three tables between tests (the server lives as long as the binary).
-absl::Status clear_tables(const directory::mariadb_config& c) {
+// Runs statements on a connection of their own.
+absl::Status run_sql(const directory::mariadb_config& c, const std::vector<std::string>& statements) {
   MYSQL* m = mysql_init(nullptr);
   if (mysql_real_connect(m, c.host.c_str(), c.user.c_str(), c.password.c_str(), c.database.c_str(), c.port, nullptr,
                          0) == nullptr) {
@@ -52,11 +54,16 @@ absl::Status clear_tables(const directory::mariadb_config& c) {
     return s;
   }
   absl::Status s;
-  for (const char* sql : {"DELETE FROM bayes_totals", "DELETE FROM bayes_tokens", "DELETE FROM bayes_seen"}) {
-    if (mysql_query(m, sql) != 0) s = absl::InternalError(mysql_error(m));
+  for (const std::string& sql : statements) {
+    if (mysql_query(m, sql.c_str()) != 0) s = absl::InternalError(mysql_error(m));
   }
   mysql_close(m);
   return s;
+}
+
+// Empties the three tables between tests (the server lives as long as the binary).
+absl::Status clear_tables(const directory::mariadb_config& c) {
+  return run_sql(c, {"DELETE FROM bayes_totals", "DELETE FROM bayes_tokens", "DELETE FROM bayes_seen"});
 }
 
 class BayesBackend : public ::testing::TestWithParam<std::string> {
@@ -111,6 +118,8 @@ class BayesBackend : public ::testing::TestWithParam<std::string> {
 // Tokens whose top bit is set are stored as negative integers and must come back intact.
 constexpr uint64_t kHigh = 0xFFFF'FFFF'FFFF'FFFFull;
 constexpr uint64_t kTop = 0x8000'0000'0000'0000ull;
+// An atime for the storage tests that do not look at it (2026-12-01).
+constexpr int64_t kAtime = 1'796'083'200;
 
 TEST_P(BayesBackend, LearnSpamThenLoad) {
   ASSERT_TRUE(store_->learn("", "<a@sa_generated>", {1, 2, kTop, kHigh}, true).ok());
@@ -244,7 +253,7 @@ TEST_P(BayesBackend, BackendClampsAtZeroAndDropsEmptiedTokens) {
   auto b = another_backend();
   ASSERT_NE(b, nullptr);
   ASSERT_TRUE(b->begin().ok());
-  ASSERT_TRUE(b->add_tokens("u", {{1, 2, 0}, {2, 1, 0}, {3, 0, 1}, {4, 2, 5}, {kHigh, 1, 1}}).ok());
+  ASSERT_TRUE(b->add_tokens("u", {{1, 2, 0}, {2, 1, 0}, {3, 0, 1}, {4, 2, 5}, {kHigh, 1, 1}}, kAtime).ok());
   ASSERT_TRUE(b->add_totals("u", 2, 1).ok());
   ASSERT_TRUE(b->commit().ok());
 
@@ -257,7 +266,8 @@ TEST_P(BayesBackend, BackendClampsAtZeroAndDropsEmptiedTokens) {
                                   {5, -1, 0},   // new, negative: never stored
                                   {6, -1, 2},   // new: (0, 2)
                                   {7, 0, -3},
-                                  {8, 1, 0}})
+                                  {8, 1, 0}},
+                                 kAtime)
                   .ok());
   ASSERT_TRUE(b->add_totals("u", -5, 0).ok());
   ASSERT_TRUE(b->add_totals("v", -1, -1).ok());
@@ -281,7 +291,7 @@ TEST_P(BayesBackend, BackendClampsAcrossManyTokens) {
   std::vector<token_delta> first;
   for (uint64_t i = 0; i < 2500; ++i) first.push_back({token(i), 1, 0});
   ASSERT_TRUE(b->begin().ok());
-  ASSERT_TRUE(b->add_tokens("", first).ok());
+  ASSERT_TRUE(b->add_tokens("", first, kAtime).ok());
   ASSERT_TRUE(b->commit().ok());
 
   std::vector<token_delta> second;
@@ -303,7 +313,7 @@ TEST_P(BayesBackend, BackendClampsAcrossManyTokens) {
     }
   }
   ASSERT_TRUE(b->begin().ok());
-  ASSERT_TRUE(b->add_tokens("", second).ok());
+  ASSERT_TRUE(b->add_tokens("", second, kAtime).ok());
   ASSERT_TRUE(b->commit().ok());
   EXPECT_EQ(tokens_of(*load("")), expected);
 }
@@ -313,7 +323,7 @@ TEST_P(BayesBackend, LoadSeesNeitherNorWaitsForAnOpenWriter) {
   auto writer = another_backend();
   ASSERT_NE(writer, nullptr);
   ASSERT_TRUE(writer->begin().ok());
-  ASSERT_TRUE(writer->add_tokens("", {{1, 1, 0}, {2, 0, 1}}).ok());
+  ASSERT_TRUE(writer->add_tokens("", {{1, 1, 0}, {2, 0, 1}}, kAtime).ok());
   ASSERT_TRUE(writer->add_totals("", 1, 1).ok());
   auto before = load("");
   EXPECT_EQ(before->spam_messages, 1u);
@@ -395,7 +405,7 @@ TEST_P(BayesBackend, ServerDownIsUnavailableAndRecovers) {
   ASSERT_TRUE(writer->record_seen("", "<b>", true).ok());
 
   mariadb_server::instance->stop();
-  EXPECT_EQ(writer->add_tokens("", {{2, 1, 0}}).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(writer->add_tokens("", {{2, 1, 0}}, kAtime).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(writer->add_totals("", 1, 0).code(), absl::StatusCode::kUnavailable)
       << "no silent reconnect in the middle of a transaction";
   writer->rollback();  // quiet
@@ -419,6 +429,283 @@ TEST_P(BayesBackend, ServerDownIsUnavailableAndRecovers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BayesBackend, ::testing::Values("sqlite", "mariadb"),
+                         [](const auto& info) { return info.param; });
+
+// --- Expiry (spam/bayes/expiry.h) -------------------------------------------------------
+
+constexpr int64_t kDay = 86'400;
+constexpr int64_t kHour = 3'600;
+
+// Options small enough for a test: expire at 1,000 tokens down to 750.
+spam::bayes_expiry_options small_store() {
+  spam::bayes_expiry_options o;
+  o.max_db_size = 1000;
+  o.min_keep = 0;
+  o.min_reduction = 1;
+  return o;
+}
+
+class BayesExpiry : public BayesBackend {
+ protected:
+  // Writes `n` tokens numbered from `first` for `user`, `step` seconds apart from
+  // `atime` on (token `first` is the least recently learned), one transaction.
+  void seed(std::string_view user, uint64_t first, uint64_t n, int64_t atime, int64_t step) {
+    auto b = another_backend();
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(b->begin().ok());
+    std::vector<token_delta> same_time;
+    for (uint64_t i = 0; i < n; ++i) {
+      same_time.push_back({first + i, 1, 1});
+      // Tokens that share an atime go in one multi-row write.
+      if (step != 0 || i + 1 == n) {
+        ASSERT_TRUE(b->add_tokens(user, same_time, atime + static_cast<int64_t>(i) * step).ok());
+        same_time.clear();
+      }
+    }
+    ASSERT_TRUE(b->commit().ok());
+  }
+
+  spam::token_ages ages(std::string_view user) {
+    auto b = another_backend();
+    if (b == nullptr || !b->begin().ok()) return {};
+    auto a = b->ages(user);
+    EXPECT_TRUE(a.ok()) << a.status();
+    b->rollback();
+    return a.ok() ? *a : spam::token_ages{};
+  }
+
+  void set_now(int64_t now) {
+    now_ = now;
+    store_->set_clock([this] { return now_; });
+  }
+
+  spam::bayes_expiry_result expire(bool force = false, std::string_view user = "u") {
+    auto r = store_->expire(user, force);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : spam::bayes_expiry_result{};
+  }
+
+  int64_t now_ = 0;
+};
+
+TEST_P(BayesExpiry, RemovesTheLeastRecentlyLearnedDownToThreeQuartersOfTheMax) {
+  const int64_t t0 = 1'790'000'000;
+  // 1,200 tokens learned one per 10 minutes over 8 1/3 days; token 1 is the oldest.
+  seed("u", 1, 1200, t0, 600);
+  seed("other", 1, 1200, t0, 600);
+  {
+    auto b = another_backend();
+    ASSERT_TRUE(b->begin().ok());
+    ASSERT_TRUE(b->add_totals("u", 30, 40).ok());
+    ASSERT_TRUE(b->commit().ok());
+  }
+  store_->set_expiry_options(small_store());
+  set_now(t0 + 1200 * 600);
+  spam::bayes_expiry_result r = expire();
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.skipped, "");
+  EXPECT_EQ(r.tokens_before, 1200);
+  EXPECT_EQ(r.removed, 450) << "down to 750 = 75 % of 1,000";
+  EXPECT_EQ(r.cutoff_atime, t0 + 450 * 600);
+  auto m = load("u");
+  EXPECT_EQ(m->tokens.size(), 750u);
+  for (uint64_t t = 1; t <= 1200; ++t) EXPECT_EQ(m->tokens.contains(t), t > 450) << t;
+  EXPECT_EQ(m->tokens.at(451).spam, 1u) << "kept tokens keep their counts";
+  EXPECT_EQ(m->spam_messages, 30u) << "expiry forgets tokens, not the messages learned";
+  EXPECT_EQ(m->ham_messages, 40u);
+  spam::token_ages a = ages("u");
+  EXPECT_EQ(a.tokens, 750);
+  EXPECT_EQ(a.oldest_atime, t0 + 450 * 600);
+  EXPECT_EQ(a.last_expire, now_);
+  EXPECT_EQ(load("other")->tokens.size(), 1200u) << "each user's store expires on its own";
+  EXPECT_EQ(ages("other").last_expire, 0);
+
+  // Over the limit again an hour later: not before the period (12 h) has passed.
+  seed("u", 5000, 600, now_, 0);
+  set_now(now_ + kHour);
+  r = expire();
+  EXPECT_FALSE(r.ran);
+  EXPECT_EQ(r.skipped, "expired within the period");
+  EXPECT_EQ(load("u")->tokens.size(), 1350u);
+  set_now(now_ + 12 * kHour);
+  r = expire();
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.removed, 600);
+  EXPECT_EQ(load("u")->tokens.size(), 750u);
+}
+
+TEST_P(BayesExpiry, NeverRemovesTokensLearnedWithinThePeriod) {
+  const int64_t now = 1'790'000'000;
+  seed("u", 1, 100, now - 30 * kDay, 0);
+  seed("u", 1000, 300, now - 300 * 120, 120);  // the last 10 hours
+  spam::bayes_expiry_options o = small_store();
+  o.max_db_size = 200;  // keep 150: the goal would take 250
+  store_->set_expiry_options(o);
+  set_now(now);
+  spam::bayes_expiry_result r = expire();
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.removed, 100);
+  EXPECT_EQ(r.cutoff_atime, now - 120 - 12 * kHour) << "newest token's atime minus the period";
+  auto m = load("u");
+  EXPECT_EQ(m->tokens.size(), 300u);
+  for (uint64_t t = 1000; t < 1300; ++t) EXPECT_TRUE(m->tokens.contains(t)) << t;
+
+  // Forced runs obey the same floor.
+  set_now(now + kHour);
+  r = expire(/*force=*/true);
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.removed, 0);
+  EXPECT_EQ(load("u")->tokens.size(), 300u);
+}
+
+TEST_P(BayesExpiry, AStoreBelowTheLimitIsUntouched) {
+  const int64_t now = 1'790'000'000;
+  seed("u", 1, 999, now - 100 * kDay, 600);
+  store_->set_expiry_options(small_store());
+  set_now(now);
+  spam::bayes_expiry_result r = expire();
+  EXPECT_FALSE(r.ran);
+  EXPECT_EQ(r.skipped, "below max_db_size");
+  EXPECT_EQ(ages("u").last_expire, 0) << "a store not due is not written";
+  // Forced: runs, but 999 - 750 < SA's minimum run of 1,000 tokens.
+  spam::bayes_expiry_options o = small_store();
+  o.min_reduction = 1000;
+  store_->set_expiry_options(o);
+  r = expire(/*force=*/true);
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.removed, 0);
+  EXPECT_EQ(r.skipped, "too few tokens to remove");
+  EXPECT_EQ(load("u")->tokens.size(), 999u);
+  // A user with no tokens: nothing, and no totals row invented for them.
+  r = expire(/*force=*/true, "nobody");
+  EXPECT_FALSE(r.ran);
+  EXPECT_EQ(ages("nobody").last_expire, 0);
+}
+
+TEST_P(BayesExpiry, AutoExpiryOffLeavesItToTheAdmin) {
+  const int64_t now = 1'790'000'000;
+  seed("u", 1, 1200, now - 10 * kDay, 600);
+  spam::bayes_expiry_options o = small_store();
+  o.auto_expire = false;
+  store_->set_expiry_options(o);
+  set_now(now);
+  EXPECT_FALSE(expire().ran);
+  EXPECT_EQ(load("u")->tokens.size(), 1200u);
+  spam::bayes_expiry_result r = expire(/*force=*/true);  // ringmail-admin spam expire
+  EXPECT_EQ(r.removed, 450);
+  EXPECT_EQ(load("u")->tokens.size(), 750u);
+}
+
+// SpamAssassin's own numbers: at 150,000 tokens or more, keep max(112,500, 100,000).
+TEST_P(BayesExpiry, DefaultsAreSpamAssassins) {
+  const int64_t now = 1'790'000'000;
+  // 160,000 tokens, 10,000 per day over 16 days: the goal (47,500) reaches into day 4,
+  // whose tokens share one atime and stay, so days 0-3 go.
+  for (uint64_t day = 0; day < 16; ++day) {
+    seed("u", 1 + day * 10'000, 10'000, now - static_cast<int64_t>(16 - day) * kDay, 0);
+  }
+  set_now(now);
+  spam::bayes_expiry_result r = expire();
+  EXPECT_TRUE(r.ran);
+  EXPECT_EQ(r.removed, 40'000);
+  spam::token_ages a = ages("u");
+  EXPECT_EQ(a.tokens, 120'000);
+  EXPECT_EQ(a.oldest_atime, now - 12 * kDay);
+  EXPECT_EQ(load("u")->tokens.size(), 120'000u);
+}
+
+TEST_P(BayesExpiry, LearningStampsAtimeAndNeverMovesItBack) {
+  set_now(1'790'000'000);
+  ASSERT_TRUE(store_->learn("u", "<a>", {1, 2}, true).ok());
+  set_now(1'790'000'100);
+  ASSERT_TRUE(store_->learn("u", "<b>", {2, 3}, false).ok());
+  spam::token_ages a = ages("u");
+  EXPECT_EQ(a.oldest_atime, 1'790'000'000);  // token 1
+  EXPECT_EQ(a.newest_atime, 1'790'000'100);
+  set_now(1'790'000'050);  // the clock went back: token 3 stays at +100
+  ASSERT_TRUE(store_->learn("u", "<c>", {3, 4}, true).ok());
+  auto b = another_backend();
+  ASSERT_TRUE(b->begin().ok());
+  EXPECT_EQ(*b->atime_at_rank("u", 0), 1'790'000'000);
+  EXPECT_EQ(*b->atime_at_rank("u", 1), 1'790'000'050);  // token 4
+  EXPECT_EQ(*b->atime_at_rank("u", 2), 1'790'000'100);
+  EXPECT_EQ(*b->atime_at_rank("u", 3), 1'790'000'100);
+  EXPECT_FALSE(b->atime_at_rank("u", 4)->has_value());
+  b->rollback();
+  // Unlearning touches too: <a> relearned as ham rewrites tokens 1 and 2.
+  set_now(1'790'000'200);
+  ASSERT_TRUE(store_->learn("u", "<a>", {1, 2}, false).ok());
+  EXPECT_EQ(ages("u").oldest_atime, 1'790'000'050);
+}
+
+// A store made before atime existed: opening adds the columns, the old tokens get the
+// time of the migration, and everything else keeps working.
+TEST_P(BayesExpiry, OldStoresAreMigratedAtOpen) {
+  const std::vector<std::string> old_schema = {
+      "CREATE TABLE bayes_totals (user TEXT NOT NULL PRIMARY KEY, nspam INTEGER NOT NULL DEFAULT 0,"
+      " nham INTEGER NOT NULL DEFAULT 0)",
+      "CREATE TABLE bayes_tokens (user TEXT NOT NULL, token INTEGER NOT NULL, nspam INTEGER NOT NULL DEFAULT 0,"
+      " nham INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user, token)) WITHOUT ROWID",
+      "CREATE TABLE bayes_seen (user TEXT NOT NULL, msgid TEXT NOT NULL, is_spam INTEGER NOT NULL,"
+      " PRIMARY KEY (user, msgid)) WITHOUT ROWID",
+      "INSERT INTO bayes_totals VALUES ('', 3, 4)",
+      "INSERT INTO bayes_tokens VALUES ('', 7, 2, 1)",
+      "INSERT INTO bayes_tokens VALUES ('', -1, 1, 0)",
+      "INSERT INTO bayes_seen VALUES ('', '<old>', 1)",
+  };
+  const std::string opts = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin";
+  const std::vector<std::string> old_mariadb = {
+      "DROP TABLE bayes_totals",
+      "DROP TABLE bayes_tokens",
+      "DROP TABLE bayes_seen",
+      "CREATE TABLE bayes_totals (`user` VARCHAR(320) NOT NULL, `nspam` BIGINT NOT NULL DEFAULT 0,"
+      " `nham` BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (`user`))" + opts,
+      "CREATE TABLE bayes_tokens (`user` VARCHAR(320) NOT NULL, `token` BIGINT NOT NULL, `nspam` INT NOT NULL"
+      " DEFAULT 0, `nham` INT NOT NULL DEFAULT 0, PRIMARY KEY (`user`, `token`))" + opts,
+      "CREATE TABLE bayes_seen (`user` VARCHAR(320) NOT NULL, `msgid` VARCHAR(255) NOT NULL,"
+      " `is_spam` TINYINT NOT NULL, PRIMARY KEY (`user`, `msgid`))" + opts,
+      old_schema[3], old_schema[4], old_schema[5], old_schema[6],
+  };
+  std::unique_ptr<bayes_store> migrated;
+  const int64_t before = static_cast<int64_t>(std::time(nullptr));
+  if (mariadb()) {
+    store_.reset();
+    ASSERT_TRUE(run_sql(config_, old_mariadb).ok());
+    auto b = open_mariadb_bayes_backend(config_);
+    ASSERT_TRUE(b.ok()) << b.status();
+    migrated = bayes_store::over(std::move(*b));
+  } else {
+    const std::string old_path = dir_ + "/old.sqlite";
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+    for (const std::string& sql : old_schema) ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    sqlite3_close(db);
+    auto s = bayes_store::open(old_path);
+    ASSERT_TRUE(s.ok()) << s.status();
+    migrated = std::move(*s);
+    path_ = old_path;  // another_backend() opens it too
+  }
+  auto m = migrated->load("");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)->spam_messages, 3u);
+  EXPECT_EQ(tokens_of(**m), (counts{{7, {2, 1}}, {kHigh, {1, 0}}}));
+  spam::token_ages a = ages("");
+  EXPECT_EQ(a.tokens, 2);
+  EXPECT_GE(a.oldest_atime, before) << "old tokens count as learned at the migration";
+  EXPECT_LE(a.newest_atime, static_cast<int64_t>(std::time(nullptr)));
+  EXPECT_EQ(a.last_expire, 0);
+  // Learning and seen-tracking go on; a reopen does not migrate again.
+  ASSERT_TRUE(migrated->learn("", "<old>", {7}, true).ok());
+  ASSERT_TRUE(migrated->learn("", "<new>", {8}, false).ok());
+  auto again = another_backend();
+  ASSERT_NE(again, nullptr);
+  auto m2 = again->load("");
+  ASSERT_TRUE(m2.ok());
+  EXPECT_EQ(tokens_of(**m2), (counts{{7, {2, 1}}, {8, {0, 1}}, {kHigh, {1, 0}}}));
+  ASSERT_TRUE(migrated->expire("", /*force=*/true).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BayesExpiry, ::testing::Values("sqlite", "mariadb"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

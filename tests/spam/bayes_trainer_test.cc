@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "runtime/offload_pool.h"
 #include "spam/bayes/bayes.h"
+#include "spam/bayes/sqlite.h"
 
 namespace ringmail::spam {
 namespace {
@@ -203,6 +205,62 @@ TEST_F(BayesTrainer, AStoreThatCannotOpenFailsTheBatchAndIsRetried) {
   trainer.wait_idle();
   EXPECT_EQ(trainer.stats().learned, 1u);
   EXPECT_EQ(model("john@example.org")->spam_messages, 1u);
+}
+
+// Expiry runs on the drainer after learning (never on the caller's thread), for the user
+// that learned, and at most once per expiry period.
+TEST_F(BayesTrainer, ExpiresTheUsersOldTokensAfterLearningOncePerPeriod) {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto seed = [&](uint64_t first, int64_t atime) {
+    auto b = open_sqlite_bayes_backend(db_);
+    ASSERT_TRUE(b.ok()) << b.status();
+    ASSERT_TRUE((*b)->begin().ok());
+    // One second apart: token `first` is the oldest.
+    for (uint64_t t = first; t < first + 300; ++t) {
+      const int64_t when = atime + static_cast<int64_t>(t - first);
+      ASSERT_TRUE((*b)->add_tokens("john@example.org", {{t, 1, 0}}, when).ok());
+      ASSERT_TRUE((*b)->add_tokens("jane@example.org", {{t, 1, 0}}, when).ok());
+    }
+    ASSERT_TRUE((*b)->commit().ok());
+  };
+  seed(1, now - 40 * 86400);
+  bayes_trainer trainer(pool_, [path = db_] {
+    auto s = bayes_store::open(path);
+    if (s.ok()) {
+      bayes_expiry_options o;
+      o.max_db_size = 200;
+      o.min_keep = 0;
+      o.min_reduction = 1;
+      (*s)->set_expiry_options(o);
+    }
+    return s;
+  });
+  const std::string junk = write_message(".Junk/cur", "1700000009.M9P1.host:2,S", "Cheap pills",
+                                         "Buy cheap pills now, limited offer, click here");
+  ASSERT_TRUE(trainer.learn("john@example.org", {junk}, true));
+  trainer.wait_idle();
+  // 300 old + the message's new tokens, keep 150 (75 % of 200): the oldest go, never the
+  // message's, learned just now.
+  auto m = model("john@example.org");
+  size_t fresh = 0;
+  for (const auto& [t, c] : m->tokens) fresh += (t < 1 || t > 300) ? 1 : 0;
+  ASSERT_GT(fresh, 10u);
+  ASSERT_LT(fresh, 150u);
+  const uint64_t removed = 300 + fresh - 150;
+  EXPECT_EQ(m->tokens.size(), 150u);
+  EXPECT_EQ(trainer.stats().expired_tokens, removed);
+  for (uint64_t t = 1; t <= 300; ++t) EXPECT_EQ(m->tokens.contains(t), t > removed) << t;
+  EXPECT_EQ(m->spam_messages, 1u);
+  EXPECT_EQ(model("jane@example.org")->tokens.size(), 300u) << "only the user who learned is expired";
+
+  // More old tokens, learning again within the period: no second run.
+  seed(1000, now - 40 * 86400);
+  const std::string more = write_message(".Junk/cur", "1700000010.M10P1.host:2,S", "Cheap watches",
+                                         "Replica watches at low prices");
+  ASSERT_TRUE(trainer.learn("john@example.org", {more}, true));
+  trainer.wait_idle();
+  EXPECT_EQ(trainer.stats().expired_tokens, removed);
+  EXPECT_TRUE(model("john@example.org")->tokens.contains(1000));
 }
 
 }  // namespace

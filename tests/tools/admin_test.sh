@@ -78,6 +78,14 @@ if "$src/tests/support/mariadb.sh" start "$db_dir" "$port"; then
   grep -q "bayes=ready(spam=200 ham=200)" <<<"$out" || fail "Bayes from MariaDB not loaded: $out"
   rows=$(mariadb --no-defaults --socket="$db_dir/mysqld.sock" -uroot -N -e "SELECT nspam, nham FROM ringmail.bayes_totals WHERE user = ''" 2>&1)
   [ "$(echo $rows)" = "200 200" ] || fail "bayes_totals in MariaDB: $rows"
+  # Forced expiry of a store far below --bayes_expiry_max_db_size leaves it whole; every
+  # token learned carries its atime.
+  out=$("$admin" --directory="$url" --data_dir="$work/bayes-data" spam expire 2>&1)
+  grep -Eq "^user=\(global\) tokens_before=[1-9][0-9]* removed=0 .*note=too_few_tokens_to_remove" <<<"$out" ||
+    fail "spam expire on MariaDB: $out"
+  rows=$(mariadb --no-defaults --socket="$db_dir/mysqld.sock" -uroot -N -e \
+    "SELECT COUNT(*) FROM ringmail.bayes_tokens WHERE user = '' AND atime < UNIX_TIMESTAMP() - 3600" 2>&1)
+  [ "$(echo $rows)" = "0" ] || fail "Bayes tokens in MariaDB without a fresh atime: $rows"
   backend=mariadb-down
   "$src/tests/support/mariadb.sh" stop "$db_dir"
   expect_fail "database down" "cannot connect" "$admin" --directory="$url" domain list

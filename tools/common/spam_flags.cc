@@ -18,6 +18,13 @@ ABSL_FLAG(std::string, spam_rules, "/usr/share/spamassassin," RINGMAIL_RULES_DIR
 ABSL_FLAG(std::string, bayes_db, "",
           "SQLite Bayes token store; default: the MariaDB database with --directory=mariadb://…, "
           "else <data_dir>/bayes.sqlite");
+ABSL_FLAG(bool, bayes_auto_expire, true,
+          "Expire the least recently learned Bayes tokens of a store over --bayes_expiry_max_db_size after "
+          "learning, at most every 12 h per user, as SpamAssassin's bayes_auto_expire; "
+          "`ringmail-admin spam expire` runs it on demand");
+ABSL_FLAG(int64_t, bayes_expiry_max_db_size, 150000,
+          "Tokens per Bayes store (per user) above which expiry cuts it back to 75 % of this, never below "
+          "100,000 tokens nor a token learned within 12 h (SpamAssassin's bayes_expiry_max_db_size)");
 ABSL_FLAG(std::string, spam_cache_dir, "",
           "Where compiled rule databases are kept between starts and reloads; default "
           "<data_dir>/spam-cache; \"none\" compiles every time");
@@ -53,8 +60,9 @@ std::string bayes_location_from_flags(const std::string& data_dir) {
   return config.ok() ? directory::describe(*config) : "mariadb (bad --directory URL)";
 }
 
-absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store_from_flags(const std::string& data_dir,
-                                                                              bool only_if_present) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store(const std::string& data_dir, bool only_if_present) {
   const std::string url = mariadb_bayes_url(data_dir);
   if (!url.empty()) {
     absl::StatusOr<directory::mariadb_config> config = directory::parse_mariadb_url(url);
@@ -67,6 +75,20 @@ absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store_from_flags(c
   std::error_code ec;
   if (only_if_present && !std::filesystem::exists(path, ec)) return std::unique_ptr<spam::bayes_store>();
   return spam::bayes_store::open(path);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store_from_flags(const std::string& data_dir,
+                                                                              bool only_if_present) {
+  absl::StatusOr<std::unique_ptr<spam::bayes_store>> store = open_bayes_store(data_dir, only_if_present);
+  if (store.ok() && *store != nullptr) {
+    spam::bayes_expiry_options expiry;
+    expiry.auto_expire = absl::GetFlag(FLAGS_bayes_auto_expire);
+    expiry.max_db_size = absl::GetFlag(FLAGS_bayes_expiry_max_db_size);
+    (*store)->set_expiry_options(expiry);
+  }
+  return store;
 }
 
 spam::engine_options spam_engine_options_from_flags(const std::string& data_dir, std::vector<std::string>* missing) {

@@ -21,7 +21,8 @@ spam::verdict_policy spam_policy_from_flags();
 // Where Bayes tokens are kept: --bayes_db (SQLite) when given, else the MariaDB database
 // of --directory=mariadb://…, else <data_dir>/bayes.sqlite. For messages.
 std::string bayes_location_from_flags(const std::string& data_dir);
-// Opens that store (creating its tables). With `only_if_present`, a SQLite file that does
+// Opens that store (creating its tables), with the expiry of --bayes_auto_expire and
+// --bayes_expiry_max_db_size. With `only_if_present`, a SQLite file that does
 // not exist yet gives nullptr instead of being created (nothing learned yet). Blocking.
 absl::StatusOr<std::unique_ptr<spam::bayes_store>> open_bayes_store_from_flags(const std::string& data_dir,
                                                                               bool only_if_present);

@@ -47,6 +47,7 @@ constexpr const char* kUsage =
     "  spam scan [--spam_threads=N] [--profile=TOP] PATH...   print <score> <Yes|No> <path> per message\n"
     "  spam rules   load and compile the rules, print what ran and what was skipped\n"
     "  spam stats [--user=EMAIL]   messages learned as spam/ham (and tokens) in a Bayes store\n"
+    "  spam expire [--user=EMAIL]   expire the least recently learned Bayes tokens now (sa-learn --force-expire)\n"
     "  mailbox list|subscriptions USER | mailbox status|create|delete|subscribe|unsubscribe USER FOLDER\n"
     "  mailbox rename USER FOLDER NEWNAME | mailbox rebuild USER [FOLDER]   (--mail_root)\n"
     "  fetch USER FOLDER   uid, flags, size and subject of each message\n"

@@ -12,6 +12,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "spam/bayes/bayes.h"
 #include "spam/scanner.h"
 #include "tools/common/spam_flags.h"
@@ -19,7 +20,7 @@
 
 ABSL_FLAG(bool, spam, false, "spam learn: the messages are spam");
 ABSL_FLAG(bool, ham, false, "spam learn: the messages are ham (not spam)");
-ABSL_FLAG(std::string, user, "", "spam learn/stats: the user whose own store learns (or is shown); empty = the global store");
+ABSL_FLAG(std::string, user, "", "spam learn/stats/expire: the user whose own store learns (is shown, is expired); empty = the global store");
 ABSL_FLAG(uint32_t, spam_threads, 1, "spam scan: scanning threads (1 measures per-core speed)");
 ABSL_FLAG(uint32_t, profile, 0,
           "spam scan: print where the time went (stages, and the N costliest scan targets and PCRE2 rules)");
@@ -109,7 +110,44 @@ int learn(const std::string& data_dir, const std::vector<std::string>& paths) {
   }
   std::fprintf(stderr, "learned=%zu as=%s unreadable=%zu store=%s\n", learned, is_spam ? "spam" : "ham", unreadable,
                bayes_location_from_flags(data_dir).c_str());
+  // sa-learn expires opportunistically after learning too (--bayes_auto_expire): the store
+  // decides whether a run is due. The learned messages are committed whatever happens.
+  auto expired = (*store)->expire(user, /*force=*/false);
+  if (!expired.ok()) {
+    std::fprintf(stderr, "ringmail-admin: expiry failed: %s\n", std::string(expired.status().message()).c_str());
+  } else if (expired->ran) {
+    std::fprintf(stderr, "expired=%lld tokens_before=%lld\n", static_cast<long long>(expired->removed),
+                 static_cast<long long>(expired->tokens_before));
+  }
   return unreadable == 0 ? 0 : 1;
+}
+
+// sa-learn --force-expire: expires the store of --user now, whatever --bayes_auto_expire
+// and the last run say; a store under --bayes_expiry_max_db_size is left alone.
+int expire(const std::string& data_dir, const std::vector<std::string>& args) {
+  if (!args.empty()) return 2;
+  auto store = open_bayes_store_from_flags(data_dir, /*only_if_present=*/true);
+  if (!store.ok()) {
+    std::fprintf(stderr, "ringmail-admin: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  const std::string user = absl::GetFlag(FLAGS_user);
+  spam::bayes_expiry_result r;
+  if (*store) {
+    auto expired = (*store)->expire(user, /*force=*/true);
+    if (!expired.ok()) {
+      std::fprintf(stderr, "ringmail-admin: %s\n", std::string(expired.status().message()).c_str());
+      return 1;
+    }
+    r = *expired;
+  }
+  std::printf("user=%s tokens_before=%lld removed=%lld kept=%lld cutoff_atime=%lld%s%s store=%s\n",
+              user.empty() ? "(global)" : user.c_str(), static_cast<long long>(r.tokens_before),
+              static_cast<long long>(r.removed), static_cast<long long>(r.tokens_before - r.removed),
+              static_cast<long long>(r.cutoff_atime), r.skipped.empty() ? "" : " note=",
+              r.skipped.empty() ? "" : absl::StrReplaceAll(r.skipped, {{" ", "_"}}).c_str(),
+              bayes_location_from_flags(data_dir).c_str());
+  return 0;
 }
 
 // Read-only: how many messages a store has learned (what IMAP Junk training and `spam
@@ -216,6 +254,7 @@ int spam_command(const std::string& data_dir, const std::vector<std::string>& ar
   if (args[0] == "learn") return learn(data_dir, rest);
   if (args[0] == "scan") return scan(data_dir, rest);
   if (args[0] == "stats") return stats(data_dir, rest);
+  if (args[0] == "expire") return expire(data_dir, rest);
   if (args[0] == "rules" && rest.empty()) {
     auto engine = build_engine(data_dir);
     if (!engine.ok()) {

@@ -3,6 +3,8 @@
 //   spam learn --spam|--ham [--user=EMAIL] PATH...   files, directories, Maildir folders
 //   spam scan [--spam_threads=N] PATH...             one line per message:
 //                                                     "<score>\t<Yes|No>\t<path>"
+//   spam expire [--user=EMAIL]                       expire old Bayes tokens now (sa-learn
+//                                                     --force-expire)
 //   spam rules                                       what loaded: counts, fallbacks, skips
 #pragma once
 
