@@ -1,25 +1,16 @@
 // A port of SpamAssassin 4.0.1's Message/Metadata/Received.pm (parse_received_headers,
-// parse_received_line, make_relay_as_string). The patterns are SA's, in SA's order:
-// which one matches first decides what is taken for the HELO, the rDNS and the IP, so
-// the order is kept even where a later pattern looks more general.
+// parse_received_line, make_relay_as_string). parse_received_line is SA's in three steps:
+// the prelude every form shares (date, id, HELO, by, auth), the forms themselves
+// (received_forms.cc, one recogniser each, in SA's order) and SA's "enough:" clean-up.
+// The patterns are SA's, as written.
 #include "spam/evals/received.h"
 
+#include "absl/strings/ascii.h"
+#include "spam/evals/received_forms.h"
 #include "spam/evals/regex.h"
 
 namespace ringmail::spam {
 namespace {
-
-// Each call site gets its own compiled constant (one lambda type per expansion).
-#define RX(pat) ([]() -> const fixed_regex& { static const fixed_regex re_(pat); return re_; }())
-#define RXI(pat) \
-  ([]() -> const fixed_regex& { static const fixed_regex re_(pat, PCRE2_CASELESS); return re_; }())
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 // Perl's s/\s+/ /g; s/^ //; s/ $//;
 std::string squeeze_spaces(std::string_view in) {
@@ -58,484 +49,64 @@ void make_relay_as_string(relay& r) {
                 " id=" + r.id + " auth=" + r.auth + " msa=" + (r.msa ? "1" : "0") + " ]";
 }
 
-}  // namespace
-
-received_parse parse_received_line(std::string_view value) {
-  received_parse result;
-  auto ignore = [&]() {
-    result.ignored = true;
-    return result;
-  };
-  std::string s = squeeze_spaces(value);
-  // 1 while s/\s?;$//;
-  while (!s.empty() && s.back() == ';') {
-    s.pop_back();
-    if (!s.empty() && s.back() == ' ') s.pop_back();
-  }
-
-  std::string ip, helo, rdns, by, id, ident, envfrom, auth;
-  bool has_envfrom = false;
-  bool mta_looked_up_dns = false;
+// Perl's leading checks: only "from" lines are handovers; local deliveries and
+// "from X by Y;" with no IP say nothing about a relay.
+bool ignored_up_front(const std::string& s) {
   fixed_regex::groups g;
+  if (!RXI(R"(^\(?from )").match(s)) return true;
+  if (RX(R"(\bwith local for\b)").match(s)) return true;
+  return RXI(R"(^from (\S+) by [^\s;]+ ?;)").match(s, g) && !RX(R"(^\[[\d.]+\]$)").match(g.g[1]);
+}
 
-  if (!RXI(R"(^\(?from )").match(s)) return ignore();
-  if (RX(R"(\bwith local for\b)").match(s)) return ignore();
-  if (RXI(R"(^from (\S+) by [^\s;]+ ?;)").match(s, g) && !RX(R"(^\[[\d.]+\]$)").match(g.g[1])) return ignore();
-
-  substitute_first(
-      RX(R"([\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$)"),
-      s);
-  substitute_first(RX(R"(\)by )"), s, ") by ");
-
-  if (RX(R"( id <?([^\s<>;]{3,}))").match(s, g)) id = g.str(1);
-
+// What SA takes from any form before telling them apart: the id, the HELO, the by.
+void id_helo_and_by(const std::string& s, received_fields& f) {
+  fixed_regex::groups g;
+  if (RX(R"( id <?([^\s<>;]{3,}))").match(s, g)) f.id = g.str(1);
   if (RX(R"(\bhelo=([-A-Za-z0-9\.\^+_&:=?!@%*\$\\\/]+)(?:[^-A-Za-z0-9\.\^+_&:=?!@%*\$\\\/]|$))").match(s, g)) {
-    helo = g.str(1);
+    f.helo = g.str(1);
   } else if (RX(R"(\b(?:HELO|EHLO) ([-A-Za-z0-9\.\^+_&:=?!@%*\$\\\/]+)(?:[^-A-Za-z0-9\.\^+_&:=?!@%*\$\\\/]|$))").match(s, g)) {
-    helo = g.str(1);
+    f.helo = g.str(1);
   }
-  if (RX(R"( by (\S+)(?:[^-A-Za-z0-9\;\.]|$))").match(s, g)) by = g.str(1);
+  if (RX(R"( by (\S+)(?:[^-A-Za-z0-9\;\.]|$))").match(s, g)) f.by = g.str(1);
+}
 
-  // Authenticated submissions (trust inference counts them as trusted).
+// Authenticated submissions (trust inference counts them as trusted): SA's $auth.
+std::string authentication(const std::string& s) {
+  fixed_regex::groups g;
   if (RX(" by ").match(s) && RXI(R"( with ((?:ES|L|UTF8S|UTF8L)MTPS?A|ASMTP|HTTP[SU]?)(?: |;|$))").match(s, g)) {
-    auth = g.str(1);
-  } else if (RX(R"( by mx\.google\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\.[0-9]{1,3}\.[0-9]{4}\.(?:[0-6][0-9]\.){4}[0-6][0-9])").match(s) &&
-             RX(R"(\(version=([^ ]+) cipher=([^\)]+)\))").match(s, g)) {
-    auth = "GMail - transport=" + g.str(1) + " cipher=" + g.str(2);
-  } else if (RX(R"(^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by )").match(s, g)) {
-    auth = g.str(1);
-  } else if (RX("authenticated").match(s) &&
-             RX(R"(^from .*?(?:\](?: \([^)]*\))?\)|\)\]) .*?\(.*?authenticated.*?\).*? by)").match(s)) {
-    auth = "Sendmail";
-  } else if (RX(R"(from \S* \((?:HELO|EHLO) (\S*)\) \[(${IP_ADDRESS})\] by (mail\.gmx\.(?:net|com)) \([^\)]+\) with ((?:ESMTP|SMTP)))").match(s, g)) {
-    auth = "GMX (" + g.str(4) + " / " + g.str(3) + ")";
-  } else if (RX(" \\(authenticated as ").match(s) &&
-             RX(R"(\) by .+ \(\d{1,2}\.\d\.\d{3}(?:\.\d{1,3})?\) \(authenticated as .+\) id )").match(s)) {
-    auth = "CriticalPath";
-  } else if (RX(R"(\) \(Authenticated sender: \S+\) by \S+ \(([^\)]+)\) with )").match(s, g)) {
-    auth = g.g[1] == "Postfix" ? g.str(1) : "Postfix (" + g.str(1) + ")";
-  } else if (RX(R"(CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP))").match(s) && RX(" \\(account ").match(s)) {
-    auth = "Communigate";
-  } else if (RX(R"( with Microsoft Exchange Server HTTP-DAV\b)").match(s)) {
-    auth = "HTTP-DAV";
-  } else if (RX(" by ").match(s) && RXI(R"( \(via (HTTP.?)\)(?: |;|$))").match(s, g)) {
-    auth = g.str(1);
+    return g.str(1);
   }
-
-  if (s.compare(0, 5, "from ") == 0) {
-    s.erase(0, 5);
-    if (RXI(R"((?:return-path:? |envelope-(?:sender|from)[ =])(\S+)\b)").match(s, g)) {
-      envfrom = g.str(1);
-      has_envfrom = true;
-    }
-    if (RX(R"( \((?:SquirrelMail|NaSMail) authenticated user )").match(s) &&
-        RX(R"((${IP_ADDRESS})\b(?![.-]).{10,80}by (\S+) with HTTP)").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(aol\.com)").match(s) && RX(R"(with HTTP \(WebMailUI\))").match(s) &&
-        RX(R"((${IP_ADDRESS}) by (\S+) \(${IP_ADDRESS}\) with HTTP \(WebMailUI\))").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(" SMTPSVC").match(s)) {
-      if (RX(R"(^(\S*) \(\[(${IP_ADDRESS})\][^\)]{0,40}\) by (\S+) with Microsoft SMTPSVC)").match(s, g)) {
-        helo = g.str(1), ip = g.str(2), by = g.str(3);
-        goto enough;
-      }
-      if (RX(R"(^mail pickup service by (\S+) with Microsoft SMTPSVC$)").match(s)) return ignore();
-    } else if (RX(R"( with (?:Microsoft SMTP Server|mapi id) (?:\([^\)]+\) )?\d+\.\d+\.\d+\.\d+(?:$| ))").match(s)) {
-      if (RX(R"(^(\S+) \(\[?(${IP_ADDRESS})(?:%[A-Z0-9._~-]*)?\]?\) by (\S+) )").match(s, g)) {
-        helo = g.str(1), ip = g.str(2), by = g.str(3), id.clear();
-        goto enough;
-      }
-    } else if (RX(R"(\[XMail )").match(s)) {
-      if (RX(R"(^(\S+) \((\[?${IP_ADDRESS}\]?)(?::\d+)\) by (\S+)(?: \(\S+\))? with \[XMail)").match(s, g)) {
-        helo = g.str(1), ip = g.str(2), by = g.str(3);
-        if (RX(R"( id <(\S+)>)").match(s, g)) id = g.str(1);
-        if (RX(R"( from <(\S+)>)").match(s, g)) envfrom = g.str(1), has_envfrom = true;
-        goto enough;
-      }
-    } else if (RX(R"(\(ecelerity\b)").match(s)) {
-      if (RX(R"(^\(\[(${IP_ADDRESS}):\d+\] helo=(\S+)\) by (\S+) )").match(s, g)) {
-        ip = g.str(1), helo = g.str(2), by = g.str(3);
-        goto enough;
-      }
-      if (RX(R"(^\S+ \(\[(${IP_ADDRESS}):\d+\]\) by (\S+) )").match(s, g)) {
-        ip = g.str(1), by = g.str(2);
-        goto enough;
-      }
-    } else if (RX("Exim").match(s)) {
-      if (RX(R"(\bwith local(?:-\S+)? )").match(s)) return ignore();
-      // $sub =~ s/helo=(\S+)// and $helo = $1; $sub =~ s/ident=(\S*)// and $ident = $1;
-      auto from_sub = [&](std::string sub) {
-        fixed_regex::groups h;
-        if (RX(R"(helo=(\S+))").match(sub, h)) {
-          helo = h.str(1);
-          sub.erase(h.start, h.end - h.start);
-        }
-        if (RX(R"(ident=(\S*))").match(sub, h)) ident = h.str(1);
-      };
-      if (RX(R"(^\[(${IP_ADDRESS})\] \((.*?)\) by (\S+) )").match(s, g)) {
-        ip = g.str(1), by = g.str(3);
-        from_sub(g.str(2));
-        goto enough;
-      }
-      if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})\](.*?)\) by (\S+) )").match(s, g)) {
-        rdns = g.str(1), ip = g.str(2), by = g.str(4);
-        helo = rdns;  // default, apparently: bug 5112
-        from_sub(g.str(3));
-        goto enough;
-      }
-      if (RX(R"(^(\S+) \[(${IP_ADDRESS})\](:\d+)? by (\S+) )").match(s, g)) {
-        rdns = g.str(1), ip = g.str(2), helo = g.str(1), by = g.str(4);
-        goto enough;
-      }
-      if (RX(R"(^(\S+) )").match(s, g)) rdns = g.str(1);
-      if (RX(R"( \((\S+)\) )").match(s, g)) helo = g.str(1);
-      if (RX(R"( \[(${IP_ADDRESS})(?:\.\d+)?\] )").match(s, g)) ip = g.str(1);
-      if (RX(R"(by (\S+) )").match(s, g)) {
-        by = g.str(1);
-        if (!ip.empty()) goto enough;
-      }
-    } else if (RX(R"( \(Postfix\) with)").match(s)) {
-      if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g) ||
-          RX(R"(^(\S+) \((\S+)\[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g)) {
-        mta_looked_up_dns = true;
-        helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4);
-        if (rdns == "unknown") rdns.clear();
-        goto enough;
-      }
-    } else if (RX(R"(\(Scalix SMTP Relay)").match(s)) {
-      if (RX(R"(^(\S+) \( ?(${IP_ADDRESS})\) by (\S+))").match(s, g)) {
-        helo = g.str(1), ip = g.str(2), by = g.str(3);
-        goto enough;
-      }
-    } else if (RX(R"( \(Lotus Domino )").match(s)) {
-      if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})\]\) by (\S+) \(Lotus)").match(s, g)) {
-        mta_looked_up_dns = false;
-        helo = g.str(1), ip = g.str(2), by = g.str(3);
-        goto enough;
-      }
-    }
-
-    if (RX(R"(\bwith HTTP\b)").match(s) && RX(R"(^(${IP_ADDRESS}) \(\[${IP_ADDRESS}\]\) by (\S+))").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (!RX(R"( by \S+ \(qmail-\S+\) with )").match(s)) {
-      if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\].*\) by (\S+) \()").match(s, g)) {
-        mta_looked_up_dns = true;
-        helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4);
-        fixed_regex::groups h;
-        if (RX(R"(^IDENT:([^\@]*)\@)").match(rdns, h)) {
-          ident = h.str(1);
-          rdns.erase(0, h.end);
-        }
-        if (RX(R"(^([^\@]*)\@)").match(rdns, h)) {
-          ident = h.str(1);
-          rdns.erase(0, h.end);
-        }
-        goto enough;
-      }
-    }
-    if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\]\) by (\S+) with \S+ \()").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(2), ip = g.str(3), helo = g.str(1), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})\] helo=(\S+)\) by (\S+) with )").match(s, g)) {
-      rdns = g.str(1), ip = g.str(2), helo = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \(<unknown\S*>\[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S+\.\S+)\[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S*)\@\[(${IP_ADDRESS})\].*\) by (\S+) \()").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), ip = g.str(3), by = g.str(4), ident = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(by (\S+\.hotmail\.msn\.com) )").match(s, g)) {
-      by = g.str(1);
-      if (RX(R"(^(${IP_ADDRESS}) )").match(s, g)) ip = g.str(1);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((?:HELO|EHLO) (\S*)\) \((${IP_ADDRESS})\) by (\S+) \(qpsmtpd\/\S+\) with (?:ESMTP|SMTP))").match(s, g) ||
-        RX(R"(^(\S+) \(LHLO (\S*)\) \((${IP_ADDRESS})\) by (\S+) with LMTP)").match(s, g) ||
-        RX(R"(^(\S+) \((?:HELO|EHLO) (\S*)\) \[(${IP_ADDRESS})\] by (\S+) \([^\)]+\) with (?:ESMTP|SMTP))").match(s, g)) {
-      rdns = g.str(1), helo = g.str(2), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})\]\) by (\S+) via smtpd \(for \S+\) with SMTP\()").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    // qmail
-    if (RX(R"(^\S+( \((?:HELO|EHLO) \S*\))? \((\S+\@)?\[?${IP_ADDRESS}\]?\)( \(envelope-sender <\S+>\))? by \S+( \(.+\))* with (.* )?(SMTP|QMQP)(?! id ))").match(s)) {
-      if (RX(R"(^(\S+) \((?:HELO|EHLO) ([^ \(\)]*)\) \((\S*)\@\[?(${IP_ADDRESS})\]?\)( \(envelope-sender <\S+>\))? by (\S+))").match(s, g)) {
-        rdns = g.str(1), helo = g.str(2), ident = g.str(3), ip = g.str(4), by = g.str(6);
-      } else if (RX(R"(^(\S+) \((?:HELO|EHLO) ([^ \(\)]*)\) \(\[?(${IP_ADDRESS})\]?\)( \(envelope-sender <\S+>\))? by (\S+))").match(s, g)) {
-        rdns = g.str(1), helo = g.str(2), ip = g.str(3), by = g.str(5);
-      } else if (RX(R"(^(\S+) \((\S*)\@\[?(${IP_ADDRESS})\]?\)( \(envelope-sender <\S+>\))? by (\S+))").match(s, g)) {
-        helo = rdns = g.str(1), ident = g.str(2), ip = g.str(3), by = g.str(5);
-      } else if (RX(R"(^(\S+) \(\[?(${IP_ADDRESS})\]?\)( \(envelope-sender <\S+>\))? by (\S+))").match(s, g)) {
-        helo = rdns = g.str(1), ip = g.str(2), by = g.str(4);
-      }
-      if (rdns != "unknown") {
-        mta_looked_up_dns = true;
-      } else {
-        rdns.clear();
-      }
-      goto enough;
-    }
-    if (RX(" via HTTP$").match(s) && RX(R"(^\[(${IP_ADDRESS})\] by (\S+) via HTTP$)").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \( \[(${IP_ADDRESS})\]\).*? by (\S+) )").match(s, g)) {
-      ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\((\S+) \[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\[(${IP_ADDRESS})\] by (\S+) )").match(s, g) ||
-        RX(R"(^\(\[?(${IP_ADDRESS})\]?\) by (\S+) )").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \[(${IP_ADDRESS})\] by (\S+) \[${IP_ADDRESS}\] with )").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \[\((${IP_ADDRESS})\)\] by (\S+) \(${IP_ADDRESS}\) )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})\]\) by (\S+) \()").match(s, g)) {  // sendmail
-      mta_looked_up_dns = true;
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\]\).*? by (\S+)\b)").match(s, g)) {  // sendmail
-      if (g.g[2] == "softdnserr") {
-        mta_looked_up_dns = false;  // bug 2326: couriertcpd
-      } else {
-        mta_looked_up_dns = true;
-        rdns = g.str(2);
-      }
-      helo = g.str(1), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})(?:[.:]\d+)?\]\).*? by (\S+) )").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\]\)(?: \(authenticated bits=\d+\))? by (\S+) \()").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(with (?:POP3|IMAP))").match(s)) {
-      result.pop_fetcher = true;
-      return ignore();  // skip mail fetcher handovers
-    }
-    if (RX(R"(^(\S+) \((?:HELO|EHLO) ([^\)]*)\) \((\S*@)?\[?(${IP_ADDRESS})\]?\).* by (\S+) )").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(1), helo = g.str(2), ident = g.str(3), ip = g.str(4), by = g.str(5);
-      if (!ident.empty() && ident.back() == '@') ident.pop_back();
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S*@)?\[?(${IP_ADDRESS})\]?\).* by (\S+) )").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(1), helo = rdns, ident = g.str(2), ip = g.str(3), by = g.str(4);
-      if (!ident.empty() && ident.back() == '@') ident.pop_back();
-      goto enough;
-    }
-    if (RX(" with http for ").match(s) && RX(R"(^\[(${IP_ADDRESS})\] by (\S+) with http for )").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(" via smap ").match(s) && RX(R"(^(\S+)\((${IP_ADDRESS})\) by (\S+) via smap )").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+)\((${IP_ADDRESS}), (?:HELO|EHLO) (\S*)\) by (\S+) via smap )").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(1), ip = g.str(2), helo = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if ((RX(" \\(Post").match(s) && RX(R"(^\[(${IP_ADDRESS})\] by (\S+) \(Post)").match(s, g)) ||
-        (RX(" \\(ArGoSoft").match(s) && RX(R"(^\[(${IP_ADDRESS})\] by (\S+) \(ArGoSoft)").match(s, g)) ||
-        RX(R"(^(${IP_ADDRESS}) by (\S+) \((?:SMTPL|InterScan)\b)").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(" with BSMTP").match(s) && RX(R"(^\S+ by \S+ with BSMTP)").match(s)) return ignore();
-    if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\]\) by (\S+) with )").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((?:HELO|EHLO) (\S*)\) \((?:(\S+)\@)?(${IP_ADDRESS}).*?\) by (\S+) with )").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(1), helo = g.str(2), ip = g.str(4), by = g.str(5);
-      if (g.set[3]) ident = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\[(${IP_ADDRESS})\] \((?:account \S+ )?(?:HELO|EHLO) (\S*)\) by (\S+) \()").match(s, g)) {
-      ip = g.str(1), helo = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(" \\(CommuniGate Pro").match(s) && RX(R"(^(\S+) \(\[(${IP_ADDRESS})\] verified\) by (\S+) \()").match(s, g)) {
-      mta_looked_up_dns = true;
-      rdns = g.str(1), helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\(\[(${IP_ADDRESS})\]\) by (\S+) with )").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(^([^\d]\S+) \((${IP_ADDRESS})\) by (\S+) )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\S+ \(\S+\) by \S+ \(Content Technologies )").match(s)) return ignore();
-    if (RX(R"(^(\S+) \(\[(${IP_ADDRESS})\] \[(\S+)\]\) by (\S+) with )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^(${IP_ADDRESS}) by (\S+) with )").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S+)\[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^\[(${IP_ADDRESS})\]\S+ \((?:HELO|EHLO) (\S*)\) by (\S+) )").match(s, g) ||
-        RX(R"(^(${IP_ADDRESS}) \((?:HELO|EHLO) (\S*)\) by (\S+) )").match(s, g)) {
-      ip = g.str(1), helo = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \[(${IP_ADDRESS})\] by (\S+) )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(\S+)\((${IP_ADDRESS})\) by (\S+) )").match(s, g)) {
-      rdns = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\[(${IP_ADDRESS})\] by (\S+) \(MailGate )").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \(unverified \[(${IP_ADDRESS})\]\) by (\S+) )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^(${IP_ADDRESS}) \([A-Za-z][^\)]+\) by (\S+) with )").match(s, g)) {
-      ip = g.str(1), by = g.str(2);
-      goto enough;
-    }
-    if (RX(R"(^\[(${IP_ADDRESS})\] \(([^\)]+)\) by (\S+) )").match(s, g)) {
-      ip = g.str(1), by = g.str(3);
-      std::string sub = g.str(2);
-      fixed_regex::groups h;
-      if (RX(R"(helo=(\S+))").match(sub, h)) {
-        helo = h.str(1);
-        sub.erase(h.start, h.end - h.start);
-      }
-      if (RX(R"(ident=(\S*))").match(sub, h)) ident = h.str(1);
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((?:\S+\@)?(${IP_ADDRESS})\) by (\S+) with )").match(s, g)) {
-      rdns = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"re(^(\S+)\((${IP_ADDRESS})\)(?:, claiming to be "(\S+)")? via \S+ by (\S+),)re").match(s, g)) {
-      rdns = g.str(1), ip = g.str(2), helo = g.str(3), by = g.str(4);
-      if (g.g[1] != "UNKNOWN") mta_looked_up_dns = true;
-      goto enough;
-    }
-    if (RX(R"(^(\S+) \((\S+)@(${IP_ADDRESS}) with login\) by (\S+\.yahoo\.com) with SMTP)").match(s, g)) {
-      helo = g.str(1), ip = g.str(3), by = g.str(4);
-      goto enough;
-    }
-    if (RX(R"(^X-Originating-IP: (${IP_ADDRESS})$)").match(s, g)) {
-      ip = g.str(1), by.clear();
-      goto enough;
-    }
-    // Local handovers and other hops SA ignores on purpose.
-    if (RX(R"(^\S+ \([^\s\@]+\@${LOCALHOST}\) by \S+ \()").match(s) ||
-        RX(R"(^\S+ \S+ by \S+ with local-e?smtp )").match(s) ||
-        RX(R"(^127\.0\.0\.1 \(AVG SMTP \S+ \[\S+\]\))").match(s) ||
-        RX(R"(^\S+\@\S+ by \S+ by uid \S+ )").match(s) || RX(R"(^\S+\@\S+ by \S+ )").match(s) ||
-        RX(R"(^Unknown\/Local \()").match(s) ||
-        RX(R"(^${LOCALHOST} \((?:\S+\@)?${LOCALHOST}[\)\[])").match(s) ||
-        RX(R"(^\S+ \((?:\S+\@)?${LOCALHOST}\) )").match(s) ||
-        RX(R"(^\S+ \(\S+\@\S+ \[${LOCALHOST}\]\) )").match(s) ||
-        RX(R"(^\(AUTH: \S+\) by \S+ with )").match(s) ||
-        RX(R"(^localhost \(localhost \[\[UNIX: localhost\]\]\) by )").match(s) ||
-        RX(R"(^\S+\.amazon\.com by \S+\.amazon\.com with ESMTP \(peer crosscheck: )").match(s) ||
-        RX(R"(^[^\.]+ by \S+ with Novell_GroupWise)").match(s) ||
-        RX(R"(^no\.name\.available by \S+ via smtpd \(for )").match(s)) {
-      return ignore();
-    }
-    if (RX(R"(^\S+ by \S+ \(.{0,100}\) with qmail-scanner)").match(s)) {
-      // SA carries the envelope sender over to the next relay (qmail_scanner_env_from);
-      // rare enough that we only ignore the hop.
-      return ignore();
-    }
-    if (RX(R"(^\S+ by \S+ with local)").match(s) ||
-        RX(R"(^\S+ \(\[unix socket\]\) by \S+ \(Cyrus v[0-9]*?\.[0-9]*?\.[0-9]*?\) with LMTPA)").match(s) ||
-        RX(R"(^\S+ by \S+ (?:with|via|for|\())").match(s) ||
-        RX(R"(^\S+ (?:(?:with|via|for) \S+|\(unverified\)) by\b)").match(s) ||
-        RX(R"(^\S+ \(unknown\) by \S+ \(SG\) with \b)").match(s) ||
-        RX(R"(^\S+ \(\S+ \[local\]\) by \S+ \(OpenSMTPD\) with \b)").match(s) ||
-        RX(R"(\(LSMTP for)").match(s) || RX(R"(^\(\[${LOCALHOST}\]\) with MailEnable )").match(s) ||
-        RX(R"(^facebook\.com \([^\)]+\) by facebook\.com with Thrift id \S+$)").match(s) ||
-        RX(R"(^\S+ named \S+ by gmailapi\.google\.com with HTTPREST$)").match(s) ||
-        RX(R"(^\S+ id \S+$)").match(s) || RX(R"(^\[<.*? \(Jetsend)").match(s)) {
-      return ignore();
-    }
-    if (helo.empty() && RX(R"(^(\S+)[^-A-Za-z0-9\.])").match(s, g)) helo = g.str(1);
-  } else if (s.compare(0, 5, "FROM ") == 0) {
-    s.erase(0, 5);
-    if (RX(R"(^(\S+) \((\S+) \[(${IP_ADDRESS})\]\) BY (\S+) (?:\([^\)]+\) WITH SMTP )?ID <?(\S+?)>?(?: FOR <[^>]+>)?$)").match(s, g)) {
-      mta_looked_up_dns = true;
-      helo = g.str(1), rdns = g.str(2), ip = g.str(3), by = g.str(4), id = g.str(5);
-      if (rdns == "unverified") rdns.clear();
-      goto enough;
-    }
-  } else if (s.compare(0, 6, "(from ") == 0) {
-    s.erase(0, 6);
-    if (RX(R"(^(\S*) \[(${IP_ADDRESS})\]\) by (\S+) \(NAVGW .*?\) with )").match(s, g)) {
-      helo = g.str(1), ip = g.str(2), by = g.str(3);
-      goto enough;
-    }
-    if (RX(R"(^\S+\@localhost\) by \S+ )").match(s) ||
-        RX(R"(^[^\s\@]+\@[^)]+\) by \S+\(jqueuemail\) id [^\s;]+)").match(s)) {
-      return ignore();
-    }
+  if (RX(R"( by mx\.google\.com with ESMTPS id [a-z0-9]{1,4}sm[0-9]{2,9}[a-z]{3}\.[0-9]{1,3}\.[0-9]{4}\.(?:[0-6][0-9]\.){4}[0-6][0-9])").match(s) &&
+      RX(R"(\(version=([^ ]+) cipher=([^\)]+)\))").match(s, g)) {
+    return "GMail - transport=" + g.str(1) + " cipher=" + g.str(2);
   }
-  if (ip.empty() && RX(R"(\[(${IP_ADDRESS})\])").match(s, g)) ip = g.str(1);
-  if (!ip.empty() && !by.empty()) goto enough;
-  return result;  // unparseable
+  if (RX(R"(^from .*?(?:\]\)|\)\]) \(AUTH: (LOGIN|PLAIN|DIGEST-MD5|CRAM-MD5) \S+(?:, .*?)?\) by )").match(s, g)) {
+    return g.str(1);
+  }
+  if (RX("authenticated").match(s) &&
+      RX(R"(^from .*?(?:\](?: \([^)]*\))?\)|\)\]) .*?\(.*?authenticated.*?\).*? by)").match(s)) {
+    return "Sendmail";
+  }
+  if (RX(R"(from \S* \((?:HELO|EHLO) (\S*)\) \[(${IP_ADDRESS})\] by (mail\.gmx\.(?:net|com)) \([^\)]+\) with ((?:ESMTP|SMTP)))").match(s, g)) {
+    return "GMX (" + g.str(4) + " / " + g.str(3) + ")";
+  }
+  if (RX(" \\(authenticated as ").match(s) &&
+      RX(R"(\) by .+ \(\d{1,2}\.\d\.\d{3}(?:\.\d{1,3})?\) \(authenticated as .+\) id )").match(s)) {
+    return "CriticalPath";
+  }
+  if (RX(R"(\) \(Authenticated sender: \S+\) by \S+ \(([^\)]+)\) with )").match(s, g)) {
+    return g.g[1] == "Postfix" ? g.str(1) : "Postfix (" + g.str(1) + ")";
+  }
+  if (RX(R"(CommuniGate Pro (HTTP|SMTP|XIMSS|IMAP))").match(s) && RX(" \\(account ").match(s)) return "Communigate";
+  if (RX(R"( with Microsoft Exchange Server HTTP-DAV\b)").match(s)) return "HTTP-DAV";
+  if (RX(" by ").match(s) && RXI(R"( \(via (HTTP.?)\)(?: |;|$))").match(s, g)) return g.str(1);
+  return {};
+}
 
-enough:
+// SA's "enough:" label: clean the fields up and make the relay.
+relay make_relay(received_fields f) {
+  std::string& ip = f.ip;
+  std::string& rdns = f.rdns;
   while (!rdns.empty() && rdns.back() == '.') rdns.pop_back();
   if (RXI("^unknown$").match(rdns) || (!rdns.empty() && rdns[0] == '[')) rdns.clear();
   substitute_first(RXI("^ipv6:"), ip);
@@ -546,13 +117,14 @@ enough:
     fixed_regex::groups h;
     if (RXI(R"(^0*:0*:(?:0*:)*ffff:(\d+\.\d+\.\d+\.\d+)$)").match(ip, h)) ip = h.str(1);
   }
-  if (!by.empty() && by.back() == ';') by.pop_back();
+  if (!f.by.empty() && f.by.back() == ';') f.by.pop_back();
   strip_chars(ip);
   strip_chars(rdns);
-  strip_chars(helo);
-  strip_chars(by);
-  strip_chars(ident);
-  if (has_envfrom) {
+  strip_chars(f.helo);
+  strip_chars(f.by);
+  strip_chars(f.ident);
+  std::string& envfrom = f.envfrom;
+  if (f.has_envfrom) {
     size_t a = 0;
     while (a < envfrom.size() && (envfrom[a] == ' ' || envfrom[a] == '\t' || envfrom[a] == '\n')) ++a;
     while (a < envfrom.size() && envfrom[a] == '<') ++a;
@@ -564,27 +136,70 @@ enough:
     strip_chars(envfrom);
   }
 
-  relay& r = result.r;
+  relay r;
   r.ip = std::move(ip);
-  r.by = std::move(by);
-  r.helo = std::move(helo);
-  r.id = std::move(id);
-  r.ident = std::move(ident);
+  r.by = std::move(f.by);
+  r.helo = std::move(f.helo);
+  r.id = std::move(f.id);
+  r.ident = std::move(f.ident);
   r.envfrom = std::move(envfrom);
-  r.has_envfrom = has_envfrom;
-  r.auth = std::move(auth);
-  r.lc_by = lower(r.by);
-  r.lc_helo = lower(r.helo);
+  r.has_envfrom = f.has_envfrom;
+  r.auth = std::move(f.auth);
+  r.lc_by = absl::AsciiStrToLower(r.by);
+  r.lc_helo = absl::AsciiStrToLower(r.helo);
   if (rdns.empty()) {
-    if (mta_looked_up_dns) {
+    if (f.mta_looked_up_dns) {
       r.no_reverse_dns = true;
     } else {
       r.rdns_not_in_headers = true;
     }
   }
   r.rdns = std::move(rdns);
-  r.lc_rdns = lower(r.rdns);
+  r.lc_rdns = absl::AsciiStrToLower(r.rdns);
   r.ip_private = RX(std::string("^") + ip_private_pattern).match(r.ip);
+  return r;
+}
+
+}  // namespace
+
+received_parse parse_received_line(std::string_view value) {
+  received_parse result;
+  std::string s = squeeze_spaces(value);
+  // 1 while s/\s?;$//;
+  while (!s.empty() && s.back() == ';') {
+    s.pop_back();
+    if (!s.empty() && s.back() == ' ') s.pop_back();
+  }
+  if (ignored_up_front(s)) {
+    result.ignored = true;
+    return result;
+  }
+  substitute_first(
+      RX(R"([\s;]+(?:(?:Mon|T(?:ue|hu)|Wed|Fri|S(?:at|un)), )?\d+ (?:J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec) \d+ \d+:\d+(?::\d+)? \S+$)"),
+      s);
+  substitute_first(RX(R"(\)by )"), s, ") by ");
+
+  received_fields f;
+  id_helo_and_by(s, f);
+  f.auth = authentication(s);
+  switch (recognise_received_form(s, f)) {
+    case received_form::relay:
+      break;
+    case received_form::pop_fetcher:
+      result.pop_fetcher = true;
+      result.ignored = true;  // skip mail fetcher handovers
+      return result;
+    case received_form::ignored:
+      result.ignored = true;
+      return result;
+    case received_form::no_match: {
+      fixed_regex::groups g;
+      if (f.ip.empty() && RX(R"(\[(${IP_ADDRESS})\])").match(s, g)) f.ip = g.str(1);
+      if (f.ip.empty() || f.by.empty()) return result;  // unparseable
+      break;
+    }
+  }
+  result.r = make_relay(std::move(f));
   result.parsed = true;
   return result;
 }

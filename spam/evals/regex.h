@@ -53,3 +53,16 @@ class fixed_regex {
 bool substitute_first(const fixed_regex& re, std::string& s, std::string_view with = {});
 
 }  // namespace ringmail::spam
+
+// A pattern constant where the Perl source has a literal /.../: each expansion is its own
+// lambda type, so each call site compiles its pattern once (RXI: /.../i).
+#define RX(pat)                                                          \
+  ([]() -> const ::ringmail::spam::fixed_regex& {                        \
+    static const ::ringmail::spam::fixed_regex re_(pat);                 \
+    return re_;                                                          \
+  }())
+#define RXI(pat)                                                         \
+  ([]() -> const ::ringmail::spam::fixed_regex& {                        \
+    static const ::ringmail::spam::fixed_regex re_(pat, PCRE2_CASELESS); \
+    return re_;                                                          \
+  }())

@@ -6,10 +6,6 @@
 namespace ringmail::spam {
 namespace {
 
-#define RX(pat) ([]() -> const fixed_regex& { static const fixed_regex re_(pat); return re_; }())
-#define RXI(pat) \
-  ([]() -> const fixed_regex& { static const fixed_regex re_(pat, PCRE2_CASELESS); return re_; }())
-
 std::string get(const eval_input& in, std::string_view name) { return in.text.header_values(name); }
 
 // $pms->get('Received') with s/\s+/ /gs.
