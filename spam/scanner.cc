@@ -11,6 +11,7 @@
 #include "spam/evals/evals.h"
 #include "spam/evals/received.h"
 #include "spam/rules/loader.h"
+#include "spam/scan_cache.h"
 
 namespace ringmail::spam {
 
@@ -169,18 +170,44 @@ scan_result scan_context::scan(std::string_view message,
   if (profile_) ++profile_->messages;
 
   message = mail::skip_mbox_separator(message);  // offline scans of mbox-derived files
+  const bool own_bayes = e.bayes_ && e.bayes_->ready();
+  scan_cache* cache = cache_ != nullptr && cache_->enabled() ? cache_ : nullptr;
+  scan_cache::digest message_key{};
+  if (cache != nullptr) {
+    cache->bind(e.matcher_);
+    message_key = cache->message_key(message);
+    if (const scan_cache::message_entry* seen = cache->find_message(message_key, own_bayes || keep != nullptr)) {
+      // The same bytes as a message scanned before: only what depends on this scan's
+      // engine (its Bayes model, hence the check_bayes rules and the metas) is redone.
+      result.truncated = seen->truncated;
+      if (own_bayes) result.bayes = e.bayes_->classify(seen->tokens);
+      hits_.assign(rules.size(), 0);
+      for (auto [i, n] : seen->hits) hits_[i] = n;
+      if (keep != nullptr) {
+        keep->engine = engine_;
+        keep->hits = hits_;
+        keep->tokens = seen->tokens;
+        keep->extra_hits = extra_hits;
+        keep->truncated = result.truncated;
+      }
+      score_hits(e, hits_, extra_hits, result);
+      clock.lap(&scan_profile::metas_ns);
+      return result;
+    }
+  }
+
   mail::message parsed = mail::parse_message(message, charsets_);
   mail::message_text text = mail::render_text(parsed, charsets_);
   result.truncated = text.truncated;
   clock.lap(&scan_profile::parse_ns);
 
   // Bayes reads the message's own headers (as it learned them), before the relay
-  // metadata is added.
-  const bool own_bayes = e.bayes_ && e.bayes_->ready();
-  if (own_bayes || keep != nullptr) {
-    std::vector<uint64_t> tokens = bayes_tokens(text);
+  // metadata is added. The tokens are kept for rescoring and for the cache.
+  std::vector<uint64_t> tokens;
+  const bool want_tokens = own_bayes || keep != nullptr;
+  if (want_tokens) {
+    tokens = bayes_tokens(text);
     if (own_bayes) result.bayes = e.bayes_->classify(tokens);
-    if (keep != nullptr) keep->tokens = std::move(tokens);
   }
   clock.lap(&scan_profile::bayes_ns);
 
@@ -188,12 +215,11 @@ scan_result scan_context::scan(std::string_view message,
   add_relay_headers(relays, text);
   clock.lap(&scan_profile::relays_ns);
 
-  e.matcher().match(text, scratch_, hits_);
-  hits_.resize(rules.size(), 0);
+  match_rules(text, cache);
   clock.lap(&scan_profile::match_ns);
 
-  eval_cache cache;
-  const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache};
+  eval_cache cache_of_evals;
+  const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache_of_evals};
   for (size_t k = 0; k < e.eval_rules_.size(); ++k) {
     if (eval_function f = e.eval_functions_[k]) {
       const uint32_t i = e.eval_rules_[k];
@@ -204,8 +230,19 @@ scan_result scan_context::scan(std::string_view message,
   if (keep != nullptr) {
     keep->engine = engine_;
     keep->hits = hits_;
+    keep->tokens = tokens;  // copied: the cache entry takes them too
     keep->extra_hits = extra_hits;
     keep->truncated = result.truncated;
+  }
+  if (cache != nullptr) {
+    scan_cache::message_entry entry;
+    for (uint32_t i = 0; i < hits_.size(); ++i) {
+      if (hits_[i] != 0) entry.hits.emplace_back(i, hits_[i]);
+    }
+    entry.tokens = std::move(tokens);
+    entry.has_tokens = want_tokens;
+    entry.truncated = result.truncated;
+    cache->put_message(message_key, std::move(entry));
   }
   score_hits(e, hits_, extra_hits, result);
   clock.lap(&scan_profile::metas_ns);
@@ -248,6 +285,49 @@ void scan_context::score_hits(const spam_engine& e, std::vector<uint32_t>& hits,
   std::sort(result.tests.begin(), result.tests.end());
   // SpamAssassin rounds the total to 3 decimals before comparing with required_score.
   result.score = std::round(score * 1000.0) / 1000.0;
+}
+
+void scan_context::set_cache(scan_cache* cache) {
+  cache_ = cache;
+  if (cache_ != nullptr && body_rules_.empty()) body_rules_ = body_target_rules(engine_->rules_);
+}
+
+// The regex rules' hits into hits_; with a cache, the body, rawbody and uri rules' hits
+// come from it when these targets were seen before, and go into it when not.
+void scan_context::match_rules(mail::message_text& text, scan_cache* cache) {
+  const compiled_rules& matcher = engine_->matcher();
+  const size_t rule_count = engine_->rules_.rules.size();
+  if (cache == nullptr) {
+    matcher.match(text, scratch_, hits_);
+    hits_.resize(rule_count, 0);
+    return;
+  }
+  const scan_cache::digest key = cache->body_key(text);
+  if (const sparse_hits* seen = cache->find_body(key)) {
+    // Only the header, mimeheader and full targets are scanned: the body targets are
+    // emptied meanwhile (constant-time swaps) and their rules take the cached hits.
+    std::string body, raw_body;
+    std::vector<std::string> uris;
+    std::swap(text.body, body);
+    std::swap(text.raw_body, raw_body);
+    std::swap(text.uris, uris);
+    matcher.match(text, scratch_, hits_);
+    std::swap(text.body, body);
+    std::swap(text.raw_body, raw_body);
+    std::swap(text.uris, uris);
+    hits_.resize(rule_count, 0);
+    for (uint32_t r : body_rules_) hits_[r] = 0;
+    for (auto [r, n] : *seen) hits_[r] = n;
+    return;
+  }
+  cache->note_miss();
+  matcher.match(text, scratch_, hits_);
+  hits_.resize(rule_count, 0);
+  sparse_hits body_hits;
+  for (uint32_t r : body_rules_) {
+    if (hits_[r] != 0) body_hits.emplace_back(r, hits_[r]);
+  }
+  cache->put_body(key, std::move(body_hits));
 }
 
 void scan_context::add_relay_headers(const relay_info& relays, mail::message_text& text) {

@@ -32,6 +32,8 @@
 
 namespace ringmail::spam {
 
+class scan_cache;
+
 struct engine_options {
   // Rule files or directories (SpamAssassin syntax), loaded in order; later wins.
   std::vector<std::string> rule_paths;
@@ -150,6 +152,10 @@ class scan_context {
 
   // Attach (or detach, nullptr) stage timing; the profile must outlive the scans.
   void set_profile(scan_profile* profile);
+  // Attach (or detach, nullptr) the shard's cache of earlier scans (scan_cache.h); it
+  // must outlive the scans and be used by this thread only. Results are the same with
+  // or without it.
+  void set_cache(scan_cache* cache);
 
  private:
   std::shared_ptr<const spam_engine> engine_;
@@ -157,6 +163,9 @@ class scan_context {
   match_scratch scratch_;
   std::vector<uint32_t> hits_;
   scan_profile* profile_ = nullptr;
+  scan_cache* cache_ = nullptr;
+  std::vector<uint32_t> body_rules_;  // body_target_rules(), once a cache is attached
+  void match_rules(mail::message_text& text, scan_cache* cache);
   // The X-Spam-Relays-* values of the message being scanned: the synthesized headers'
   // raw views point here (a fixed array: the strings never move during a scan).
   std::array<std::string, 4> relay_values_;

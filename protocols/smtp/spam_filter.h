@@ -22,6 +22,7 @@
 #include "spam/dns/dnsbl.h"
 #include "spam/bayes/user_models.h"
 #include "spam/greylist.h"
+#include "spam/scan_cache.h"
 #include "spam/scanner.h"
 #include "spam/verdict.h"
 
@@ -42,6 +43,9 @@ struct spam_settings {
 struct spam_shard {
   const spam_settings* settings = nullptr;
   std::unique_ptr<spam::scan_context> scanner;  // swapped by a reload (SIGHUP)
+  // Earlier scans' work (spam/scan_cache.h), attached to `scanner`; null: none. A reload
+  // keeps the object: it empties itself on the first scan with the new rules.
+  std::unique_ptr<spam::scan_cache> scan_cache;
   spam::greylist_table greylist;                // the triplets this shard owns
   dns_resolver* dns = nullptr;                  // for DNSBL; may be null when dnsbl is empty
   offload_pool* pool = nullptr;                 // for big messages; null: all on the shard

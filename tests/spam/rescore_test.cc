@@ -11,23 +11,14 @@
 #include "absl/strings/str_cat.h"
 #include "spam/bayes/bayes.h"
 #include "spam/scanner.h"
+#include "tests/spam/opposite_models.h"
 
 namespace ringmail::spam {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A message of one class: 40 words of its list, distinct per `i` (learning skips repeats).
-std::string synthetic(bool spam, int i) {
-  static const char* spam_words[] = {"viagra", "casino", "winner", "prize", "cheap", "pills", "offer", "bonus"};
-  static const char* ham_words[] = {"meeting", "agenda", "project", "review", "commit", "patch", "lunch", "notes"};
-  const char* const* words = spam ? spam_words : ham_words;  // through a pointer: see scanner_test.cc
-  std::string body;
-  for (int k = 0; k < 40; ++k) absl::StrAppend(&body, words[(i + k * 3) % 8], " ");
-  absl::StrAppend(&body, "ref", i);
-  return absl::StrCat("Message-ID: <", spam ? "s" : "h", i, "@test>\r\nSubject: ", spam ? "free win" : "work", " ", i,
-                      "\r\n\r\n", body, "\r\n");
-}
+using test_support::class_message;
 
 constexpr const char* kRules = R"(
 header   SUBJ_FREE      Subject =~ /\bfree\b/i
@@ -48,24 +39,9 @@ class Rescore : public ::testing::Test {
   void SetUp() override {
     std::string tmpl = ::testing::TempDir() + "/ringmail-rescore-XXXXXX";
     dir_ = mkdtemp(tmpl.data());
-    auto store = bayes_store::open(dir_ + "/bayes.sqlite");
-    ASSERT_TRUE(store.ok()) << store.status();
-    auto batch = (*store)->begin_batch();
-    ASSERT_TRUE(batch.ok());
-    for (int i = 0; i < 220; ++i) {
-      // The global store learns the classes as they are; user "a" learns them the other
-      // way round, so that the same message is spam for one and ham for the other.
-      ASSERT_TRUE(learn_message(**batch, "", synthetic(true, i), true).ok());
-      ASSERT_TRUE(learn_message(**batch, "", synthetic(false, i), false).ok());
-      ASSERT_TRUE(learn_message(**batch, "a", synthetic(true, i), false).ok());
-      ASSERT_TRUE(learn_message(**batch, "a", synthetic(false, i), true).ok());
-    }
-    ASSERT_TRUE((*batch)->commit().ok());
-    auto user = (*store)->load("a");
-    ASSERT_TRUE(user.ok()) << user.status();
-    user_model_ = *user;
+    user_model_ = test_support::train_opposite_models(dir_ + "/bayes.sqlite");
+    ASSERT_NE(user_model_, nullptr);
     ASSERT_TRUE(user_model_->ready());
-    store->reset();
 
     std::ofstream(dir_ + "/rules.cf") << kRules;
     engine_options o;
@@ -97,14 +73,14 @@ TEST_F(Rescore, SameModelGivesTheScansResult) {
   scan_context ctx(engine_);
   for (bool spam : {true, false}) {
     scan_state state;
-    const scan_result scanned = ctx.scan(synthetic(spam, 1000), kDnsbl, &state);
+    const scan_result scanned = ctx.scan(class_message(spam, 1000), kDnsbl, &state);
     const scan_result again = ctx.rescore_with_bayes(state, engine_->bayes());
     expect_same(again, scanned);
     // And the state is not used up by rescoring.
     expect_same(ctx.rescore_with_bayes(state, engine_->bayes()), scanned);
   }
   scan_state state;
-  const scan_result spam = ctx.scan(synthetic(true, 1000), kDnsbl, &state);
+  const scan_result spam = ctx.scan(class_message(true, 1000), kDnsbl, &state);
   EXPECT_EQ(spam.tests, (std::vector<std::string>{"BAYES_99", "PRIZE_AND_BAYES", "RCVD_IN_TEST_BL", "SUBJ_FREE"}));
   EXPECT_NEAR(spam.score, 1.5 + 3.5 + 1.25 + 2.0, 1e-9);
 }
@@ -113,7 +89,7 @@ TEST_F(Rescore, AnotherModelGivesWhatAScanWithItGives) {
   scan_context global(engine_);
   scan_context as_user(engine_->with_bayes(user_model_));
   for (bool spam : {true, false}) {
-    const std::string message = synthetic(spam, 2000);
+    const std::string message = class_message(spam, 2000);
     scan_state state;
     const scan_result g = global.scan(message, kDnsbl, &state);
     const scan_result direct = as_user.scan(message, kDnsbl);
@@ -126,7 +102,7 @@ TEST_F(Rescore, AnotherModelGivesWhatAScanWithItGives) {
     EXPECT_NE(g.score, rescored.score);
   }
   scan_state state;
-  global.scan(synthetic(true, 3000), kDnsbl, &state);
+  global.scan(class_message(true, 3000), kDnsbl, &state);
   const scan_result r = global.rescore_with_bayes(state, user_model_.get());
   EXPECT_EQ(r.tests, (std::vector<std::string>{"BAYES_00", "FREE_NOT_BAYES", "RCVD_IN_TEST_BL", "SUBJ_FREE"}));
   EXPECT_NEAR(r.score, 1.5 - 1.9 + 0.5 + 2.0, 1e-9);
@@ -135,7 +111,7 @@ TEST_F(Rescore, AnotherModelGivesWhatAScanWithItGives) {
 TEST_F(Rescore, NoOrUntrainedModelMeansNoBayesVerdict) {
   scan_context global(engine_);
   scan_context without(engine_->with_bayes(nullptr));
-  const std::string message = synthetic(true, 4000);
+  const std::string message = class_message(true, 4000);
   scan_state state;
   global.scan(message, {}, &state);
   EXPECT_FALSE(state.tokens.empty());
@@ -151,7 +127,7 @@ TEST_F(Rescore, TheStateKeepsTokensEvenWhenTheEngineHasNoBayes) {
   // An engine without a global model still lets a recipient's model classify.
   scan_context without(engine_->with_bayes(nullptr));
   scan_state state;
-  const scan_result plain = without.scan(synthetic(false, 5000), {}, &state);
+  const scan_result plain = without.scan(class_message(false, 5000), {}, &state);
   EXPECT_FALSE(plain.bayes.has_value());
   const scan_result r = without.rescore_with_bayes(state, user_model_.get());
   ASSERT_TRUE(r.bayes.has_value());

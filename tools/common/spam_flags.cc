@@ -28,6 +28,9 @@ ABSL_FLAG(int64_t, bayes_expiry_max_db_size, 150000,
 ABSL_FLAG(std::string, spam_cache_dir, "",
           "Where compiled rule databases are kept between starts and reloads; default "
           "<data_dir>/spam-cache; \"none\" compiles every time");
+ABSL_FLAG(uint64_t, spam_scan_cache_bytes, 16ull << 20,
+          "Memory per scanning thread (shard) for the work of earlier scans: a repeated message, or a "
+          "campaign's copies with the same body, skips the body matching; 0 = off");
 ABSL_FLAG(double, spam_reject_score, 15.0, "Score at or above which a message is refused with 554 5.7.1");
 ABSL_FLAG(double, spam_junk_score, 5.0, "Score at or above which a message is spam: X-Spam-Flag, Junk folder");
 ABSL_FLAG(bool, spam_junk_folder, true,
@@ -107,6 +110,8 @@ spam::engine_options spam_engine_options_from_flags(const std::string& data_dir,
   if (cache != "none") options.compiled_rules_cache = cache.empty() ? data_dir + "/spam-cache" : cache;
   return options;
 }
+
+size_t spam_scan_cache_bytes_from_flags() { return absl::GetFlag(FLAGS_spam_scan_cache_bytes); }
 
 spam::verdict_policy spam_policy_from_flags() {
   spam::verdict_policy p;

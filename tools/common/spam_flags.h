@@ -18,6 +18,8 @@ namespace ringmail::tools {
 // reported in `missing`.
 spam::engine_options spam_engine_options_from_flags(const std::string& data_dir, std::vector<std::string>* missing);
 spam::verdict_policy spam_policy_from_flags();
+// --spam_scan_cache_bytes: the bound of each scanning thread's spam::scan_cache; 0 = off.
+size_t spam_scan_cache_bytes_from_flags();
 // Where Bayes tokens are kept: --bayes_db (SQLite) when given, else the MariaDB database
 // of --directory=mariadb://…, else <data_dir>/bayes.sqlite. For messages.
 std::string bayes_location_from_flags(const std::string& data_dir);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "spam/bayes/bayes.h"
+#include "spam/scan_cache.h"
 #include "spam/scanner.h"
 #include "tools/common/spam_flags.h"
 #include "tools/ringmail-admin/scan_profile_report.h"
@@ -215,9 +216,13 @@ int scan(const std::string& data_dir, const std::vector<std::string>& paths) {
   std::vector<spam::scan_profile> profiles(threads);
   const double cpu_before = cpu_seconds();
   const auto wall_before = std::chrono::steady_clock::now();
+  // One cache per thread, as the server has one per shard.
+  std::vector<std::unique_ptr<spam::scan_cache>> caches;
+  for (unsigned t = 0; t < threads; ++t) caches.push_back(std::make_unique<spam::scan_cache>(spam_scan_cache_bytes_from_flags()));
   auto work = [&](unsigned thread) {
     spam::scan_context context(*engine);
     if (profile_top > 0) context.set_profile(&profiles[thread]);
+    context.set_cache(caches[thread].get());
     std::string bytes;
     for (size_t i = next++; i < files.size(); i = next++) {
       if (!read_file(files[i], bytes)) {
@@ -238,6 +243,19 @@ int scan(const std::string& data_dir, const std::vector<std::string>& paths) {
   std::fprintf(stderr, "scanned=%zu wall_seconds=%.3f cpu_seconds=%.3f msgs_per_cpu_second=%.1f failures=%zu\n",
                files.size() - failures, wall, cpu, cpu > 0 ? static_cast<double>(files.size()) / cpu : 0.0,
                failures.load());
+  spam::scan_cache::counters cached;
+  size_t cache_bytes = 0;
+  for (const auto& c : caches) {
+    cached.message_hits += c->stats().message_hits;
+    cached.body_hits += c->stats().body_hits;
+    cached.misses += c->stats().misses;
+    cached.evictions += c->stats().evictions;
+    cache_bytes += c->bytes();
+  }
+  std::fprintf(stderr, "scan_cache: message_hits=%llu body_hits=%llu misses=%llu evictions=%llu bytes=%zu\n",
+               static_cast<unsigned long long>(cached.message_hits), static_cast<unsigned long long>(cached.body_hits),
+               static_cast<unsigned long long>(cached.misses), static_cast<unsigned long long>(cached.evictions),
+               cache_bytes);
   if (profile_top > 0) {
     spam::scan_profile total;
     for (const auto& p : profiles) merge_scan_profile(p, total);

@@ -411,6 +411,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);
+        if (const size_t cache_bytes = spam_scan_cache_bytes_from_flags(); cache_bytes > 0) {
+          st.spam.scan_cache = std::make_unique<spam::scan_cache>(cache_bytes);
+          st.spam.scanner->set_cache(st.spam.scan_cache.get());
+        }
         st.spam.all = &spam_shards_;
         st.spam.pool = &set.offload();
         if (absl::GetFlag(FLAGS_spam_user_bayes)) {
@@ -543,7 +547,10 @@ task<void> mail_services::replace_spam_engine(std::shared_ptr<const spam::spam_e
   for (unsigned i = 0; i < shards_.size(); ++i) {
     shard_state* st = shards_[i].get();
     // A scan never suspends, so no scan is half-way through its context when this runs.
-    auto swap = [st, engine] { st->spam.scanner = std::make_unique<spam::scan_context>(engine); };
+    auto swap = [st, engine] {
+      st->spam.scanner = std::make_unique<spam::scan_context>(engine);
+      st->spam.scanner->set_cache(st->spam.scan_cache.get());
+    };
     co_await on_shard(i, swap);
   }
 }
