@@ -39,6 +39,18 @@ std::string greylist_key(std::string_view client_ip, std::string_view sender, st
   return absl::AsciiStrToLower(absl::StrCat(client_network(client_ip), "/", std::string(sender), "/", std::string(recipient)));
 }
 
+bool greylist_expired(const greylist_entry& e, std::chrono::system_clock::time_point now,
+                      const greylist_options& options) {
+  return e.passed ? now - e.last_seen > options.pass_ttl : now - e.first_seen > options.retry_window;
+}
+
+const greylist_entry* greylist_table::find(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void greylist_table::restore(std::string key, const greylist_entry& e) { entries_.insert_or_assign(std::move(key), e); }
+
 bool greylist_table::check(const std::string& key, clock::time_point now) {
   auto it = entries_.find(key);
   if (it == entries_.end()) {
@@ -73,9 +85,7 @@ void greylist_table::evict(clock::time_point now) {
   // Drop expired entries; if that frees too little, drop the oldest half. Linear, but it
   // runs once per max_entries/2 insertions, so the cost per insertion stays constant.
   for (auto it = entries_.begin(); it != entries_.end();) {
-    const entry& e = it->second;
-    const bool expired = e.passed ? now - e.last_seen > options_.pass_ttl : now - e.first_seen > options_.retry_window;
-    if (expired) {
+    if (greylist_expired(it->second, now, options_)) {
       entries_.erase(it++);
     } else {
       ++it;

@@ -6,8 +6,13 @@
 //
 // Threading: one greylist_table per shard, holding the triplets whose key hashes to that
 // shard (owner_shard): the SMTP session asks the owner with on_shard(). Memory is bounded
-// by max_entries; the oldest entries go first. State is in memory only: a restart forgets
-// pending triplets (their senders retry once more).
+// by max_entries; the oldest entries go first.
+//
+// Persistence: every change check() makes is journalled by the caller (greylist_journal.h)
+// to <data_dir>/greylist/shard-N.log and the files are read back at start-up
+// (greylist_store.h), so a restart keeps pending and passed triplets. The journal is
+// flushed about once a second without fsync: a crash may lose the last second of changes
+// (those senders are deferred once more), which greylisting tolerates by design.
 #pragma once
 
 #include <chrono>
@@ -29,6 +34,17 @@ struct greylist_options {
 // The table key: "<network>/<sender>/<recipient>", lower-cased.
 std::string greylist_key(std::string_view client_ip, std::string_view sender, std::string_view recipient);
 
+struct greylist_entry {
+  std::chrono::system_clock::time_point first_seen;
+  std::chrono::system_clock::time_point last_seen;
+  bool passed = false;
+};
+
+// Whether `e` is forgotten at `now`: passed and unused for pass_ttl, or pending and not
+// retried within retry_window. Eviction and the start-up load drop the same entries.
+bool greylist_expired(const greylist_entry& e, std::chrono::system_clock::time_point now,
+                      const greylist_options& options);
+
 class greylist_table {
  public:
   using clock = std::chrono::system_clock;
@@ -36,14 +52,14 @@ class greylist_table {
 
   // True: pass. False: defer (first sight, or retried too early / too late).
   bool check(const std::string& key, clock::time_point now);
+  // The entry check() left for `key` (for the journal); null if there is none.
+  const greylist_entry* find(const std::string& key) const;
+  // Puts back an entry read from the journal at start-up (replacing any with that key).
+  void restore(std::string key, const greylist_entry& e);
   size_t size() const { return entries_.size(); }
 
  private:
-  struct entry {
-    clock::time_point first_seen;
-    clock::time_point last_seen;
-    bool passed = false;
-  };
+  using entry = greylist_entry;
   void evict(clock::time_point now);
   greylist_options options_;
   absl::flat_hash_map<std::string, entry> entries_;

@@ -53,7 +53,13 @@ task<bool> triplet_known(spam_shard& here, std::string key) {
   const unsigned owner = owner_shard(key, shards);
   const std::vector<spam_shard*>* all = here.all;
   auto ask = [all, owner, key = std::move(key)] {
-    return (*all)[owner]->greylist.check(key, spam::greylist_table::clock::now());
+    spam_shard& there = *(*all)[owner];
+    const bool pass = there.greylist.check(key, spam::greylist_table::clock::now());
+    // Every check changes the entry (at least last_seen): the journal keeps it for a restart.
+    if (there.journal != nullptr) {
+      if (const spam::greylist_entry* e = there.greylist.find(key)) there.journal->record(key, *e);
+    }
+    return pass;
   };
   co_return co_await on_shard(owner, std::move(ask));
 }

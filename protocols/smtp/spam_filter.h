@@ -22,6 +22,7 @@
 #include "spam/dns/dnsbl.h"
 #include "spam/bayes/user_models.h"
 #include "spam/greylist.h"
+#include "spam/greylist_journal.h"
 #include "spam/scan_cache.h"
 #include "spam/scanner.h"
 #include "spam/verdict.h"
@@ -47,6 +48,7 @@ struct spam_shard {
   // keeps the object: it empties itself on the first scan with the new rules.
   std::unique_ptr<spam::scan_cache> scan_cache;
   spam::greylist_table greylist;                // the triplets this shard owns
+  spam::greylist_journal* journal = nullptr;    // writes greylist changes to disk; null: memory only
   dns_resolver* dns = nullptr;                  // for DNSBL; may be null when dnsbl is empty
   offload_pool* pool = nullptr;                 // for big messages; null: all on the shard
   // Recipients' own Bayes models (issue 15); null: every copy gets the global verdict.

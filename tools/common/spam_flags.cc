@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "delivery/directory/mariadb_url.h"
 #include "delivery/spam_store/mariadb_bayes_backend.h"
 #include "tools/common/directory_flags.h"
@@ -37,6 +38,8 @@ ABSL_FLAG(bool, spam_junk_folder, true,
           "Deliver spam into the user's Junk folder; false = add headers only, deliver to INBOX");
 ABSL_FLAG(bool, greylist, false, "Greylist (451 4.7.1) unknown client/sender/recipient triplets scoring >= --greylist_score");
 ABSL_FLAG(double, greylist_score, 4.0, "Score at or above which an unknown triplet is greylisted");
+ABSL_FLAG(absl::Duration, greylist_delay, absl::Minutes(5),
+          "How long a greylisted triplet must wait before a retry passes (postgrey's default)");
 
 namespace ringmail::tools {
 
@@ -121,6 +124,12 @@ spam::verdict_policy spam_policy_from_flags() {
   p.greylist = absl::GetFlag(FLAGS_greylist);
   p.greylist_score = absl::GetFlag(FLAGS_greylist_score);
   return p;
+}
+
+spam::greylist_options greylist_options_from_flags() {
+  spam::greylist_options o;
+  o.delay = std::chrono::duration_cast<std::chrono::seconds>(absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_greylist_delay)));
+  return o;
 }
 
 }  // namespace ringmail::tools

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "spam/bayes/bayes.h"
 
+#include "spam/greylist.h"
 #include "spam/scanner.h"
 #include "spam/verdict.h"
 
@@ -20,6 +21,8 @@ spam::engine_options spam_engine_options_from_flags(const std::string& data_dir,
 spam::verdict_policy spam_policy_from_flags();
 // --spam_scan_cache_bytes: the bound of each scanning thread's spam::scan_cache; 0 = off.
 size_t spam_scan_cache_bytes_from_flags();
+// The greylist's timing (--greylist_delay); the other limits keep postgrey's defaults.
+spam::greylist_options greylist_options_from_flags();
 // Where Bayes tokens are kept: --bayes_db (SQLite) when given, else the MariaDB database
 // of --directory=mariadb://…, else <data_dir>/bayes.sqlite. For messages.
 std::string bayes_location_from_flags(const std::string& data_dir);

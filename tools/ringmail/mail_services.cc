@@ -35,6 +35,8 @@
 #include "runtime/log.h"
 #include "runtime/task_scope.h"
 #include "spam/bayes/trainer.h"
+#include "spam/greylist_journal.h"
+#include "spam/greylist_store.h"
 #include "tools/common/directory_flags.h"
 #include "tools/common/spam_flags.h"
 #include "tools/ringmail/relay_flags.h"
@@ -156,6 +158,10 @@ struct mail_services::shard_state {
   task_scope relay_runner;
   smtp::spam_shard spam;
   std::unique_ptr<spam::user_models> user_bayes;  // recipients' own Bayes (issue 15)
+  // The greylist's journal (spam/greylist_journal.h) and its writer, with --greylist on.
+  std::unique_ptr<spam::greylist_journal> greylist_journal;
+  cancel_source greylist_stop;
+  task_scope greylist_writer;
   smtp::shard_context context;
   std::unique_ptr<auth::authenticator> auth;
   mail::charset_converter charsets;
@@ -227,6 +233,27 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   auto sieve_delivery_settings = sieve_delivery_settings_from_flags(settings_.hostname, spam_settings_.policy.junk_folder);
   if (!sieve_delivery_settings.ok()) return sieve_delivery_settings.status();
   const std::string queue_root = settings_.data_dir + "/queue";
+  // Greylisting state survives a restart: every shard's journal is read back here, before
+  // any listener accepts (start-up may block; spam/greylist_store.h merges the files, so
+  // the shard count may have changed since they were written).
+  const spam::greylist_options greylist_options = greylist_options_from_flags();
+  const bool greylist_persist = settings_.spam_engine && spam_settings_.policy.greylist;
+  const std::string greylist_dir = settings_.data_dir + "/greylist";
+  std::vector<std::vector<spam::greylist_record>> greylist_loaded(set.size());
+  if (greylist_persist) {
+    const unsigned shard_count = set.size();
+    spam::greylist_load_stats gs;
+    auto loaded = spam::load_greylist_dir(
+        greylist_dir, shard_count, [shard_count](std::string_view key) { return owner_shard(key, shard_count); },
+        greylist_options, std::chrono::system_clock::now(), &gs);
+    if (!loaded.ok()) return loaded.status();
+    greylist_loaded = std::move(*loaded);
+    log::info("greylist_loaded", {{"dir", greylist_dir},
+                                  {"files", gs.files},
+                                  {"triplets", gs.kept},
+                                  {"expired", gs.expired},
+                                  {"skipped_lines", gs.skipped}});
+  }
 
   const uint16_t smtp_port = absl::GetFlag(FLAGS_smtp_port);
   const uint16_t lmtp_port = absl::GetFlag(FLAGS_lmtp_port);
@@ -427,6 +454,15 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
           st.spam.user_bayes = st.user_bayes.get();
         }
         if (!spam_settings_.dnsbl.empty()) st.spam.dns = st.dns.get();
+        st.spam.greylist = spam::greylist_table(greylist_options);
+        if (greylist_persist) {
+          for (auto& r : greylist_loaded[i]) st.spam.greylist.restore(std::move(r.key), r.entry);
+          st.greylist_journal = std::make_unique<spam::greylist_journal>(
+              set.offload(), spam::greylist_shard_path(greylist_dir, i), greylist_options,
+              spam::greylist_journal_options{}, greylist_loaded[i].size());
+          st.spam.journal = st.greylist_journal.get();
+          st.greylist_writer.spawn(st.greylist_journal->run(st.spam.greylist, st.greylist_stop));
+        }
         st.context.spam = &st.spam;
       }
 
@@ -536,6 +572,9 @@ task<void> mail_services::close_stores() {
       co_await st->relay_runner.join();
       st->sweep_stop.request_cancel();
       co_await st->sweeper.join();
+      // The sessions are drained: the greylist's last changes are written now.
+      st->greylist_stop.request_cancel();
+      co_await st->greylist_writer.join();
       co_await st->store->close_all();
     };
     co_await on_shard(i, close);

@@ -250,6 +250,12 @@ int serve() {
       for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "tls", ignored)) {
         (void)chown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
       }
+      // The greylist's journals, rewritten by the start-up load and appended to from now on.
+      const fs::path greylist = fs::path(data_dir) / "greylist";
+      if (fs::exists(greylist, ignored)) (void)chown(greylist.c_str(), pw->pw_uid, pw->pw_gid);
+      for (const auto& e : fs::directory_iterator(greylist, ignored)) {
+        (void)chown(e.path().c_str(), pw->pw_uid, pw->pw_gid);
+      }
       // The compiled-rule cache written by the start-up build: SIGHUP reloads use it.
       if (!spam_options.compiled_rules_cache.empty()) {
         const fs::path cache(spam_options.compiled_rules_cache);
