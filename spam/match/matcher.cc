@@ -99,6 +99,18 @@ std::string compiled_rules::target_description(size_t target) const {
   return name;
 }
 
+size_t compiled_rules::database_count() const { return impl_->databases.size(); }
+
+std::string compiled_rules::database_description(size_t database) const {
+  const database_info& info = impl_->databases[database];
+  size_t nth = 0;  // its place among the target's databases
+  for (size_t d = 0; d < database; ++d) nth += impl_->databases[d].target == info.target;
+  std::string text = target_description(info.target) + " #" + std::to_string(nth) + ":";
+  if (info.exact) text += " " + std::to_string(info.exact) + " exact";
+  if (info.prefilters) text += " " + std::to_string(info.prefilters) + " prefilters";
+  return text;
+}
+
 const matcher_stats& compiled_rules::stats() const { return impl_->stats; }
 
 void compiled_rules::match(const mail::message_text& text, match_scratch& scratch, std::vector<uint32_t>& hits) const {
@@ -117,12 +129,16 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
     }
     std::string_view subject = s.views[t];
     context.subject = subject;
-    const uint64_t hs_start = s.profile ? now_ns() : 0;
-    for (hs_database_t* db : plan.dbs) {
-      hs_scan(db, subject.empty() ? "" : subject.data(), static_cast<unsigned>(subject.size()), 0, s.hs, on_match,
-              &context);
+    for (size_t d = 0; d < plan.dbs.size(); ++d) {
+      const uint64_t hs_start = s.profile ? now_ns() : 0;
+      hs_scan(plan.dbs[d], subject.empty() ? "" : subject.data(), static_cast<unsigned>(subject.size()), 0, s.hs,
+              on_match, &context);
+      if (s.profile) {
+        const uint64_t ns = now_ns() - hs_start;
+        s.profile->target_ns[t] += ns;
+        s.profile->database_ns[plan.db_numbers[d]] += ns;
+      }
     }
-    if (s.profile) s.profile->target_ns[t] += now_ns() - hs_start;
     for (uint32_t p : plan.pcre) {
       const pcre_rule& rule = m.pcre[p];
       if (!rule.always_run && !s.candidates[p]) continue;
@@ -142,6 +158,7 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
 match_scratch::match_scratch(const compiled_rules& rules) : impl_(std::make_unique<impl>()) {
   const compiled_rules::impl& m = rules.internals();
   rule_count_ = m.rules.size();
+  database_count_ = m.databases.size();
   for (const auto& plan : m.plans) {
     for (hs_database_t* db : plan.dbs) {
       if (hs_alloc_scratch(db, &impl_->hs) != HS_SUCCESS) throw std::bad_alloc();
@@ -167,6 +184,7 @@ void match_scratch::set_profile(match_profile* profile) {
   impl_->profile = profile;
   if (!profile) return;
   profile->target_ns.resize(impl_->storage.size());
+  profile->database_ns.resize(database_count_);
   profile->rule_ns.resize(rule_count_);
   profile->rule_runs.resize(rule_count_);
 }

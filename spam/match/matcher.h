@@ -43,6 +43,7 @@ class match_scratch;
 // and per PCRE2 rule run). Sized by the matcher on first use; accumulates over scans.
 struct match_profile {
   std::vector<uint64_t> target_ns;     // per scan target: its Hyperscan databases
+  std::vector<uint64_t> database_ns;   // per Hyperscan database (compiled_rules::database_description)
   std::vector<uint64_t> rule_ns;       // per rule: its PCRE2 runs
   std::vector<uint64_t> rule_runs;     // per rule: how many messages PCRE2 ran it on
 };
@@ -67,6 +68,10 @@ class compiled_rules {
   // For reports: the scan targets (indices of match_profile::target_ns).
   size_t target_count() const;
   std::string target_description(size_t target) const;
+  // For reports: the Hyperscan databases (indices of match_profile::database_ns), e.g.
+  // "body #2: 100 exact".
+  size_t database_count() const;
+  std::string database_description(size_t database) const;
 
   // Runs every regex and `exists` rule of the set over `text`. `hits` is resized to the
   // rule count; entry i becomes rule i's hit count (0/1, more for tflags multiple, capped
@@ -99,6 +104,7 @@ class match_scratch {
  private:
   std::unique_ptr<impl> impl_;
   size_t rule_count_ = 0;
+  size_t database_count_ = 0;
 };
 
 // Translates a Perl pattern + modifiers (as in rule.h) to the PCRE syntax both engines

@@ -402,6 +402,9 @@ struct compiler {
       if (!c.db) continue;
       if (c.from_cache) ++m.stats.cached_databases;
       m.plans[c.target].dbs.push_back(c.db);
+      m.plans[c.target].db_numbers.push_back(static_cast<uint32_t>(m.databases.size()));
+      database_info& info = m.databases.emplace_back();
+      info.target = c.target;
       size_t bytes = 0;
       if (hs_database_size(c.db, &bytes) == HS_SUCCESS) m.stats.database_bytes += bytes;
       ++m.stats.databases;
@@ -409,8 +412,10 @@ struct compiler {
       for (const hs_entry& e : c.entries) {
         if (e.id & prefilter_bit) {
           ++m.stats.pcre_prefiltered;
+          ++info.prefilters;
         } else {
           ++m.stats.hyperscan_patterns;
+          ++info.exact;
         }
       }
     }

@@ -39,8 +39,15 @@ struct rule_plan {
   uint8_t unset_hits = 0;        // hits when the target is absent ([if-unset] result)
 };
 
+struct database_info {
+  uint32_t target = 0;
+  uint32_t exact = 0;       // rules matched exactly
+  uint32_t prefilters = 0;  // PCRE2 rules' prefilters
+};
+
 struct target_plan {
   std::vector<hs_database_t*> dbs;  // the target's patterns, in chunks (see compile())
+  std::vector<uint32_t> db_numbers;  // parallel to dbs: index into impl::databases
   std::vector<uint32_t> pcre;         // indices into impl::pcre
   std::vector<uint32_t> unset_rules;  // rules with [if-unset] reading this target
 };
@@ -62,6 +69,7 @@ struct compiled_rules::impl {
   std::vector<matcher_internal::target_plan> plans;  // parallel to targets
   std::vector<matcher_internal::rule_plan> rules;    // parallel to rule_set::rules
   std::vector<matcher_internal::pcre_rule> pcre;
+  std::vector<matcher_internal::database_info> databases;  // every target's, in plan order
   std::vector<uint32_t> negated;                      // applied last
   std::vector<std::pair<uint32_t, uint32_t>> exists;  // (rule, target)
   matcher_stats stats;

@@ -23,6 +23,7 @@ void merge_scan_profile(const spam::scan_profile& from, spam::scan_profile& into
   into.evals_ns += from.evals_ns;
   into.metas_ns += from.metas_ns;
   add_all(from.match.target_ns, into.match.target_ns);
+  add_all(from.match.database_ns, into.match.database_ns);
   add_all(from.match.rule_ns, into.match.rule_ns);
   add_all(from.match.rule_runs, into.match.rule_runs);
 }
@@ -50,6 +51,14 @@ void print_scan_profile(const spam::scan_profile& p, const spam::spam_engine& en
   for (size_t i = 0; i < std::min(top, targets.size()) && targets[i].first > 0; ++i) {
     std::fprintf(out, "profile: hyperscan %-30s %9.1f us/msg\n",
                  engine.matcher().target_description(targets[i].second).c_str(), us(targets[i].first));
+  }
+
+  std::vector<std::pair<uint64_t, size_t>> databases;
+  for (size_t d = 0; d < p.match.database_ns.size(); ++d) databases.emplace_back(p.match.database_ns[d], d);
+  std::sort(databases.rbegin(), databases.rend());
+  for (size_t i = 0; i < std::min(top, databases.size()) && databases[i].first > 0; ++i) {
+    std::fprintf(out, "profile: database %-30s %9.1f us/msg\n",
+                 engine.matcher().database_description(databases[i].second).c_str(), us(databases[i].first));
   }
 
   std::vector<std::pair<uint64_t, size_t>> rules;
