@@ -63,7 +63,8 @@ task<void> greylist_journal::flush(size_t live_entries) {
 }
 
 task<void> greylist_journal::run(const greylist_table& table, cancel_source& stop) {
-  // Named awaitables, no co_await in a loop condition: g++ 12 miscompiles both shapes.
+  // Named tasks (common.md's g++ 12 rule): with `co_await flush(...)` on temporaries this
+  // coroutine's body was never entered once spawned, and shutdown waited for it forever.
   for (;;) {
     sleep_awaiter tick = sleep_for(options_.period, &stop);
     const bool slept = co_await tick;
