@@ -73,9 +73,9 @@ scan_cache::digest scan_cache::message_key(std::string_view message) {
   return hasher_->finish();
 }
 
-scan_cache::digest scan_cache::body_key(const mail::message_text& text) {
+scan_cache::digest scan_cache::body_key(std::string_view rest_of_body, const mail::message_text& text) {
   hasher_->start('B');
-  hasher_->field(text.body);
+  hasher_->field(rest_of_body);
   hasher_->field(text.raw_body);
   for (const std::string& uri : text.uris) hasher_->field(uri);
   return hasher_->finish();

@@ -5,11 +5,14 @@
 //   message  the whole message as scan() got it -> the rule hits after matching and the
 //            evals, and the Bayes tokens. Only byte-identical messages share it (the
 //            relay metadata and every target are functions of the bytes and the rules).
-//   body     the body, rawbody and uri scan targets (mail::message_text body — which
-//            begins with the Subject —, raw_body, uris) -> the hits of the body, rawbody
-//            and uri rules, the costliest part of matching. Copies of a campaign that
-//            differ only in Received, Message-Id, Date, To ... share it; their header
-//            and full rules and the evals still run.
+//   body     the body, rawbody and uri scan targets (mail::message_text body after its
+//            first line, raw_body, uris) -> the hits of the body, rawbody and uri rules
+//            there, the costliest part of matching. The body target's first line is the
+//            Subject (SpamAssassin's body text starts with it), which campaigns
+//            personalise and load generators number: it is matched fresh and its counts
+//            added (scan_context::match_rules). Copies of a campaign that differ only in
+//            Received, Message-Id, Date, To, Subject ... share an entry; their header and
+//            full rules and the evals still run.
 // Bayes is never cached: the check_bayes rules, the metas and the score are computed per
 // scan from the scanning engine's own model, so a per-user model gives that user's verdict.
 //
@@ -71,7 +74,8 @@ class scan_cache {
   void bind(const std::shared_ptr<const compiled_rules>& rules);
 
   digest message_key(std::string_view message);
-  digest body_key(const mail::message_text& text);
+  // `rest_of_body`: text.body after its first line.
+  digest body_key(std::string_view rest_of_body, const mail::message_text& text);
 
   // The entry under `key` (made most recently used), or nullptr. Valid until the next put.
   // A put under a key already there replaces its entry.

@@ -294,40 +294,67 @@ void scan_context::set_cache(scan_cache* cache) {
 
 // The regex rules' hits into hits_; with a cache, the body, rawbody and uri rules' hits
 // come from it when these targets were seen before, and go into it when not.
+//
+// The body target's first line (the Subject) is left out of the cache key and matched on
+// its own: every body rule's match lies within one line, so the body's counts are the
+// first line's plus the rest's, capped at the rule's maxhits. A copy of a campaign with a
+// personalised or numbered Subject then reuses the body's hits too.
 void scan_context::match_rules(mail::message_text& text, scan_cache* cache) {
   const compiled_rules& matcher = engine_->matcher();
   const size_t rule_count = engine_->rules_.rules.size();
-  if (cache == nullptr) {
+  const size_t first_end = text.body.find('\n');
+  if (cache == nullptr || first_end == std::string::npos || first_end + 1 == text.body.size()) {
+    // No cache, or a body of one line: nothing to share (and a body "Subject\n" must
+    // not be matched as an empty second line).
     matcher.match(text, scratch_, hits_);
     hits_.resize(rule_count, 0);
     return;
   }
-  const scan_cache::digest key = cache->body_key(text);
-  if (const sparse_hits* seen = cache->find_body(key)) {
-    // Only the header, mimeheader and full targets are scanned: the body targets are
-    // emptied meanwhile (constant-time swaps) and their rules take the cached hits.
-    std::string body, raw_body;
-    std::vector<std::string> uris;
-    std::swap(text.body, body);
-    std::swap(text.raw_body, raw_body);
-    std::swap(text.uris, uris);
-    matcher.match(text, scratch_, hits_);
-    std::swap(text.body, body);
-    std::swap(text.raw_body, raw_body);
-    std::swap(text.uris, uris);
-    hits_.resize(rule_count, 0);
-    for (uint32_t r : body_rules_) hits_[r] = 0;
-    for (auto [r, n] : *seen) hits_[r] = n;
-    return;
-  }
-  cache->note_miss();
-  matcher.match(text, scratch_, hits_);
-  hits_.resize(rule_count, 0);
+  std::string body = std::move(text.body);
+  const std::string_view rest(body.data() + first_end + 1, body.size() - first_end - 1);
+  const scan_cache::digest key = cache->body_key(rest, text);
+  const sparse_hits* seen = cache->find_body(key);
   sparse_hits body_hits;
-  for (uint32_t r : body_rules_) {
-    if (hits_[r] != 0) body_hits.emplace_back(r, hits_[r]);
+  const bool miss = seen == nullptr;
+  if (!miss) {
+    // Only the header, mimeheader and full targets and the first line are scanned: the
+    // other body targets are emptied meanwhile (constant-time swaps) and their rules
+    // take the cached hits.
+    std::string raw_body;
+    std::vector<std::string> uris;
+    std::swap(text.raw_body, raw_body);
+    std::swap(text.uris, uris);
+    text.body.assign(body, 0, first_end);
+    matcher.match(text, scratch_, hits_);
+    std::swap(text.raw_body, raw_body);
+    std::swap(text.uris, uris);
+    hits_.resize(rule_count, 0);
+    for (uint32_t r : body_rules_) {
+      if (engine_->rules_.rules[r].target != rule_target::body) hits_[r] = 0;
+    }
+  } else {
+    cache->note_miss();
+    text.body.assign(rest);
+    matcher.match(text, scratch_, hits_);  // everything, the body without its first line
+    hits_.resize(rule_count, 0);
+    for (uint32_t r : body_rules_) {
+      if (hits_[r] != 0) body_hits.emplace_back(r, hits_[r]);
+    }
+    text.body.assign(body, 0, first_end);
+    matcher.match_body_only(text, scratch_, first_line_hits_);
+    for (uint32_t r : body_rules_) {
+      if (engine_->rules_.rules[r].target == rule_target::body) hits_[r] = first_line_hits_[r];
+      else hits_[r] = 0;
+    }
+    seen = &body_hits;
   }
-  cache->put_body(key, std::move(body_hits));
+  text.body = std::move(body);
+  // hits_ holds the first line's counts of the body rules (0 for rawbody and uri rules).
+  for (auto [r, n] : *seen) {
+    const uint64_t sum = static_cast<uint64_t>(hits_[r]) + n;
+    hits_[r] = static_cast<uint32_t>(std::min<uint64_t>(sum, matcher.max_hits(r)));
+  }
+  if (miss) cache->put_body(key, std::move(body_hits));
 }
 
 void scan_context::add_relay_headers(const relay_info& relays, mail::message_text& text) {

@@ -165,6 +165,7 @@ class scan_context {
   scan_profile* profile_ = nullptr;
   scan_cache* cache_ = nullptr;
   std::vector<uint32_t> body_rules_;  // body_target_rules(), once a cache is attached
+  std::vector<uint32_t> first_line_hits_;  // match_rules' scratch (no allocation per scan)
   void match_rules(mail::message_text& text, scan_cache* cache);
   // The X-Spam-Relays-* values of the message being scanned: the synthesized headers'
   // raw views point here (a fixed array: the strings never move during a scan).

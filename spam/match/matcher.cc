@@ -114,6 +114,18 @@ std::string compiled_rules::database_description(size_t database) const {
 const matcher_stats& compiled_rules::stats() const { return impl_->stats; }
 
 void compiled_rules::match(const mail::message_text& text, match_scratch& scratch, std::vector<uint32_t>& hits) const {
+  run(text, scratch, hits, false);
+}
+
+void compiled_rules::match_body_only(const mail::message_text& text, match_scratch& scratch,
+                                     std::vector<uint32_t>& hits) const {
+  run(text, scratch, hits, true);
+}
+
+uint32_t compiled_rules::max_hits(uint32_t rule) const { return impl_->rules[rule].max_hits; }
+
+void compiled_rules::run(const mail::message_text& text, match_scratch& scratch, std::vector<uint32_t>& hits,
+                         bool body_only) const {
   const impl& m = *impl_;
   match_scratch::impl& s = scratch.internals();
   hits.assign(m.rules.size(), 0);
@@ -123,6 +135,7 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
   scan_context context{&m, &s, hits.data(), {}};
   for (uint32_t t = 0; t < m.plans.size(); ++t) {
     const target_plan& plan = m.plans[t];
+    if (body_only && m.targets.key(t).source != target_source::body) continue;
     if (!s.present[t]) {
       for (uint32_t r : plan.unset_rules) hits[r] = m.rules[r].unset_hits;
       continue;
@@ -151,6 +164,7 @@ void compiled_rules::match(const mail::message_text& text, match_scratch& scratc
       }
     }
   }
+  if (body_only) return;
   for (auto [r, t] : m.exists) hits[r] = s.present[t];
   for (uint32_t r : m.negated) hits[r] = hits[r] ? 0 : 1;
 }

@@ -77,12 +77,20 @@ class compiled_rules {
   // rule count; entry i becomes rule i's hit count (0/1, more for tflags multiple, capped
   // by maxhits) — meta and eval entries are left 0. Negated header rules are applied.
   void match(const mail::message_text& text, match_scratch& scratch, std::vector<uint32_t>& hits) const;
+  // Only the `body` target's rules (no header, rawbody, uri or full rules, no negation,
+  // exists or [if-unset]): what a body of a few lines adds to the counts of another part
+  // of the same body. Every rule's match lies within one body line, as in SpamAssassin, so
+  // a body's counts are the sums of its parts' (capped at max_hits()).
+  void match_body_only(const mail::message_text& text, match_scratch& scratch, std::vector<uint32_t>& hits) const;
+  // A rule's most counted hits: 1, or tflags multiple's maxhits (unbounded: UINT32_MAX).
+  uint32_t max_hits(uint32_t rule) const;
 
   struct impl;
   const impl& internals() const { return *impl_; }
 
  private:
   compiled_rules() = default;
+  void run(const mail::message_text& text, match_scratch& scratch, std::vector<uint32_t>& hits, bool body_only) const;
   std::unique_ptr<impl> impl_;
 };
 

@@ -185,13 +185,58 @@ TEST_F(CachedScan, HitsGiveTheFreshVerdictAndHeaderChangesAreSeen) {
   expect_same(r3, fresh.scan(other_from), "other From");
   EXPECT_EQ(std::find(r3.tests.begin(), r3.tests.end(), "MONEY_AND_FROM"), r3.tests.end());
 
-  // The Subject is part of the body target: another Subject is a miss, and scans fresh.
-  const std::string other_subject = absl::StrReplaceAll(copy, {{"Subject: your prize", "Subject: free stuff"}});
+  // The Subject is the body target's first line, matched fresh on a body hit: another
+  // Subject reuses the rest of the body, and body rules see the new first line.
+  const std::string other_subject =
+      absl::StrReplaceAll(copy, {{"Subject: your prize", "Subject: free million dollars"}});
   const uint64_t misses = cache.stats().misses;
   const scan_result r4 = cached.scan(other_subject);
-  EXPECT_EQ(cache.stats().misses, misses + 1);
+  EXPECT_EQ(cache.stats().misses, misses);
+  EXPECT_EQ(cache.stats().body_hits, 3u);
   expect_same(r4, fresh.scan(other_subject), "other Subject");
   EXPECT_NE(std::find(r4.tests.begin(), r4.tests.end(), "SUBJ_FREE"), r4.tests.end());
+  EXPECT_NE(std::find(r4.tests.begin(), r4.tests.end(), "BODY_MONEY"), r4.tests.end());
+}
+
+// tflags multiple counts: a body rule that matches in the Subject line and in the body
+// counts both on a body hit (first line fresh + the rest from the cache), up to maxhits.
+TEST_F(CachedScan, FirstLineAndCachedRestCountTogether) {
+  std::ofstream(dir_ + "/rules.cf") << R"(
+body     WORD_WIN       /\bwin\b/i
+tflags   WORD_WIN       multiple maxhits=3
+score    WORD_WIN       0.01
+body     WORD_WIN_ONCE  /\bwin\b/i
+score    WORD_WIN_ONCE  0.02
+meta     WIN_TWICE      WORD_WIN > 1
+score    WIN_TWICE      0.2
+meta     WIN_THRICE     WORD_WIN > 2
+score    WIN_THRICE     0.1
+)";
+  engine_options o;
+  o.rule_paths.push_back(dir_ + "/rules.cf");
+  auto engine = spam_engine::build(o);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  scan_cache cache(1 << 20);
+  scan_context cached(*engine), fresh(*engine);
+  cached.set_cache(&cache);
+  auto message = [](std::string_view subject) {
+    return "From: a@example.org\r\nSubject: " + std::string(subject) + "\r\n\r\nwin a car\r\n\r\nno wins here\r\n";
+  };
+  for (std::string_view subject : {"hello", "win win", "win", "nothing", "win win win win"}) {
+    const std::string m = message(subject);
+    const scan_result got = cached.scan(m);
+    const scan_result want = fresh.scan(m);
+    expect_same(got, want, std::string("subject ") + std::string(subject));
+    EXPECT_NEAR(got.score, want.score, 1e-9) << subject;
+  }
+  EXPECT_EQ(cache.stats().misses, 1u);
+  EXPECT_EQ(cache.stats().body_hits, 4u);
+  // The counts the metas see: 1 in the body alone; 2 with "win" in the Subject; 3 with
+  // "win win"; capped at maxhits=3 with four.
+  EXPECT_NEAR(cached.scan(message("hello")).score, 0.03, 1e-9);
+  EXPECT_NEAR(cached.scan(message("win")).score, 0.23, 1e-9);
+  EXPECT_NEAR(cached.scan(message("win win")).score, 0.33, 1e-9);
+  EXPECT_NEAR(cached.scan(message("win win win win")).score, 0.33, 1e-9);
 }
 
 TEST_F(CachedScan, AHitScoresWithTheScanningEnginesOwnBayes) {
@@ -316,6 +361,18 @@ TEST(CachedScanCorpus, SampleScansAsFreshThroughTheCache) {
     expect_same(cached.scan(copy), fresh.scan(copy), "copy " + std::to_string(i));
   }
   EXPECT_EQ(cache.stats().body_hits - body_hits, messages.size());
+
+  // Copies with another Subject as well: still body hits (the first line is matched
+  // fresh), and still the fresh verdicts.
+  for (size_t i = 0; i < messages.size(); ++i) {
+    std::string copy = another_copy(messages[i], i + 500);
+    for (const char* subject : {"\nSubject: ", "\nSUBJECT: ", "\nsubject: "}) {
+      const size_t at = copy.find(subject);
+      if (at != std::string::npos) copy.insert(at + std::string_view(subject).size(), absl::StrCat("[", i, "] "));
+    }
+    expect_same(cached.scan(copy), fresh.scan(copy), "copy with Subject " + std::to_string(i));
+  }
+  EXPECT_EQ(cache.stats().body_hits - body_hits, 2 * messages.size());
 
   // A small bound over many distinct messages: never exceeded, entries evicted, and the
   // verdicts still the fresh ones.
