@@ -129,7 +129,11 @@ void compiled_rules::run(const mail::message_text& text, match_scratch& scratch,
   const impl& m = *impl_;
   match_scratch::impl& s = scratch.internals();
   hits.assign(m.rules.size(), 0);
-  m.targets.build(text, s.storage, s.views, s.present);
+  if (body_only) {
+    m.targets.build_body(text, s.views, s.present);
+  } else {
+    m.targets.build(text, s.storage, s.views, s.present);
+  }
   std::fill(s.candidates.begin(), s.candidates.end(), 0);
 
   scan_context context{&m, &s, hits.data(), {}};

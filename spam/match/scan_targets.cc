@@ -390,4 +390,15 @@ void target_builder::build(const mail::message_text& text, std::vector<std::stri
   }
 }
 
+void target_builder::build_body(const mail::message_text& text, std::vector<std::string_view>& views,
+                                std::vector<uint8_t>& present) const {
+  views.resize(keys_.size());
+  present.resize(keys_.size());
+  for (uint32_t t = 0; t < keys_.size(); ++t) {
+    if (keys_[t].source != target_source::body) continue;
+    views[t] = capped(text.body, max_body_target_bytes);
+    present[t] = 1;
+  }
+}
+
 }  // namespace ringmail::spam

@@ -90,6 +90,10 @@ class target_builder {
   // The vectors are resized to size(); their strings are cleared and reused.
   void build(const mail::message_text& text, std::vector<std::string>& storage,
              std::vector<std::string_view>& views, std::vector<uint8_t>& present) const;
+  // The same for the `body` targets alone (compiled_rules::match_body_only); the others
+  // are left as they are.
+  void build_body(const mail::message_text& text, std::vector<std::string_view>& views,
+                  std::vector<uint8_t>& present) const;
 
  private:
   std::vector<target_key> keys_;
