@@ -71,6 +71,18 @@ class UserModels : public ::testing::Test {
     }(models, loads));
     ASSERT_GE(models.stats().loads + models.stats().failures, loads);
   }
+  // find() as a shard calls it: a miss starts a load that resumes on the calling
+  // reactor (off a reactor there is none to come back to).
+  std::shared_ptr<const bayes_model> find(user_models& m, const std::string& user,
+                                          user_models::clock::time_point now = user_models::clock::now()) {
+    std::shared_ptr<const bayes_model> out;
+    reactor_->block_on([](user_models& m, const std::string& user, user_models::clock::time_point now,
+                          std::shared_ptr<const bayes_model>& out) -> task<void> {
+      out = m.find(user, now);
+      co_return;
+    }(m, user, now, out));
+    return out;
+  }
   void drain() {
     reactor_->block_on([]() -> task<void> { co_await sleep_for(50ms); }());
   }
@@ -93,11 +105,11 @@ TEST_F(UserModels, AMissLoadsOnThePoolAndATrainedUserThenComesFromMemory) {
   EXPECT_EQ(first, nullptr) << "a cold miss answers the global verdict";
   EXPECT_EQ(models.stats().misses, 1u);
   wait_loads(models, 1);
-  auto model = models.find("trained@example.org");
+  auto model = find(models, "trained@example.org");
   ASSERT_NE(model, nullptr);
   EXPECT_TRUE(model->ready());
   EXPECT_EQ(model->spam_messages, 200u);
-  EXPECT_EQ(models.find("trained@example.org"), model) << "the same snapshot, no reload within ttl";
+  EXPECT_EQ(find(models, "trained@example.org"), model) << "the same snapshot, no reload within ttl";
   EXPECT_EQ(models.stats().loads, 1u);
   EXPECT_EQ(models.stats().hits, 2u);
   EXPECT_EQ(opens_.load(), 1);
@@ -105,19 +117,19 @@ TEST_F(UserModels, AMissLoadsOnThePoolAndATrainedUserThenComesFromMemory) {
 
 TEST_F(UserModels, TooLittleTrainingOrNoStoreGivesNoModel) {
   user_models models(pool_, opener());
-  EXPECT_EQ(models.find("small@example.org"), nullptr);
-  EXPECT_EQ(models.find("nobody@example.org"), nullptr);
+  EXPECT_EQ(find(models, "small@example.org"), nullptr);
+  EXPECT_EQ(find(models, "nobody@example.org"), nullptr);
   wait_loads(models, 2);
-  EXPECT_EQ(models.find("small@example.org"), nullptr) << "20/20 is below bayes_min_spam_num/ham_num";
-  EXPECT_EQ(models.find("nobody@example.org"), nullptr);
+  EXPECT_EQ(find(models, "small@example.org"), nullptr) << "20/20 is below bayes_min_spam_num/ham_num";
+  EXPECT_EQ(find(models, "nobody@example.org"), nullptr);
   EXPECT_EQ(models.stats().loads, 2u) << "the untrained answer is remembered too";
   EXPECT_EQ(models.stats().hits, 2u);
 
   // A server whose store file does not exist yet (opener gives nullptr): no model.
   user_models none(pool_, [] { return absl::StatusOr<std::unique_ptr<bayes_store>>(std::unique_ptr<bayes_store>()); });
-  EXPECT_EQ(none.find("trained@example.org"), nullptr);
+  EXPECT_EQ(find(none, "trained@example.org"), nullptr);
   wait_loads(none, 1);
-  EXPECT_EQ(none.find("trained@example.org"), nullptr);
+  EXPECT_EQ(find(none, "trained@example.org"), nullptr);
   EXPECT_EQ(none.stats().failures, 0u);
 }
 
@@ -125,15 +137,15 @@ TEST_F(UserModels, AnEntryOlderThanTtlIsReloadedWhileTheOldOneServes) {
   user_models_options o;
   o.ttl = 10s;
   user_models models(pool_, opener(), o);
-  models.find("small@example.org");
+  find(models, "small@example.org");
   wait_loads(models, 1);
-  EXPECT_EQ(models.find("small@example.org"), nullptr);
+  EXPECT_EQ(find(models, "small@example.org"), nullptr);
   train("small@example.org", 20, 200);  // now 200/200: trained
-  EXPECT_EQ(models.find("small@example.org"), nullptr) << "within ttl: the remembered answer";
+  EXPECT_EQ(find(models, "small@example.org"), nullptr) << "within ttl: the remembered answer";
   const auto later = user_models::clock::now() + 11s;
-  EXPECT_EQ(models.find("small@example.org", later), nullptr) << "stale answers while the reload runs";
+  EXPECT_EQ(find(models, "small@example.org", later), nullptr) << "stale answers while the reload runs";
   wait_loads(models, 2);
-  auto model = models.find("small@example.org");
+  auto model = find(models, "small@example.org");
   ASSERT_NE(model, nullptr);
   EXPECT_EQ(model->ham_messages, 200u);
 
@@ -142,23 +154,23 @@ TEST_F(UserModels, AnEntryOlderThanTtlIsReloadedWhileTheOldOneServes) {
     if ((*calls)++ == 0) return bayes_store::open(db_);
     return absl::UnavailableError("database down");
   }, o);
-  flaky.find("trained@example.org");
+  find(flaky, "trained@example.org");
   wait_loads(flaky, 1);
-  auto kept = flaky.find("trained@example.org");
+  auto kept = find(flaky, "trained@example.org");
   ASSERT_NE(kept, nullptr);
   // The store stays open once opened, so a reload does not call the opener again; it
   // succeeds and gives an equal model.
-  flaky.find("trained@example.org", user_models::clock::now() + 11s);
+  find(flaky, "trained@example.org", user_models::clock::now() + 11s);
   wait_loads(flaky, 2);
-  EXPECT_NE(flaky.find("trained@example.org"), nullptr);
+  EXPECT_NE(find(flaky, "trained@example.org"), nullptr);
 }
 
 TEST_F(UserModels, MemoryStaysWithinTheBound) {
   for (int u = 0; u < 4; ++u) train(absl::StrCat("u", u, "@example.org"), 0, 200);
   user_models probe(pool_, opener());
-  probe.find("u0@example.org");
+  find(probe, "u0@example.org");
   wait_loads(probe, 1);
-  auto one = probe.find("u0@example.org");
+  auto one = find(probe, "u0@example.org");
   ASSERT_NE(one, nullptr);
   const size_t model_size = user_models::model_bytes(*one);
 
@@ -166,21 +178,21 @@ TEST_F(UserModels, MemoryStaysWithinTheBound) {
   o.max_bytes = model_size * 2 + 1024;  // room for two models
   user_models models(pool_, opener(), o);
   for (int u = 0; u < 4; ++u) {
-    models.find(absl::StrCat("u", u, "@example.org"));
+    find(models, absl::StrCat("u", u, "@example.org"));
     wait_loads(models, u + 1);
     EXPECT_LE(models.stats().bytes, o.max_bytes);
   }
   EXPECT_GE(models.stats().evictions, 2u);
-  EXPECT_NE(models.find("u3@example.org"), nullptr) << "the most recent stays";
+  EXPECT_NE(find(models, "u3@example.org"), nullptr) << "the most recent stays";
   EXPECT_LE(models.stats().entries, 3u);
 
   // A model larger than the whole bound is not kept: that user gets the global verdict.
   user_models_options tiny;
   tiny.max_bytes = model_size / 2;
   user_models small(pool_, opener(), tiny);
-  small.find("u0@example.org");
+  find(small, "u0@example.org");
   wait_loads(small, 1);
-  EXPECT_EQ(small.find("u0@example.org"), nullptr);
+  EXPECT_EQ(find(small, "u0@example.org"), nullptr);
   EXPECT_LE(small.stats().bytes, tiny.max_bytes);
 }
 
