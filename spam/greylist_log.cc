@@ -46,14 +46,17 @@ std::optional<std::string> unescape_key(std::string_view in) {
 }
 
 bool parse_millis(std::string_view s, std::chrono::system_clock::time_point& out) {
-  // Digits only (from_chars takes a sign for int64_t): one spelling per value. At most
-  // 15 digits (year 33658), so the nanosecond time_point cannot overflow.
+  // Digits only (from_chars takes a sign for int64_t): one spelling per value. No more
+  // than the clock's nanosecond count can hold (year 2262): a larger value would overflow
+  // in the conversion.
+  static constexpr int64_t max_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()).count();
   if (s.empty() || s.size() > 15 || (s.size() > 1 && s[0] == '0')) return false;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
   }
   int64_t ms = 0;
-  if (std::from_chars(s.data(), s.data() + s.size(), ms).ec != std::errc()) return false;
+  if (std::from_chars(s.data(), s.data() + s.size(), ms).ec != std::errc() || ms > max_ms) return false;
   out = std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::milliseconds(ms)));
   return true;

@@ -111,6 +111,24 @@ TEST(GreylistLog, NonCanonicalSpellingsAreRefused) {
   EXPECT_TRUE(parse_greylist_line(ok + hex).has_value()) << "the control case parses";
 }
 
+// A time past what the clock's nanosecond count holds (year 2262) would overflow in the
+// conversion (found by greylist_log_fuzz): such a record is refused, the last one that
+// fits is read.
+TEST(GreylistLog, TimesBeyondTheClocksRangeAreRefused) {
+  auto checked = [](const std::string& body) {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(body)));
+    return body + hex;
+  };
+  EXPECT_FALSE(parse_greylist_line(checked("g1 61796000000000 1 0 a ")).has_value());
+  EXPECT_FALSE(parse_greylist_line(checked("g1 1 9223372036855 0 a ")).has_value());
+  EXPECT_FALSE(parse_greylist_line(checked("g1 999999999999999 1 0 a ")).has_value());
+  auto last = parse_greylist_line(checked("g1 9223372036854 1 0 a "));
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(last->entry.first_seen.time_since_epoch()).count(),
+            9223372036854);
+}
+
 TEST_F(GreylistStore, RoundTripThroughTheTable) {
   greylist_options o;
   o.delay = 1s;
