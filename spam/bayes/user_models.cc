@@ -1,6 +1,7 @@
 #include "spam/bayes/user_models.h"
 
 #include <exception>
+#include <list>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -19,14 +20,16 @@ struct user_models::state {
     bool answered = false;                     // a load has finished (well or not)
     bool loading = false;
     size_t bytes = 0;
-    uint64_t last_use = 0;
+    std::list<std::string>::iterator recency;  // its place in `by_use`
   };
   // Shard side.
   absl::flat_hash_map<std::string, entry> entries;
+  std::list<std::string> by_use;  // users, most recently used first
   size_t bytes = 0;
   size_t loading = 0;
-  uint64_t uses = 0;
   counters count;
+
+  void touch(entry& e) { by_use.splice(by_use.begin(), by_use, e.recency); }
 
   // Pool side: the store, opened by the first load and shared by the later ones.
   std::mutex store_mutex;
@@ -83,17 +86,17 @@ struct user_models::state {
     evict(user);
   }
 
-  // Least recently used first, never an entry being loaded nor `keep`.
+  // Least recently used first, never an entry being loaded nor `keep`. Walks from the
+  // least recent end: only the few loads in flight (at most max_loading) are skipped.
   void evict(const std::string& keep) {
-    while (bytes > options.max_bytes) {
-      auto victim = entries.end();
-      for (auto it = entries.begin(); it != entries.end(); ++it) {
-        if (it->second.loading || it->first == keep) continue;
-        if (victim == entries.end() || it->second.last_use < victim->second.last_use) victim = it;
-      }
-      if (victim == entries.end()) return;
+    auto pos = by_use.end();
+    while (bytes > options.max_bytes && pos != by_use.begin()) {
+      --pos;
+      auto victim = entries.find(*pos);
+      if (victim->second.loading || victim->first == keep) continue;
       bytes -= victim->second.bytes;
       entries.erase(victim);
+      pos = by_use.erase(pos);
       ++count.evictions;
     }
   }
@@ -130,7 +133,7 @@ std::shared_ptr<const bayes_model> user_models::find(const std::string& user, cl
   }
   ++s.count.hits;
   state::entry& e = it->second;
-  e.last_use = ++s.uses;
+  s.touch(e);
   std::shared_ptr<const bayes_model> model = e.model;  // before a reload can replace it
   if (!e.loading && now - e.loaded >= s.options.ttl) start_load(user);
   return model;
@@ -139,10 +142,12 @@ std::shared_ptr<const bayes_model> user_models::find(const std::string& user, cl
 void user_models::start_load(const std::string& user) {
   state& s = *state_;
   if (s.loading >= s.options.max_loading) return;  // a later message asks again
-  state::entry& e = s.entries[user];
+  auto [it, inserted] = s.entries.try_emplace(user);
+  state::entry& e = it->second;
+  if (inserted) e.recency = s.by_use.insert(s.by_use.begin(), user);
   if (e.loading) return;
   e.loading = true;
-  e.last_use = ++s.uses;
+  s.touch(e);
   ++s.loading;
   run_load(state_, user);
 }
