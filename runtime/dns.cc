@@ -20,6 +20,7 @@ namespace {
 
 constexpr int kClassIn = 1;  // RFC 1035 §3.2.4
 constexpr int kTypeA = 1;    // RFC 1035 §3.2.2
+constexpr int kTypePtr = 12;
 constexpr int kTypeMx = 15;
 constexpr int kTypeTxt = 16;
 constexpr int kTypeAaaa = 28;  // RFC 3596 §2.1
@@ -132,6 +133,71 @@ void parse_txt(const unsigned char* reply, int length, dns_answer& out) {
   if (out.ok() && out.texts.empty()) out.status = dns_status::no_data;
 }
 
+// Calls visit(type, ttl, rdata offset, rdata length) for each answer record of a reply
+// that c-ares already accepted (its question matched ours). c-ares 1.18's parsers give
+// TTLs for A/AAAA only, so the answer section is walked here (RFC 1035 §4.1): the
+// header, the question (name, type, class), then the RRs. Stops quietly at anything
+// malformed: what was visited stands.
+template <typename Visit>
+void for_each_answer(const unsigned char* reply, int length, Visit visit) {
+  if (length < 12) return;
+  auto u16 = [&](int at) { return static_cast<int>(reply[at] << 8 | reply[at + 1]); };
+  int questions = u16(4), answers = u16(6);
+  int at = 12;
+  auto skip_name = [&]() {
+    while (at < length) {
+      unsigned len = reply[at];
+      if (len == 0) { ++at; return true; }
+      if ((len & 0xc0) == 0xc0) { at += 2; return at <= length; }
+      at += 1 + static_cast<int>(len);
+    }
+    return false;
+  };
+  for (int i = 0; i < questions; ++i) {
+    if (!skip_name() || at + 4 > length) return;
+    at += 4;
+  }
+  for (int i = 0; i < answers; ++i) {
+    if (!skip_name() || at + 10 > length) return;
+    int type = u16(at);
+    uint32_t ttl = static_cast<uint32_t>(u16(at + 4)) << 16 | static_cast<uint32_t>(u16(at + 6));
+    int rdlength = u16(at + 8);
+    at += 10;
+    if (at + rdlength > length) return;
+    visit(type, ttl, at, rdlength);
+    at += rdlength;
+  }
+}
+
+// The smallest TTL among the answer's records of `type` (a CNAME on the way counts too:
+// the answer lives no longer than the alias). RFC 2181 §8: a TTL with the top bit set
+// is read as 0.
+uint32_t answer_ttl(const unsigned char* reply, int length, int type) {
+  uint32_t ttl = 0;
+  bool any = false;
+  for_each_answer(reply, length, [&](int rr_type, uint32_t rr_ttl, int, int) {
+    if (rr_type != type && rr_type != 5 /* CNAME */) return;
+    if (rr_ttl > 0x7fffffffu) rr_ttl = 0;
+    ttl = any ? std::min(ttl, rr_ttl) : rr_ttl;
+    any = true;
+  });
+  return ttl;
+}
+
+void parse_ptr(const unsigned char* reply, int length, dns_answer& out) {
+  out.ares_code = ARES_SUCCESS;
+  out.status = dns_status::ok;
+  for_each_answer(reply, length, [&](int rr_type, uint32_t, int at, int) {
+    if (rr_type != kTypePtr) return;
+    char* name = nullptr;
+    long used = 0;
+    if (ares_expand_name(reply + at, reply, length, &name, &used) != ARES_SUCCESS) return;
+    out.names.emplace_back(name);
+    ares_free_string(name);
+  });
+  if (out.names.empty()) out.status = dns_status::no_data;
+}
+
 dns_answer answer_from_reply(int code, int type, const unsigned char* reply, int length) {
   dns_answer a;
   a.ares_code = code;
@@ -141,8 +207,10 @@ dns_answer answer_from_reply(int code, int type, const unsigned char* reply, int
     case kTypeA: parse_a(reply, length, a); break;
     case kTypeAaaa: parse_aaaa(reply, length, a); break;
     case kTypeMx: parse_mx(reply, length, a); break;
+    case kTypePtr: parse_ptr(reply, length, a); break;
     default: parse_txt(reply, length, a); break;
   }
+  if (type != kTypeA && type != kTypeAaaa) a.ttl = answer_ttl(reply, length, type);
   return a;
 }
 
@@ -302,6 +370,7 @@ task<dns_answer> dns_resolver::query_a(std::string name) { return query(std::mov
 task<dns_answer> dns_resolver::query_txt(std::string name) { return query(std::move(name), kTypeTxt); }
 task<dns_answer> dns_resolver::query_aaaa(std::string name) { return query(std::move(name), kTypeAaaa); }
 task<dns_answer> dns_resolver::query_mx(std::string name) { return query(std::move(name), kTypeMx); }
+task<dns_answer> dns_resolver::query_ptr(std::string name) { return query(std::move(name), kTypePtr); }
 
 task<dns_answer> dns_resolver::query(std::string name, int type) {
   co_return co_await lookup(*this, name, type);

@@ -88,9 +88,10 @@ struct dns_answer {
   std::vector<dns_mx> mx;
   // AAAA lookups: IPv6 addresses in reply order (CNAME chains followed by c-ares).
   std::vector<ipv6_bytes> addresses6;
-  // A and AAAA lookups: the smallest TTL among the returned addresses, in seconds (how
-  // long the answer may be cached). 0 for other types: ares_parse_mx_reply and
-  // ares_parse_txt_reply_ext do not report TTLs.
+  // PTR lookups: the target names, without the trailing dot.
+  std::vector<std::string> names;
+  // The smallest TTL among the answer's records, in seconds (how long the answer may be
+  // cached); 0 when the reply had no answer records (NXDOMAIN, no data).
   uint32_t ttl = 0;
   int ares_code = 0;  // the c-ares status, for logs (ares_strerror)
 
@@ -117,6 +118,8 @@ class dns_resolver {
   task<dns_answer> query_txt(std::string name);
   task<dns_answer> query_aaaa(std::string name);
   task<dns_answer> query_mx(std::string name);
+  // "4.3.2.1.in-addr.arpa" / nibbles ".ip6.arpa" -> names (SPF's ptr mechanism and %{p}).
+  task<dns_answer> query_ptr(std::string name);
 
   // Lookups started and not yet answered (including those whose waiter went away).
   size_t pending() const { return pending_; }

@@ -126,4 +126,15 @@ inline task<void> task_promise<void>::get_return_object() noexcept {
 }
 }  // namespace detail
 
+// Runs a task that never suspends — every co_await inside it completes at once, as over
+// an in-memory zone (spam/dns/dns_client.h's static_dns_client) — to its end on the
+// calling thread, without a reactor: for pure checks in tests, fuzz targets and offline
+// tools. A task that did suspend is a bug of the caller: abort rather than hang.
+template <typename T>
+T run_inline(task<T> t) {
+  t.handle().resume();
+  if (!t.done()) std::terminate();
+  return t.handle().promise().take_result();
+}
+
 }  // namespace ringmail
