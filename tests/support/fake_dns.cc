@@ -15,6 +15,7 @@ namespace {
 
 constexpr uint16_t kTypeA = 1;
 constexpr uint16_t kTypeCname = 5;
+constexpr uint16_t kTypePtr = 12;
 constexpr uint16_t kTypeMx = 15;
 constexpr uint16_t kTypeTxt = 16;
 constexpr uint16_t kTypeAaaa = 28;
@@ -148,6 +149,11 @@ void fake_dns_server::add_mx(std::string_view name, uint16_t preference, std::st
 void fake_dns_server::add_cname(std::string_view name, std::string_view target) {
   std::lock_guard lock(mu_);
   records_[canonical(name)].push_back({kTypeCname, encode_name(target)});
+}
+
+void fake_dns_server::add_ptr(std::string_view name, std::string_view target) {
+  std::lock_guard lock(mu_);
+  records_[canonical(name)].push_back({kTypePtr, encode_name(target)});
 }
 
 void fake_dns_server::drop(std::string_view name) {

@@ -1,6 +1,6 @@
 // fake_dns_server: a tiny authoritative DNS server on 127.0.0.1 for tests (never the
 // network). UDP only, one thread with poll() and a stop flag. It answers A, AAAA, MX,
-// TXT and CNAME queries from a table (a name with a CNAME answers other types with the
+// TXT, PTR and CNAME queries from a table (a name with a CNAME answers other types with the
 // CNAME followed by the target's records, one level deep, as a recursive server would), NXDOMAIN for unknown names, NODATA for known names without a
 // record of the asked type, and can be told to drop queries (timeout tests) or answer
 // with an error RCODE. Messages are encoded by hand (RFC 1035 §4.1): header, the
@@ -44,6 +44,7 @@ class fake_dns_server {
   // exchange "." (or "") is the root: a null MX (RFC 7505).
   void add_mx(std::string_view name, uint16_t preference, std::string_view exchange);
   void add_cname(std::string_view name, std::string_view target);
+  void add_ptr(std::string_view name, std::string_view target);  // every answer's TTL is 60
   void drop(std::string_view name);                  // never answer: the client times out
   void fail(std::string_view name, uint8_t rcode);   // 2 SERVFAIL, 5 REFUSED, …
 
