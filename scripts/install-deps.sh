@@ -30,6 +30,10 @@ packages=(
   sieve-connect php-net-sieve
   # offlineimap3 (tests/tools/imap_offlineimap_test.sh)
   offlineimap3
+  # mail authentication (issue 16): the public suffix list DMARC reads, and the
+  # differential tests' references (python3-dkim's dkimverify/arcverify, pyspf, authres;
+  # python3-yaml reads pyspf's RFC 7208 test suite)
+  publicsuffix python3-dkim python3-spf python3-yaml python3-authres
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3 curl ca-certificates
 )

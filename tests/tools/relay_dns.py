@@ -91,8 +91,10 @@ class Dnsmasq:
     """dnsmasq in the foreground on 127.0.0.1:port, killed by stop() (and by the kernel if
     the driver dies first: setpriv --pdeathsig)."""
 
-    def __init__(self, port, log_path, mx=(), hosts=(), null_mx=(), local_zone="test"):
-        """mx: (domain, host, preference); hosts: (name, ipv4); null_mx: domains."""
+    def __init__(self, port, log_path, mx=(), hosts=(), null_mx=(), local_zone="test", txt=()):
+        """mx: (domain, host, preference); hosts: (name, ipv4); null_mx: domains;
+        txt: (name, text): one TXT record each, cut into 255-byte character-strings (RFC
+        1035 3.3.14) as zone files must for DKIM keys."""
         self.port = port
         self.log_path = log_path
         args = [
@@ -107,6 +109,9 @@ class Dnsmasq:
         args += [f"--host-record={n},{ip}" for n, ip in hosts]
         # RFC 7505 null MX: RDATA = preference 0 (00 00) and the root name (00).
         args += [f"--dns-rr={d},{TYPE_MX},000000" for d in null_mx]
+        for name, text in txt:
+            pieces = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
+            args.append(f"--txt-record={name}," + ",".join('"' + p + '"' for p in pieces))
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(_pdeath() + args, stdout=self.log, stderr=subprocess.STDOUT)
 

@@ -32,17 +32,7 @@ if ! command -v smtp-sink >/dev/null; then
   echo "SKIP: smtp-sink not found (Debian package postfix, see scripts/install-deps.sh)"
   exit 77
 fi
-if ! command -v dnsmasq >/dev/null; then
-  # dnsmasq-base, not dnsmasq: the latter enables and starts a system DNS service.
-  echo "dnsmasq not found: installing dnsmasq-base" >&2
-  sudo_cmd=()
-  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo -n)
-  { DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends dnsmasq-base >/dev/null ||
-    { "${sudo_cmd[@]}" apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends dnsmasq-base >/dev/null; }; } &&
-    command -v dnsmasq >/dev/null ||
-    { echo "SKIP: dnsmasq cannot be installed"; exit 77; }
-fi
+. "$here/need_dnsmasq.sh"
 # --helpfull exits 1: read it whole first (in a pipe, pipefail would make every run skip).
 serve_flags="$("$ringmail" serve --helpfull 2>&1)"
 if ! grep -q -- "relay_smtp_port" <<<"$serve_flags"; then
