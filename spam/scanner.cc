@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "mail/message.h"
 #include "mail/message_text.h"
+#include "spam/auth/message_auth.h"
 #include "spam/evals/evals.h"
 #include "spam/evals/received.h"
 #include "spam/rules/loader.h"
@@ -27,8 +28,9 @@ const std::vector<std::string>& supported_eval_functions() {
 
 // The plugins whose non-eval rules (regexes, metas, mimeheader) we run. Their eval rules
 // load only for the functions above; the rest are counted as unsupported. Plugins that
-// need the network or other engines (DKIM, SPF, DMARC, URIDNSBL, DNSEval, Razor2, Pyzor,
-// HashBL, ...) are not claimed, so their blocks are skipped and counted.
+// need the network or other engines (URIDNSBL, DNSEval, Razor2, Pyzor,
+// HashBL, ...) are not claimed, so their blocks are skipped and counted. SPF, DKIM and
+// DMARC are claimed: the SMTP session does those checks and passes their results in.
 const std::vector<std::string>& supported_plugins() {
   static const std::vector<std::string> plugins = {
       "Mail::SpamAssassin::Plugin::ReplaceTags", "Mail::SpamAssassin::Plugin::Bayes",
@@ -38,6 +40,9 @@ const std::vector<std::string>& supported_plugins() {
       "Mail::SpamAssassin::Plugin::URIEval",     "Mail::SpamAssassin::Plugin::RelayEval",
       "Mail::SpamAssassin::Plugin::WLBLEval",    "Mail::SpamAssassin::Plugin::URIDetail",
       "Mail::SpamAssassin::Plugin::FreeMail",
+      // Their evals read the session's results (message_auth; spam/evals/auth.cc).
+      "Mail::SpamAssassin::Plugin::SPF",         "Mail::SpamAssassin::Plugin::DKIM",
+      "Mail::SpamAssassin::Plugin::DMARC",
   };
   return plugins;
 }
@@ -136,6 +141,7 @@ absl::StatusOr<std::shared_ptr<const spam_engine>> spam_engine::build(const engi
     if (r.kind == rule_kind::eval && runs_in_score_set(r)) {
       e->eval_rules_.push_back(i);
       e->eval_functions_.push_back(r.eval_function == "check_bayes" ? nullptr : find_eval(r.eval_function));
+      e->reads_auth_ = e->reads_auth_ || evals::reads_message_auth(e->eval_functions_.back());
     }
   }
   e->eval_settings_ = std::make_shared<const eval_settings>(eval_settings::from(e->rules_));
@@ -161,7 +167,8 @@ void scan_context::set_profile(scan_profile* profile) {
 }
 
 scan_result scan_context::scan(std::string_view message,
-                               const std::vector<std::pair<std::string, double>>& extra_hits, scan_state* keep) {
+                               const std::vector<std::pair<std::string, double>>& extra_hits, scan_state* keep,
+                               const message_auth* auth) {
   const spam_engine& e = *engine_;
   const std::vector<rule>& rules = e.rules_.rules;
   scan_result result;
@@ -176,6 +183,13 @@ scan_result scan_context::scan(std::string_view message,
   if (cache != nullptr) {
     cache->bind(e.matcher_);
     message_key = cache->message_key(message);
+    if (e.reads_auth_ && auth != nullptr && auth->checked) {
+      // The same bytes with other SPF/DKIM/DMARC results hit other auth rules: the
+      // entry's key is the message's key and the results the evals read.
+      std::string keyed(message_key.begin(), message_key.end());
+      keyed += evals::auth_fingerprint(*auth);
+      message_key = cache->message_key(keyed);
+    }
     if (const scan_cache::message_entry* seen = cache->find_message(message_key, own_bayes || keep != nullptr)) {
       // The same bytes as a message scanned before: only what depends on this scan's
       // engine (its Bayes model, hence the check_bayes rules and the metas) is redone.
@@ -219,7 +233,7 @@ scan_result scan_context::scan(std::string_view message,
   clock.lap(&scan_profile::match_ns);
 
   eval_cache cache_of_evals;
-  const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache_of_evals};
+  const eval_input input{parsed, text, relays, e.rules_, *e.eval_settings_, cache_of_evals, auth};
   for (size_t k = 0; k < e.eval_rules_.size(); ++k) {
     if (eval_function f = e.eval_functions_[k]) {
       const uint32_t i = e.eval_rules_[k];

@@ -33,6 +33,7 @@
 namespace ringmail::spam {
 
 class scan_cache;
+struct message_auth;
 
 struct engine_options {
   // Rule files or directories (SpamAssassin syntax), loaded in order; later wins.
@@ -90,6 +91,7 @@ class spam_engine {
   std::vector<uint32_t> eval_rules_;  // indices of rule_kind::eval rules
   std::vector<eval_function> eval_functions_;  // parallel; nullptr for check_bayes
   std::shared_ptr<const eval_settings> eval_settings_;
+  bool reads_auth_ = false;  // an eval rule reads message_auth (the cache key then has it)
   engine_stats stats_;
   friend class scan_context;
 };
@@ -136,9 +138,12 @@ class scan_context {
   // listings of the client, found by the session — are added to the score and tests.
   // With `keep`, also fills it for rescore_with_bayes (costs the tokenizing when the
   // engine has no Bayes of its own, and a copy of the hit vector).
+  // `auth`: what the session's SPF/DKIM/DMARC/ARC checks found (spam/auth/message_auth.h),
+  // read by those plugins' evals; null: they are false (as SpamAssassin without network).
+  // With a cache, a message's cached hits are only reused for equal auth results.
   scan_result scan(std::string_view message,
                    const std::vector<std::pair<std::string, double>>& extra_hits = {},
-                   scan_state* keep = nullptr);
+                   scan_state* keep = nullptr, const message_auth* auth = nullptr);
 
   // The result scan() would have given with `model` as the engine's Bayes (nullptr or a
   // model below bayes_min_*: no Bayes verdict, the BAYES_xx rules do not hit). Cheap:

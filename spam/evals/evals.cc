@@ -13,7 +13,7 @@ namespace {
 const absl::flat_hash_map<std::string, eval_function>& registry() {
   static const auto* table = [] {
     auto* t = new absl::flat_hash_map<std::string, eval_function>();
-    for (const auto* list : {&header_evals(), &relay_evals(), &mime_evals(), &html_evals()}) {
+    for (const auto* list : {&header_evals(), &relay_evals(), &mime_evals(), &html_evals(), &auth_evals()}) {
       for (const eval_entry& e : *list) (*t)[e.name] = e.function;
     }
     return t;
@@ -110,6 +110,7 @@ eval_settings eval_settings::from(const rule_set& rules) {
   auto welcome = [&](std::string_view t) { s.freemail_welcomelist.insert(lower(t)); };
   each_token("freemail_welcomelist", welcome);
   each_token("freemail_whitelist", welcome);
+  s.auth = make_auth_eval_settings(rules);
   return s;
 }
 

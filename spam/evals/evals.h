@@ -9,6 +9,7 @@
 // scanner or lazily in eval_cache; the functions themselves are pure.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,11 +23,15 @@
 
 namespace ringmail::spam {
 
+struct message_auth;        // spam/auth/message_auth.h
+struct auth_eval_settings;  // spam/evals/auth.cc: welcome-lists, adsp_override
+
 // Settings the evals read from the rule files, prepared once per rule set.
 struct eval_settings {
   absl::flat_hash_set<std::string> freemail_domains;           // lower-case, exact
   std::vector<std::string> freemail_wildcards;                 // "yahoo.*", "hotmail.co.??"
   absl::flat_hash_set<std::string> freemail_welcomelist;       // addresses or domains
+  std::shared_ptr<const auth_eval_settings> auth;              // the SPF/DKIM plugins' lists
   static eval_settings from(const rule_set& rules);
 };
 
@@ -42,6 +47,9 @@ struct eval_input {
   const rule_set& rules;
   const eval_settings& settings;
   eval_cache& cache;
+  // What the SMTP session's SPF/DKIM/DMARC/ARC checks found (issue 16); null or not
+  // checked: the SPF, DKIM and DMARC evals are false, as SpamAssassin without network.
+  const message_auth* auth = nullptr;
 };
 
 using eval_function = bool (*)(const eval_input& in, const std::vector<std::string>& args);
@@ -63,6 +71,10 @@ std::string envelope_from(const mail::message_text& text, const relay_info& rela
 // Util::parse_rfc822_date: seconds since the epoch (UTC), or nullopt.
 std::optional<long long> parse_rfc822_date(std::string_view date);
 bool is_freemail(const eval_settings& settings, std::string_view email);
+// Whether `f` reads eval_input::auth (the scan cache keys such results by it too).
+bool reads_message_auth(eval_function f);
+// The fields of `auth` those evals read, as bytes: equal strings, equal results.
+std::string auth_fingerprint(const message_auth& auth);
 }  // namespace evals
 
 // Registration, one per file (the table in evals.cc lists them).
@@ -74,5 +86,7 @@ const std::vector<eval_entry>& header_evals();
 const std::vector<eval_entry>& relay_evals();
 const std::vector<eval_entry>& mime_evals();
 const std::vector<eval_entry>& html_evals();
+const std::vector<eval_entry>& auth_evals();
+std::shared_ptr<const auth_eval_settings> make_auth_eval_settings(const rule_set& rules);
 
 }  // namespace ringmail::spam
