@@ -34,6 +34,7 @@ bool has_8bit(std::string_view s) {
 
 // The last `n` labels of `name` (n >= 1; n larger than the label count gives the name).
 std::string_view last_labels(std::string_view name, size_t n) {
+  if (n == 0) return {};
   size_t pos = name.size();
   for (size_t i = 0; i < n; ++i) {
     size_t dot = name.rfind('.', pos == 0 ? 0 : pos - 1);
@@ -103,6 +104,9 @@ void public_suffix_list::add_rule(std::string_view rule) {
   }
   std::string name = normalize_domain(rule);
   if (name.empty() || name.find('*') != std::string::npos) return;  // only a leading "*." is defined
+  // An exception names a registrable domain under a wildcard ("!www.ck"): one label alone
+  // would make a TLD no suffix at all.
+  if (k == static_cast<uint8_t>(kind::exception) && name.find('.') == std::string::npos) return;
   if (has_8bit(name)) {
     std::string ace = to_a_labels(name);
     if (!ace.empty()) rules_[ace] |= k;

@@ -62,6 +62,15 @@ TEST(PublicSuffix, OrganizationalDomains) {
   EXPECT_EQ(small_list(false)->organizational_domain("www.alice.blogspot.com"), "blogspot.com");
 }
 
+TEST(PublicSuffix, SingleLabelExceptionIsIgnored) {
+  // "!k" would make the TLD no suffix at all (found by dmarc_record_fuzz: an empty
+  // suffix threw out_of_range); such a rule is skipped.
+  auto list = public_suffix_list::from_text("k\n!k\n*.k\n");
+  EXPECT_EQ(list->public_suffix("a.b.k"), "b.k");
+  EXPECT_EQ(list->organizational_domain("x.a.b.k"), "a.b.k");
+  EXPECT_EQ(list->organizational_domain("k"), "k");
+}
+
 TEST(PublicSuffix, IdnRulesMatchUAndALabels) {
   auto list = small_list();
   EXPECT_EQ(list->organizational_domain("mail.example.公司.cn"), "example.公司.cn");
