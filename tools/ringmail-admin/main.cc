@@ -1,6 +1,6 @@
 // ringmail-admin: domains, users, aliases and password hashes, for either directory
 // backend (SQLite under --data_dir, or --directory=mariadb://…), and the spam filter's
-// Bayes training and offline scanning.
+// Bayes training and offline scanning, and the DKIM signing keys.
 //
 //   ringmail-admin --data_dir=DIR domain add example.org
 //   ringmail-admin user add john@example.org [--quota=BYTES]     (password: prompt or stdin)
@@ -23,6 +23,7 @@
 #include "delivery/auth/password.h"
 #include "delivery/directory/open_store.h"
 #include "tools/common/directory_flags.h"
+#include "tools/ringmail-admin/dkim_command.h"
 #include "tools/ringmail-admin/mailbox_command.h"
 #include "tools/ringmail-admin/queue_command.h"
 #include "tools/ringmail-admin/spam_command.h"
@@ -53,6 +54,9 @@ constexpr const char* kUsage =
     "  fetch USER FOLDER   uid, flags, size and subject of each message\n"
     "  flags USER FOLDER UIDS +|-|=FLAG[,FLAG...]   e.g. flags a@example.org INBOX 1,4:6 +\\Seen,$Work\n"
     "  expunge USER FOLDER [UIDS]   the given messages, or every \\Deleted one\n"
+    "  dkim keygen DOMAIN [--selector=S] [--type=rsa|ed25519] [--bits=2048] [--activate]\n"
+    "                 write a DKIM key under <data_dir>/dkim, print its DNS TXT record\n"
+    "  dkim list [DOMAIN] | dkim rotate DOMAIN | dkim show DOMAIN   keys and their records\n"
     "  queue list                     the outbound queue: messages, recipient states, '!' = held\n"
     "  queue show ID                  one message: envelope, states and text\n"
     "  queue flush [ID]               try deferred messages now (postqueue -f / -i)\n"
@@ -202,6 +206,10 @@ int main(int argc, char** argv) {
   }
   if (command == "spam") {
     int rc = ringmail::tools::spam_command(absl::GetFlag(FLAGS_data_dir), args);
+    return rc == 2 ? usage() : rc;
+  }
+  if (command == "dkim") {
+    int rc = ringmail::tools::dkim_command(absl::GetFlag(FLAGS_data_dir), args);
     return rc == 2 ? usage() : rc;
   }
   if (command == "queue") {
