@@ -106,6 +106,7 @@ declare -A libs=(
 # sections"), so targets that compile coroutines leave that one check out.
 declare -A extra_flags=(
   [spf_check_fuzz]="-fno-sanitize=function"
+  [dkim_verify_fuzz]="-fno-sanitize=function"
 )
 
 for target in "${!sources[@]}"; do

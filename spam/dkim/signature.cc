@@ -17,6 +17,17 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// d= and s= become a DNS name (<s>._domainkey.<d>) and d= the identity's domain: no
+// whitespace, control characters, '@' or tag-list punctuation (8-bit kept: U-labels).
+bool valid_name_text(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '@' || c == ';' || c == ':' || c == '/' || c == '\\') return false;
+  }
+  return true;
+}
+
 absl::Status permerror(std::string_view why) { return absl::InvalidArgumentError(std::string(why)); }
 
 absl::Status parse_canonicalization(std::string_view c, signature& sig) {
@@ -97,8 +108,8 @@ absl::StatusOr<signature> parse_signature(std::string_view value, signature_kind
   }
   sig.domain = std::string(get("d")->value);
   sig.selector = std::string(get("s")->value);
-  if (sig.domain.empty()) return permerror("empty d=");
-  if (sig.selector.empty()) return permerror("empty s=");
+  if (!valid_name_text(sig.domain)) return permerror("bad d=");
+  if (!valid_name_text(sig.selector)) return permerror("bad s=");
 
   // h=: colon-separated names with FWS around them (relaxed header canonicalization and
   // folding put spaces there).

@@ -25,14 +25,9 @@ bool temporary(dns_status s) {
          s == dns_status::shutdown;
 }
 
-// The outcome of looking up and parsing one key name, kept per message so two
-// signatures by one selector cost one lookup.
-struct key_outcome {
-  dkim_result result = dkim_result::none;  // none: key usable
-  std::string reason;
-  std::optional<key_record> key;
-};
+}  // namespace
 
+// Kept per message (by name), so two signatures by one selector cost one lookup.
 key_outcome key_from_answer(const dns_answer& answer, const dkim_verify_options& options) {
   key_outcome out;
   if (temporary(answer.status)) {
@@ -62,9 +57,10 @@ key_outcome key_from_answer(const dns_answer& answer, const dkim_verify_options&
   return out;
 }
 
-}  // namespace
-
-std::string key_name(const signature& sig) { return absl::StrCat(sig.selector, "._domainkey.", sig.domain); }
+std::string key_name(std::string_view selector, std::string_view domain) {
+  return absl::StrCat(std::string(selector), "._domainkey.", std::string(domain));
+}
+std::string key_name(const signature& sig) { return key_name(sig.selector, sig.domain); }
 
 dkim_signature_check verify_signature_with_key(const prepared_message& message, const mail::header_field& field,
                                                const signature& sig, const key_record& key) {

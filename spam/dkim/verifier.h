@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -49,5 +51,14 @@ dkim_signature_check verify_signature_with_key(const prepared_message& message, 
 
 // The name a key lives at: "<s>._domainkey.<d>".
 std::string key_name(const signature& sig);
+std::string key_name(std::string_view selector, std::string_view domain);
+
+// A key lookup's outcome: result none and the key, or why not (temperror / permerror).
+struct key_outcome {
+  dkim_result result = dkim_result::none;
+  std::string reason;
+  std::optional<key_record> key;
+};
+key_outcome key_from_answer(const dns_answer& answer, const dkim_verify_options& options);
 
 }  // namespace ringmail::spam::dkim

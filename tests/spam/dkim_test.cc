@@ -227,6 +227,9 @@ TEST(DkimSignature, Refusals) {
   EXPECT_EQ(parse_error(sig_with("b=dGVzdA==", "b=dG=zdA==")), "b=: bad base64 (character)");
   EXPECT_EQ(parse_error(sig_with("b=dGVzdA==", "b=")), "empty b=");
   EXPECT_EQ(parse_error(sig_with("s=sel; ", "")), "missing s=");
+  // Found by dkim_signature_fuzz: a d= with '@' made the default identity unparsable.
+  EXPECT_EQ(parse_error(sig_with("d=example.org", "d=example.org@")), "bad d=");
+  EXPECT_EQ(parse_error(sig_with("s=sel", "s=se l")), "bad s=");
   EXPECT_EQ(parse_error(sig_with("t=100", "t=100; c=fancy/simple")), "unknown canonicalization c=fancy/simple");
   EXPECT_EQ(parse_error(sig_with("t=100", "t=100; q=http/well-known")), "no supported query method in q=");
   EXPECT_EQ(parse_error(sig_with("t=100", "t=100; l=-1")), "bad l=");
