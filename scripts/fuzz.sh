@@ -12,6 +12,7 @@ mail_decoders="mail/encoding.cc mail/charset.cc mail/rfc2047.cc mail/content_typ
 mail_all="$mail_decoders mail/header.cc mail/message.cc mail/message_text.cc"
 rule_loader="spam/rules/rule.cc spam/rules/loader.cc spam/rules/meta.cc spam/rules/syntax.cc spam/rules/conditions.cc spam/rules/replace_tags.cc spam/match/tag_prefilter.cc"
 absl_all="$(pkg-config --libs absl_strings absl_status absl_statusor absl_flat_hash_map absl_hash absl_raw_hash_set)"
+dkim_core="spam/dkim/crypto.cc spam/dkim/signature.cc spam/dkim/canonical.cc spam/dkim/key_record.cc spam/auth/tag_list.cc mail/header.cc mail/encoding.cc"
 
 # target name -> the sources it needs besides itself, and libraries
 declare -A sources=(
@@ -56,6 +57,8 @@ declare -A sources=(
   [queue_control_fuzz]="delivery/queue/queue_control_protocol.cc delivery/queue/queue_format.cc"
   [spf_record_fuzz]="spam/spf/record.cc spam/spf/macro.cc spam/spf/address.cc mail/header.cc"
   [spf_check_fuzz]="spam/spf/check.cc spam/spf/record.cc spam/spf/macro.cc spam/spf/address.cc spam/dns/static_dns_client.cc spam/auth/message_auth.cc mail/header.cc"
+  [dkim_signature_fuzz]="$dkim_core"
+  [dkim_verify_fuzz]="$dkim_core spam/dkim/verifier.cc spam/auth/message_auth.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
@@ -99,6 +102,8 @@ declare -A libs=(
   [sieve_run_fuzz]="$(pkg-config --libs absl_str_format) $absl_all"
   [spf_record_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
   [spf_check_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [dkim_signature_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [dkim_verify_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
 )
 
 # Per-target compiler flags. clang 14 fails on coroutine bodies built with the fuzzer's
