@@ -36,6 +36,8 @@ packages=(
   publicsuffix python3-dkim python3-spf python3-yaml python3-authres
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev openssl python3 curl ca-certificates
+  # bench/dkim/run.sh's OpenDKIM column: the library the opendkim milter runs
+  libopendkim-dev
   # SPF references: the RFC 7208 test suite and pyspf (tests/spam/spf_suite_test.sh,
   # spf_pyspf_test.sh)
   python3-spf python3-yaml

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# DKIM signing and verification per message, CPU µs (issue 16): ringmail's spam/dkim,
+# OpenDKIM's libopendkim (what the opendkim milter runs) and rspamd 3.4, RSA-2048 and
+# Ed25519, relaxed/relaxed, on the same messages with the same keys, in one run.
+#
+#   bench/dkim/run.sh [build_dir]        (default build/release; needs its dkim_bench)
+#
+# Environment:
+#   CORPUS (build/corpus)   SpamAssassin corpus (scripts/fetch-corpus.sh when absent)
+#   MESSAGES (2000)         messages, spread evenly over the sorted corpus files
+#   PASSES (3)              passes over them for ringmail and OpenDKIM (in-process loops)
+#   RSPAMD_PASSES (1)       passes for rspamd (each message is a request over loopback)
+#   ENGINES ("ringmail opendkim rspamd")
+#   KEEP (0)                1 keeps the work directory (message set, configs, logs)
+#
+# The set: dkim_bench --export writes the MESSAGES corpus messages as an MTA passes them
+# on (mbox "From " line dropped, CRLF), and the same messages with ringmail's RSA and
+# Ed25519 signatures prepended. Every engine signs the unsigned files and verifies the
+# signed ones, so the verify rows are also a cross-check: OpenDKIM and rspamd must pass
+# every ringmail signature (the "failed" column).
+#
+#   ringmail  dkim_bench: sign_dkim / verify_dkim (static_dns_client, run_inline),
+#             Google Benchmark CPU time per message; the message parse is included.
+#   opendkim  bench/dkim/opendkim_bench.c, built here with cc: dkim_sign / dkim_verify per
+#             message (header fields, body, eom, the signature field or the result), the
+#             key record from a callback over memory; CLOCK_PROCESS_CPUTIME_ID.
+#   rspamd    `rspamd` on loopback with a minimal configuration: only the dkim module
+#             (verify; key records served by a private dnsmasq, cached by rspamd after
+#             the first lookup) and dkim_signing (sign, same key, selector and domain,
+#             every message signed whatever its From); no rules, no other module. Fed
+#             with rspamc; CPU = utime+stime of the rspamd process tree (/proc) over the
+#             batch, divided by the messages. That figure is a whole request: HTTP,
+#             MIME parsing, the symbol cache. The "DKIM share" subtracts a baseline run
+#             of the same instance over the unsigned messages (the dkim module finding no
+#             signature), leaving the signing or verifying itself.
+#
+# Prints one table (µs CPU per message; "x" columns: the peer's figure / ringmail's, i.e.
+# how many times less CPU ringmail uses) with Run: date/commit lines.
+
+# shellcheck disable=SC2317  # cleanup runs from the EXIT trap
+set -Eeuo pipefail
+bench_name=bench/dkim
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=bench/lib/common.sh
+source "$here/../lib/common.sh"
+trap 'echo "bench/dkim: line $LINENO failed: $BASH_COMMAND" >&2' ERR
+
+build=${1:-build/release}
+corpus=${CORPUS:-build/corpus}
+messages=${MESSAGES:-2000}
+passes=${PASSES:-3}
+rspamd_passes=${RSPAMD_PASSES:-1}
+engines=${ENGINES:-"ringmail opendkim rspamd"}
+keep=${KEEP:-0}
+domain=bench.example
+
+[[ $messages =~ ^[1-9][0-9]*$ && $passes =~ ^[1-9][0-9]*$ && $rspamd_passes =~ ^[1-9][0-9]*$ ]] ||
+  die "MESSAGES, PASSES and RSPAMD_PASSES must be positive integers"
+bench=$build/bench/dkim/dkim_bench
+[[ -x $bench ]] || die "$bench missing (ninja -C $build dkim_bench)"
+[[ -f $corpus/.complete ]] || "$repo/scripts/fetch-corpus.sh" "$corpus"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ringmail-dkim-bench.XXXXXX")
+chmod 755 "$work"  # rspamd drops to _rspamd and reads the keys and its config in here
+results=$work/results.tsv  # engine  op  alg  us_per_msg  messages  failed
+: >"$results"
+daemons=()
+cleanup() {
+  local p
+  for p in "${daemons[@]}"; do stop_pid "$p"; done
+  if ((keep)); then log "work directory kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+log "keys: RSA-2048 and Ed25519 (openssl genpkey)"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm ed25519 -out "$work/ed25519.pem" 2>/dev/null
+# rspamd reads Ed25519 signing keys only in libsodium's form: base64 of seed || public key.
+{
+  openssl pkey -in "$work/ed25519.pem" -outform DER | tail -c 32
+  openssl pkey -in "$work/ed25519.pem" -pubout -outform DER | tail -c 32
+} | base64 -w0 >"$work/ed25519.rspamd"
+cp "$work/rsa.pem" "$work/rsa.rspamd"
+chmod 644 "$work"/*.pem "$work"/*.rspamd  # throwaway keys; _rspamd must read them
+
+# ---------------------------------------------------------------- ringmail
+log "ringmail: dkim_bench over $messages messages x $passes passes (also writes the set)"
+RINGMAIL_CORPUS=$corpus RINGMAIL_BENCH_MESSAGES=$messages RINGMAIL_BENCH_PASSES=$passes \
+  RINGMAIL_DKIM_RSA_KEY=$work/rsa.pem RINGMAIL_DKIM_ED25519_KEY=$work/ed25519.pem \
+  "$bench" --export="$work/set" --benchmark_format=json --benchmark_out="$work/ringmail.json" \
+  --benchmark_out_format=json >"$work/ringmail.out" 2>&1 || { cat "$work/ringmail.out" >&2; die "dkim_bench failed"; }
+set_size=$(find "$work/set/plain" -name '*.eml' | wc -l)
+((set_size > 0)) || die "dkim_bench exported no messages"
+if [[ " $engines " == *" ringmail "* ]]; then
+  # name, cpu_time (µs per iteration = per message), failed counter, error flag
+  /usr/bin/python3 - "$work/ringmail.json" "$set_size" >>"$results" <<'EOF'
+import json, sys
+data = json.load(open(sys.argv[1]))
+for b in data["benchmarks"]:
+    op, alg = b["name"].split("/")[:2]
+    failed = int(b.get("failed", 0)) if not b.get("error_occurred") else -1
+    print(f"ringmail\t{op}\t{alg}\t{b['cpu_time']:.1f}\t{sys.argv[2]}\t{failed}")
+EOF
+fi
+
+plain=("$work"/set/plain/*.eml)
+rsa_set=("$work"/set/rsa/*.eml)
+ed_set=("$work"/set/ed25519/*.eml)
+
+# ---------------------------------------------------------------- OpenDKIM
+if [[ " $engines " == *" opendkim "* && ! -f /usr/include/opendkim/dkim.h ]]; then
+  log "opendkim: libopendkim-dev missing (scripts/install-deps.sh); skipped"
+elif [[ " $engines " == *" opendkim "* ]]; then
+  read -ra opendkim_flags < <(pkg-config --cflags --libs opendkim)
+  cc -O2 -o "$work/opendkim_bench" "$here/opendkim_bench.c" "${opendkim_flags[@]}"
+  for alg in rsa-2048 ed25519; do
+    key=${alg%-2048}
+    selector=$([[ $key == rsa ]] && echo rsa || echo ed)
+    log "opendkim: sign $alg"
+    read -r _ n failed us < <("$work/opendkim_bench" sign "$key" "$work/$key.pem" "$selector" "$domain" "$passes" "${plain[@]}")
+    printf 'opendkim\tsign\t%s\t%s\t%s\t%s\n' "$alg" "$us" "$n" "$failed" >>"$results"
+  done
+  log "opendkim: verify rsa-2048, ed25519 (ringmail's signatures)"
+  read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${rsa_set[@]}")
+  printf 'opendkim\tverify\trsa-2048\t%s\t%s\t%s\n' "$us" "$n" "$failed" >>"$results"
+  read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${ed_set[@]}")
+  printf 'opendkim\tverify\ted25519\t%s\t%s\t%s\n' "$us" "$n" "$failed" >>"$results"
+fi
+
+# ---------------------------------------------------------------- rspamd
+clk_tck=$(getconf CLK_TCK)
+user_args=()
+if [[ $(id -u) -eq 0 ]]; then user_args=(-u _rspamd -g _rspamd); fi
+
+# start_rspamd NAME DNS_PORT [dkim_signing body]: prints nothing, sets rspamd_pid/rspamd_port
+start_rspamd() {
+  local name=$1 dns_port=$2 signing=${3:-} dir=$work/rspamd-$1
+  mkdir -p "$dir/run" "$dir/db" "$dir/log"
+  rspamd_port=$(free_port) || die "no free port"
+  cat >"$dir/rspamd.conf" <<EOF
+# bench/dkim: the dkim modules alone. Lua modules without a section here are disabled
+# ("disabling unconfigured lua module"); no rules file is loaded.
+options {
+  pidfile = "\$RUNDIR/rspamd.pid";
+  filters = "dkim";
+  dns { nameserver = ["$bench_host:$dns_port"]; timeout = 1s; retransmits = 1; }
+}
+logging { type = "file"; filename = "\$LOGDIR/rspamd.log"; level = "warning"; }
+worker "normal" { bind_socket = "$bench_host:$rspamd_port"; count = 1; }
+modules { path = "\${PLUGINSDIR}"; }
+# rspamc sends 127.0.0.1 as the client: check local mail too.
+dkim { check_local = true; check_authed = true; }
+$signing
+EOF
+  if ((${#user_args[@]})); then chown -R _rspamd:_rspamd "$dir/run" "$dir/db" "$dir/log"; fi
+  rspamd -f -c "$dir/rspamd.conf" "${user_args[@]}" --var="DBDIR=$dir/db" --var="RUNDIR=$dir/run" \
+    --var="LOGDIR=$dir/log" >"$dir/rspamd.out" 2>&1 &
+  rspamd_pid=$!
+  daemons+=("$rspamd_pid")
+  wait_port "$rspamd_port" 180 || { tail -n 20 "$dir/rspamd.out" "$dir/log/rspamd.log" >&2; die "rspamd ($name) did not come up"; }
+}
+
+# measure NAME OP ALG SYMBOL FILES...: rspamc over FILES (RSPAMD_PASSES times) against
+# the running instance; appends the row (failed = messages without SYMBOL per pass).
+measure() {
+  local name=$1 op=$2 alg=$3 symbol=$4 t0 t1 i hits us
+  shift 4
+  # Warm-up: Lua, the key (first DNS lookup / key load), the worker's caches.
+  rspamc -h "$bench_host:$rspamd_port" -i 127.0.0.1 "${@:1:20}" >/dev/null
+  t0=$(tree_ticks "$rspamd_pid")
+  : >"$work/rspamd-$name-$op-$alg.out"
+  for ((i = 0; i < rspamd_passes; i++)); do
+    rspamc -h "$bench_host:$rspamd_port" -i 127.0.0.1 -n 4 "$@" >>"$work/rspamd-$name-$op-$alg.out"
+  done
+  t1=$(tree_ticks "$rspamd_pid")
+  hits=$(grep -c "Symbol: $symbol " "$work/rspamd-$name-$op-$alg.out" || true)
+  us=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n=$(($# * rspamd_passes)) 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')
+  printf 'rspamd\t%s\t%s\t%s\t%s\t%s\n' "$op" "$alg" "$us" "$#" $((($# * rspamd_passes - hits) / rspamd_passes)) >>"$results"
+}
+
+have_all() {
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null || return 1; done
+}
+if [[ " $engines " == *" rspamd "* ]] && ! have_all rspamd rspamc dnsmasq; then
+  # Not in install-deps.sh: the rspamd package starts a system service when installed.
+  log "rspamd: rspamd, rspamc or dnsmasq missing (apt-get install rspamd dnsmasq-base); skipped"
+elif [[ " $engines " == *" rspamd "* ]]; then
+  dns_port=$(free_port) || die "no free port"
+  txt_args=()
+  while read -r name value; do
+    pieces=""
+    # 255-byte character-strings, comma-separated; no quotes: on dnsmasq's command line
+    # (unlike in its config file) they would stay in the record.
+    for ((i = 0; i < ${#value}; i += 255)); do pieces+=",${value:i:255}"; done
+    txt_args+=("--txt-record=$name$pieces")
+  done <"$work/set/keys.txt"
+  dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll --conf-file=/dev/null \
+    --port="$dns_port" --listen-address="$bench_host" --bind-interfaces --cache-size=0 \
+    --local=/$domain/ --user="$(id -un)" --pid-file= "${txt_args[@]}" >"$work/dnsmasq.log" 2>&1 &
+  daemons+=("$!")
+
+  log "rspamd: verify (dkim module; keys from dnsmasq on port $dns_port) and the baseline"
+  start_rspamd verify "$dns_port"
+  measure verify baseline none R_DKIM_NA "${plain[@]}"
+  measure verify verify rsa-2048 R_DKIM_ALLOW "${rsa_set[@]}"
+  measure verify verify ed25519 R_DKIM_ALLOW "${ed_set[@]}"
+  stop_pid "$rspamd_pid"
+  for alg in rsa-2048 ed25519; do
+    key=${alg%-2048}
+    selector=$([[ $key == rsa ]] && echo rsa || echo ed)
+    log "rspamd: sign $alg (dkim_signing)"
+    start_rspamd "sign-$key" "$dns_port" "dkim_signing {
+  sign_local = true; sign_authenticated = false; allow_username_mismatch = true;
+  allow_hdrfrom_mismatch = true; allow_hdrfrom_multiple = true; try_fallback = false;
+  use_esld = false; use_domain = \"$domain\";
+  domain { \"$domain\" { selector = \"$selector\"; path = \"$work/$key.rspamd\"; } }
+}"
+    measure "sign-$key" sign "$alg" DKIM_SIGNED "${plain[@]}"
+    stop_pid "$rspamd_pid"
+  done
+fi
+
+# ---------------------------------------------------------------- table
+commit=${BENCH_COMMIT:-$(git_commit "$repo")}
+echo "Run: date=$(date -u +%Y-%m-%dT%H:%M:%SZ) commit=$commit messages=$set_size passes=$passes rspamd_passes=$rspamd_passes"
+echo "Machine: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -F'\t' '
+  { v[$1 "/" $2 "/" $3] = $4; f[$1 "/" $2 "/" $3] = $6 }
+  function cell(k) { return (k in v) ? sprintf("%.1f", v[k]) : "-" }
+  function fail(k) { return (k in f && f[k] != 0) ? sprintf(" (%s failed)", f[k]) : "" }
+  function ratio(a, b) { return (a in v && b in v && v[b] > 0) ? sprintf("%.2fx", v[a] / v[b]) : "-" }
+  END {
+    print "| operation | ringmail | OpenDKIM | OpenDKIM / ringmail | rspamd, whole request | rspamd DKIM share (minus baseline) | rspamd share / ringmail |"
+    print "|---|---|---|---|---|---|---|"
+    split("sign/rsa-2048 sign/ed25519 verify/rsa-2048 verify/ed25519", ops, " ")
+    base = v["rspamd/baseline/none"]
+    for (i = 1; i <= 4; i++) {
+      o = ops[i]; r = "ringmail/" o; d = "opendkim/" o; s = "rspamd/" o
+      share = "-"; sr = "-"
+      if (s in v && "rspamd/baseline/none" in v) {
+        v["share/" o] = v[s] - base; share = sprintf("%.1f", v["share/" o]); sr = ratio("share/" o, r)
+      }
+      printf "| %s | %s%s | %s%s | %s | %s%s | %s | %s |\n", o, cell(r), fail(r), cell(d), fail(d), ratio(d, r), cell(s), fail(s), share, sr
+    }
+    if ("rspamd/baseline/none" in v)
+      printf "\nrspamd baseline (same instance, unsigned messages, dkim module finds nothing): %.1f us/msg\n", base
+  }' "$results"
+echo "(µs CPU per message; ratios: the peer's CPU / ringmail's)"
