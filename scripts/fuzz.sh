@@ -59,6 +59,7 @@ declare -A sources=(
   [spf_check_fuzz]="spam/spf/check.cc spam/spf/record.cc spam/spf/macro.cc spam/spf/address.cc spam/dns/static_dns_client.cc spam/auth/message_auth.cc mail/header.cc"
   [dkim_signature_fuzz]="$dkim_core"
   [dkim_verify_fuzz]="$dkim_core spam/dkim/verifier.cc spam/auth/message_auth.cc"
+  [dkim_signing_file_fuzz]="spam/dkim/key_store.cc spam/dkim/crypto.cc spam/auth/tag_list.cc mail/encoding.cc"
 )
 declare -A libs=(
   [sasl_fuzz]="-lssl -lcrypto"
@@ -104,6 +105,7 @@ declare -A libs=(
   [spf_check_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
   [dkim_signature_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
   [dkim_verify_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [dkim_signing_file_fuzz]="-lcrypto $absl_all"
 )
 
 # Per-target compiler flags. clang 14 fails on coroutine bodies built with the fuzzer's

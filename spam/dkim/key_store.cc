@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <type_traits>
 
 #include <openssl/err.h>
@@ -159,41 +158,18 @@ std::string key_file_name(const std::string& selector, key_type type) {
   return cat(selector, ".", to_string(type), ".pem");
 }
 
-// The `signing` file: type -> selector. Missing file: nothing signs.
-using signing_map = std::vector<std::pair<key_type, std::string>>;
-
-absl::StatusOr<signing_map> read_signing(const std::string& dir) {
+// The `signing` file of `dir`; a missing file: nothing signs.
+absl::StatusOr<signing_selectors> read_signing(const std::string& dir) {
   const std::string path = cat(dir, "/", kSigningFile);
-  signing_map out;
   std::error_code ec;
-  if (!fs::exists(path, ec)) return out;
+  if (!fs::exists(path, ec)) return signing_selectors{};
   auto text = read_small_file(path, 64 << 10);
   if (!text.ok()) return text.status();
-  std::istringstream lines(*text);
-  std::string line;
-  for (int n = 1; std::getline(lines, line); ++n) {
-    std::string_view l = strip(line);
-    if (l.empty() || l[0] == '#') continue;
-    size_t sp = l.find_first_of(" \t");
-    auto where = [&] { return cat("dkim: ", path, ":", n, ": "); };
-    if (sp == std::string_view::npos) return absl::InvalidArgumentError(cat(where(), "want \"TYPE SELECTOR\""));
-    auto type = parse_key_type(l.substr(0, sp));
-    if (!type) return absl::InvalidArgumentError(cat(where(), "unknown key type '", l.substr(0, sp), "'"));
-    auto selector = normalize_selector(strip(l.substr(sp + 1)));
-    if (!selector.ok()) return absl::InvalidArgumentError(cat(where(), selector.status().message()));
-    for (const auto& [t, s] : out) {
-      if (t == *type) return absl::InvalidArgumentError(cat(where(), "a second ", to_string(*type), " key"));
-    }
-    out.emplace_back(*type, *selector);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return parse_signing_file(*text, path);
 }
 
-absl::Status write_signing(const std::string& dir, const signing_map& map) {
-  std::string text = "# the DKIM selectors that sign, one per key type (ringmail-admin dkim)\n";
-  for (const auto& [type, selector] : map) text += cat(to_string(type), " ", selector, "\n");
-  return write_file(cat(dir, "/", kSigningFile), text, write_mode::replace);
+absl::Status write_signing(const std::string& dir, const signing_selectors& map) {
+  return write_file(cat(dir, "/", kSigningFile), format_signing_file(map), write_mode::replace);
 }
 
 // A key file, read and checked: private to its owner, a key of `type`.
@@ -248,6 +224,37 @@ std::optional<key_type> parse_key_type(std::string_view name) {
   if (name == "rsa") return key_type::rsa;
   if (name == "ed25519") return key_type::ed25519;
   return std::nullopt;
+}
+
+absl::StatusOr<signing_selectors> parse_signing_file(std::string_view text, std::string_view origin) {
+  signing_selectors out;
+  int n = 0;
+  while (!text.empty()) {
+    ++n;
+    size_t nl = text.find('\n');
+    std::string_view l = strip(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (l.empty() || l[0] == '#') continue;
+    size_t sp = l.find_first_of(" \t");
+    auto where = [&] { return cat("dkim: ", origin, ":", n, ": "); };
+    if (sp == std::string_view::npos) return absl::InvalidArgumentError(cat(where(), "want \"TYPE SELECTOR\""));
+    auto type = parse_key_type(l.substr(0, sp));
+    if (!type) return absl::InvalidArgumentError(cat(where(), "unknown key type '", l.substr(0, sp), "'"));
+    auto selector = normalize_selector(strip(l.substr(sp + 1)));
+    if (!selector.ok()) return absl::InvalidArgumentError(cat(where(), selector.status().message()));
+    for (const auto& [t, s] : out) {
+      if (t == *type) return absl::InvalidArgumentError(cat(where(), "a second ", to_string(*type), " key"));
+    }
+    out.emplace_back(*type, *selector);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string format_signing_file(const signing_selectors& selectors) {
+  std::string text = "# the DKIM selectors that sign, one per key type (ringmail-admin dkim)\n";
+  for (const auto& [type, selector] : selectors) text += cat(to_string(type), " ", selector, "\n");
+  return text;
 }
 
 std::string_view to_string(key_state s) { return s == key_state::signing ? "signing" : "retired"; }

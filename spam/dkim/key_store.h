@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -61,6 +62,12 @@ std::string default_selector(key_type type, std::string_view yyyymmdd);
 // empty labels — is refused before it becomes part of a path.
 absl::StatusOr<std::string> normalize_domain(std::string_view domain);
 absl::StatusOr<std::string> normalize_selector(std::string_view selector);
+
+// The `signing` file: (type, selector) pairs sorted by type, at most one per type;
+// '#' comments and blank lines skipped. Errors name `origin` and the line.
+using signing_selectors = std::vector<std::pair<key_type, std::string>>;
+absl::StatusOr<signing_selectors> parse_signing_file(std::string_view text, std::string_view origin);
+std::string format_signing_file(const signing_selectors& selectors);
 
 enum class key_state : uint8_t { signing, retired };
 std::string_view to_string(key_state s);
