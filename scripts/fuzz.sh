@@ -59,6 +59,7 @@ declare -A sources=(
   [spf_check_fuzz]="spam/spf/check.cc spam/spf/record.cc spam/spf/macro.cc spam/spf/address.cc spam/dns/static_dns_client.cc spam/auth/message_auth.cc mail/header.cc"
   [dkim_signature_fuzz]="$dkim_core"
   [dkim_verify_fuzz]="$dkim_core spam/dkim/verifier.cc spam/auth/message_auth.cc"
+  [arc_verify_fuzz]="$dkim_core spam/dkim/verifier.cc spam/auth/message_auth.cc spam/arc/arc_set.cc spam/arc/verifier.cc"
   [dkim_signing_file_fuzz]="spam/dkim/key_store.cc spam/dkim/crypto.cc spam/auth/tag_list.cc mail/encoding.cc"
 )
 declare -A libs=(
@@ -105,6 +106,7 @@ declare -A libs=(
   [spf_check_fuzz]="$(pkg-config --libs absl_strings absl_status absl_statusor)"
   [dkim_signature_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
   [dkim_verify_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
+  [arc_verify_fuzz]="-lcrypto $(pkg-config --libs absl_strings absl_status absl_statusor)"
   [dkim_signing_file_fuzz]="-lcrypto $absl_all"
 )
 
@@ -114,6 +116,7 @@ declare -A libs=(
 declare -A extra_flags=(
   [spf_check_fuzz]="-fno-sanitize=function"
   [dkim_verify_fuzz]="-fno-sanitize=function"
+  [arc_verify_fuzz]="-fno-sanitize=function"
 )
 
 for target in "${!sources[@]}"; do

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Differential test of ringmail's DKIM against python3-dkim (dkimpy), both ways.
+"""Differential test of ringmail's DKIM and ARC against python3-dkim (dkimpy), both ways.
 
 For each message (about 50 of the SpamAssassin corpus when build/corpus is there, else
 python3-dkim's own test messages): ringmail signs (RSA-2048, then Ed25519) and dkimpy
@@ -7,7 +7,12 @@ must verify; dkimpy signs (rsa-sha256 and ed25519-sha256, relaxed/relaxed and
 simple/simple) and ringmail must say pass. Messages either side refuses to sign (no
 From) are counted, not compared. Exit 0 when every comparison agrees, 1 otherwise.
 
-usage: dkim_differential.py DKIM_TOOL CORPUS_DIR WORK_DIR
+With "arc" as the fourth argument, ARC instead (dkim.arc_sign / dkim.arc_verify, which
+need python3-authres), over the first 20 messages: ringmail seals and dkimpy verifies the
+chain; dkimpy seals and ringmail verifies; two hops mixed both ways (hop 2 by the other
+implementation, cv=pass); and each chain with a line appended to the body fails in both.
+
+usage: dkim_differential.py DKIM_TOOL CORPUS_DIR WORK_DIR [dkim|arc]
 """
 import glob
 import os
@@ -17,6 +22,7 @@ import sys
 import dkim
 
 tool, corpus, work = sys.argv[1], sys.argv[2], sys.argv[3]
+mode = sys.argv[4] if len(sys.argv) > 4 else "dkim"
 os.makedirs(work, exist_ok=True)
 
 
@@ -83,7 +89,14 @@ def dnsfunc(name, timeout=5):
 
 stats = {"compared": 0, "skipped": 0, "disagree": 0}
 msg_path = os.path.join(work, "message")
-for name, data in messages():
+
+
+def disagree(text):
+    stats["disagree"] += 1
+    print("DISAGREE " + text)
+
+
+def dkim_round(name, data):
     with open(msg_path, "wb") as m:
         m.write(data)
     # ringmail signs, dkimpy verifies.
@@ -94,8 +107,7 @@ for name, data in messages():
             continue
         stats["compared"] += 1
         if not dkim.verify(r.stdout + data, dnsfunc=dnsfunc):
-            stats["disagree"] += 1
-            print("DISAGREE %s: ringmail %s signature not verified by dkimpy" % (name, kind))
+            disagree("%s: ringmail %s signature not verified by dkimpy" % (name, kind))
     # dkimpy signs, ringmail verifies.
     for kind, selector, algo in (("rsa", "rsasel", b"rsa-sha256"), ("ed25519", "edsel", b"ed25519-sha256")):
         for canon in ((b"relaxed", b"relaxed"), (b"simple", b"simple")):
@@ -111,7 +123,66 @@ for name, data in messages():
             stats["compared"] += 1
             out = r.stdout.decode(errors="replace").strip()
             if not out.startswith("pass"):
-                stats["disagree"] += 1
-                print("DISAGREE %s: dkimpy %s %s signature: ringmail says %r" % (name, kind, canon[0].decode(), out))
-print("dkim differential: %(compared)d compared, %(skipped)d skipped, %(disagree)d disagreements" % stats)
+                disagree("%s: dkimpy %s %s signature: ringmail says %r" % (name, kind, canon[0].decode(), out))
+
+
+def ours_seal(data, chain):
+    with open(msg_path, "wb") as m:
+        m.write(data)
+    r = run(tool, "arc-seal", keys["rsa"], "example.org", "rsasel", "mx.example.org", chain, msg_path)
+    return r.stdout + data if r.returncode == 0 else None
+
+
+def dkimpy_seal(data, chain):
+    # dkimpy takes the AAR payload (and cv= from its arc= result) from our A-R field.
+    ar = b"Authentication-Results: relay.example.org; spf=pass smtp.mailfrom=example.org"
+    if chain != "none":
+        ar += b"; arc=" + chain.encode()
+    msg = ar + b"\r\n" + data
+    try:
+        fields = dkim.arc_sign(msg, b"rsasel", b"example.org", open(keys["rsa"], "rb").read(), b"relay.example.org")
+    except Exception as e:  # no From, ...
+        return None
+    return b"".join(fields) + msg if fields else None
+
+
+def ours_verify(data):
+    with open(msg_path, "wb") as m:
+        m.write(data)
+    return run(tool, "arc-verify", zone_path, msg_path).stdout.decode(errors="replace").strip()
+
+
+def arc_round(name, data):
+    cases = (("ringmail seals", [ours_seal]), ("dkimpy seals", [dkimpy_seal]),
+             ("dkimpy then ringmail", [dkimpy_seal, ours_seal]), ("ringmail then dkimpy", [ours_seal, dkimpy_seal]))
+    for label, sealers in cases:
+        msg = data
+        for hop, sealer in enumerate(sealers):
+            msg = sealer(msg, "none" if hop == 0 else "pass") if msg is not None else None
+        if msg is None:
+            stats["skipped"] += 1
+            continue
+        stats["compared"] += 1
+        cv, _, comment = dkim.arc_verify(msg, dnsfunc=dnsfunc)
+        ours = ours_verify(msg)
+        if cv != b"pass" or ours.split()[:2] != ["pass", str(len(sealers))]:
+            disagree("%s: %s: dkimpy cv=%s (%s), ringmail %r" % (name, label, cv.decode(), comment, ours))
+        # The same chain with a line added to the body: both must fail it.
+        stats["compared"] += 1
+        tampered = msg + b"appended\r\n"
+        cv, _, comment = dkim.arc_verify(tampered, dnsfunc=dnsfunc)
+        ours = ours_verify(tampered)
+        if cv != b"fail" or not ours.startswith("fail"):
+            disagree("%s: %s, body changed: dkimpy cv=%s (%s), ringmail %r" % (name, label, cv.decode(), comment, ours))
+
+
+for count, (name, data) in enumerate(messages()):
+    if mode == "arc":
+        if count == 20:
+            break
+        arc_round(name, data)
+    else:
+        dkim_round(name, data)
+print("%s differential: %d compared, %d skipped, %d disagreements" %
+      (mode, stats["compared"], stats["skipped"], stats["disagree"]))
 sys.exit(1 if stats["disagree"] or stats["compared"] == 0 else 0)
