@@ -1,5 +1,7 @@
 #include "spam/arc/arc_set.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "spam/auth/tag_list.h"
 #include "spam/dkim/canonical.h"
@@ -21,6 +23,12 @@ kind kind_of(std::string_view name) {
 
 }  // namespace
 
+// parse_tag_list finds duplicates linearly (quadratic in the tag count): an ARC field
+// with more tags than any honest one is refused before it is parsed.
+bool too_many_tags(std::string_view value) {
+  return static_cast<size_t>(std::count(value.begin(), value.end(), ';')) > dkim::max_signature_tags;
+}
+
 unsigned instance_of(std::string_view value) {
   // The AAR is "i=N; authserv-id; ..." (not a tag list as a whole), so only the first
   // ';'-separated piece is read, for all three kinds.
@@ -28,6 +36,7 @@ unsigned instance_of(std::string_view value) {
   const tag* i = first.ok() ? find_tag(*first, "i") : nullptr;
   absl::StatusOr<std::vector<tag>> all;
   if (i == nullptr) {  // AMS and AS may put i= later in their tag list
+    if (too_many_tags(value)) return 0;
     all = parse_tag_list(value);
     if (!all.ok()) return 0;
     i = find_tag(*all, "i");
@@ -62,6 +71,7 @@ absl::StatusOr<std::vector<arc_set>> collect_arc_sets(const mail::header_block& 
 }
 
 absl::StatusOr<seal> parse_seal(std::string_view value) {
+  if (too_many_tags(value)) return broken("ARC-Seal: too many tags");
   auto tags = parse_tag_list(value);
   if (!tags.ok()) return broken(absl::StrCat("ARC-Seal: ", std::string(tags.status().message())));
   if (find_tag(*tags, "h") != nullptr) return broken("ARC-Seal with h=");  // §4.1.3
