@@ -8,8 +8,11 @@
 # Environment:
 #   CORPUS (build/corpus)   SpamAssassin corpus (scripts/fetch-corpus.sh when absent)
 #   MESSAGES (2000)         messages, spread evenly over the sorted corpus files
-#   PASSES (3)              passes over them for ringmail and OpenDKIM (in-process loops)
-#   RSPAMD_PASSES (1)       passes for rspamd (each message is a request over loopback)
+#   ROUNDS (5)              every measurement is repeated this many times, the engines'
+#                           rounds interleaved; the table shows each cell's median (the
+#                           machines are shared: single runs swing by 50 %)
+#   PASSES (1)              passes over the messages per round for ringmail and OpenDKIM
+#   RSPAMD_PASSES (1)       the same for rspamd (each message is a request over loopback)
 #   ENGINES ("ringmail opendkim rspamd")
 #   KEEP (0)                1 keeps the work directory (message set, configs, logs)
 #
@@ -30,9 +33,10 @@
 #             every message signed whatever its From); no rules, no other module. Fed
 #             with rspamc; CPU = utime+stime of the rspamd process tree (/proc) over the
 #             batch, divided by the messages. That figure is a whole request: HTTP,
-#             MIME parsing, the symbol cache. The "DKIM share" subtracts a baseline run
-#             of the same instance over the unsigned messages (the dkim module finding no
-#             signature), leaving the signing or verifying itself.
+#             MIME parsing, the symbol cache. The "DKIM share" subtracts a baseline batch
+#             in the same round (the verifying instance over the unsigned messages: the
+#             dkim module finding no signature), leaving the signing or verifying itself.
+#             The three instances (verify, sign RSA, sign Ed25519) run side by side.
 #
 # Prints one table (µs CPU per message; "x" columns: the peer's figure / ringmail's, i.e.
 # how many times less CPU ringmail uses) with Run: date/commit lines.
@@ -49,21 +53,22 @@ trap 'echo "bench/dkim: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 build=${1:-build/release}
 corpus=${CORPUS:-build/corpus}
 messages=${MESSAGES:-2000}
-passes=${PASSES:-3}
+rounds=${ROUNDS:-5}
+passes=${PASSES:-1}
 rspamd_passes=${RSPAMD_PASSES:-1}
 engines=${ENGINES:-"ringmail opendkim rspamd"}
 keep=${KEEP:-0}
 domain=bench.example
 
-[[ $messages =~ ^[1-9][0-9]*$ && $passes =~ ^[1-9][0-9]*$ && $rspamd_passes =~ ^[1-9][0-9]*$ ]] ||
-  die "MESSAGES, PASSES and RSPAMD_PASSES must be positive integers"
+[[ $messages =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ && $passes =~ ^[1-9][0-9]*$ && $rspamd_passes =~ ^[1-9][0-9]*$ ]] ||
+  die "MESSAGES, ROUNDS, PASSES and RSPAMD_PASSES must be positive integers"
 bench=$build/bench/dkim/dkim_bench
 [[ -x $bench ]] || die "$bench missing (ninja -C $build dkim_bench)"
 [[ -f $corpus/.complete ]] || "$repo/scripts/fetch-corpus.sh" "$corpus"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ringmail-dkim-bench.XXXXXX")
 chmod 755 "$work"  # rspamd drops to _rspamd and reads the keys and its config in here
-results=$work/results.tsv  # engine  op  alg  us_per_msg  messages  failed
+results=$work/results.tsv  # engine  op  alg  round  us_per_msg  messages  failed
 : >"$results"
 daemons=()
 cleanup() {
@@ -85,11 +90,11 @@ cp "$work/rsa.pem" "$work/rsa.rspamd"
 chmod 644 "$work"/*.pem "$work"/*.rspamd  # throwaway keys; _rspamd must read them
 
 # ---------------------------------------------------------------- ringmail
-log "ringmail: dkim_bench over $messages messages x $passes passes (also writes the set)"
+log "ringmail: dkim_bench over $messages messages x $passes passes x $rounds repetitions (also writes the set)"
 RINGMAIL_CORPUS=$corpus RINGMAIL_BENCH_MESSAGES=$messages RINGMAIL_BENCH_PASSES=$passes \
   RINGMAIL_DKIM_RSA_KEY=$work/rsa.pem RINGMAIL_DKIM_ED25519_KEY=$work/ed25519.pem \
   "$bench" --export="$work/set" --benchmark_format=json --benchmark_out="$work/ringmail.json" \
-  --benchmark_out_format=json >"$work/ringmail.out" 2>&1 || { cat "$work/ringmail.out" >&2; die "dkim_bench failed"; }
+  --benchmark_out_format=json --benchmark_repetitions="$rounds" >"$work/ringmail.out" 2>&1 || { cat "$work/ringmail.out" >&2; die "dkim_bench failed"; }
 set_size=$(find "$work/set/plain" -name '*.eml' | wc -l)
 ((set_size > 0)) || die "dkim_bench exported no messages"
 if [[ " $engines " == *" ringmail "* ]]; then
@@ -98,9 +103,11 @@ if [[ " $engines " == *" ringmail "* ]]; then
 import json, sys
 data = json.load(open(sys.argv[1]))
 for b in data["benchmarks"]:
+    if b.get("run_type") == "aggregate":
+        continue
     op, alg = b["name"].split("/")[:2]
     failed = int(b.get("failed", 0)) if not b.get("error_occurred") else -1
-    print(f"ringmail\t{op}\t{alg}\t{b['cpu_time']:.1f}\t{sys.argv[2]}\t{failed}")
+    print(f"ringmail\t{op}\t{alg}\t{b.get('repetition_index', 0)}\t{b['cpu_time']:.1f}\t{sys.argv[2]}\t{failed}")
 EOF
 fi
 
@@ -114,18 +121,19 @@ if [[ " $engines " == *" opendkim "* && ! -f /usr/include/opendkim/dkim.h ]]; th
 elif [[ " $engines " == *" opendkim "* ]]; then
   read -ra opendkim_flags < <(pkg-config --cflags --libs opendkim)
   cc -O2 -o "$work/opendkim_bench" "$here/opendkim_bench.c" "${opendkim_flags[@]}"
-  for alg in rsa-2048 ed25519; do
-    key=${alg%-2048}
-    selector=$([[ $key == rsa ]] && echo rsa || echo ed)
-    log "opendkim: sign $alg"
-    read -r _ n failed us < <("$work/opendkim_bench" sign "$key" "$work/$key.pem" "$selector" "$domain" "$passes" "${plain[@]}")
-    printf 'opendkim\tsign\t%s\t%s\t%s\t%s\n' "$alg" "$us" "$n" "$failed" >>"$results"
+  log "opendkim: sign and verify (ringmail's signatures), $rounds rounds"
+  for ((round = 0; round < rounds; round++)); do
+    for alg in rsa-2048 ed25519; do
+      key=${alg%-2048}
+      selector=$([[ $key == rsa ]] && echo rsa || echo ed)
+      read -r _ n failed us < <("$work/opendkim_bench" sign "$key" "$work/$key.pem" "$selector" "$domain" "$passes" "${plain[@]}")
+      printf 'opendkim\tsign\t%s\t%s\t%s\t%s\t%s\n' "$alg" "$round" "$us" "$n" "$failed" >>"$results"
+    done
+    read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${rsa_set[@]}")
+    printf 'opendkim\tverify\trsa-2048\t%s\t%s\t%s\t%s\n' "$round" "$us" "$n" "$failed" >>"$results"
+    read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${ed_set[@]}")
+    printf 'opendkim\tverify\ted25519\t%s\t%s\t%s\t%s\n' "$round" "$us" "$n" "$failed" >>"$results"
   done
-  log "opendkim: verify rsa-2048, ed25519 (ringmail's signatures)"
-  read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${rsa_set[@]}")
-  printf 'opendkim\tverify\trsa-2048\t%s\t%s\t%s\n' "$us" "$n" "$failed" >>"$results"
-  read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${ed_set[@]}")
-  printf 'opendkim\tverify\ted25519\t%s\t%s\t%s\n' "$us" "$n" "$failed" >>"$results"
 fi
 
 # ---------------------------------------------------------------- rspamd
@@ -133,11 +141,13 @@ clk_tck=$(getconf CLK_TCK)
 user_args=()
 if [[ $(id -u) -eq 0 ]]; then user_args=(-u _rspamd -g _rspamd); fi
 
-# start_rspamd NAME DNS_PORT [dkim_signing body]: prints nothing, sets rspamd_pid/rspamd_port
+# start_rspamd NAME DNS_PORT [dkim_signing section]: rspamd_pids[NAME], rspamd_ports[NAME]
+declare -A rspamd_pids rspamd_ports
 start_rspamd() {
-  local name=$1 dns_port=$2 signing=${3:-} dir=$work/rspamd-$1
+  local name=$1 dns_port=$2 signing=${3:-} dir=$work/rspamd-$1 rspamd_port
   mkdir -p "$dir/run" "$dir/db" "$dir/log"
   rspamd_port=$(free_port) || die "no free port"
+  rspamd_ports[$name]=$rspamd_port
   cat >"$dir/rspamd.conf" <<EOF
 # bench/dkim: the dkim modules alone. Lua modules without a section here are disabled
 # ("disabling unconfigured lua module"); no rules file is loaded.
@@ -156,27 +166,29 @@ EOF
   if ((${#user_args[@]})); then chown -R _rspamd:_rspamd "$dir/run" "$dir/db" "$dir/log"; fi
   rspamd -f -c "$dir/rspamd.conf" "${user_args[@]}" --var="DBDIR=$dir/db" --var="RUNDIR=$dir/run" \
     --var="LOGDIR=$dir/log" >"$dir/rspamd.out" 2>&1 &
-  rspamd_pid=$!
-  daemons+=("$rspamd_pid")
+  rspamd_pids[$name]=$!
+  daemons+=("$!")
   wait_port "$rspamd_port" 180 || { tail -n 20 "$dir/rspamd.out" "$dir/log/rspamd.log" >&2; die "rspamd ($name) did not come up"; }
 }
 
-# measure NAME OP ALG SYMBOL FILES...: rspamc over FILES (RSPAMD_PASSES times) against
-# the running instance; appends the row (failed = messages without SYMBOL per pass).
+# measure NAME ROUND OP ALG SYMBOL FILES...: rspamc over FILES (RSPAMD_PASSES times)
+# against instance NAME; appends the row (failed = messages without SYMBOL per pass).
 measure() {
-  local name=$1 op=$2 alg=$3 symbol=$4 t0 t1 i hits us
-  shift 4
+  local name=$1 round=$2 op=$3 alg=$4 symbol=$5 t0 t1 i hits us
+  local pid=${rspamd_pids[$1]} port=${rspamd_ports[$1]} out=$work/rspamd-$1-$3-$4.out
+  shift 5
   # Warm-up: Lua, the key (first DNS lookup / key load), the worker's caches.
-  rspamc -h "$bench_host:$rspamd_port" -i 127.0.0.1 "${@:1:20}" >/dev/null
-  t0=$(tree_ticks "$rspamd_pid")
-  : >"$work/rspamd-$name-$op-$alg.out"
+  rspamc -h "$bench_host:$port" -i 127.0.0.1 "${@:1:20}" >/dev/null
+  t0=$(tree_ticks "$pid")
+  : >"$out"
   for ((i = 0; i < rspamd_passes; i++)); do
-    rspamc -h "$bench_host:$rspamd_port" -i 127.0.0.1 -n 4 "$@" >>"$work/rspamd-$name-$op-$alg.out"
+    rspamc -h "$bench_host:$port" -i 127.0.0.1 -n 4 "$@" >>"$out"
   done
-  t1=$(tree_ticks "$rspamd_pid")
-  hits=$(grep -c "Symbol: $symbol " "$work/rspamd-$name-$op-$alg.out" || true)
+  t1=$(tree_ticks "$pid")
+  kill -0 "$pid" 2>/dev/null || die "rspamd ($name) died; see $work/rspamd-$name"
+  hits=$(grep -c "Symbol: $symbol " "$out" || true)
   us=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n=$(($# * rspamd_passes)) 'BEGIN { printf "%.1f", d / hz * 1e6 / n }')
-  printf 'rspamd\t%s\t%s\t%s\t%s\t%s\n' "$op" "$alg" "$us" "$#" $((($# * rspamd_passes - hits) / rspamd_passes)) >>"$results"
+  printf 'rspamd\t%s\t%s\t%s\t%s\t%s\t%s\n' "$op" "$alg" "$round" "$us" "$#" $((($# * rspamd_passes - hits) / rspamd_passes)) >>"$results"
 }
 
 have_all() {
@@ -201,50 +213,30 @@ elif [[ " $engines " == *" rspamd "* ]]; then
     --local=/$domain/ --user="$(id -un)" --pid-file= "${txt_args[@]}" >"$work/dnsmasq.log" 2>&1 &
   daemons+=("$!")
 
-  log "rspamd: verify (dkim module; keys from dnsmasq on port $dns_port) and the baseline"
+  log "rspamd: three instances (verify: keys from dnsmasq on port $dns_port; sign RSA; sign Ed25519)"
   start_rspamd verify "$dns_port"
-  measure verify baseline none R_DKIM_NA "${plain[@]}"
-  measure verify verify rsa-2048 R_DKIM_ALLOW "${rsa_set[@]}"
-  measure verify verify ed25519 R_DKIM_ALLOW "${ed_set[@]}"
-  stop_pid "$rspamd_pid"
-  for alg in rsa-2048 ed25519; do
-    key=${alg%-2048}
+  for key in rsa ed25519; do
     selector=$([[ $key == rsa ]] && echo rsa || echo ed)
-    log "rspamd: sign $alg (dkim_signing)"
     start_rspamd "sign-$key" "$dns_port" "dkim_signing {
   sign_local = true; sign_authenticated = false; allow_username_mismatch = true;
   allow_hdrfrom_mismatch = true; allow_hdrfrom_multiple = true; try_fallback = false;
   use_esld = false; use_domain = \"$domain\";
   domain { \"$domain\" { selector = \"$selector\"; path = \"$work/$key.rspamd\"; } }
 }"
-    measure "sign-$key" sign "$alg" DKIM_SIGNED "${plain[@]}"
-    stop_pid "$rspamd_pid"
+  done
+  log "rspamd: $rounds rounds of baseline, verify x2, sign x2"
+  for ((round = 0; round < rounds; round++)); do
+    measure verify "$round" baseline none R_DKIM_NA "${plain[@]}"
+    measure verify "$round" verify rsa-2048 R_DKIM_ALLOW "${rsa_set[@]}"
+    measure verify "$round" verify ed25519 R_DKIM_ALLOW "${ed_set[@]}"
+    measure sign-rsa "$round" sign rsa-2048 DKIM_SIGNED "${plain[@]}"
+    measure sign-ed25519 "$round" sign ed25519 DKIM_SIGNED "${plain[@]}"
   done
 fi
 
 # ---------------------------------------------------------------- table
 commit=${BENCH_COMMIT:-$(git_commit "$repo")}
-echo "Run: date=$(date -u +%Y-%m-%dT%H:%M:%SZ) commit=$commit messages=$set_size passes=$passes rspamd_passes=$rspamd_passes"
+echo "Run: date=$(date -u +%Y-%m-%dT%H:%M:%SZ) commit=$commit messages=$set_size rounds=$rounds passes=$passes rspamd_passes=$rspamd_passes"
 echo "Machine: $(nproc) CPUs, $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -F'\t' '
-  { v[$1 "/" $2 "/" $3] = $4; f[$1 "/" $2 "/" $3] = $6 }
-  function cell(k) { return (k in v) ? sprintf("%.1f", v[k]) : "-" }
-  function fail(k) { return (k in f && f[k] != 0) ? sprintf(" (%s failed)", f[k]) : "" }
-  function ratio(a, b) { return (a in v && b in v && v[b] > 0) ? sprintf("%.2fx", v[a] / v[b]) : "-" }
-  END {
-    print "| operation | ringmail | OpenDKIM | OpenDKIM / ringmail | rspamd, whole request | rspamd DKIM share (minus baseline) | rspamd share / ringmail |"
-    print "|---|---|---|---|---|---|---|"
-    split("sign/rsa-2048 sign/ed25519 verify/rsa-2048 verify/ed25519", ops, " ")
-    base = v["rspamd/baseline/none"]
-    for (i = 1; i <= 4; i++) {
-      o = ops[i]; r = "ringmail/" o; d = "opendkim/" o; s = "rspamd/" o
-      share = "-"; sr = "-"
-      if (s in v && "rspamd/baseline/none" in v) {
-        v["share/" o] = v[s] - base; share = sprintf("%.1f", v["share/" o]); sr = ratio("share/" o, r)
-      }
-      printf "| %s | %s%s | %s%s | %s | %s%s | %s | %s |\n", o, cell(r), fail(r), cell(d), fail(d), ratio(d, r), cell(s), fail(s), share, sr
-    }
-    if ("rspamd/baseline/none" in v)
-      printf "\nrspamd baseline (same instance, unsigned messages, dkim module finds nothing): %.1f us/msg\n", base
-  }' "$results"
-echo "(µs CPU per message; ratios: the peer's CPU / ringmail's)"
+/usr/bin/python3 "$here/table.py" "$results"
+
