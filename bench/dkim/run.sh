@@ -8,9 +8,10 @@
 # Environment:
 #   CORPUS (build/corpus)   SpamAssassin corpus (scripts/fetch-corpus.sh when absent)
 #   MESSAGES (2000)         messages, spread evenly over the sorted corpus files
-#   ROUNDS (5)              every measurement is repeated this many times, the engines'
-#                           rounds interleaved; the table shows each cell's median (the
-#                           machines are shared: single runs swing by 50 %)
+#   ROUNDS (5)              rounds; each runs every engine over the set once. The table
+#                           shows each cell's median over the rounds, and each ratio's
+#                           median over the rounds' ratios (the machines are shared:
+#                           single runs swing by 50 %)
 #   PASSES (1)              passes over the messages per round for ringmail and OpenDKIM
 #   RSPAMD_PASSES (1)       the same for rspamd (each message is a request over loopback)
 #   ENGINES ("ringmail opendkim rspamd")
@@ -60,6 +61,9 @@ engines=${ENGINES:-"ringmail opendkim rspamd"}
 keep=${KEEP:-0}
 domain=bench.example
 
+for engine in $engines; do
+  [[ $engine == ringmail || $engine == opendkim || $engine == rspamd ]] || die "unknown engine '$engine'"
+done
 [[ $messages =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ && $passes =~ ^[1-9][0-9]*$ && $rspamd_passes =~ ^[1-9][0-9]*$ ]] ||
   die "MESSAGES, ROUNDS, PASSES and RSPAMD_PASSES must be positive integers"
 bench=$build/bench/dkim/dkim_bench
@@ -74,7 +78,8 @@ daemons=()
 cleanup() {
   local p
   for p in "${daemons[@]}"; do stop_pid "$p"; done
-  if ((keep)); then log "work directory kept: $work"; else rm -rf "$work"; fi
+  # rspamd's exiting workers may still write their logs: retry once.
+  if ((keep)); then log "work directory kept: $work"; else rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }; fi
 }
 trap cleanup EXIT
 
@@ -90,50 +95,52 @@ cp "$work/rsa.pem" "$work/rsa.rspamd"
 chmod 644 "$work"/*.pem "$work"/*.rspamd  # throwaway keys; _rspamd must read them
 
 # ---------------------------------------------------------------- ringmail
-log "ringmail: dkim_bench over $messages messages x $passes passes x $rounds repetitions (also writes the set)"
-RINGMAIL_CORPUS=$corpus RINGMAIL_BENCH_MESSAGES=$messages RINGMAIL_BENCH_PASSES=$passes \
-  RINGMAIL_DKIM_RSA_KEY=$work/rsa.pem RINGMAIL_DKIM_ED25519_KEY=$work/ed25519.pem \
-  "$bench" --export="$work/set" --benchmark_format=json --benchmark_out="$work/ringmail.json" \
-  --benchmark_out_format=json --benchmark_repetitions="$rounds" >"$work/ringmail.out" 2>&1 || { cat "$work/ringmail.out" >&2; die "dkim_bench failed"; }
+bench_env=(RINGMAIL_CORPUS="$corpus" RINGMAIL_BENCH_MESSAGES="$messages" RINGMAIL_BENCH_PASSES="$passes"
+  RINGMAIL_DKIM_RSA_KEY="$work/rsa.pem" RINGMAIL_DKIM_ED25519_KEY="$work/ed25519.pem")
+log "ringmail: the message set ($messages corpus messages, our signatures)"
+env "${bench_env[@]}" "$bench" --export="$work/set" --benchmark_filter='^$' >"$work/export.out" 2>&1 ||
+  { cat "$work/export.out" >&2; die "dkim_bench --export failed"; }
 set_size=$(find "$work/set/plain" -name '*.eml' | wc -l)
 ((set_size > 0)) || die "dkim_bench exported no messages"
-if [[ " $engines " == *" ringmail "* ]]; then
-  # name, cpu_time (µs per iteration = per message), failed counter, error flag
-  /usr/bin/python3 - "$work/ringmail.json" "$set_size" >>"$results" <<'EOF'
-import json, sys
-data = json.load(open(sys.argv[1]))
-for b in data["benchmarks"]:
-    if b.get("run_type") == "aggregate":
-        continue
-    op, alg = b["name"].split("/")[:2]
-    failed = int(b.get("failed", 0)) if not b.get("error_occurred") else -1
-    print(f"ringmail\t{op}\t{alg}\t{b.get('repetition_index', 0)}\t{b['cpu_time']:.1f}\t{sys.argv[2]}\t{failed}")
-EOF
-fi
-
 plain=("$work"/set/plain/*.eml)
 rsa_set=("$work"/set/rsa/*.eml)
 ed_set=("$work"/set/ed25519/*.eml)
 
+# One dkim_bench run (the four benchmarks, `passes` passes each), rows for round $1.
+round_ringmail() {
+  env "${bench_env[@]}" "$bench" --benchmark_format=json --benchmark_out="$work/ringmail-$1.json" \
+    --benchmark_out_format=json >"$work/ringmail.out" 2>&1 || { cat "$work/ringmail.out" >&2; die "dkim_bench failed"; }
+  # name, cpu_time (µs per iteration = per message), the failed counter; -1: an error
+  /usr/bin/python3 - "$work/ringmail-$1.json" "$1" "$set_size" >>"$results" <<'EOF'
+import json, sys
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    op, alg = b["name"].split("/")[:2]
+    failed = int(b.get("failed", 0)) if not b.get("error_occurred") else -1
+    print(f"ringmail\t{op}\t{alg}\t{sys.argv[2]}\t{b['cpu_time']:.1f}\t{sys.argv[3]}\t{failed}")
+EOF
+}
+
 # ---------------------------------------------------------------- OpenDKIM
+round_opendkim() {
+  local alg key selector n failed us
+  for alg in rsa-2048 ed25519; do
+    key=${alg%-2048}
+    selector=$([[ $key == rsa ]] && echo rsa || echo ed)
+    read -r _ n failed us < <("$work/opendkim_bench" sign "$key" "$work/$key.pem" "$selector" "$domain" "$passes" "${plain[@]}")
+    printf 'opendkim\tsign\t%s\t%s\t%s\t%s\t%s\n' "$alg" "$1" "$us" "$n" "$failed" >>"$results"
+  done
+  read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${rsa_set[@]}")
+  printf 'opendkim\tverify\trsa-2048\t%s\t%s\t%s\t%s\n' "$1" "$us" "$n" "$failed" >>"$results"
+  read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${ed_set[@]}")
+  printf 'opendkim\tverify\ted25519\t%s\t%s\t%s\t%s\n' "$1" "$us" "$n" "$failed" >>"$results"
+}
+
 if [[ " $engines " == *" opendkim "* && ! -f /usr/include/opendkim/dkim.h ]]; then
   log "opendkim: libopendkim-dev missing (scripts/install-deps.sh); skipped"
+  engines=${engines//opendkim/}
 elif [[ " $engines " == *" opendkim "* ]]; then
   read -ra opendkim_flags < <(pkg-config --cflags --libs opendkim)
   cc -O2 -o "$work/opendkim_bench" "$here/opendkim_bench.c" "${opendkim_flags[@]}"
-  log "opendkim: sign and verify (ringmail's signatures), $rounds rounds"
-  for ((round = 0; round < rounds; round++)); do
-    for alg in rsa-2048 ed25519; do
-      key=${alg%-2048}
-      selector=$([[ $key == rsa ]] && echo rsa || echo ed)
-      read -r _ n failed us < <("$work/opendkim_bench" sign "$key" "$work/$key.pem" "$selector" "$domain" "$passes" "${plain[@]}")
-      printf 'opendkim\tsign\t%s\t%s\t%s\t%s\t%s\n' "$alg" "$round" "$us" "$n" "$failed" >>"$results"
-    done
-    read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${rsa_set[@]}")
-    printf 'opendkim\tverify\trsa-2048\t%s\t%s\t%s\t%s\n' "$round" "$us" "$n" "$failed" >>"$results"
-    read -r _ n failed us < <("$work/opendkim_bench" verify "$work/set/keys.txt" "$passes" "${ed_set[@]}")
-    printf 'opendkim\tverify\ted25519\t%s\t%s\t%s\t%s\n' "$round" "$us" "$n" "$failed" >>"$results"
-  done
 fi
 
 # ---------------------------------------------------------------- rspamd
@@ -198,6 +205,7 @@ have_all() {
 if [[ " $engines " == *" rspamd "* ]] && ! have_all rspamd rspamc dnsmasq; then
   # Not in install-deps.sh: the rspamd package starts a system service when installed.
   log "rspamd: rspamd, rspamc or dnsmasq missing (apt-get install rspamd dnsmasq-base); skipped"
+  engines=${engines//rspamd/}
 elif [[ " $engines " == *" rspamd "* ]]; then
   dns_port=$(free_port) || die "no free port"
   txt_args=()
@@ -224,15 +232,23 @@ elif [[ " $engines " == *" rspamd "* ]]; then
   domain { \"$domain\" { selector = \"$selector\"; path = \"$work/$key.rspamd\"; } }
 }"
   done
-  log "rspamd: $rounds rounds of baseline, verify x2, sign x2"
-  for ((round = 0; round < rounds; round++)); do
-    measure verify "$round" baseline none R_DKIM_NA "${plain[@]}"
-    measure verify "$round" verify rsa-2048 R_DKIM_ALLOW "${rsa_set[@]}"
-    measure verify "$round" verify ed25519 R_DKIM_ALLOW "${ed_set[@]}"
-    measure sign-rsa "$round" sign rsa-2048 DKIM_SIGNED "${plain[@]}"
-    measure sign-ed25519 "$round" sign ed25519 DKIM_SIGNED "${plain[@]}"
-  done
 fi
+
+round_rspamd() {
+  measure verify "$1" baseline none R_DKIM_NA "${plain[@]}"
+  measure verify "$1" verify rsa-2048 R_DKIM_ALLOW "${rsa_set[@]}"
+  measure verify "$1" verify ed25519 R_DKIM_ALLOW "${ed_set[@]}"
+  measure sign-rsa "$1" sign rsa-2048 DKIM_SIGNED "${plain[@]}"
+  measure sign-ed25519 "$1" sign ed25519 DKIM_SIGNED "${plain[@]}"
+}
+
+# ---------------------------------------------------------------- the rounds
+# Every round runs every engine once, so that each round's figures (and the per-round
+# ratios the table takes) share the machine's load of that minute.
+for ((round = 0; round < rounds; round++)); do
+  log "round $((round + 1))/$rounds: $engines"
+  for engine in $engines; do "round_$engine" "$round"; done
+done
 
 # ---------------------------------------------------------------- table
 commit=${BENCH_COMMIT:-$(git_commit "$repo")}

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """bench/dkim/run.sh's table: the median over the rounds of each engine's CPU µs per
-message, and ratios against ringmail's median.
+message, and the median over the rounds of each round's ratio to ringmail's figure (the
+engines of one round ran within a minute of each other, under the same machine load).
 
 Input: results.tsv rows "engine  op  alg  round  us_per_msg  messages  failed". rspamd's
 DKIM share is taken per round (that round's sign or verify batch minus its baseline
@@ -25,11 +26,18 @@ def main(path):
     def median(key):
         return statistics.median(us[key].values()) if us.get(key) else None
 
+    def shares(op):  # round -> that round's batch minus its baseline
+        base, rows = us.get("rspamd/baseline/none", {}), us.get(f"rspamd/{op}", {})
+        return {r: v - base[r] for r, v in rows.items() if r in base}
+
     def share(op):
-        base, rows = us.get("rspamd/baseline/none"), us.get(f"rspamd/{op}")
-        if not base or not rows:
-            return None
-        return statistics.median(v - base[r] for r, v in rows.items() if r in base)
+        values = shares(op)
+        return statistics.median(values.values()) if values else None
+
+    def ratio(peer_rows, ours_rows):
+        """The median over the rounds of that round's peer / ringmail."""
+        pairs = [peer_rows[r] / ours_rows[r] for r in peer_rows if r in ours_rows and ours_rows[r] > 0]
+        return f"{statistics.median(pairs):.2f}x" if pairs else "-"
 
     def cell(value, key=None):
         if value is None:
@@ -39,16 +47,14 @@ def main(path):
             text += f" ({failed[key]} failed)" if failed[key] > 0 else " (error)"
         return text
 
-    def ratio(peer, ours):
-        return f"{peer / ours:.2f}x" if peer is not None and ours else "-"
-
     print("| operation | ringmail | OpenDKIM | OpenDKIM / ringmail | rspamd, whole request "
           "| rspamd DKIM share | rspamd share / ringmail |")
     print("|---|---|---|---|---|---|---|")
     for op in OPS:
-        ours, odkim, rsp, sh = median(f"ringmail/{op}"), median(f"opendkim/{op}"), median(f"rspamd/{op}"), share(op)
-        print(f"| {op} | {cell(ours, f'ringmail/{op}')} | {cell(odkim, f'opendkim/{op}')} | {ratio(odkim, ours)} "
-              f"| {cell(rsp, f'rspamd/{op}')} | {cell(sh)} | {ratio(sh, ours)} |")
+        ours_rows = us.get(f"ringmail/{op}", {})
+        print(f"| {op} | {cell(median(f'ringmail/{op}'), f'ringmail/{op}')} "
+              f"| {cell(median(f'opendkim/{op}'), f'opendkim/{op}')} | {ratio(us.get(f'opendkim/{op}', {}), ours_rows)} "
+              f"| {cell(median(f'rspamd/{op}'), f'rspamd/{op}')} | {cell(share(op))} | {ratio(shares(op), ours_rows)} |")
     base = median("rspamd/baseline/none")
     if base is not None:
         print(f"\nrspamd baseline (the verifying instance over the unsigned messages: request, MIME "
@@ -59,7 +65,7 @@ def main(path):
             spreads.append(f"{key} {min(rows.values()):,.0f}-{max(rows.values()):,.0f}")
     if spreads:
         print("Range over the rounds: " + "; ".join(spreads))
-    print("(CPU µs per message, medians over the rounds; ratios: the peer's CPU / ringmail's; "
+    print("(CPU µs per message, medians over the rounds; ratios: the median of the rounds' peer CPU / ringmail's; "
           "failed: the most messages an engine refused in one round)")
 
 
