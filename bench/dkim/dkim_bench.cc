@@ -7,7 +7,7 @@
 //
 //   dkim_bench [--smoke] [--export=DIR] [Google Benchmark flags]
 //
-//   --smoke        20 messages, one pass, keys generated here: a quick check (ctest)
+//   --smoke        20 messages, one pass, keys generated here: a quick check
 //   --export=DIR   also writes the message set as the peers read it: DIR/plain/NNNNN.eml
 //                  (unsigned), DIR/rsa/ and DIR/ed25519/ (the same messages with our
 //                  signature prepended), DIR/keys.txt ("<name> <TXT value>" per key)
