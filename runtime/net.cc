@@ -391,10 +391,15 @@ task<void> connection::close() {
   co_await close_op(fd);
 }
 
-task<io_result<connection>> connect_to(const socket_address& address, duration deadline, cancel_source* cancel) {
+task<io_result<connection>> connect_to(const socket_address& address, duration deadline, cancel_source* cancel,
+                                       const socket_address* source) {
   int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) co_return io_status::from_errno(errno);
   connection c(fd, address);
+  if (source != nullptr && source->family() == address.family() &&
+      ::bind(fd, source->native(), source->length()) != 0) {
+    co_return io_status::from_errno(errno);
+  }
   int32_t res = co_await connect_op(fd, address, deadline, cancel);
   if (res < 0) co_return io_status::from_errno(res);
   tune_stream_socket(fd);

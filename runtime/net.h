@@ -113,9 +113,12 @@ class connection {
   socket_address peer_;
 };
 
-// Opens a TCP connection (client side: tests, load generator, relay).
+// Opens a TCP connection (client side: tests, load generator, relay). With `source`, the
+// socket is bound to that local address first (port 0: any) when its family is the
+// server's — a host with several addresses sends from the one its SPF record and PTR name
+// (Postfix: smtp_bind_address); a server of the other family is reached from any address.
 task<io_result<connection>> connect_to(const socket_address& address, duration deadline,
-                                       cancel_source* cancel = nullptr);
+                                       cancel_source* cancel = nullptr, const socket_address* source = nullptr);
 
 // Raises RLIMIT_NOFILE to its hard limit; servers with 10,000 sessions need it.
 void raise_fd_limit();

@@ -206,6 +206,7 @@ task<void> relay_agent::close_idle(bool all) {
 std::unique_ptr<client_options> relay_agent::session_options(const route& r, const route_host& host, bool tls) {
   auto o = std::make_unique<client_options>();
   o->helo_name = options_.hostname;
+  o->source = options_.source;
   o->cancel = &cut_connections_;
   o->pipelining = options_.pipelining;
   o->timeouts = options_.timeouts;

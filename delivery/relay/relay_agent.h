@@ -73,6 +73,7 @@ class notice_sender;
 
 struct relay_options {
   std::string hostname;  // EHLO name and the Reporting-MTA of notices
+  std::optional<socket_address> source;  // --relay_bind_address; none: the kernel's choice
   queue::retry_policy retry;
   tls_policy starttls = tls_policy::opportunistic;
   std::shared_ptr<tls::context> tls;  // a client context (verifying for `verify`); null: no TLS

@@ -103,7 +103,8 @@ tls_details smtp_client::tls_info() const {
 
 task<open_result> smtp_client::open(const socket_address& server, const client_options& options) {
   open_result result;
-  auto conn = co_await connect_to(server, options.timeouts.connect, options.cancel);
+  auto conn = co_await connect_to(server, options.timeouts.connect, options.cancel,
+                                  options.source ? &*options.source : nullptr);
   if (!conn.ok()) {
     result.why = io_failure(stage::connect, conn.status());
     co_return result;

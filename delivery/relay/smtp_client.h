@@ -97,6 +97,8 @@ struct client_options {
   std::optional<auth_credentials> auth;  // AUTH PLAIN after EHLO (smart hosts)
   bool auth_without_tls = false;         // allow AUTH on a plaintext session (tests)
   std::string helo_name = "load.ringmail.test";
+  // The local address to connect from (runtime/net.h connect_to); none: the kernel's choice.
+  std::optional<socket_address> source;
   client_timeouts timeouts;
   // Cancelling it makes every operation of the client fail at once with `cancelled`
   // (the relay cuts its connections at shutdown); null: none.

@@ -173,6 +173,29 @@ class smtp_session {
     for (size_t j = 0; j < own.copies.size(); ++j, ++g) merged[own.own_index[j]] = std::move(done[g][0]);
     return merged;
   }
+  // The domain of the first recipient whose destinations went remote (an alias's domain).
+  std::string forwarding_domain(const std::vector<size_t>& remote_owner) const {
+    if (remote_owner.empty()) return "";
+    const std::string& address = tx_.recipients[remote_owner.front()].address;
+    size_t at = address.rfind('@');
+    return at == std::string::npos ? "" : address.substr(at + 1);
+  }
+  inbound_request inbound_request_for(const std::string& message) const {
+    inbound_request in;
+    in.message = message;
+    in.client_ip = peer_;
+    in.helo = helo_;
+    in.mail_from = tx_.reverse_path;
+    in.receiver = config_.hostname;
+    return in;
+  }
+  void log_dmarc_refusal(const std::string& id, const spam::dmarc_check& dmarc) const {
+    log::info("smtp_dmarc_refused", {{"sid", sid_},
+                                     {"id", id},
+                                     {"from_domain", dmarc.from_domain},
+                                     {"policy_domain", dmarc.policy_domain},
+                                     {"reason", dmarc.reason}});
+  }
   void log_spam_refusal(const std::string& id, const char* action, double score) const {
     log::info("smtp_spam_refused", {{"sid", sid_}, {"id", id}, {"action", action}, {"score", absl::StrCat(score)}});
   }
@@ -766,6 +789,38 @@ task<void> smtp_session::finish_message(std::string message) {
     }
     added_headers = missing_submission_headers(headers, id);
   }
+  // DKIM signatures of submitted mail, over the message as it leaves (our Date:/Message-ID:
+  // included; the Received: above them is not in the signed header set).
+  std::string signatures;
+  if (submitted && shard_.mail_auth != nullptr) {
+    signatures = added_headers.empty()
+                     ? dkim_signatures_for(*shard_.mail_auth->settings, message, id)
+                     : dkim_signatures_for(*shard_.mail_auth->settings, added_headers + message, id);
+  }
+  // Mail from the internet: SPF, DKIM, ARC and DMARC, before the spam verdict (its evals
+  // read the results).
+  spam::message_auth auth;
+  std::string auth_header;
+  bool dmarc_junk = false;
+  if (!submitted && role_ == session_role::mx && shard_.mail_auth != nullptr &&
+      shard_.mail_auth->settings->check_inbound &&
+      (shard_.mail_auth->settings->check_local || !spam::is_private_address(io_.conn().peer()))) {
+    const inbound_request request = inbound_request_for(message);  // named: g++ 12 and temporaries in co_await
+    inbound_auth checked = co_await check_inbound(*shard_.mail_auth, request);
+    if (checked.action == dmarc_action::reject) {
+      log_dmarc_refusal(id, checked.auth.dmarc);
+      reply(550, "5.7.1", absl::StrCat("Message rejected: DMARC policy of ", checked.auth.dmarc.policy_domain,
+                                       " says reject (From domain not authenticated)"));
+      reset_transaction();
+      enter("hello");
+      co_return;
+    }
+    // RFC 8601 §5: fields that claim to be ours came from outside and are dropped.
+    if (!checked.forged.empty()) message = spam::without_ranges(message, checked.forged);
+    dmarc_junk = checked.action == dmarc_action::junk;
+    auth = std::move(checked.auth);
+    auth_header = std::move(checked.header);
+  }
   received_info info;
   info.helo = helo_;
   info.peer_ip = peer_;
@@ -786,7 +841,8 @@ task<void> smtp_session::finish_message(std::string message) {
   spam_decision verdict;
   // Authenticated mail is the user's own and not scanned, as LMTP's default (issue 13).
   if (shard_.spam != nullptr && config_.spam_scan && !submitted) {
-    const filter_input input = filter_input_for(message, id);  // named: g++ 12 and temporaries in co_await
+    filter_input input = filter_input_for(message, id);  // named: g++ 12 and temporaries in co_await
+    if (auth.checked) input.auth = &auth;
     verdict = co_await filter_message(*shard_.spam, input);
     if (verdict.action == spam::spam_action::reject) {
       reply(554, "5.7.1", "Message rejected as spam");
@@ -822,10 +878,16 @@ task<void> smtp_session::finish_message(std::string message) {
   }
   delivery::sink_message out;
   out.reverse_path = tx_.reverse_path;
-  const std::string trace = received + added_headers + verdict.header_lines;
+  // DMARC p=quarantine: marked and filed as spam (rspamd's "add header" action), so the
+  // built-in sieve_after and users' own scripts see it as they see the scanner's verdict.
+  std::string quarantine_flag;
+  if (dmarc_junk && verdict.header_lines.find("X-Spam-Flag: YES") == std::string::npos) {
+    quarantine_flag = "X-Spam-Flag: YES\r\n";
+  }
+  const std::string trace = received + signatures + auth_header + added_headers + verdict.header_lines + quarantine_flag;
   out.trace = trace;
   out.message = message;
-  out.junk = verdict.action == spam::spam_action::junk;
+  out.junk = verdict.action == spam::spam_action::junk || dmarc_junk;
   // RFC 5429 2.1: a Sieve ereject may refuse in protocol when this recipient's reply is
   // its own (LMTP) or SMTP's one reply concerns this copy alone.
   out.refuse_in_protocol = config_.lmtp || copies.size() + remote.size() == 1;
@@ -834,7 +896,9 @@ task<void> smtp_session::finish_message(std::string message) {
   // own copy message (its X-Spam-* lines, Junk or INBOX); remote copies keep the global
   // lines (the receiving system is not ours to judge for).
   own_verdicts own;
-  if (shard_.spam != nullptr && verdict.state) own = split_by_own_verdict(copies, verdict, received + added_headers, id);
+  if (shard_.spam != nullptr && verdict.state && !dmarc_junk) {
+    own = split_by_own_verdict(copies, verdict, received + auth_header + added_headers, id);
+  }
   if (!own.copies.empty()) {
     own.messages.reserve(own.copies.size());
     for (size_t g = 0; g < own.copies.size(); ++g) {
@@ -852,7 +916,20 @@ task<void> smtp_session::finish_message(std::string message) {
     results = co_await shard_.local->deliver(out, std::move(copies));
   }
   if (!remote.empty() && shard_.queue != nullptr) {
-    std::vector<delivery::delivery_result> queued = co_await shard_.queue->deliver(out, std::move(remote));
+    // Forwarded through an alias (mail from outside to a remote address): sealed with ARC,
+    // so the next receiver can trust what we found when SPF no longer passes there.
+    delivery::sink_message forwarded = out;
+    std::string sealed_trace;
+    if (auth.checked && shard_.mail_auth != nullptr) {
+      const std::string outgoing = trace + message;
+      std::string seal = arc_seal_for_forward(*shard_.mail_auth->settings, forwarding_domain(remote_owner), outgoing,
+                                              auth_header, auth, id);
+      if (!seal.empty()) {
+        sealed_trace = seal + trace;
+        forwarded.trace = sealed_trace;
+      }
+    }
+    std::vector<delivery::delivery_result> queued = co_await shard_.queue->deliver(forwarded, std::move(remote));
     results.insert(results.end(), queued.begin(), queued.end());
     owner.insert(owner.end(), remote_owner.begin(), remote_owner.end());
   }

@@ -28,6 +28,7 @@
 #include "delivery/directory/resolver.h"
 #include "delivery/sink/local_sink.h"
 #include "protocols/smtp/command.h"
+#include "protocols/smtp/mail_auth.h"
 #include "protocols/smtp/spam_filter.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
@@ -63,6 +64,9 @@ struct shard_context {
   delivery::local_sink* local = nullptr;   // local recipients' copies go here
   directory::source* directory = nullptr;  // for quotas; none: quotas are not checked
   spam_shard* spam = nullptr;              // none: messages are not scanned
+  // SPF/DKIM/DMARC/ARC checks of MX mail, DKIM signing of submitted mail, ARC sealing of
+  // forwarded mail (issue 16); none: none of it.
+  mail_auth_shard* mail_auth = nullptr;
   auth::authenticator* auth = nullptr;     // AUTH (RFC 4954); none: AUTH is not offered
   // Remote recipients of authenticated mail and remote alias destinations (the outbound
   // queue, delivery/queue). None yet: such recipients get 451 4.3.2 at RCPT, never a 250

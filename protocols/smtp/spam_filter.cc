@@ -85,14 +85,14 @@ task<spam_decision> filter_message(spam_shard& shard, const filter_input& in) {
       // The message stays where it is (the session awaits this) while a pool thread
       // scans it with a context of its own: scratch space is per thread.
       auto scan_elsewhere = [engine = shard.scanner->shared_engine(), message = in.message,
-                             extra = dnsbl_rules(listed), keep = state.get()] {
+                             extra = dnsbl_rules(listed), keep = state.get(), auth = in.auth] {
         spam::scan_context context(engine);
-        return context.scan(message, extra, keep);
+        return context.scan(message, extra, keep, auth);
       };
       result = co_await offload(*shard.pool, std::move(scan_elsewhere));
       out.offloaded = true;
     } else {
-      result = shard.scanner->scan(in.message, dnsbl_rules(listed), state.get());
+      result = shard.scanner->scan(in.message, dnsbl_rules(listed), state.get(), in.auth);
     }
   } catch (const std::exception& e) {
     log_scan_failure(in, e.what());

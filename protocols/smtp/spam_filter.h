@@ -24,6 +24,7 @@
 #include "spam/greylist.h"
 #include "spam/greylist_journal.h"
 #include "spam/scan_cache.h"
+#include "spam/auth/message_auth.h"
 #include "spam/scanner.h"
 #include "spam/verdict.h"
 
@@ -82,6 +83,9 @@ struct filter_input {
   std::string_view sender;
   std::vector<std::string> recipients;  // as given in RCPT TO
   std::string session_id;
+  // What the SPF/DKIM/DMARC/ARC checks found (protocols/smtp/mail_auth.h), for the
+  // scanner's evals; null: not checked (those rules do not hit).
+  const spam::message_auth* auth = nullptr;
 };
 
 task<spam_decision> filter_message(spam_shard& shard, const filter_input& in);

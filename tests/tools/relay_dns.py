@@ -111,7 +111,9 @@ class Dnsmasq:
         args += [f"--dns-rr={d},{TYPE_MX},000000" for d in null_mx]
         for name, text in txt:
             pieces = [text[i:i + 255] for i in range(0, len(text), 255)] or [""]
-            args.append(f"--txt-record={name}," + ",".join('"' + p + '"' for p in pieces))
+            # On the command line dnsmasq takes quotes literally; a comma separates strings.
+            assert "," not in text, f"TXT text with a comma cannot be passed to dnsmasq: {text}"
+            args.append(f"--txt-record={name}," + ",".join(pieces))
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(_pdeath() + args, stdout=self.log, stderr=subprocess.STDOUT)
 

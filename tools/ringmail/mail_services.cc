@@ -25,6 +25,8 @@
 #include "delivery/sink/local_sink.h"
 #include "delivery/auth/authenticator.h"
 #include "mail/charset.h"
+#include "spam/dns/dns_cache.h"
+#include "tools/ringmail/mail_auth_flags.h"
 #include "protocols/imap/session.h"
 #include "protocols/imap/sort_cache.h"
 #include "protocols/managesieve/session.h"
@@ -157,6 +159,9 @@ struct mail_services::shard_state {
   std::unique_ptr<relay::relay_agent> relay;
   task_scope relay_runner;
   smtp::spam_shard spam;
+  // SPF/DKIM/DMARC/ARC (issue 16): the shard's DNS cache over `dns`, and the step's state.
+  std::unique_ptr<spam::dns_cache> auth_dns;
+  smtp::mail_auth_shard mail_auth;
   std::unique_ptr<spam::user_models> user_bayes;  // recipients' own Bayes (issue 15)
   // The greylist's journal (spam/greylist_journal.h) and its writer, with --greylist on.
   std::unique_ptr<spam::greylist_journal> greylist_journal;
@@ -228,6 +233,11 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
   dns.servers = absl::GetFlag(FLAGS_dns_servers);
   auto relay_settings = relay_settings_from_flags(settings_.hostname);
   if (!relay_settings.ok()) return relay_settings.status();
+  auto auth_settings = mail_auth_settings_from_flags(settings_.hostname, settings_.data_dir);
+  if (!auth_settings.ok()) return auth_settings.status();
+  mail_auth_settings_ = std::move(*auth_settings);
+  spam::dns_cache_options auth_dns_options;
+  auth_dns_options.max_entries = mail_auth_dns_cache_entries_from_flags();
   auto sieve_settings = sieve_store_settings_from_flags();
   if (!sieve_settings.ok()) return sieve_settings.status();
   auto sieve_delivery_settings = sieve_delivery_settings_from_flags(settings_.hostname, spam_settings_.policy.junk_folder);
@@ -435,6 +445,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       control_shards_[i].runner = st.relay.get();
       st.relay_runner.spawn(st.relay->run());
       st.context.queue = st.queue_sink.get();
+      st.auth_dns = std::make_unique<spam::dns_cache>(*st.dns, auth_dns_options);
+      st.mail_auth.settings = mail_auth_settings_.get();
+      st.mail_auth.dns = st.auth_dns.get();
+      st.context.mail_auth = &st.mail_auth;
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
         st.spam.scanner = std::make_unique<spam::scan_context>(settings_.spam_engine);

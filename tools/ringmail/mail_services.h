@@ -15,6 +15,7 @@
 #include "runtime/shard_set.h"
 #include "runtime/tcp_service.h"
 #include "runtime/tls_context.h"
+#include "protocols/smtp/mail_auth.h"
 #include "protocols/smtp/spam_filter.h"
 #include "spam/scanner.h"
 
@@ -75,6 +76,7 @@ class mail_services {
   std::vector<smtp::spam_shard*> spam_shards_;  // each shard's, for greylist owners
   std::vector<pop3::shard_context*> pop3_shards_;  // each shard's, for the maildrop locks' owners
   smtp::spam_settings spam_settings_;
+  std::shared_ptr<const smtp::mail_auth_settings> mail_auth_settings_;  // issue 16
   std::string description_;
   std::string mail_root_;
   mailstore::store_set stores_;  // each shard's mail store, for owner routing

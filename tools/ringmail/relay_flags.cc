@@ -20,6 +20,9 @@ ABSL_FLAG(std::string, transport, "",
           ".example.org=relay:gw.example.net, spam.test=error:5.7.1 refused\"");
 ABSL_FLAG(std::string, transport_maps, "",
           "File with per-domain routes, Postfix transport(5) syntax (\"domain transport:nexthop\" per line)");
+ABSL_FLAG(std::string, relay_bind_address, "",
+          "Local IP address outbound SMTP connects from (Postfix: smtp_bind_address), the one "
+          "the domains' SPF records and its PTR name give; empty: the kernel's choice");
 ABSL_FLAG(uint16_t, relay_smtp_port, 25, "Port MX hosts are contacted on (25; tests use a high port)");
 ABSL_FLAG(std::string, relay_tls, "may",
           "STARTTLS to other servers (Postfix smtp_tls_security_level): none, may (when offered; "
@@ -77,6 +80,13 @@ absl::StatusOr<relay_settings> relay_settings_from_flags(const std::string& host
 
   relay::relay_options& a = s.agent;
   a.hostname = hostname;
+  if (const std::string bind = absl::GetFlag(FLAGS_relay_bind_address); !bind.empty()) {
+    auto source = socket_address::parse(bind, 0);
+    if (!source.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--relay_bind_address: \"", bind, "\" is not an IP address"));
+    }
+    a.source = *source;
+  }
   a.retry.minimal_backoff = absl::ToChronoSeconds(absl::GetFlag(FLAGS_queue_minimal_backoff));
   a.retry.maximal_backoff = absl::ToChronoSeconds(absl::GetFlag(FLAGS_queue_maximal_backoff));
   a.retry.maximal_lifetime = absl::ToChronoSeconds(absl::GetFlag(FLAGS_queue_lifetime));

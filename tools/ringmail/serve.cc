@@ -16,6 +16,7 @@
 #include "delivery/directory/open_store.h"
 #include "runtime/log.h"
 #include "tools/common/directory_flags.h"
+#include "tools/ringmail/mail_auth_flags.h"
 #include "tools/ringmail/mail_services.h"
 #include "runtime/net.h"
 #include "runtime/shard_set.h"
@@ -211,6 +212,9 @@ int serve() {
   if (absl::GetFlag(FLAGS_spam_scan)) {
     std::vector<std::string> missing;
     spam_options = spam_engine_options_from_flags(data_dir, &missing);
+    // With SPF/DKIM/DMARC checked on the SMTP port, SpamAssassin's network score sets
+    // apply: their rules (SPF_FAIL, DKIM_VALID_AU, DMARC_REJECT, ...) score only there.
+    spam_options.network_tests = mail_auth_checks_from_flags();
     for (const auto& m : missing) log::warn("spam_rules_missing", {{"path", m}});
     std::promise<engine_result> built;
     set.run_on(0, [&] { background.spawn(start_spam_engine(set, spam_options, built)); });
