@@ -16,6 +16,22 @@ namespace {
 task<spf_check> no_spf() { co_return spf_check{}; }
 task<arc_check> no_arc() { co_return arc_check{}; }
 
+// Did a check that could have aligned with the From domain (relaxed: the laxest a record
+// may ask) end in temperror?
+bool aligned_temperror(const message_auth& auth, const dmarc::public_suffix_list* suffixes) {
+  const std::string& from = auth.dmarc.from_domain;
+  if (auth.spf.result == spf_result::temperror &&
+      dmarc::aligned(suffixes, auth.spf.domain, from, dmarc::alignment::relaxed)) {
+    return true;
+  }
+  for (const dkim_signature_check& d : auth.dkim) {
+    if (d.result == dkim_result::temperror && dmarc::aligned(suffixes, d.domain, from, dmarc::alignment::relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> from_values_of(std::string_view message) {
   std::vector<std::string> values;
   const mail::header_block headers = mail::parse_header_block(message);
@@ -60,6 +76,15 @@ task<message_auth> check_message_auth(dns_client& dns, const dmarc::public_suffi
   dmarc_request.percent_roll = options.percent_roll;
   auto dmarc_check = dmarc::check_dmarc(dns, suffixes, dmarc_request);
   auth.dmarc = co_await std::move(dmarc_check);
+  // A DMARC failure that an aligned SPF or DKIM check might have prevented, had DNS
+  // answered, is no failure: "timeouts give temperror, never a permanent refusal" (issue
+  // 16; RFC 7489 §6.6.2 leaves it to the receiver, and rejecting for our resolver's fault
+  // would bounce good mail).
+  if (auth.dmarc.result == dmarc_result::fail && aligned_temperror(auth, suffixes)) {
+    auth.dmarc.result = dmarc_result::temperror;
+    auth.dmarc.disposition = dmarc_policy::none;
+    auth.dmarc.reason = "SPF or DKIM could not be checked (DNS)";
+  }
   co_return auth;
 }
 

@@ -73,12 +73,12 @@ def submit(host, port, user, password, frm, rcpt, subject):
         return False, f"{type(e).__name__}: {e}"
 
 
-def send_mx(host, port, helo, frm, rcpt, subject, extra_headers=""):
+def send_mx(host, port, helo, frm, rcpt, subject, extra_headers="", envelope_from=None):
     """Unauthenticated mail on port 25; returns (code, text) of the reply to DATA."""
     try:
         with smtplib.SMTP(host, port, timeout=30, source_address=("127.0.0.1", 0)) as s:
             s.ehlo(helo)
-            s.mail(frm)
+            s.mail(envelope_from or frm)
             code, text = s.rcpt(rcpt)
             if code != 250:
                 return code, text.decode(errors="replace")
@@ -182,7 +182,9 @@ def main():
         for _ in range(5):
             dns = relay_dns.Dnsmasq(dns_port, os.path.join(work, "dnsmasq.log"),
                                     mx=[("a.test", "mx.a.test", 10), ("b.test", "mx.b.test", 10)],
-                                    hosts=[("mx.a.test", a_ip), ("mx.b.test", b_ip)], txt=txt)
+                                    hosts=[("mx.a.test", a_ip), ("mx.b.test", b_ip)], txt=txt,
+                                    # a name whose server is down: SERVFAIL, as a broken zone gives
+                                    extra_args=["--server=/broken.evil.test/127.0.0.1#9"])
             if dns.wait_ready("mx.a.test"):
                 break
             dns.stop()
@@ -262,6 +264,16 @@ def main():
         code, text = send_mx(b_ip, port, "spoofer.test", "ceo@evil.test", "bob@b.test", subject)
         check("p=reject and SPF fail: 550 5.7.1", code == 550 and "5.7.1" in text, f"{code} {text}")
         check("... and nothing was filed", find_message(b, "bob@b.test", subject, timeout=1) is None)
+
+        subject = f"auth-e2e-temperror-{RUN}"
+        code, text = send_mx(b_ip, port, "spoofer.test", "ceo@evil.test", "bob@b.test", subject,
+                             envelope_from="bounce@broken.evil.test")
+        check("p=reject, but the aligned SPF check met a DNS failure: accepted, not refused", code == 250,
+              f"{code} {text}")
+        data = find_message(b, "bob@b.test", subject)
+        ars = ar_of(data, "mx.b.test") if data else []
+        check("... with spf=temperror and dmarc=temperror", ars and "spf=temperror" in ars[0]
+              and "dmarc=temperror" in ars[0], str(ars))
 
         subject = f"auth-e2e-quarantine-{RUN}"
         code, text = send_mx(b_ip, port, "spoofer.test", "news@quarantine.test", "bob@b.test", subject)

@@ -91,7 +91,7 @@ class Dnsmasq:
     """dnsmasq in the foreground on 127.0.0.1:port, killed by stop() (and by the kernel if
     the driver dies first: setpriv --pdeathsig)."""
 
-    def __init__(self, port, log_path, mx=(), hosts=(), null_mx=(), local_zone="test", txt=()):
+    def __init__(self, port, log_path, mx=(), hosts=(), null_mx=(), local_zone="test", txt=(), extra_args=()):
         """mx: (domain, host, preference); hosts: (name, ipv4); null_mx: domains;
         txt: (name, text): one TXT record each, cut into 255-byte character-strings (RFC
         1035 3.3.14) as zone files must for DKIM keys."""
@@ -114,6 +114,7 @@ class Dnsmasq:
             # On the command line dnsmasq takes quotes literally; a comma separates strings.
             assert "," not in text, f"TXT text with a comma cannot be passed to dnsmasq: {text}"
             args.append(f"--txt-record={name}," + ",".join(pieces))
+        args += list(extra_args)
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(_pdeath() + args, stdout=self.log, stderr=subprocess.STDOUT)
 
