@@ -18,10 +18,11 @@ arc_check failed(unsigned instances, std::string reason) {
   return c;
 }
 
-// Key lookups for one message, each name asked once.
-class key_cache {
+// Key lookups for one message, each name asked once (the parsed keys across messages:
+// options.key_cache, used by key_from_answer).
+class message_keys {
  public:
-  key_cache(dns_client& dns, const dkim::dkim_verify_options& options) : dns_(dns), options_(options) {}
+  message_keys(dns_client& dns, const dkim::dkim_verify_options& options) : dns_(dns), options_(options) {}
 
   task<const dkim::key_outcome*> get(std::string name) {
     std::string lower = absl::AsciiStrToLower(name);
@@ -41,7 +42,7 @@ class key_cache {
 };
 
 // The AMS of one set verified: "" or why not.
-task<std::string> check_ams(const dkim::prepared_message& message, const arc_set& set, key_cache& keys) {
+task<std::string> check_ams(const dkim::prepared_message& message, const arc_set& set, message_keys& keys) {
   auto sig = dkim::parse_signature(set.signature->value, dkim::signature_kind::arc_message_signature);
   if (!sig.ok()) co_return absl::StrCat("ARC-Message-Signature i=", set.instance, ": ", std::string(sig.status().message()));
   auto get = keys.get(dkim::key_name(*sig));
@@ -78,7 +79,7 @@ task<arc_check> verify_arc(dns_client& dns, std::string_view raw, arc_verify_opt
     if (s.cv != want) co_return failed(n, absl::StrCat("ARC-Seal i=", s.instance, " has cv=", std::string(to_string(s.cv))));
   }
 
-  key_cache keys(dns, options.keys);
+  message_keys keys(dns, options.keys);
   // Step 4: the newest AMS.
   auto newest = check_ams(message, sets.back(), keys);
   std::string ams_error = co_await std::move(newest);

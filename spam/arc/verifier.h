@@ -23,7 +23,7 @@
 namespace ringmail::spam::arc {
 
 struct arc_verify_options {
-  dkim::dkim_verify_options keys;     // key limits, lookup limits (now, max_signatures unused)
+  dkim::dkim_verify_options keys;     // key limits, lookup limits, key_cache (now, max_signatures unused)
   bool find_oldest_pass = true;
   unsigned max_instances_checked = 10;  // AMSs below the newest verified for oldest-pass
 };

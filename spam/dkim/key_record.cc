@@ -26,6 +26,13 @@ bool list_has(std::string_view list, std::string_view item, std::string_view wil
 
 }  // namespace
 
+absl::Status check_key_limits(const public_key& key, const key_limits& limits) {
+  if (key.type != key_type::rsa) return absl::OkStatus();
+  if (key.bits < limits.min_rsa_bits) return refuse(absl::StrCat("key too small (", key.bits, " bits)"));
+  if (key.bits > limits.max_rsa_bits) return refuse("key too large");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<key_record> parse_key_record(std::string_view txt, const key_limits& limits) {
   if (txt.size() > max_key_record_bytes) return refuse("key record too long");
   auto tags = parse_tag_list(txt);
@@ -62,10 +69,7 @@ absl::StatusOr<key_record> parse_key_record(std::string_view txt, const key_limi
   if (!der.ok()) return refuse(absl::StrCat("p=: ", der.status().message()));
   auto key = parse_public_key(type, *der);
   if (!key.ok()) return key.status();
-  if (type == key_type::rsa) {
-    if (key->bits < limits.min_rsa_bits) return refuse(absl::StrCat("key too small (", key->bits, " bits)"));
-    if (key->bits > limits.max_rsa_bits) return refuse("key too large");
-  }
+  if (absl::Status fits = check_key_limits(*key, limits); !fits.ok()) return fits;
   key_record rec;
   rec.key = std::move(*key);
   if (const tag* t = find_tag(*tags, "t")) {

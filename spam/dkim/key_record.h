@@ -34,4 +34,8 @@ struct key_record {
 
 absl::StatusOr<key_record> parse_key_record(std::string_view txt, const key_limits& limits = {});
 
+// The RSA size limits alone, on a key parsed before (key_cache: a key kept from a parse
+// under other limits). The same refusals as parse_key_record's.
+absl::Status check_key_limits(const public_key& key, const key_limits& limits);
+
 }  // namespace ringmail::spam::dkim

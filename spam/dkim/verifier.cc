@@ -45,12 +45,23 @@ key_outcome key_from_answer(const dns_answer& answer, const dkim_verify_options&
   size_t looked = 0;
   for (const std::string& txt : answer.texts) {
     if (looked++ == options.max_key_records) break;
-    auto rec = parse_key_record(txt, options.keys);
-    if (rec.ok()) {
-      out.key = std::move(*rec);
-      return out;
+    absl::Status refused;
+    if (options.key_cache != nullptr) {
+      auto rec = options.key_cache->get(txt, options.keys);
+      if (rec.ok()) {
+        out.key = **rec;  // shares the parsed EVP_PKEY: no copy of the key itself
+        return out;
+      }
+      refused = rec.status();
+    } else {
+      auto rec = parse_key_record(txt, options.keys);
+      if (rec.ok()) {
+        out.key = std::move(*rec);
+        return out;
+      }
+      refused = rec.status();
     }
-    if (first_error.empty()) first_error = std::string(rec.status().message());
+    if (first_error.empty()) first_error = std::string(refused.message());
   }
   out.result = dkim_result::permerror;
   out.reason = first_error;

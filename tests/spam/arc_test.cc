@@ -8,6 +8,7 @@
 #include "spam/arc/arc_set.h"
 #include "spam/arc/sealer.h"
 #include "spam/arc/verifier.h"
+#include "spam/dkim/key_cache.h"
 #include "spam/dns/dns_client.h"
 #include "tests/spam/dkim_test_support.h"
 
@@ -51,8 +52,22 @@ std::string seal(const std::string& message, arc_result chain, std::string domai
   return fields.ok() ? fields->all() + message : message;
 }
 
+// Each chain is also verified twice with a process-wide key cache (cold, then warm) over
+// a copy of the zone (the tests count the first run's lookups): the same result.
 arc_check verify(static_dns_client& dns, const std::string& message) {
-  return run_inline(verify_arc(dns, message));
+  arc_check plain = run_inline(verify_arc(dns, message));
+  static dkim::key_cache shared(4);
+  static_dns_client copy = dns;
+  arc_verify_options options;
+  options.keys.key_cache = &shared;
+  for (int run = 0; run < 2; ++run) {
+    arc_check cached = run_inline(verify_arc(copy, message, options));
+    EXPECT_EQ(cached.result, plain.result) << "with the key cache, run " << run;
+    EXPECT_EQ(cached.instances, plain.instances);
+    EXPECT_EQ(cached.reason, plain.reason);
+    EXPECT_EQ(cached.oldest_pass_domain, plain.oldest_pass_domain);
+  }
+  return plain;
 }
 
 TEST(Arc, NoArcFieldsIsNone) {
