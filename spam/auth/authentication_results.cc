@@ -153,6 +153,8 @@ std::vector<resinfo> results_of(const message_auth& auth, const ar_context& cont
     resinfo info;
     info.add(absl::StrCat("dkim=", std::string(to_string(sig.result))));
     if (sig.key_bits > 0) info.add(comment(absl::StrCat(sig.key_bits, "-bit key")));
+    // l= left content unsigned: readers must know the pass does not cover all of it.
+    if (sig.result == dkim_result::pass && sig.body_length_limited) info.add(comment("body length limited"));
     if (sig.result != dkim_result::pass && !sig.reason.empty()) info.prop("reason", sig.reason);
     if (!sig.domain.empty()) info.prop("header.d", sig.domain);
     if (!sig.identity.empty()) info.prop("header.i", sig.identity, true);

@@ -73,6 +73,12 @@ task<message_auth> check_message_auth(dns_client& dns, const dmarc::public_suffi
   dmarc_request.from_values = from_values_of(request.message);
   dmarc_request.spf = auth.spf;
   dmarc_request.dkim = auth.dkim;
+  // l= with content after the signed part (RFC 6376 §8.2): the signature is good, but
+  // anyone could have appended that content — to a real newsletter of a p=reject domain,
+  // say. It does not authenticate the From domain for DMARC.
+  for (dkim_signature_check& d : dmarc_request.dkim) {
+    if (d.result == dkim_result::pass && d.body_length_limited) d.result = dkim_result::neutral;
+  }
   dmarc_request.percent_roll = options.percent_roll;
   auto dmarc_check = dmarc::check_dmarc(dns, suffixes, dmarc_request);
   auth.dmarc = co_await std::move(dmarc_check);

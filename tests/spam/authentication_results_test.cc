@@ -90,6 +90,16 @@ TEST(AuthenticationResults, NoResultAndOptionalMethods) {
   EXPECT_EQ(format_authentication_results("mx", auth, context).find("iprev"), std::string::npos);
 }
 
+TEST(AuthenticationResults, BodyLengthLimitedPassIsMarked) {
+  message_auth auth = sample();
+  std::string plain = format_authentication_results("mx", auth, {});
+  EXPECT_EQ(plain.find("body length limited"), std::string::npos) << plain;
+  auth.dkim[0].body_length_limited = true;
+  std::string field = format_authentication_results("mx", auth, {});
+  EXPECT_NE(field.find("dkim=pass (2048-bit key) (body length limited) header.d=example.com"), std::string::npos)
+      << field;
+}
+
 TEST(AuthenticationResults, NoHeaderInjection) {
   message_auth auth = sample();
   auth.dkim[1].domain = "evil.example\r\nAuthentication-Results: mx; dkim=pass";
