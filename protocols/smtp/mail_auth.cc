@@ -20,7 +20,10 @@ task<inbound_auth> check_inbound(mail_auth_shard& shard, const inbound_request& 
   request.helo = in.helo;
   request.mail_from = in.mail_from;
   request.receiver = in.receiver;
-  auto checking = spam::check_message_auth(*shard.dns, settings.suffixes.get(), request, settings.check_options);
+  // The settings are every shard's; the key cache is this shard's: a copy of the options.
+  spam::auth_options options = settings.check_options;
+  options.dkim.key_cache = shard.key_cache;
+  auto checking = spam::check_message_auth(*shard.dns, settings.suffixes.get(), request, options);
   out.auth = co_await std::move(checking);
 
   spam::ar_context context;

@@ -27,6 +27,7 @@
 #include "spam/auth/check.h"
 #include "spam/auth/message_auth.h"
 #include "spam/dkim/crypto.h"
+#include "spam/dkim/key_cache.h"
 #include "spam/dmarc/public_suffix.h"
 #include "spam/dns/dns_client.h"
 
@@ -62,6 +63,8 @@ struct mail_auth_settings {
 struct mail_auth_shard {
   const mail_auth_settings* settings = nullptr;
   spam::dns_client* dns = nullptr;  // the shard's DNS cache
+  // The shard's parsed DKIM keys (spam/dkim/key_cache.h); null: keys parsed per message.
+  spam::dkim::key_cache* key_cache = nullptr;
 };
 
 struct inbound_request {

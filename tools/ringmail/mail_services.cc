@@ -161,6 +161,7 @@ struct mail_services::shard_state {
   smtp::spam_shard spam;
   // SPF/DKIM/DMARC/ARC (issue 16): the shard's DNS cache over `dns`, and the step's state.
   std::unique_ptr<spam::dns_cache> auth_dns;
+  std::unique_ptr<spam::dkim::key_cache> auth_keys;  // parsed DKIM keys (mail_auth.key_cache)
   smtp::mail_auth_shard mail_auth;
   std::unique_ptr<spam::user_models> user_bayes;  // recipients' own Bayes (issue 15)
   // The greylist's journal (spam/greylist_journal.h) and its writer, with --greylist on.
@@ -446,8 +447,10 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.relay_runner.spawn(st.relay->run());
       st.context.queue = st.queue_sink.get();
       st.auth_dns = std::make_unique<spam::dns_cache>(*st.dns, auth_dns_options);
+      st.auth_keys = std::make_unique<spam::dkim::key_cache>();
       st.mail_auth.settings = mail_auth_settings_.get();
       st.mail_auth.dns = st.auth_dns.get();
+      st.mail_auth.key_cache = st.auth_keys.get();
       st.context.mail_auth = &st.mail_auth;
       if (settings_.spam_engine) {
         st.spam.settings = &spam_settings_;
