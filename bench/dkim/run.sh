@@ -25,6 +25,8 @@
 #
 #   ringmail  dkim_bench: sign_dkim / verify_dkim (static_dns_client, run_inline),
 #             Google Benchmark CPU time per message; the message parse is included.
+#             verify: the key record parsed per message; verify-cached: through a warm
+#             spam/dkim/key_cache (set against the peers' verify rows).
 #   opendkim  bench/dkim/opendkim_bench.c, built here with cc: dkim_sign / dkim_verify per
 #             message (header fields, body, eom, the signature field or the result), the
 #             key record from a callback over memory; CLOCK_PROCESS_CPUTIME_ID.
@@ -106,7 +108,7 @@ plain=("$work"/set/plain/*.eml)
 rsa_set=("$work"/set/rsa/*.eml)
 ed_set=("$work"/set/ed25519/*.eml)
 
-# One dkim_bench run (the four benchmarks, `passes` passes each), rows for round $1.
+# One dkim_bench run (its six benchmarks, `passes` passes each), rows for round $1.
 round_ringmail() {
   env "${bench_env[@]}" "$bench" --benchmark_format=json --benchmark_out="$work/ringmail-$1.json" \
     --benchmark_out_format=json >"$work/ringmail.out" 2>&1 || { cat "$work/ringmail.out" >&2; die "dkim_bench failed"; }
