@@ -37,6 +37,17 @@
 #                         must be a real disk (tmpfs is refused: fsync would be free)
 #   LOAD_BIN              ringmail-load to use (default BUILD/tools/ringmail-load/ringmail-load)
 #   KEEP (0)              1 keeps the work directory (configs, logs, Maildirs)
+#   AUTH (0)              1: the spam mode with SPF/DKIM/DMARC/ARC checks on both sides
+#                         (issue 16). Both skip loopback clients by default (ringmail
+#                         without --mail_auth_check_local, rspamd's check_local=false), so
+#                         AUTH=0 runs no checks. AUTH=1 starts a private dnsmasq
+#                         (bench/smtp/auth_zone.sh: SPF and DMARC records of client.test,
+#                         the load tools' MAIL FROM and HELO domain); ringmail gets
+#                         --mail_auth_check_local --dns_servers=<it>; rspamd the same DNS,
+#                         local_addrs = [], check_local = true and its spf, dkim, dmarc and
+#                         arc modules on, and milter_headers adding Authentication-Results.
+#                         Every SMTP run then checks that each delivered message carries
+#                         "spf=pass" (the "spf=pass" count in the log line and scanned column).
 #
 # What runs, all on loopback, all private (nothing under /etc is read or changed, the
 # system's postfix/dovecot services are neither used nor touched):
@@ -128,6 +139,7 @@ do_lmtp=${LMTP:-1}
 reuse=${REUSE:-1}
 bench_base=${BENCH_DIR:-/var/tmp}
 keep=${KEEP:-0}
+auth=${AUTH:-0}
 host=127.0.0.1
 domain=bench.test
 
@@ -141,6 +153,8 @@ bench_host=$host
 . "$src_dir/bench/lib/common.sh"
 # shellcheck source=../lib/postfix.sh
 . "$src_dir/bench/lib/postfix.sh"
+# shellcheck source=auth_zone.sh
+. "$src_dir/bench/smtp/auth_zone.sh"
 
 ringmail_bin=$build/tools/ringmail/ringmail
 admin_bin=$build/tools/ringmail-admin/ringmail-admin
@@ -231,6 +245,7 @@ cleanup() {
   stop_postfix
   stop_rspamd
   stop_dovecot
+  auth_dns_stop
   if ((keep || failed)); then
     echo "work directory kept: $work" >&2
   else
@@ -257,6 +272,12 @@ if ((do_spam)); then
   rs_proxy_port=$(free_port) || die "no free port"
   rs_normal_port=$(free_port) || die "no free port"
   rs_dns_port=$(free_port) || die "no free port"  # nothing listens: lookups fail at once
+fi
+sender_domain=client.test  # smtp-source -f sender@client.test -M client.test; ringmail-load --from/--helo
+if ((auth)); then
+  ((do_spam)) || die "AUTH=1 needs the spam mode (MODES=spam): rspamd runs the peer's checks"
+  auth_dns_port=$(free_port) || die "no free port"
+  rs_dns_port=$auth_dns_port
 fi
 
 users=()
@@ -397,6 +418,22 @@ dns {
   retransmits = 1;
 }
 EOF
+  if ((auth)); then
+    # The checks on, for loopback clients too: rspamd's ip:is_local() is true for 127/8
+    # whatever local_addrs says, so check_local is what makes spf/dkim/dmarc/arc run.
+    printf '%s\n' 'local_addrs = [];' 'check_local = true;' >>"$rs/etc/override.d/options.inc"
+    kept=()
+    for m in "${rspamd_disabled_modules[@]}"; do
+      case $m in
+        spf | dkim | dmarc | arc) echo 'check_local = true;' >"$rs/etc/override.d/$m.conf" ;;
+        *) kept+=("$m") ;;
+      esac
+    done
+    rspamd_disabled_modules=("${kept[@]}")
+    # skip_local: milter_headers, too, leaves loopback clients' messages alone by default.
+    printf '%s\n' 'use = ["authentication-results"];' 'skip_local = false;' \
+      >"$rs/etc/override.d/milter_headers.conf"
+  fi
   for m in "${rspamd_disabled_modules[@]}"; do
     echo 'enabled = false;' >"$rs/etc/override.d/$m.conf"
   done
@@ -443,6 +480,12 @@ dv_started=1
 wait_port "$dv_lmtp_port" 10 || { tail -n 20 "$work/dovecot/dovecot.log" >&2; die "dovecot LMTP not listening"; }
 dv_pid=$(wait_pid_file "$dv_base/master.pid") || die "no dovecot master.pid"
 
+if ((auth)); then
+  auth_dns_start "$auth_dns_port" "$work/dnsmasq.log" "$sender_domain" ||
+    die "dnsmasq did not start (see $work/dnsmasq.log)"
+  log "AUTH=1: dnsmasq pid $auth_dns_pid on $host:$auth_dns_port for $sender_domain"
+fi
+
 if ((do_spam)); then
   rspamd -f -c "$rs/rspamd.conf" -u _rspamd -g _rspamd \
     --var="LOCAL_CONFDIR=$rs/etc" --var="DBDIR=$rs/db" --var="RUNDIR=$rs/run" \
@@ -485,9 +528,11 @@ pf_pid=$(wait_pid_file "$pf_queue/pid/master.pid") || die "no postfix master.pid
 start_ringmail() {
   local scan=false limit=20
   [[ $1 == spam ]] && { scan=true; limit=300; }
+  local -a auth_flags=()
+  ((auth)) && auth_flags=(--mail_auth_check_local "--dns_servers=$host:$auth_dns_port")
   "$ringmail_bin" serve --imap_port=0 --imaps_port=0 --pop3_port=0 --pop3s_port=0 --submission_port=0 --submissions_port=0 --data_dir="$rm_data" --shards="$shards" --smtp_port="$rm_smtp_port" \
     --lmtp_port="$rm_lmtp_port" --listen_address="$host" --hostname="$domain" --log_level=warn \
-    --max_connections_per_ip=0 --spam_scan="$scan" >>"$work/ringmail-$1.log" 2>&1 &
+    --max_connections_per_ip=0 --spam_scan="$scan" "${auth_flags[@]}" >>"$work/ringmail-$1.log" 2>&1 &
   ringmail_pid=$!
   { wait_port "$rm_smtp_port" "$limit" && wait_port "$rm_lmtp_port" 5; } || {
     tail -n 20 "$work/ringmail-$1.log" >&2
@@ -553,6 +598,7 @@ run_one() {
                     --size="$size" "--recipients=$(IFS=,; echo "${users[*]}")")
     [[ $workload == lmtp ]] && flags+=(--lmtp)
     ((reuse)) || flags+=(--new_connection_per_message)
+    ((auth)) && flags+=("--from=sender@$sender_domain" "--helo=$sender_domain")
     "$load_bin" "${flags[@]}" >"$out/load.out" 2>"$out/load.err" &
     client_pids+=($!)
   fi
@@ -616,6 +662,21 @@ run_one() {
     if ((n < got)); then
       note[$key]="${note[$key]:+${note[$key]}; }scanned $n of $got"
       failed=1
+    fi
+    if ((auth)); then
+      # Both sides' Authentication-Results (rspamd's through milter_headers) must say
+      # spf=pass on every message: proof that the checks ran rather than were skipped.
+      n=$({ find "$mailroot" -mindepth 5 -maxdepth 5 -type f -path '*/Maildir/new/*' -print0 2>/dev/null |
+            xargs -0 -r grep -l -E '^Authentication-Results:.*spf=pass|^[[:space:]].*spf=pass' 2>/dev/null || true; } | wc -l)
+      scanned[$key]+=", $n spf=pass"
+      # One message of each run kept for reading (KEEP=1): its Authentication-Results.
+      local sample
+      sample=$(find "$mailroot" -mindepth 5 -maxdepth 5 -type f -path '*/Maildir/new/*' -print -quit 2>/dev/null || true)
+      [[ -n $sample ]] && cp "$sample" "$out/sample.eml"
+      if ((n < got)); then
+        note[$key]="${note[$key]:+${note[$key]}; }spf=pass on $n of $got"
+        failed=1
+      fi
     fi
   fi
   log "$key: ${rate[$key]} msgs/s (accepted ${accepted[$key]}/s) delivered=$got" \
@@ -743,6 +804,7 @@ for mode in $modes; do
     echo "Mode plain: no spam scanning (Postfix → Dovecot LMTP; ringmail --spam_scan=false)"
   else
     echo "Mode spam: Postfix with rspamd as a milter → Dovecot LMTP; ringmail with its scanner on (default rules)"
+    ((auth)) && echo "AUTH=1: SPF (MAIL FROM, HELO), DKIM, DMARC, ARC checked on both sides (private dnsmasq; unsigned messages: DKIM none)"
   fi
   echo
   echo "| protocol | client | sessions | server | delivered | msgs/s | accepted/s | server CPU s per 1k msgs | p99 (ms) | scanned | ringmail/peer msgs/s | peer/ringmail CPU | all runs (msgs/s) |"
@@ -780,8 +842,8 @@ echo "commands:"
 echo "  peer SMTP: smtp-source -l $size -f sender@client.test -M client.test$( ((reuse)) && echo " -d") -s S/P -m N/P -t user<i>@$domain $host:<postfix port>  (P = min(S, $nusers) processes)"
 echo "  peer SMTP, spam mode: the same against the Postfix listener with smtpd_milters=inet:$host:<rspamd proxy port>"
 echo "  peer LMTP: the same with -L against Dovecot's LMTP port"
-echo "  ringmail:  $ringmail_bin serve --data_dir=DIR --shards=$shards --smtp_port=P --lmtp_port=Q --listen_address=$host --hostname=$domain --log_level=warn --max_connections_per_ip=0 --spam_scan=false|true (plain|spam)"
-((have_load)) && echo "  ringmail-load --host=$host --port=PORT --connections=S --messages=$messages --size=$size --recipients=user1..user$nusers@$domain [--lmtp]$( ((reuse)) || echo " --new_connection_per_message")"
+echo "  ringmail:  $ringmail_bin serve --data_dir=DIR --shards=$shards --smtp_port=P --lmtp_port=Q --listen_address=$host --hostname=$domain --log_level=warn --max_connections_per_ip=0 --spam_scan=false|true (plain|spam)$( ((auth)) && echo " --mail_auth_check_local --dns_servers=$host:<dnsmasq port>")"
+((have_load)) && echo "  ringmail-load --host=$host --port=PORT --connections=S --messages=$messages --size=$size --recipients=user1..user$nusers@$domain [--lmtp]$( ((reuse)) || echo " --new_connection_per_message")$( ((auth)) && echo " --from=sender@$sender_domain --helo=$sender_domain")"
 echo
 echo "targets: without scanning, ringmail ≥ 10x Postfix→Dovecot msgs/s at 20 and 100 sessions and ringmail LMTP ≥ 5x Dovecot LMTP"
 if ((failed)); then
