@@ -12,7 +12,7 @@ mail_decoders="mail/encoding.cc mail/charset.cc mail/rfc2047.cc mail/content_typ
 mail_all="$mail_decoders mail/header.cc mail/message.cc mail/message_text.cc"
 rule_loader="spam/rules/rule.cc spam/rules/loader.cc spam/rules/meta.cc spam/rules/syntax.cc spam/rules/conditions.cc spam/rules/replace_tags.cc spam/match/tag_prefilter.cc"
 absl_all="$(pkg-config --libs absl_strings absl_status absl_statusor absl_flat_hash_map absl_hash absl_raw_hash_set)"
-dkim_core="spam/dkim/crypto.cc spam/dkim/signature.cc spam/dkim/canonical.cc spam/dkim/key_record.cc spam/auth/tag_list.cc mail/header.cc mail/encoding.cc"
+dkim_core="spam/dkim/crypto.cc spam/dkim/signature.cc spam/dkim/canonical.cc spam/dkim/key_record.cc spam/dkim/key_cache.cc spam/auth/tag_list.cc mail/header.cc mail/encoding.cc"
 
 # target name -> the sources it needs besides itself, and libraries
 declare -A sources=(
