@@ -11,7 +11,10 @@
 namespace ringmail::smtp {
 
 task<inbound_auth> check_inbound(mail_auth_shard& shard, const inbound_request& in) {
-  const mail_auth_settings& settings = *shard.settings;
+  // Our own reference: a SIGHUP reload may replace shard.settings while the checks wait
+  // on DNS, and they read the settings (suffixes, options) after that.
+  const std::shared_ptr<const mail_auth_settings> held = shard.settings;
+  const mail_auth_settings& settings = *held;
   inbound_auth out;
   out.forged = spam::remove_our_authentication_results(in.message, settings.authserv_id);
   spam::auth_request request;

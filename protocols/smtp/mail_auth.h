@@ -61,7 +61,10 @@ struct mail_auth_settings {
 
 // One per shard.
 struct mail_auth_shard {
-  const mail_auth_settings* settings = nullptr;
+  // Replaced on the shard's own thread when SIGHUP reloads the keys (tools/ringmail/
+  // mail_services.h). Shared: a check in flight holds its own copy (check_inbound), so
+  // the settings it started with outlive the swap; synchronous readers just dereference.
+  std::shared_ptr<const mail_auth_settings> settings;
   spam::dns_client* dns = nullptr;  // the shard's DNS cache
   // The shard's parsed DKIM keys (spam/dkim/key_cache.h); null: keys parsed per message.
   spam::dkim::key_cache* key_cache = nullptr;

@@ -448,7 +448,7 @@ absl::Status mail_services::start(shard_set& set, std::vector<std::vector<std::u
       st.context.queue = st.queue_sink.get();
       st.auth_dns = std::make_unique<spam::dns_cache>(*st.dns, auth_dns_options);
       st.auth_keys = std::make_unique<spam::dkim::key_cache>();
-      st.mail_auth.settings = mail_auth_settings_.get();
+      st.mail_auth.settings = mail_auth_settings_;
       st.mail_auth.dns = st.auth_dns.get();
       st.mail_auth.key_cache = st.auth_keys.get();
       st.context.mail_auth = &st.mail_auth;
@@ -596,6 +596,27 @@ task<void> mail_services::close_stores() {
     };
     co_await on_shard(i, close);
   }
+}
+
+task<void> mail_services::reload_mail_auth(offload_pool& pool) {
+  auto build = [hostname = settings_.hostname, data_dir = settings_.data_dir] {
+    return mail_auth_settings_from_flags(hostname, data_dir);
+  };
+  auto built = co_await offload(pool, std::move(build));
+  if (!built.ok()) {
+    log::error("mail_auth_reload_failed", {{"reason", built.status().message()}});  // the old keys stay
+    co_return;
+  }
+  std::shared_ptr<const smtp::mail_auth_settings> fresh = std::move(*built);
+  // Each shard swaps its own pointer: its sessions read it without locks. The old
+  // settings die with their last holder (a shard not yet switched, or a check in flight).
+  for (unsigned i = 0; i < shards_.size(); ++i) {
+    shard_state* st = shards_[i].get();
+    auto swap = [st, fresh] { st->mail_auth.settings = fresh; };
+    co_await on_shard(i, swap);
+  }
+  mail_auth_settings_ = fresh;
+  log::info("mail_auth_reloaded", {{"dkim_domains", fresh->keys.size()}});
 }
 
 task<void> mail_services::replace_spam_engine(std::shared_ptr<const spam::spam_engine> engine) {

@@ -54,6 +54,11 @@ class mail_services {
   absl::Status start(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp_service>>>& services);
   // On a shard. Swaps every shard's scanner to `engine` (a reload), one shard at a time.
   task<void> replace_spam_engine(std::shared_ptr<const spam::spam_engine> engine);
+  // On a shard (SIGHUP). Builds the mail-authentication settings again from the flags and
+  // <data_dir>/dkim on `pool` (key files are blocking reads), then hands them to every
+  // shard on its own thread. A failed build (a bad key file) logs mail_auth_reload_failed
+  // and keeps the old settings.
+  task<void> reload_mail_auth(offload_pool& pool);
   // On a shard, after the listeners drained: checkpoints every open mailbox (so the next
   // start opens folders without listing them) and brings Dovecot's files up to date.
   task<void> close_stores();

@@ -118,6 +118,7 @@ task<void> supervise(shard_set& set, std::vector<std::vector<std::unique_ptr<tcp
     sig = co_await wait_for_signal(supervised_signals());
     if (sig != SIGHUP) break;
     if (spam_options != nullptr) co_await reload_spam_engine(set, mail, *spam_options);
+    co_await mail.reload_mail_auth(set.offload());  // new DKIM keys (ringmail-admin dkim keygen/rotate)
   }
   received.store(sig);
   log_shutdown(sig, grace);
