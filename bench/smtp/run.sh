@@ -675,7 +675,9 @@ run_one() {
       [[ -n $sample ]] && cp "$sample" "$out/sample.eml"
       if ((n < got)); then
         note[$key]="${note[$key]:+${note[$key]}; }spf=pass on $n of $got"
-        failed=1
+        # The peer's shortfall is a finding (rspamd's DNS timeouts under load:
+        # R_SPF_DNSFAIL in its log), not a broken run; ringmail's is a failure.
+        [[ $server == ringmail ]] && failed=1
       fi
     fi
   fi
