@@ -17,6 +17,7 @@
 #include "spam/arc/arc_set.h"
 #include "spam/arc/verifier.h"
 #include "spam/dkim/canonical.h"
+#include "fuzz/any_name_zone.h"
 #include "spam/dns/dns_client.h"
 
 namespace {
@@ -25,21 +26,6 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-class any_name_zone final : public ringmail::spam::dns_client {
- public:
-  explicit any_name_zone(std::string record) : record_(std::move(record)) {}
-  ringmail::task<ringmail::dns_answer> lookup(ringmail::spam::dns_type, std::string) override {
-    ++lookups;
-    ringmail::dns_answer a;
-    a.status = record_.empty() ? ringmail::dns_status::nxdomain : ringmail::dns_status::ok;
-    if (!record_.empty()) a.texts.push_back(record_);
-    co_return a;
-  }
-  size_t lookups = 0;
-
- private:
-  std::string record_;
-};
 
 }  // namespace
 
@@ -47,11 +33,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ringmail::spam;
   if (size > 256 * 1024) return 0;
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  size_t nul = input.find('\0');
-  std::string record(nul == std::string_view::npos ? std::string_view() : input.substr(0, nul));
-  std::string_view message = nul == std::string_view::npos ? input : input.substr(nul + 1);
-
-  any_name_zone dns(record);
+  auto [record, message] = ringmail::fuzz::split_record_and_message(input);
+  ringmail::fuzz::any_name_zone dns(record);
   arc_check c = ringmail::run_inline(arc::verify_arc(dns, message));
 
   ringmail::spam::dkim::prepared_message prepared(message);

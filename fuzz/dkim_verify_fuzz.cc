@@ -19,6 +19,7 @@
 #include "spam/dkim/canonical.h"
 #include "spam/dkim/key_cache.h"
 #include "spam/dkim/verifier.h"
+#include "fuzz/any_name_zone.h"
 #include "spam/dns/dns_client.h"
 
 namespace {
@@ -27,22 +28,6 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-// Answers every TXT lookup with one record (whatever name the message made up).
-class any_name_zone final : public ringmail::spam::dns_client {
- public:
-  explicit any_name_zone(std::string record) : record_(std::move(record)) {}
-  ringmail::task<ringmail::dns_answer> lookup(ringmail::spam::dns_type, std::string) override {
-    ++lookups;
-    ringmail::dns_answer a;
-    a.status = record_.empty() ? ringmail::dns_status::nxdomain : ringmail::dns_status::ok;
-    if (!record_.empty()) a.texts.push_back(record_);
-    co_return a;
-  }
-  size_t lookups = 0;
-
- private:
-  std::string record_;
-};
 
 }  // namespace
 
@@ -50,11 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ringmail::spam;
   if (size > 256 * 1024) return 0;
   std::string_view input(reinterpret_cast<const char*>(data), size);
-  size_t nul = input.find('\0');
-  std::string record(nul == std::string_view::npos ? std::string_view() : input.substr(0, nul));
-  std::string_view message = nul == std::string_view::npos ? input : input.substr(nul + 1);
-
-  any_name_zone dns(record);
+  auto [record, message] = ringmail::fuzz::split_record_and_message(input);
+  ringmail::fuzz::any_name_zone dns(record);
   dkim::dkim_verify_options options;
   options.now = 1800000000;
   options.max_signatures = 3;
@@ -64,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dkim::dkim_verify_options cached_options = options;
   cached_options.key_cache = &keys;
   for (int run = 0; run < 2; ++run) {
-    any_name_zone again(record);
+    ringmail::fuzz::any_name_zone again(record);
     auto cached = ringmail::run_inline(dkim::verify_dkim(again, message, cached_options));
     check(cached.size() == results.size());
     for (size_t i = 0; i < cached.size(); ++i) {
