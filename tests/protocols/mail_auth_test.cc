@@ -145,7 +145,8 @@ TEST(ArcSealForForward, SealVerifiesAndCarriesOurResults) {
   EXPECT_EQ(set.rfind("ARC-Seal: i=1;", 0), 0u) << set;
   EXPECT_NE(set.find("d=forward.example"), std::string::npos);
 
-  const mail::header_block headers = mail::parse_header_block(set + outgoing);
+  const std::string sealed = set + outgoing;  // the header block's views point into it
+  const mail::header_block headers = mail::parse_header_block(sealed);
   const mail::header_field* aar = headers.find("ARC-Authentication-Results");
   ASSERT_NE(aar, nullptr);
   // The sealer folds after the authserv-id; our header's own folds are gone (one line).
